@@ -1,0 +1,1 @@
+"""Everything Slack for acr-firewall-bot: Bolt app, listeners, Block Kit builders, the CLI."""

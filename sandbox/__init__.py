@@ -1,0 +1,1 @@
+"""Loopback stand-ins for what cannot run on a laptop: ARM and Slack emulators, Azurite."""

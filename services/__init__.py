@@ -1,0 +1,1 @@
+"""Domain and Azure access for acr-firewall-bot. Never imports Slack."""

@@ -1,0 +1,213 @@
+"""Domain values shared across the services: what a paste says, and what a registry's firewall is.
+
+`PullFailure` is produced by `services.parsing`; `RegistryState` by `services.registry` (live, from
+ARM) or from an `az acr show` / ARM REST JSON snapshot. Both are immutable pydantic models so they
+can be logged, cached and serialised as they are.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: ACR's documented limit on IP rules per Premium registry, used when `listUsages` is unavailable.
+DEFAULT_IP_RULE_LIMIT = 100
+
+
+class FailureKind(StrEnum):
+    IP_DENIED = "ip_denied"
+    FIREWALL_SUSPECTED = "firewall_suspected"
+    NOT_FIREWALL = "not_firewall"
+    UNRECOGNIZED = "unrecognized"
+
+
+class Client(StrEnum):
+    """The tool or service that made the refused pull, as far as the paste tells."""
+
+    DOCKER = "docker"
+    CONTAINERD = "containerd"
+    KUBELET = "kubelet"
+    PODMAN = "podman"
+    AZ_CLI = "az_cli"
+    ACR_TASKS = "acr_tasks"
+    ACR_IMPORT = "acr_import"
+    CONTAINER_APPS = "container_apps"
+    CONTAINER_INSTANCES = "container_instances"
+    APP_SERVICE = "app_service"
+    HELM = "helm"
+    ORAS = "oras"
+    BUILDKIT = "buildkit"
+    SKOPEO = "skopeo"
+    SDK = "sdk"
+    CI = "ci"
+    UNKNOWN = "unknown"
+
+
+class PullFailure(BaseModel):
+    """What a pasted error says about a refused pull."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: FailureKind
+    #: Denied addresses in order of first appearance, deduplicated. Redactions never appear here.
+    ips: tuple[IPAddress, ...] = ()
+    #: The ACR denial sentence was present but its IP was redacted or unreadable.
+    ip_redacted: bool = False
+    #: Registry login server, lower case (`myreg.azurecr.io`), or None when absent or redacted.
+    registry: str | None = None
+    #: The registry name was present but redacted (`<acrname>.azurecr.io`).
+    registry_redacted: bool = False
+    #: A custom domain (gateway in front of the registry) the client pulled through.
+    custom_domain: str | None = None
+    repository: str | None = None
+    #: Tag (`latest`) or digest (`sha256:…`).
+    reference: str | None = None
+    client: Client = Client.UNKNOWN
+    correlation_id: str | None = None
+    #: The line (or joined lines) that carried the decisive evidence, for display.
+    evidence: str | None = None
+
+    @property
+    def ipv4(self) -> tuple[ipaddress.IPv4Address, ...]:
+        return tuple(ip for ip in self.ips if isinstance(ip, ipaddress.IPv4Address))
+
+    @property
+    def ipv6(self) -> tuple[ipaddress.IPv6Address, ...]:
+        return tuple(ip for ip in self.ips if isinstance(ip, ipaddress.IPv6Address))
+
+
+class IpRule(BaseModel):
+    """One entry of a registry's `ipRules`, in the exact form the registry holds it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    value: str
+    action: str = "Allow"
+
+    @property
+    def network(self) -> IPNetwork:
+        # Compared as networks, never strings: `1.2.3.4` and `1.2.3.4/32` are one rule.
+        return ipaddress.ip_network(self.value.strip(), strict=False)
+
+    def covers(self, ip: IPAddress) -> bool:
+        try:
+            return ip in self.network
+        except ValueError:
+            return False
+
+
+class RegistryState(BaseModel):
+    """The part of a registry's configuration that decides whether a client IP gets in."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    login_server: str
+    resource_id: str | None = None
+    location: str | None = None
+    sku: str | None = None
+    public_network_access: str = "Enabled"
+    #: `Allow` means the firewall is open; `Deny` means only the rules let clients in.
+    default_action: str = "Allow"
+    ip_rules: tuple[IpRule, ...] = ()
+    network_rule_bypass_options: str | None = None
+    network_rule_bypass_allowed_for_tasks: bool | None = None
+    data_endpoint_enabled: bool = False
+    data_endpoint_host_names: tuple[str, ...] = ()
+    private_endpoint_count: int = 0
+    ip_rule_quota_used: int | None = None
+    ip_rule_quota_limit: int | None = None
+    #: Fields the snapshot or ARM carried that this model does not name, kept for display.
+    extra: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @property
+    def is_premium(self) -> bool:
+        return (self.sku or "").lower() == "premium"
+
+    @property
+    def public_access_disabled(self) -> bool:
+        return self.public_network_access.lower() == "disabled"
+
+    @property
+    def firewall_open(self) -> bool:
+        return self.default_action.lower() == "allow"
+
+    @property
+    def rules_used(self) -> int:
+        return (
+            self.ip_rule_quota_used if self.ip_rule_quota_used is not None else len(self.ip_rules)
+        )
+
+    @property
+    def rules_limit(self) -> int:
+        return self.ip_rule_quota_limit or DEFAULT_IP_RULE_LIMIT
+
+    def rule_covering(self, ip: IPAddress) -> IpRule | None:
+        """The first Allow rule whose network contains `ip`, or None."""
+        for rule in self.ip_rules:
+            if rule.action.lower() == "allow" and rule.covers(ip):
+                return rule
+        return None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RegistryState:
+        """Build from `az acr show -o json` (flattened) or the ARM REST body (under `properties`).
+
+        Raises ValueError when the document is not a registry (no name or login server).
+        """
+        if not isinstance(data, dict):
+            raise ValueError("a registry document must be a JSON object")
+        props: dict[str, Any] = data.get("properties") or {}
+        merged: dict[str, Any] = {**data, **props} if isinstance(props, dict) else dict(data)
+
+        name = merged.get("name")
+        login_server = merged.get("loginServer")
+        if not isinstance(name, str) or not name:
+            if isinstance(login_server, str) and login_server:
+                name = login_server.split(".", 1)[0]
+            else:
+                raise ValueError("registry JSON has neither 'name' nor 'loginServer'")
+        if not isinstance(login_server, str) or not login_server:
+            login_server = f"{name.lower()}.azurecr.io"
+
+        nrs = merged.get("networkRuleSet") or {}
+        rules: list[IpRule] = []
+        for raw in nrs.get("ipRules") or []:
+            value = raw.get("value", raw.get("ipAddressOrRange"))
+            if isinstance(value, str) and value.strip():
+                rules.append(IpRule(value=value.strip(), action=raw.get("action") or "Allow"))
+
+        sku = merged.get("sku")
+        sku_name = sku.get("name") if isinstance(sku, dict) else sku
+        # Without a network rule set the registry is open to all (Basic/Standard, or never set).
+        default_action = nrs.get("defaultAction") or "Allow"
+        pecs = merged.get("privateEndpointConnections") or []
+
+        known = {
+            "name", "loginServer", "id", "location", "sku", "publicNetworkAccess",
+            "networkRuleSet", "networkRuleBypassOptions", "networkRuleBypassAllowedForTasks",
+            "dataEndpointEnabled", "dataEndpointHostNames", "privateEndpointConnections",
+            "properties",
+        }  # fmt: skip
+        return cls(
+            name=name,
+            login_server=login_server.lower(),
+            resource_id=merged.get("id"),
+            location=merged.get("location"),
+            sku=sku_name,
+            public_network_access=merged.get("publicNetworkAccess") or "Enabled",
+            default_action=default_action,
+            ip_rules=tuple(rules),
+            network_rule_bypass_options=merged.get("networkRuleBypassOptions"),
+            network_rule_bypass_allowed_for_tasks=merged.get("networkRuleBypassAllowedForTasks"),
+            data_endpoint_enabled=bool(merged.get("dataEndpointEnabled")),
+            data_endpoint_host_names=tuple(merged.get("dataEndpointHostNames") or ()),
+            private_endpoint_count=len(pecs) if isinstance(pecs, list) else 0,
+            extra={k: v for k, v in merged.items() if k not in known},
+        )
