@@ -1,0 +1,190 @@
+"""Microsoft Service Tags: which Azure tag names an IP address belongs to.
+
+The input is Microsoft's `ServiceTags_Public_<date>.json` (or `az network list-service-tags`):
+`values[].name` and `values[].properties.addressPrefixes`, plus `region` and `systemService`.
+
+CIDR prefixes nest or are disjoint, never partly overlap, so the index cuts the address line into
+disjoint segments once, each carrying every tag that covers it (most specific first), and a lookup
+is one `bisect` over the segment starts. IPv4 and IPv6 get separate segment lists.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from services.domain import IPAddress, IPNetwork
+
+
+class ServiceTagsError(ValueError):
+    """The document is not a usable ServiceTags JSON."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceTag:
+    """One tag as Microsoft publishes it (`AzureContainerApps.WestEurope`)."""
+
+    name: str
+    #: Lower-case Azure region (`westeurope`), or "" for a global tag.
+    region: str
+    #: The service the tag belongs to (`AzureContainerApps`), or "" (as for `AzureCloud`).
+    system_service: str
+    prefixes: tuple[IPNetwork, ...]
+
+    @property
+    def address_count(self) -> int:
+        return sum(net.num_addresses for net in self.prefixes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Segments:
+    starts: list[int]
+    ends: list[int]
+    tags: list[tuple[str, ...]]
+
+    def find(self, value: int) -> tuple[str, ...]:
+        i = bisect_right(self.starts, value) - 1
+        if i >= 0 and value <= self.ends[i]:
+            return self.tags[i]
+        return ()
+
+
+class ServiceTagIndex:
+    """Tag lookup by IP address, built once from the published tags."""
+
+    def __init__(self, tags: Iterable[ServiceTag]) -> None:
+        self._tags: dict[str, ServiceTag] = {}
+        for tag in tags:
+            self._tags[tag.name] = tag
+        # Among tags with the same matching prefix, the one covering fewer addresses overall is
+        # the more specific: AzureContainerApps.WestEurope < AzureCloud.westeurope < AzureCloud.
+        # Equal breadth (a service's global tag and its one regional tag): the regional one.
+        breadth = {name: (tag.address_count, not tag.region) for name, tag in self._tags.items()}
+        self._v4 = _build(self._tags.values(), 4, breadth)
+        self._v6 = _build(self._tags.values(), 6, breadth)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ServiceTagIndex:
+        """Build from a parsed ServiceTags_Public document; raises ServiceTagsError if malformed."""
+        if not isinstance(data, Mapping):
+            raise ServiceTagsError("service tags JSON must be an object with a 'values' list")
+        values = data.get("values")
+        if not isinstance(values, list):
+            raise ServiceTagsError("service tags JSON has no 'values' list")
+        tags: list[ServiceTag] = []
+        for entry in values:
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
+                raise ServiceTagsError("every service tag entry needs a 'name'")
+            name: str = entry["name"]
+            props = entry.get("properties") or {}
+            if not isinstance(props, Mapping):
+                raise ServiceTagsError(f"service tag {name!r}: 'properties' is not an object")
+            raw_prefixes = props.get("addressPrefixes") or []
+            if not isinstance(raw_prefixes, list):
+                raise ServiceTagsError(f"service tag {name!r}: 'addressPrefixes' is not a list")
+            prefixes: list[IPNetwork] = []
+            for raw in raw_prefixes:
+                try:
+                    prefixes.append(ipaddress.ip_network(str(raw).strip(), strict=False))
+                except ValueError as exc:
+                    raise ServiceTagsError(f"service tag {name!r}: bad prefix {raw!r}") from exc
+            tags.append(
+                ServiceTag(
+                    name=name,
+                    region=str(props.get("region") or "").lower(),
+                    system_service=str(props.get("systemService") or ""),
+                    prefixes=tuple(prefixes),
+                )
+            )
+        return cls(tags)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ServiceTagIndex:
+        """Read a ServiceTags JSON file; raises ServiceTagsError for unreadable or invalid files."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ServiceTagsError(f"cannot read service tags file {str(path)!r}: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise ServiceTagsError(f"service tags file {str(path)!r} is not JSON: {exc}") from exc
+        return cls.from_json(data)
+
+    def __len__(self) -> int:
+        return len(self._tags)
+
+    @property
+    def segment_count(self) -> int:
+        return len(self._v4.starts) + len(self._v6.starts)
+
+    def lookup(self, ip: IPAddress | str) -> tuple[str, ...]:
+        """Names of every tag covering `ip`, most specific first; () when it is not Azure's."""
+        addr = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
+        segments = self._v4 if addr.version == 4 else self._v6
+        return segments.find(int(addr))
+
+    def tag(self, name: str) -> ServiceTag | None:
+        return self._tags.get(name)
+
+    def matches(self, ip: IPAddress | str) -> tuple[ServiceTag, ...]:
+        """Like `lookup`, with each tag's region and service."""
+        return tuple(self._tags[name] for name in self.lookup(ip))
+
+
+def _build(
+    tags: Iterable[ServiceTag], version: int, breadth: Mapping[str, tuple[int, bool]]
+) -> _Segments:
+    # Sweep over boundaries: at each start an interval opens, after each end it closes. Because
+    # CIDRs only nest, at most ~33 prefixes (times the tags sharing them) are open at once.
+    opens: dict[int, list[tuple[int, int, str]]] = {}
+    closes: dict[int, list[tuple[int, int, str]]] = {}
+    for tag in tags:
+        for net in tag.prefixes:
+            if net.version != version:
+                continue
+            start = int(net.network_address)
+            end = int(net.broadcast_address)
+            item = (end, net.prefixlen, tag.name)
+            opens.setdefault(start, []).append(item)
+            closes.setdefault(end + 1, []).append(item)
+
+    starts: list[int] = []
+    ends: list[int] = []
+    names: list[tuple[str, ...]] = []
+    active: dict[tuple[int, int, str], int] = {}
+    points = sorted(opens.keys() | closes.keys())
+    for i, point in enumerate(points):
+        for item in closes.get(point, ()):
+            left = active[item] - 1
+            if left:
+                active[item] = left
+            else:
+                del active[item]
+        for item in opens.get(point, ()):
+            active[item] = active.get(item, 0) + 1
+        if not active or i + 1 == len(points):
+            continue
+        ordered = _order(active, breadth)
+        seg_end = points[i + 1] - 1
+        if names and names[-1] == ordered and ends[-1] + 1 == point:
+            ends[-1] = seg_end  # same tags as the segment just before: extend it
+        else:
+            starts.append(point)
+            ends.append(seg_end)
+            names.append(ordered)
+    return _Segments(starts, ends, names)
+
+
+def _order(
+    active: Iterable[tuple[int, int, str]], breadth: Mapping[str, tuple[int, bool]]
+) -> tuple[str, ...]:
+    best: dict[str, int] = {}
+    for _end, prefixlen, name in active:
+        if prefixlen > best.get(name, -1):
+            best[name] = prefixlen
+    ranked = sorted(best, key=lambda n: (-best[n], breadth.get(n, (0, False)), n))
+    return tuple(ranked)
