@@ -70,6 +70,10 @@ class ArmSettings(BaseModel):
     lock_lease_seconds: int = 30
     lock_wait_seconds: float = 60.0
     lock_container: str = "acrbot-locks"
+    #: Seconds between attempts to take a registry's lock while another holder has it.
+    lock_poll_seconds: float = 1.0
+    #: Seconds to wait for ARM's answer before the call counts as failed (and is retried if safe).
+    read_timeout: float = 60.0
 
 
 class PolicySettings(BaseModel):
@@ -93,6 +97,8 @@ class PolicySettings(BaseModel):
     quota_headroom: int = 5
     justification_min_length: int = 10
     justification_max_length: int = 500
+    #: How many times one active grant may be extended.
+    max_extensions: int = 3
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,596 @@
+"""A loopback Azure Resource Manager that speaks Microsoft.ContainerRegistry registries, for tests
+and the demo.
+
+The real `azure-mgmt-containerregistry` client talks to it over HTTPS (a throw-away CA made with
+`trustme` at start-up; azure-core refuses bearer tokens over plain HTTP). It serves, in the wire
+format of API version 2025-11-01:
+
+- `GET    .../registries/{name}`                   the registry JSON, or 404 `ResourceNotFound`
+- `PATCH  .../registries/{name}`                   update; `networkRuleSet` is replaced whole, so
+                                                   `ipRules` given replaces the list. Answers 201 +
+                                                   `Azure-AsyncOperation` (or 200, configurable)
+- `GET    .../registries/{name}/operationStatuses/{id}`   `InProgress` N times, then `Succeeded`
+- `GET|POST .../registries/{name}/listUsages`      usages incl. `IPRules` (the SDK uses GET)
+
+Error bodies are ARM's `{"error": {"code", "message"}}`; every answer carries `x-ms-request-id`
+and `x-ms-correlation-request-id`. The codes for a quota overflow (`QuotaExceeded`, with ACR's
+real message) and for network rules on a non-Premium SKU (`NetworkRuleNotSupported`) are
+approximations of what ARM answers; the messages are the documented ones.
+
+Tests shape its behaviour through Python methods: `add_registry`, `set_rules`, `inject` (429 with
+Retry-After, 5xx, delays, dropped connections), `on` (a foreign writer hook run when a request
+arrives), `read_delay` (holds every registry GET after taking its snapshot, which makes two
+unlocked read-modify-writes reliably lose an update) and `requests` (everything received).
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import json
+import socket
+import ssl
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+import trustme
+
+API_VERSION = "2025-11-01"
+HOST = "127.0.0.1"
+PROVIDER = "Microsoft.ContainerRegistry"
+
+Kind = Literal["get_registry", "patch_registry", "list_usages", "operation_status", "other"]
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    headers: dict[str, str]
+    kind: Kind
+
+
+@dataclass
+class Fault:
+    """One queued misbehaviour for the next request of `kind` (any kind when None)."""
+
+    kind: Kind | None = None
+    status: int | None = None
+    retry_after: float | None = None
+    delay: float = 0.0
+    drop: bool = False
+    code: str = ""
+    message: str = ""
+
+
+@dataclass
+class _Operation:
+    registry_key: tuple[str, str, str]
+    polls_left: int
+
+
+@dataclass
+class _Registry:
+    subscription: str
+    resource_group: str
+    name: str
+    body: dict[str, Any]
+    ip_rule_limit: int = 100
+    extra_usages: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _key(subscription: str, resource_group: str, name: str) -> tuple[str, str, str]:
+    # ARM resource names and groups are case-insensitive.
+    return subscription.lower(), resource_group.lower(), name.lower()
+
+
+def _rule(value: str | dict[str, Any]) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {"action": "Allow", "value": value}
+
+
+class ArmEmulator:
+    """The emulator; `start()` returns `(base_url, ca_path)`, or use it as a context manager."""
+
+    def __init__(self, *, patch_status: int = 201, in_progress_polls: int = 1) -> None:
+        #: 201 (asynchronous, `Azure-AsyncOperation`) or 200 (completed in the PATCH answer).
+        self.patch_status = patch_status
+        #: How many operation-status polls answer `InProgress` before `Succeeded`.
+        self.in_progress_polls = in_progress_polls
+        #: Seconds every registry GET is held after its snapshot is taken.
+        self.read_delay = 0.0
+        self.requests: list[RecordedRequest] = []
+        self._registries: dict[tuple[str, str, str], _Registry] = {}
+        self._operations: dict[str, _Operation] = {}
+        self._faults: list[Fault] = []
+        self._hooks: list[tuple[Kind, Callable[[ArmEmulator], None], int]] = []
+        self._lock = threading.RLock()
+        self._server: _TlsServer | None = None
+        self._thread: threading.Thread | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.base_url = ""
+        self.ca_path = ""
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> tuple[str, str]:
+        ca = trustme.CA()
+        cert = ca.issue_cert(HOST, "localhost")
+        self._tmp = tempfile.TemporaryDirectory(prefix="arm-emulator-")
+        ca_path = Path(self._tmp.name, "ca.pem")
+        ca.cert_pem.write_to_path(str(ca_path))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(context)
+        handler = type("Handler", (_Handler,), {"emulator": self})
+        self._server = _TlsServer((HOST, 0), handler, context)
+        port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="arm-emulator", daemon=True
+        )
+        self._thread.start()
+        self.base_url = f"https://{HOST}:{port}"
+        self.ca_path = str(ca_path)
+        return self.base_url, self.ca_path
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> ArmEmulator:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- seeding and inspection ------------------------------------------------------------------
+
+    def add_registry(
+        self,
+        subscription: str,
+        resource_group: str,
+        name: str,
+        *,
+        sku: str = "Premium",
+        rules: Iterable[str | dict[str, Any]] = (),
+        public_network_access: str = "Enabled",
+        default_action: str = "Deny",
+        location: str = "westeurope",
+        virtual_network_rules: list[dict[str, Any]] | None = None,
+        network_rule_set_extra: dict[str, Any] | None = None,
+        extra_properties: dict[str, Any] | None = None,
+        ip_rule_limit: int = 100,
+    ) -> dict[str, Any]:
+        """Create (or replace) a registry; returns its JSON as GET would."""
+        rid = (
+            f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
+            f"/providers/{PROVIDER}/registries/{name}"
+        )
+        nrs: dict[str, Any] = {
+            "defaultAction": default_action,
+            "ipRules": [_rule(r) for r in rules],
+        }
+        if virtual_network_rules is not None:
+            nrs["virtualNetworkRules"] = virtual_network_rules
+        nrs.update(network_rule_set_extra or {})
+        props: dict[str, Any] = {
+            "loginServer": f"{name.lower()}.azurecr.io",
+            "creationDate": "2025-01-01T00:00:00.0000000Z",
+            "provisioningState": "Succeeded",
+            "adminUserEnabled": False,
+            "networkRuleSet": nrs,
+            "policies": {
+                "quarantinePolicy": {"status": "disabled"},
+                "trustPolicy": {"type": "Notary", "status": "disabled"},
+                "retentionPolicy": {"days": 7, "status": "disabled"},
+                "exportPolicy": {"status": "enabled"},
+                "azureADAuthenticationAsArmPolicy": {"status": "enabled"},
+            },
+            "encryption": {"status": "disabled"},
+            "dataEndpointEnabled": False,
+            "dataEndpointHostNames": [],
+            "privateEndpointConnections": [],
+            "publicNetworkAccess": public_network_access,
+            "networkRuleBypassOptions": "AzureServices",
+            "networkRuleBypassAllowedForTasks": False,
+            "zoneRedundancy": "Disabled",
+            "anonymousPullEnabled": False,
+            "roleAssignmentMode": "LegacyRegistryPermissions",
+        }
+        props.update(extra_properties or {})
+        body = {
+            "sku": {"name": sku, "tier": sku},
+            "type": f"{PROVIDER}/registries",
+            "id": rid,
+            "name": name,
+            "location": location,
+            "tags": {},
+            "properties": props,
+        }
+        with self._lock:
+            self._registries[_key(subscription, resource_group, name)] = _Registry(
+                subscription, resource_group, name, body, ip_rule_limit
+            )
+            return copy.deepcopy(body)
+
+    def _find(self, name: str) -> _Registry:
+        matches = [r for r in self._registries.values() if r.name.lower() == name.lower()]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} registries named {name!r} in the emulator")
+        return matches[0]
+
+    def registry_json(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._find(name).body)
+
+    def rules(self, name: str) -> list[str]:
+        """The `value` of each IP rule, in the order the registry holds them."""
+        with self._lock:
+            nrs = self._find(name).body["properties"].get("networkRuleSet") or {}
+            return [r["value"] for r in nrs.get("ipRules") or []]
+
+    def set_rules(self, name: str, rules: Iterable[str | dict[str, Any]]) -> None:
+        """Replace the IP rules as a person or infrastructure-as-code would."""
+        with self._lock:
+            props = self._find(name).body["properties"]
+            props.setdefault("networkRuleSet", {"defaultAction": "Deny"})
+            props["networkRuleSet"]["ipRules"] = [_rule(r) for r in rules]
+
+    def add_rule(self, name: str, rule: str | dict[str, Any]) -> None:
+        with self._lock:
+            self.set_rules(name, [*self.rules_raw(name), _rule(rule)])
+
+    def rules_raw(self, name: str) -> list[dict[str, Any]]:
+        with self._lock:
+            nrs = self._find(name).body["properties"].get("networkRuleSet") or {}
+            return copy.deepcopy(list(nrs.get("ipRules") or []))
+
+    def set_ip_rule_limit(self, name: str, limit: int) -> None:
+        with self._lock:
+            self._find(name).ip_rule_limit = limit
+
+    def count(self, kind: Kind | None = None, method: str | None = None) -> int:
+        with self._lock:
+            return sum(
+                1
+                for r in self.requests
+                if (kind is None or r.kind == kind) and (method is None or r.method == method)
+            )
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    # -- fault injection -------------------------------------------------------------------------
+
+    def inject(
+        self,
+        kind: Kind | None = None,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        delay: float = 0.0,
+        drop: bool = False,
+        times: int = 1,
+        code: str = "",
+        message: str = "",
+    ) -> None:
+        """Queue `times` misbehaving answers for the next requests of `kind` (FIFO)."""
+        with self._lock:
+            for _ in range(times):
+                self._faults.append(Fault(kind, status, retry_after, delay, drop, code, message))
+
+    def throttle(self, kind: Kind | None = None, *, times: int = 1, retry_after: float = 0) -> None:
+        self.inject(kind, status=429, retry_after=retry_after, times=times)
+
+    def on(self, kind: Kind, hook: Callable[[ArmEmulator], None], *, times: int = 1) -> None:
+        """Run `hook(emulator)` when the next `times` requests of `kind` arrive, before they are
+        handled: a foreign writer acting between the caller's read and its write."""
+        with self._lock:
+            self._hooks.append((kind, hook, times))
+
+    def _take_fault(self, kind: Kind) -> Fault | None:
+        with self._lock:
+            for i, fault in enumerate(self._faults):
+                if fault.kind is None or fault.kind == kind:
+                    return self._faults.pop(i)
+        return None
+
+    def _run_hooks(self, kind: Kind) -> None:
+        with self._lock:
+            due = [h for h in self._hooks if h[0] == kind]
+            kept = [h for h in self._hooks if h[0] != kind]
+            kept += [(k, h, n - 1) for k, h, n in due if n > 1]
+            self._hooks = kept
+        for _, hook, _ in due:
+            hook(self)
+
+    # -- request handling ------------------------------------------------------------------------
+
+    @staticmethod
+    def classify(method: str, path: str) -> tuple[Kind, dict[str, str]]:
+        parts = [p for p in path.split("/") if p]
+        lowered = [p.lower() for p in parts]
+        shape = [
+            "subscriptions", None, "resourcegroups", None, "providers",
+            PROVIDER.lower(), "registries", None,
+        ]  # fmt: skip
+        if len(parts) < len(shape) or any(
+            want is not None and lowered[i] != want for i, want in enumerate(shape)
+        ):
+            return "other", {}
+        args = {"subscription": parts[1], "resource_group": parts[3], "name": parts[7]}
+        rest = lowered[len(shape) :]
+        if not rest:
+            if method == "GET":
+                return "get_registry", args
+            if method == "PATCH":
+                return "patch_registry", args
+        elif rest == ["listusages"] and method in {"GET", "POST"}:
+            return "list_usages", args
+        elif len(rest) == 2 and rest[0] == "operationstatuses" and method == "GET":
+            return "operation_status", {**args, "operation": parts[-1]}
+        return "other", args
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        *,
+        kind: Kind,
+        args: dict[str, str],
+    ) -> tuple[int, dict[str, str], Any, float]:
+        """Answer one request: (status, extra headers, JSON body, seconds to hold the answer)."""
+        if query.get("api-version") is None:
+            return _error(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
+        if query["api-version"] != API_VERSION:
+            return _error(
+                400,
+                "NoRegisteredProviderFound",
+                f"No registered resource provider found for location and API version "
+                f"'{query['api-version']}'. The supported api-versions are '{API_VERSION}'.",
+            )
+        if kind == "other":
+            return _error(404, "NotFound", f"The emulator does not serve {method} {path}.")
+        with self._lock:
+            key = _key(args["subscription"], args["resource_group"], args["name"])
+            reg = self._registries.get(key)
+            if reg is None:
+                return _error(
+                    404,
+                    "ResourceNotFound",
+                    f"The Resource '{PROVIDER}/registries/{args['name']}' under resource group "
+                    f"'{args['resource_group']}' was not found. For more details please go to "
+                    "https://aka.ms/ARMResourceNotFoundFix",
+                )
+            if kind == "get_registry":
+                return 200, {}, copy.deepcopy(reg.body), self.read_delay
+            if kind == "list_usages":
+                return 200, {}, self._usages(reg), 0.0
+            if kind == "operation_status":
+                return self._operation_status(reg, args["operation"])
+            return self._patch(reg, body)
+
+    def _usages(self, reg: _Registry) -> dict[str, Any]:
+        nrs = reg.body["properties"].get("networkRuleSet") or {}
+        return {
+            "value": [
+                {"name": "Size", "limit": 536870912000, "currentValue": 0, "unit": "Bytes"},
+                {"name": "Webhooks", "limit": 500, "currentValue": 0, "unit": "Count"},
+                {"name": "Geo-replications", "limit": -1, "currentValue": 0, "unit": "Count"},
+                {
+                    "name": "IPRules",
+                    "limit": reg.ip_rule_limit,
+                    "currentValue": len(nrs.get("ipRules") or []),
+                    "unit": "Count",
+                },
+                {
+                    "name": "VNetRules",
+                    "limit": 100,
+                    "currentValue": len(nrs.get("virtualNetworkRules") or []),
+                    "unit": "Count",
+                },
+                {
+                    "name": "PrivateEndpointConnections",
+                    "limit": 200,
+                    "currentValue": 0,
+                    "unit": "Count",
+                },
+                *reg.extra_usages,
+            ]
+        }
+
+    def _operation_status(
+        self, reg: _Registry, op_id: str
+    ) -> tuple[int, dict[str, str], Any, float]:
+        op = self._operations.get(op_id)
+        if op is None:
+            return _error(404, "OperationNotFound", f"Operation '{op_id}' was not found.")
+        if op.polls_left > 0:
+            op.polls_left -= 1
+            return 200, {}, {"id": op_id, "name": op_id, "status": "InProgress"}, 0.0
+        reg.body["properties"]["provisioningState"] = "Succeeded"
+        return 200, {}, {"id": op_id, "name": op_id, "status": "Succeeded"}, 0.0
+
+    def _patch(self, reg: _Registry, body: Any) -> tuple[int, dict[str, str], Any, float]:
+        if not isinstance(body, dict) or not isinstance(body.get("properties", {}), dict):
+            return _error(400, "InvalidRequestContent", "The request content was invalid.")
+        props: dict[str, Any] = body.get("properties") or {}
+        nrs = props.get("networkRuleSet")
+        if nrs is not None:
+            if reg.body["sku"]["name"].lower() != "premium":
+                return _error(
+                    400,
+                    "NetworkRuleNotSupported",
+                    "Network rules are only supported for Premium SKU registries.",
+                )
+            rules = nrs.get("ipRules") or []
+            for rule in rules:
+                value = rule.get("value") if isinstance(rule, dict) else None
+                try:
+                    ipaddress.IPv4Network(str(value), strict=False)
+                except ValueError:
+                    return _error(
+                        400, "InvalidIpRule", f"The IP rule value '{value}' is not valid."
+                    )
+            if len(rules) > reg.ip_rule_limit:
+                return _error(
+                    400,
+                    "QuotaExceeded",
+                    f"The requested feature IP rule exceeds allowed quota {reg.ip_rule_limit} "
+                    f"for the SKU {reg.body['sku']['name']}.",
+                )
+        for name, value in props.items():
+            # A PATCH replaces each property it names; networkRuleSet is replaced whole.
+            reg.body["properties"][name] = copy.deepcopy(value)
+        for name in ("tags", "sku", "identity"):
+            if name in body:
+                reg.body[name] = copy.deepcopy(body[name])
+        if self.patch_status == 200:
+            reg.body["properties"]["provisioningState"] = "Succeeded"
+            return 200, {}, copy.deepcopy(reg.body), 0.0
+        reg.body["properties"]["provisioningState"] = "Updating"
+        op_id = str(uuid.uuid4())
+        self._operations[op_id] = _Operation(
+            _key(reg.subscription, reg.resource_group, reg.name), self.in_progress_polls
+        )
+        status_url = (
+            f"{self.base_url}/subscriptions/{reg.subscription}/resourceGroups/"
+            f"{reg.resource_group}/providers/{PROVIDER}/registries/{reg.name}/operationStatuses/"
+            f"{op_id}?api-version={API_VERSION}"
+        )
+        return 201, {"Azure-AsyncOperation": status_url}, copy.deepcopy(reg.body), 0.0
+
+    def _serve(self, h: _Handler) -> None:
+        split = urlsplit(h.path)
+        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        kind, args = self.classify(h.command, split.path)
+        with self._lock:
+            self.requests.append(
+                RecordedRequest(h.command, split.path, query, body, dict(h.headers.items()), kind)
+            )
+        correlation = h.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
+        headers = {
+            "x-ms-request-id": str(uuid.uuid4()),
+            "x-ms-correlation-request-id": correlation,
+            "Content-Type": "application/json; charset=utf-8",
+        }
+        if not (h.headers.get("Authorization") or "").startswith("Bearer "):
+            status, extra, answer, hold = _error(
+                401,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing.",
+            )
+        else:
+            fault = self._take_fault(kind)
+            if fault is not None:
+                if fault.delay:
+                    time.sleep(fault.delay)
+                if fault.drop:
+                    h.close_connection = True
+                    h.connection.shutdown(socket.SHUT_RDWR)
+                    return
+            if fault is not None and fault.status is not None:
+                status, extra, answer, hold = _error(
+                    fault.status,
+                    fault.code
+                    or ("TooManyRequests" if fault.status == 429 else "InternalServerError"),
+                    fault.message or f"Injected {fault.status}.",
+                )
+                if fault.retry_after is not None:
+                    extra = {"Retry-After": f"{fault.retry_after:g}"}
+            else:
+                self._run_hooks(kind)
+                status, extra, answer, hold = self.handle(
+                    h.command, split.path, query, body, kind=kind, args=args
+                )
+        if hold:
+            time.sleep(hold)
+        payload = json.dumps(answer).encode()
+        h.send_response(status)
+        for name, value in {**headers, **extra}.items():
+            h.send_header(name, value)
+        h.send_header("Content-Length", str(len(payload)))
+        h.end_headers()
+        h.wfile.write(payload)
+
+
+def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], Any, float]:
+    return status, {}, {"error": {"code": code, "message": message}}, 0.0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    emulator: ArmEmulator
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.emulator._serve(self)
+
+    do_POST = do_PATCH = do_PUT = do_DELETE = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _TlsServer(ThreadingHTTPServer):
+    """TLS is negotiated in each request's thread so one slow handshake cannot stall the rest."""
+
+    daemon_threads = True
+    # Tests open twenty connections at once; the default backlog of 5 would refuse some.
+    request_queue_size = 128
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        context: ssl.SSLContext,
+    ) -> None:
+        super().__init__(address, handler)
+        self._context = context
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        try:
+            tls = self._context.wrap_socket(request, server_side=True)
+        except (OSError, ssl.SSLError):
+            return
+        try:
+            super().finish_request(tls, client_address)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            tls.close()
