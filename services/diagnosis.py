@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from services.domain import Client, FailureKind, IPAddress, PullFailure, RegistryState
+from services.domain import Client, FailureKind, IPAddress, IpRule, PullFailure, RegistryState
 from services.known_ips import KnownIp, KnownIps
 from services.service_tags import ServiceTag, ServiceTagIndex
 
@@ -129,6 +129,12 @@ class _Diagnoser:
         self.known = known
         self.tags = tags
         self.registry, self.assumed, self.unknown_name = self._resolve_registry()
+        # The covering rule of each pasted IP, looked up once.
+        self.covering: dict[IPAddress, IpRule | None] = (
+            {ip: self.registry.rule_covering(ip) for ip in failure.ips}
+            if self.registry is not None
+            else {}
+        )
 
     # -- resolution -------------------------------------------------------------------------
 
@@ -155,7 +161,7 @@ class _Diagnoser:
             return None
         if self.registry is not None:
             for ip in ips:
-                if self.registry.rule_covering(ip) is None:
+                if self.covering[ip] is None:
                     return ip
         return ips[0]
 
@@ -183,7 +189,7 @@ class _Diagnoser:
                 private_endpoint_count=reg.private_endpoint_count,
                 quota_used=reg.rules_used,
                 quota_limit=reg.rules_limit,
-                allowed_ips=tuple(ip for ip in self.failure.ips if reg.rule_covering(ip)),
+                allowed_ips=tuple(ip for ip in self.failure.ips if self.covering[ip]),
             )
         elif self.failure.registry:
             facts["login_server"] = self.failure.registry
@@ -238,7 +244,7 @@ class _Diagnoser:
         if found is not None:
             return found
         reg = self.registry
-        rule = reg.rule_covering(subject) if reg is not None else None
+        rule = self.covering.get(subject)
         if reg is not None and rule is not None:
             return self._already_allowed(subject, reg, rule.value)
         gateway = self.known.lookup(subject)

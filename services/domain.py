@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -90,8 +91,9 @@ class IpRule(BaseModel):
     value: str
     action: str = "Allow"
 
-    @property
+    @cached_property
     def network(self) -> IPNetwork:
+        # Parsed once per rule: registries hold up to 100 rules and every lookup scans them.
         # Compared as networks, never strings: `1.2.3.4` and `1.2.3.4/32` are one rule.
         return ipaddress.ip_network(self.value.strip(), strict=False)
 

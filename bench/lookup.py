@@ -1,0 +1,136 @@
+"""Lookup speed: a registry with 100 rules, and a full-size synthetic service-tag set.
+
+Run `python bench/lookup.py`, or call `main()` from another benchmark. Prints figures; asserts
+nothing about time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    # Run as a script: make the repository root importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from services.diagnosis import diagnose
+from services.domain import FailureKind, PullFailure, RegistryState
+from services.service_tags import ServiceTagIndex
+
+SEED = 20251125
+REGIONS = 60
+SERVICES = 49  # × REGIONS regional tags + one global tag each + AzureCloud(.region) ≈ 3,050 tags
+
+
+def synthetic_service_tags(seed: int = SEED) -> dict[str, Any]:
+    """A ServiceTags_Public-shaped document of ~3,000 tags and ~50,000 prefixes, deterministic."""
+    rng = random.Random(seed)
+    values: list[dict[str, Any]] = []
+    cloud: list[str] = []
+    services: dict[str, list[str]] = {f"Service{s:02d}": [] for s in range(SERVICES)}
+    for r in range(REGIONS):
+        region = f"region{r:02d}"
+        regional: list[ipaddress.IPv4Network] = []
+        for _ in range(100):
+            plen = rng.randint(14, 20)
+            regional.append(ipaddress.IPv4Network((rng.getrandbits(32), plen), strict=False))
+        names = [str(n) for n in regional]
+        cloud.extend(names)
+        values.append(_tag(f"AzureCloud.{region}", names, region=region))
+        for service, global_list in services.items():
+            prefixes = []
+            for _ in range(6):
+                parent = rng.choice(regional)
+                plen = rng.randint(max(parent.prefixlen, 22), 29)
+                offset = rng.getrandbits(32 - parent.prefixlen)
+                sub = ipaddress.IPv4Network((int(parent.network_address) + offset, plen), False)
+                prefixes.append(str(sub))
+            global_list.extend(prefixes)
+            values.append(_tag(f"{service}.{region}", prefixes, region=region, service=service))
+    values.append(_tag("AzureCloud", cloud))
+    values.extend(_tag(name, prefixes, service=name) for name, prefixes in services.items())
+    return {"changeNumber": 1, "cloud": "Public", "values": values}
+
+
+def _tag(name: str, prefixes: list[str], region: str = "", service: str = "") -> dict[str, Any]:
+    return {
+        "name": name,
+        "id": name,
+        "properties": {"region": region, "systemService": service, "addressPrefixes": prefixes},
+    }
+
+
+def _per_call(fn: Any, args: list[Any]) -> float:
+    """Mean seconds per call of fn over args (best of three rounds)."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for a in args:
+            fn(a)
+        best = min(best, (time.perf_counter() - start) / len(args))
+    return best
+
+
+def bench_registry_rules() -> None:
+    rng = random.Random(SEED)
+    rules = []
+    for i in range(100):
+        addr = ipaddress.IPv4Address(rng.getrandbits(32))
+        value = str(addr) if i % 3 else f"{ipaddress.IPv4Network((int(addr), 28), False)}"
+        rules.append({"action": "Allow", "value": value})
+    reg = RegistryState.from_json(
+        {
+            "name": "bench",
+            "sku": {"name": "Premium"},
+            "networkRuleSet": {"defaultAction": "Deny", "ipRules": rules},
+        }
+    )
+    misses = [ipaddress.IPv4Address(rng.getrandbits(32)) for _ in range(2_000)]
+    hits = [ipaddress.IPv4Network(r["value"], strict=False).network_address for r in rules] * 20
+    print("registry with 100 IP rules:")
+    miss = _per_call(reg.rule_covering, misses)
+    print(f"  rule_covering, miss (scans all 100): {miss * 1e6:8.1f} µs")
+    print(
+        f"  rule_covering, hit (mean position):  {_per_call(reg.rule_covering, hits) * 1e6:8.1f} µs"
+    )
+    failures = [
+        PullFailure(kind=FailureKind.IP_DENIED, ips=(ip,), registry="bench.azurecr.io")
+        for ip in misses[:500]
+    ]
+    per = _per_call(lambda f: diagnose(f, registries=[reg]), failures)
+    print(f"  diagnose(), not allowed:             {per * 1e6:8.1f} µs")
+
+
+def bench_service_tags() -> None:
+    doc = synthetic_service_tags()
+    prefix_count = sum(len(v["properties"]["addressPrefixes"]) for v in doc["values"])
+    start = time.perf_counter()
+    index = ServiceTagIndex.from_json(doc)
+    build = time.perf_counter() - start
+    print(f"synthetic service tags: {len(index)} tags, {prefix_count} prefixes")
+    segments = index.segment_count
+    print(f"  index build (parse + sweep):         {build * 1e3:8.1f} ms, {segments} segments")
+
+    rng = random.Random(SEED + 1)
+    randoms = [ipaddress.IPv4Address(rng.getrandbits(32)) for _ in range(20_000)]
+    inside = []
+    for value in doc["values"][: REGIONS * (SERVICES + 1)]:
+        net = ipaddress.IPv4Network(value["properties"]["addressPrefixes"][0])
+        inside.append(net.network_address + rng.randrange(net.num_addresses))
+    hit_rate = sum(bool(index.lookup(ip)) for ip in randoms) / len(randoms)
+    per = _per_call(index.lookup, randoms)
+    print(f"  lookup, random IPv4 ({hit_rate:.0%} hit):      {per * 1e6:8.2f} µs")
+    print(f"  lookup, IPv4 inside a tag:           {_per_call(index.lookup, inside) * 1e6:8.2f} µs")
+
+
+def main() -> None:
+    bench_registry_rules()
+    bench_service_tags()
+
+
+if __name__ == "__main__":
+    main()
