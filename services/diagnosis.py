@@ -269,22 +269,36 @@ class _Diagnoser:
             return self._firewall_open(subject, reg)
         return None
 
+    def _registry_name(self) -> str:
+        if self.registry is not None:
+            return self.registry.name
+        if self.failure.registry:
+            return self.failure.registry.split(".", 1)[0]
+        return "<registry>"
+
+    def _login_server(self) -> str:
+        if self.registry is not None:
+            return self.registry.login_server
+        return self.failure.registry or "<registry>.azurecr.io"
+
     # -- verdicts ---------------------------------------------------------------------------
 
     def _not_firewall(self) -> Diagnosis:
         facts = self._base_facts(None)
+        name = self._registry_name()
+        repo = self.failure.repository or "<repo>"
         return self._make(
             Verdict.NOT_A_FIREWALL_ERROR,
             facts,
             "This is not a firewall refusal: the registry answered, and refused on identity, "
             "permission or image name.",
             [
-                "Log in again: `az acr login --name <registry>` (or `docker login` with a token "
+                f"Log in again: `az acr login --name {name}` (or `docker login` with a token "
                 "that has not expired).",
                 "Check the identity pulling has the AcrPull role on the registry "
                 "(for AKS: `az aks check-acr`).",
                 "Check the repository and tag exist: "
-                "`az acr repository show-tags --name <registry> --repository <repo>`.",
+                f"`az acr repository show-tags --name {name} --repository {repo}`.",
                 "A temporary IP rule would change nothing here.",
             ],
         )
@@ -337,13 +351,24 @@ class _Diagnoser:
                 "(`networkRuleBypassOptions: AzureServices`), or deploy the group into a VNet "
                 "whose NAT gateway has a permanent rule.",
             ]
+        elif client in (Client.KUBELET, Client.CONTAINERD):
+            advice += [
+                "A 403 on containerd's token request (`failed to fetch anonymous token`) is "
+                "how the registry firewall refuses a Kubernetes node; containerd does not show "
+                "the IP.",
+                "The address that counts is the cluster's public egress: for AKS the outbound "
+                "load balancer's or NAT gateway's public IP (`az aks show -n <cluster> -g <rg> "
+                "--query networkProfile`). That egress is fixed, so it should get a permanent "
+                "rule from the platform team. Or attach the registry privately (private "
+                "endpoint in the cluster's VNet).",
+            ]
         else:
             advice += [
-                "The refusal looks like the registry firewall, but the error shows no IP. "
-                "Containerd's anonymous token request and some Azure services hide it.",
-                "Find the public IP the pull came from (on the machine: "
-                "`curl -s https://api.ipify.org`; for an Azure service, its outbound IPs) and "
-                "paste it with the error, or retry with `docker pull`, which prints it.",
+                "The refusal looks like the registry firewall, but the error shows no IP; some "
+                "clients and Azure services hide it.",
+                "Run the same pull with `docker pull` from that machine, which prints the "
+                "refused IP, and paste that error; or paste the machine's public egress IP "
+                "(its NAT gateway, proxy or service outbound address), not its private one.",
             ]
         advice.append(self._bypass_note())
         return self._make(
@@ -367,6 +392,7 @@ class _Diagnoser:
         )
 
     def _private(self, ip: IPAddress) -> Diagnosis:
+        name, login = self._registry_name(), self._login_server()
         return self._make(
             Verdict.PRIVATE_IP,
             self._base_facts(ip),
@@ -376,8 +402,8 @@ class _Diagnoser:
                 "A private address never reaches the public endpoint, so a rule for it does "
                 "nothing. Either the client goes through a private endpoint or VNet path, or "
                 "the error was produced behind a NAT.",
-                "Check DNS: `nslookup <registry>.azurecr.io` from the client should resolve to "
-                "`<registry>.privatelink.azurecr.io` and a private IP if a private endpoint is "
+                f"Check DNS: `nslookup {login}` from the client should resolve to "
+                f"`{name}.privatelink.azurecr.io` and a private IP if a private endpoint is "
                 "meant to be used; fix the private DNS zone link if not.",
                 "Otherwise find the public egress IP of that network (NAT gateway, firewall, "
                 "proxy) and paste that.",
@@ -415,7 +441,7 @@ class _Diagnoser:
             [
                 f"Rules do nothing while public access is disabled.{pe}",
                 "Pull from a network linked to the registry's private endpoint (and check that "
-                "`<registry>.azurecr.io` resolves to a private IP there), or ask the registry "
+                f"`{reg.login_server}` resolves to a private IP there), or ask the registry "
                 "owner whether public access with selected IPs is intended.",
             ],
             refusal="public network access is disabled on this registry.",
@@ -528,9 +554,9 @@ class _Diagnoser:
             ]
         if client is Client.ACR_TASKS or "containerregistry" in svc:
             return [
-                "ACR Tasks: let task agents through with `networkRuleBypassAllowedForTasks` "
-                "(`az acr update --name <registry> --allow-trusted-services` does not cover "
-                "tasks), or run the task on a dedicated agent pool in a VNet.",
+                "ACR Tasks: set the registry property `networkRuleBypassAllowedForTasks` to true "
+                "(the trusted-services switch does not cover task agents), or run the task on a "
+                "dedicated agent pool in a VNet.",
             ]
         if client is Client.APP_SERVICE or "appservice" in svc:
             return [

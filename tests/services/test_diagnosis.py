@@ -222,7 +222,9 @@ def test_unrecognized_says_what_to_paste() -> None:
     [
         (Client.CONTAINER_APPS, "outboundIpAddresses"),
         (Client.CONTAINER_INSTANCES, "AzureServices"),
-        (Client.CONTAINERD, "no IP"),
+        (Client.KUBELET, "anonymous token"),
+        (Client.CONTAINERD, "permanent rule"),
+        (Client.UNKNOWN, "`docker pull`"),
     ],
 )
 def test_firewall_suspected_without_ip_explains_how_to_find_it(
