@@ -1,0 +1,304 @@
+"""The command line: `python -m bot diagnose …` and `python -m bot demo`.
+
+`diagnose` is a stable contract other tools call: exit 0 with one diagnosis (readable, or exactly
+one JSON object with `--json`), exit 2 with a single `bot diagnose: error: …` line on stderr and
+nothing on stdout for usage errors and unusable input files.
+
+`demo` runs the demo steps below in order; each step is one function taking the loaded
+`DemoInputs`, so later steps (the Slack flow) slot in next to the existing one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from services.diagnosis import Diagnosis, diagnose
+from services.domain import RegistryState
+from services.known_ips import KnownIps, KnownIpsError
+from services.parsing import parse_pull_failure
+from services.service_tags import ServiceTagIndex, ServiceTagsError
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+
+
+class UsageError(Exception):
+    """A bad command line or input file; the message is the whole stderr line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints the usage block and exits; the contract is one line and exit code 2.
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="bot",
+        description="Diagnose Azure Container Registry firewall denials.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    diag = commands.add_parser(
+        "diagnose",
+        help="explain a pasted pull error",
+        description="Explain a pasted registry pull error and say what to do about it.",
+    )
+    diag.add_argument(
+        "--registry-json",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="`az acr show -o json` output or ARM REST body (or a JSON array of them); repeatable",
+    )
+    diag.add_argument("--known-ips", metavar="FILE", help="JSON object: IP or CIDR → label")
+    diag.add_argument("--service-tags", metavar="FILE", help="Microsoft ServiceTags_Public JSON")
+    diag.add_argument(
+        "--custom-domain",
+        action="append",
+        default=[],
+        metavar="DOMAIN=LOGIN_SERVER",
+        help="a custom domain in front of a registry; repeatable",
+    )
+    diag.add_argument("--json", action="store_true", help="print one JSON object")
+    diag.add_argument("text", nargs="?", default=None, help="the paste; '-' or omitted: stdin")
+    diag.set_defaults(handler=_cmd_diagnose, prog=diag.prog)
+
+    demo = commands.add_parser(
+        "demo",
+        help="diagnose every example under examples/",
+        description="Run the demo on the example pastes, snapshots and address lists.",
+    )
+    demo.add_argument("--examples", type=Path, default=EXAMPLES_DIR, help=argparse.SUPPRESS)
+    demo.set_defaults(handler=_cmd_demo, prog=demo.prog)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            # Reported by the subcommand, so the message names it (`bot diagnose: error: …`).
+            raise UsageError(f"{args.prog}: error: unrecognized arguments: {' '.join(extra)}")
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+
+# -- diagnose ---------------------------------------------------------------------------------
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    def fail(message: str) -> NoReturn:
+        raise UsageError(f"bot diagnose: error: {message}")
+
+    try:
+        registries = [reg for path in args.registry_json for reg in load_registries(path)]
+        known = KnownIps.load(args.known_ips) if args.known_ips else None
+        tags = ServiceTagIndex.load(args.service_tags) if args.service_tags else None
+        domains = parse_custom_domains(args.custom_domain)
+    except (ValueError, OSError) as exc:
+        fail(str(exc))
+
+    text = sys.stdin.read() if args.text in (None, "-") else args.text
+    failure = parse_pull_failure(text, custom_domains=domains or None)
+    result = diagnose(failure, registries=registries, known_ips=known, service_tags=tags)
+    if args.json:
+        print(json.dumps(diagnosis_to_json(result), ensure_ascii=False))
+    else:
+        print(format_diagnosis(result))
+    return 0
+
+
+def load_registries(path: str | Path) -> list[RegistryState]:
+    """Registry snapshots from one file: an object, or an array of objects.
+
+    Raises ValueError naming the file when it is unreadable, not JSON, or not a registry.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read registry file {str(path)!r}: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"registry file {str(path)!r} is not JSON: {exc}") from exc
+    docs = data if isinstance(data, list) else [data]
+    try:
+        return [RegistryState.from_json(doc) for doc in docs]
+    except ValueError as exc:
+        raise ValueError(f"registry file {str(path)!r} is not a registry: {exc}") from exc
+
+
+def parse_custom_domains(values: Sequence[str]) -> dict[str, str]:
+    """`DOMAIN=LOGIN_SERVER` pairs → {domain: login server}, lower case."""
+    domains: dict[str, str] = {}
+    for value in values:
+        domain, sep, login_server = value.partition("=")
+        domain, login_server = domain.strip().lower(), login_server.strip().lower()
+        if not sep or not _is_host(domain) or not _is_host(login_server):
+            raise ValueError(f"--custom-domain {value!r}: expected DOMAIN=LOGIN_SERVER")
+        domains[domain] = login_server
+    return domains
+
+
+def _is_host(name: str) -> bool:
+    return bool(name) and "." in name and all(c.isalnum() or c in ".-" for c in name)
+
+
+def diagnosis_to_json(d: Diagnosis) -> dict[str, Any]:
+    """The `--json` object: the parsed paste's fields at top level, the verdict, and the facts."""
+    f = d.failure
+    return {
+        "kind": f.kind.value,
+        "ips": [str(ip) for ip in f.ips],
+        "ip_redacted": f.ip_redacted,
+        "registry": f.registry,
+        "registry_redacted": f.registry_redacted,
+        "custom_domain": f.custom_domain,
+        "repository": f.repository,
+        "reference": f.reference,
+        "client": f.client.value,
+        "correlation_id": f.correlation_id,
+        "verdict": d.verdict.value,
+        "summary": d.summary,
+        "recommendation": d.recommendation,
+        "grant_eligible": d.grant_eligible,
+        "grant_ip": str(d.grant_ip) if d.grant_ip is not None else None,
+        "facts": d.facts.model_dump(mode="json"),
+    }
+
+
+def format_diagnosis(d: Diagnosis) -> str:
+    """A readable multi-line diagnosis for a terminal."""
+    f, facts = d.failure, d.facts
+    lines = [f"Verdict: {d.verdict.value}", f"  {d.summary}"]
+
+    seen: list[str] = [f"kind {f.kind.value}", f"client {f.client.value}"]
+    if f.ips:
+        seen.append("IP " + ", ".join(str(ip) for ip in f.ips))
+    elif f.ip_redacted:
+        seen.append("IP redacted")
+    if f.registry:
+        seen.append(f"registry {f.registry}")
+    if f.custom_domain:
+        seen.append(f"via {f.custom_domain}")
+    if f.repository:
+        image = f.repository + (
+            f"@{f.reference}" if (f.reference or "").startswith("sha256:") else f":{f.reference}"
+        )
+        seen.append(f"image {image}" if f.reference else f"image {f.repository}")
+    lines.append("Paste:   " + "; ".join(seen))
+
+    known: list[str] = []
+    if facts.registry_name:
+        assumed = " (assumed: the only registry given)" if facts.registry_assumed else ""
+        known.append(
+            f"registry {facts.registry_name}{assumed}: public access "
+            f"{facts.public_network_access}, default action {facts.default_action}, "
+            f"rules {facts.quota_used}/{facts.quota_limit}"
+        )
+    if facts.matched_rule:
+        known.append(f"matching rule {facts.matched_rule}")
+    if facts.gateway_label:
+        known.append(f"known egress {facts.gateway_label} ({facts.gateway_network})")
+    if facts.service_tags:
+        known.append("service tags " + ", ".join(facts.service_tags))
+    if facts.other_ips:
+        known.append("other IPs " + ", ".join(str(ip) for ip in facts.other_ips))
+    if known:
+        lines.append("Facts:   " + "; ".join(known))
+
+    if d.grant_eligible:
+        lines.append(f"Grant:   a temporary allow rule for {d.grant_ip} can be requested")
+    else:
+        reason = (facts.grant_refusal or "not applicable").rstrip(".")
+        lines.append(f"Grant:   not offered ({reason})")
+    lines.append("What to do:")
+    lines.extend(f"  - {step}" for step in d.recommendation.splitlines())
+    return "\n".join(lines)
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+@dataclass
+class DemoInputs:
+    """Everything under `examples/` the demo steps use."""
+
+    registries: list[RegistryState]
+    known_ips: KnownIps
+    service_tags: ServiceTagIndex
+    custom_domains: dict[str, str]
+    pastes: list[Path] = field(default_factory=list)
+
+
+def load_demo_inputs(examples: Path = EXAMPLES_DIR) -> DemoInputs:
+    """Load the example registry snapshots, address lists and pastes; ValueError when broken."""
+    domains_file = examples / "custom-domains.json"
+    domains: Mapping[str, str] = (
+        json.loads(domains_file.read_text(encoding="utf-8")) if domains_file.exists() else {}
+    )
+    return DemoInputs(
+        registries=[
+            reg
+            for path in sorted((examples / "registries").glob("*.json"))
+            for reg in load_registries(path)
+        ],
+        known_ips=KnownIps.load(examples / "known-ips.json"),
+        service_tags=ServiceTagIndex.load(examples / "service-tags.json"),
+        custom_domains={k.lower(): v.lower() for k, v in domains.items()},
+        pastes=sorted((examples / "pastes").glob("*.txt")),
+    )
+
+
+def demo_diagnose_paste(inputs: DemoInputs, paste: Path) -> Diagnosis:
+    """Diagnose one example paste against every example snapshot."""
+    failure = parse_pull_failure(
+        paste.read_text(encoding="utf-8"), custom_domains=inputs.custom_domains or None
+    )
+    return diagnose(
+        failure,
+        registries=inputs.registries,
+        known_ips=inputs.known_ips,
+        service_tags=inputs.service_tags,
+    )
+
+
+def demo_step_diagnose(inputs: DemoInputs, out: TextIO) -> None:
+    """Step: diagnose every example paste and print the result."""
+    print(
+        f"== Diagnosing {len(inputs.pastes)} example pastes against "
+        f"{len(inputs.registries)} registries "
+        f"({', '.join(r.name for r in inputs.registries)}) ==",
+        file=out,
+    )
+    for paste in inputs.pastes:
+        print(f"\n--- {paste.name} ---", file=out)
+        print(format_diagnosis(demo_diagnose_paste(inputs, paste)), file=out)
+
+
+#: The demo, step by step; the Slack flow will add its steps here.
+DEMO_STEPS: list[Callable[[DemoInputs, TextIO], None]] = [demo_step_diagnose]
+
+
+def run_demo(out: TextIO, examples: Path = EXAMPLES_DIR) -> int:
+    """Run every demo step on the examples; returns the exit code."""
+    try:
+        inputs = load_demo_inputs(examples)
+    except (ValueError, OSError, KnownIpsError, ServiceTagsError) as exc:
+        raise UsageError(f"bot demo: error: {exc}") from exc
+    for step in DEMO_STEPS:
+        step(inputs, out)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    return run_demo(sys.stdout, args.examples)

@@ -1,0 +1,241 @@
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+PROD = str(EXAMPLES / "registries" / "contosoprod.json")
+PRIVATE = str(EXAMPLES / "registries" / "contosoprivate.arm.json")
+KNOWN = str(EXAMPLES / "known-ips.json")
+TAGS = str(EXAMPLES / "service-tags.json")
+
+SEED = (
+    'Error response from daemon: Head "https://cr.contoso.cloud/v2/nginx/manifests/latest": '
+    "denied: client with IP '91.38.188.165' is not allowed access. "
+    "Refer https://aka.ms/acr/firewall to grant access."
+)
+
+
+def _denial(ip: str, registry: str = "contosoprod.azurecr.io") -> str:
+    return (
+        f'Error response from daemon: Head "https://{registry}/v2/web/manifests/3.0.0": '
+        f"denied: client with IP '{ip}' is not allowed access. "
+        "Refer https://aka.ms/acr/firewall to grant access."
+    )
+
+
+def _run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    code = main(["diagnose", "--json", *argv])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert err == ""
+    data: dict[str, Any] = json.loads(out)
+    return data
+
+
+def _run_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    code = main(["diagnose", *argv])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("bot diagnose: error: ")
+    return lines[0]
+
+
+def test_json_output_carries_the_contract_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _run_json(
+        capsys,
+        "--registry-json", PROD, "--known-ips", KNOWN, "--service-tags", TAGS,
+        "--custom-domain", "cr.contoso.cloud=contosoprod.azurecr.io",
+        SEED,
+    )  # fmt: skip
+    for key in ("kind", "ips", "registry", "custom_domain", "client", "verdict", "summary",
+                "recommendation", "grant_eligible", "facts"):  # fmt: skip
+        assert key in data
+    assert data["kind"] == "ip_denied"
+    assert data["ips"] == ["91.38.188.165"]
+    assert data["registry"] == "contosoprod.azurecr.io"
+    assert data["custom_domain"] == "cr.contoso.cloud"
+    assert data["client"] == "docker"
+    assert data["verdict"] == "ip_not_allowed"
+    assert data["grant_eligible"] is True
+    assert data["grant_ip"] == "91.38.188.165"
+    assert data["facts"]["registry_name"] == "contosoprod"
+    assert data["facts"]["quota_used"] == 3
+    assert "X-Forwarded-For" in data["recommendation"]
+
+
+def test_text_is_read_from_stdin_when_omitted_or_dash(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(_denial("85.214.10.20")))
+    assert _run_json(capsys, "--registry-json", PROD)["verdict"] == "already_allowed"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(_denial("85.214.10.20")))
+    data = _run_json(capsys, "--registry-json", PROD, "-")
+    assert data["facts"]["matched_rule"] == "85.214.10.0/24"
+
+
+def test_readable_output_names_verdict_and_next_steps(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["diagnose", "--registry-json", PROD, _denial("85.214.10.20")])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert err == ""
+    assert out.startswith("Verdict: already_allowed\n")
+    assert "85.214.10.0/24" in out
+    assert "What to do:" in out
+    assert "retry in 5 minutes" in out
+
+
+def test_without_snapshots_the_paste_alone_decides(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _run_json(capsys, _denial("91.38.188.165", "fabrikam.azurecr.io"))
+    assert data["verdict"] == "ip_not_allowed"
+    assert data["registry"] == "fabrikam.azurecr.io"
+    assert data["grant_eligible"] is True
+
+
+def test_registry_absent_from_given_snapshots_is_unknown(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data = _run_json(
+        capsys, "--registry-json", PROD, _denial("91.38.188.165", "fabrikam.azurecr.io")
+    )
+    assert data["verdict"] == "registry_unknown"
+    assert data["facts"]["known_registries"] == ["contosoprod.azurecr.io"]
+    assert data["grant_eligible"] is False
+
+
+def test_arm_rest_snapshot_and_json_array_are_accepted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    both = tmp_path / "both.json"
+    docs = [json.loads(Path(PROD).read_text()), json.loads(Path(PRIVATE).read_text())]
+    both.write_text(json.dumps(docs))
+    data = _run_json(
+        capsys, "--registry-json", str(both), _denial("91.38.188.165", "contosoprivate.azurecr.io")
+    )
+    assert data["verdict"] == "public_access_disabled"
+    data = _run_json(capsys, "--registry-json", str(both), _denial("85.214.10.9"))
+    assert data["verdict"] == "already_allowed"
+
+
+def test_known_ips_and_service_tags_files_are_used(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--registry-json", PROD, "--known-ips", KNOWN, "--service-tags", TAGS]
+    data = _run_json(capsys, *args, _denial("4.175.12.34"))
+    assert data["verdict"] == "known_gateway_not_allowed"
+    assert data["facts"]["gateway_label"] == "NAT gateway ng-aks-prod-westeurope"
+    data = _run_json(capsys, *args, _denial("20.103.186.69"))
+    assert data["verdict"] == "azure_service_ip"
+    assert data["facts"]["service_tags"][0] == "AzureContainerApps.WestEurope"
+
+
+def test_unrecognized_text_still_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _run_json(capsys, "it is broken, please help")
+    assert data["verdict"] == "unrecognized"
+    assert data["ips"] == []
+    assert data["registry"] is None
+
+
+def test_redacted_ip_gives_empty_ips(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _run_json(capsys, _denial("x.x.x.x"))
+    assert data["verdict"] == "ip_redacted"
+    assert data["ips"] == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "is not JSON"),
+        ('{"foo": 1}', "is not a registry"),
+        ("[1, 2]", "is not a registry"),
+    ],
+)
+def test_bad_registry_file_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "reg.json"
+    path.write_text(content)
+    assert message in _run_error(capsys, "--registry-json", str(path), SEED)
+
+
+def test_missing_file_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert "cannot read" in _run_error(capsys, "--registry-json", str(tmp_path / "nope.json"), SEED)
+    assert "cannot read" in _run_error(capsys, "--known-ips", str(tmp_path / "nope.json"), SEED)
+
+
+def test_bad_known_ips_are_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "known.json"
+    path.write_text('{"10.0.0.0/33": "bad"}')
+    assert "10.0.0.0/33" in _run_error(capsys, "--known-ips", str(path), SEED)
+    path.write_text('["10.0.0.0/8"]')
+    assert "JSON object" in _run_error(capsys, "--known-ips", str(path), SEED)
+
+
+def test_bad_service_tags_are_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "tags.json"
+    path.write_text('{"values": [{"name": "X", "properties": {"addressPrefixes": ["nope"]}}]}')
+    assert "bad prefix" in _run_error(capsys, "--service-tags", str(path), SEED)
+
+
+@pytest.mark.parametrize("value", ["cr.contoso.cloud", "=contosoprod.azurecr.io", "a b=c.d", "x=y"])
+def test_bad_custom_domain_is_a_usage_error(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    assert "DOMAIN=LOGIN_SERVER" in _run_error(capsys, "--custom-domain", value, SEED)
+
+
+def test_unknown_option_is_a_one_line_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "--bogus" in _run_error(capsys, "--bogus", SEED)
+
+
+def test_missing_subcommand_exits_two(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("bot: error:")
+
+
+def _subprocess_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACRBOT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def test_python_m_bot_diagnose_json_reads_stdin() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "diagnose", "--json", "--registry-json", PROD,
+         "--custom-domain", "cr.contoso.cloud=contosoprod.azurecr.io"],
+        input=SEED, capture_output=True, text=True, cwd=ROOT, env=_subprocess_env(), timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    data = json.loads(proc.stdout)
+    assert data["verdict"] == "ip_not_allowed"
+    assert data["registry"] == "contosoprod.azurecr.io"
+    assert data["custom_domain"] == "cr.contoso.cloud"
+
+
+def test_python_m_bot_usage_error_exits_two_with_one_line() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "diagnose", "--json", "--custom-domain", "nope"],
+        input=SEED, capture_output=True, text=True, cwd=ROOT, env=_subprocess_env(), timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("bot diagnose: error: --custom-domain 'nope'")
+    assert len(proc.stderr.strip().splitlines()) == 1

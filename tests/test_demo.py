@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import EXAMPLES_DIR, load_demo_inputs, main, run_demo
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Every example paste and the verdict the demo must print for it.
+EXPECTED = {
+    "01-docker-app-gateway.txt": "ip_not_allowed",
+    "02-container-apps.txt": "azure_service_ip",
+    "03-container-instances-inaccessible-image.txt": "no_ip_in_error",
+    "04-kubelet-event.txt": "no_ip_in_error",
+    "05-already-allowed.txt": "already_allowed",
+    "06-known-nat-gateway.txt": "known_gateway_not_allowed",
+    "07-private-ip.txt": "private_ip",
+    "08-ipv6.txt": "ipv6_not_supported",
+    "09-redacted.txt": "ip_redacted",
+    "10-unauthorized-401.txt": "not_a_firewall_error",
+    "11-public-access-disabled.txt": "public_access_disabled",
+    "12-github-hosted-runner.txt": "azure_service_ip",
+    "13-unknown-registry.txt": "registry_unknown",
+    "14-quota-full.txt": "rule_quota_full",
+    "15-firewall-open.txt": "firewall_open",
+    "16-unrecognized.txt": "unrecognized",
+}
+
+
+def _verdicts(output: str) -> dict[str, str]:
+    sections = re.split(r"^--- (\S+) ---$", output, flags=re.MULTILINE)
+    found: dict[str, str] = {}
+    for name, body in zip(sections[1::2], sections[2::2], strict=True):
+        match = re.search(r"^Verdict: (\w+)$", body, flags=re.MULTILINE)
+        assert match, f"no verdict printed for {name}"
+        found[name] = match.group(1)
+    return found
+
+
+def test_every_example_paste_is_listed_in_this_test() -> None:
+    assert {p.name for p in load_demo_inputs().pastes} == set(EXPECTED)
+
+
+def test_demo_prints_every_examples_verdict() -> None:
+    out = io.StringIO()
+    assert run_demo(out) == 0
+    assert _verdicts(out.getvalue()) == EXPECTED
+
+
+def test_demo_offers_a_grant_for_exactly_the_seed_case() -> None:
+    out = io.StringIO()
+    run_demo(out)
+    grants = re.findall(r"^Grant:   a temporary allow rule for (\S+) can be requested$",
+                        out.getvalue(), flags=re.MULTILINE)  # fmt: skip
+    assert grants == ["91.38.188.165"]
+
+
+def test_demo_subcommand_prints_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert _verdicts(out) == EXPECTED
+
+
+def test_demo_with_broken_examples_exits_two(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "known-ips.json").write_text("{broken")
+    assert main(["demo", "--examples", str(tmp_path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("bot demo: error:")
+
+
+def test_python_m_bot_demo_runs() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACRBOT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "demo"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert _verdicts(proc.stdout) == EXPECTED
+    assert EXAMPLES_DIR == ROOT / "examples"
