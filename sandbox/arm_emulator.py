@@ -557,6 +557,9 @@ def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], A
 class _Handler(BaseHTTPRequestHandler):
     emulator: ArmEmulator
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, each answer waits ~40 ms for
+    # the client's delayed ACK.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self.emulator._serve(self)
