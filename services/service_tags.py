@@ -47,6 +47,9 @@ class _Segments:
     ends: list[int]
     tags: list[tuple[str, ...]]
 
+    def names_of_last(self) -> tuple[str, ...] | None:
+        return self.tags[-1] if self.tags else None
+
     def find(self, value: int) -> tuple[str, ...]:
         i = bisect_right(self.starts, value) - 1
         if i >= 0 and value <= self.ends[i]:
@@ -146,58 +149,49 @@ class ServiceTagIndex:
 def _build(
     tags: Iterable[ServiceTag], version: int, breadth: Mapping[str, tuple[int, bool]]
 ) -> _Segments:
-    # Sweep over boundaries: at each start an interval opens, after each end it closes. Because
-    # CIDRs only nest, at most ~33 prefixes (times the tags sharing them) are open at once.
-    opens: dict[int, list[tuple[int, int, str]]] = {}
-    closes: dict[int, list[tuple[int, int, str]]] = {}
+    # The same prefix is usually listed by several tags: group the names per prefix first.
+    groups: dict[tuple[int, int], set[str]] = {}
     for tag in tags:
         for net in tag.prefixes:
-            if net.version != version:
-                continue
-            start = int(net.network_address)
-            end = start + _size(net) - 1
-            item = (end, net.prefixlen, tag.name)
-            opens.setdefault(start, []).append(item)
-            closes.setdefault(end + 1, []).append(item)
+            if net.version == version:
+                start = int(net.network_address)
+                groups.setdefault((start, start + _size(net) - 1), set()).add(tag.name)
 
-    starts: list[int] = []
-    ends: list[int] = []
-    names: list[tuple[str, ...]] = []
-    active: dict[tuple[int, int, str], int] = {}
-    points = sorted(opens.keys() | closes.keys())
-    for i, point in enumerate(points):
-        for item in closes.get(point, ()):
-            left = active[item] - 1
-            if left:
-                active[item] = left
-            else:
-                del active[item]
-        for item in opens.get(point, ()):
-            active[item] = active.get(item, 0) + 1
-        if not active or i + 1 == len(points):
-            continue
-        ordered = _order(active, breadth)
-        seg_end = points[i + 1] - 1
-        if names and names[-1] == ordered and ends[-1] + 1 == point:
-            ends[-1] = seg_end  # same tags as the segment just before: extend it
-        else:
-            starts.append(point)
-            ends.append(seg_end)
-            names.append(ordered)
-    return _Segments(starts, ends, names)
+    out = _Segments([], [], [])
+    # CIDRs nest or are disjoint, so walking them by start (widest first) keeps the open ones
+    # on a stack whose top is the innermost; each stack entry carries its full ordered names:
+    # its own (the longest prefix) first, then its parent's.
+    stack: list[tuple[int, tuple[str, ...]]] = []
+    pos = 0
+    for (start, end), own in sorted(groups.items(), key=lambda g: (g[0][0], -g[0][1])):
+        while stack and stack[-1][0] < start:
+            top_end, top_names = stack.pop()
+            if pos <= top_end:
+                _emit(out, pos, top_end, top_names)
+                pos = top_end + 1
+        if stack and pos < start:
+            _emit(out, pos, start - 1, stack[-1][1])
+        pos = start
+        mine = sorted(own, key=lambda n: (breadth.get(n, (0, False)), n))
+        inherited = [n for n in stack[-1][1] if n not in own] if stack else []
+        stack.append((end, tuple(mine + inherited)))
+    while stack:
+        top_end, top_names = stack.pop()
+        if pos <= top_end:
+            _emit(out, pos, top_end, top_names)
+            pos = top_end + 1
+    return out
+
+
+def _emit(out: _Segments, start: int, end: int, names: tuple[str, ...]) -> None:
+    if out.names_of_last() == names and out.ends[-1] + 1 == start:
+        out.ends[-1] = end  # same tags as the segment just before: extend it
+    else:
+        out.starts.append(start)
+        out.ends.append(end)
+        out.tags.append(names)
 
 
 def _size(net: IPNetwork) -> int:
     # `num_addresses` goes through the cached `broadcast_address`; this is the same, cheaper.
     return 1 << (net.max_prefixlen - net.prefixlen)
-
-
-def _order(
-    active: Iterable[tuple[int, int, str]], breadth: Mapping[str, tuple[int, bool]]
-) -> tuple[str, ...]:
-    best: dict[str, int] = {}
-    for _end, prefixlen, name in active:
-        if prefixlen > best.get(name, -1):
-            best[name] = prefixlen
-    ranked = sorted(best, key=lambda n: (-best[n], breadth.get(n, (0, False)), n))
-    return tuple(ranked)
