@@ -601,7 +601,7 @@ class _Diagnoser:
                 "remove stale rules, or replace many client addresses with one NAT gateway and "
                 "a single permanent rule.",
             ],
-            refusal=f"the registry's IP rule quota is full ({used}/{limit}).",
+            refusal=f"the registry's IP rule quota is full, {used} of {limit} used.",
         )
 
     def _ip_not_allowed(self, ip: IPAddress) -> Diagnosis:

@@ -4,6 +4,8 @@ import ipaddress
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.diagnosis import RETRY_AFTER_MINUTES, Diagnosis, Verdict, diagnose
 from services.domain import Client, FailureKind, PullFailure, RegistryState
@@ -349,3 +351,47 @@ def test_diagnosis_serialises_to_json() -> None:
     assert data["verdict"] == "ip_not_allowed"
     assert data["grant_ip"] == "91.38.188.165"
     assert data["facts"]["ip"] == "91.38.188.165"
+
+
+_any_ip = st.one_of(
+    st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address),
+    st.integers(0, 2**128 - 1).map(ipaddress.IPv6Address),
+    st.sampled_from(["85.214.10.20", "20.103.186.69", "4.175.12.34", "100.64.0.1", "1.2.3.4"]).map(
+        ipaddress.ip_address
+    ),
+)
+_rule = st.builds(
+    lambda a, plen: str(ipaddress.IPv4Network((a, plen), strict=False)),
+    st.integers(0, 2**32 - 1),
+    st.integers(8, 32),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ips=st.lists(_any_ip, min_size=1, max_size=3, unique=True),
+    rules=st.lists(_rule, max_size=10),
+    with_registry=st.booleans(),
+)
+def test_a_grant_is_only_ever_offered_for_an_uncovered_public_ipv4(
+    ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address], rules: list[str], with_registry: bool
+) -> None:
+    reg = _registry(
+        networkRuleSet={"defaultAction": "Deny", "ipRules": [{"value": r} for r in rules]}
+    )
+    failure = PullFailure(kind=FailureKind.IP_DENIED, ips=tuple(ips), registry=PROD)
+    d = _diagnose(failure, *([reg] if with_registry else []))
+    assert d.facts.ip in ips
+    if not d.grant_eligible:
+        assert d.grant_ip is None
+        assert d.facts.grant_refusal
+        return
+    ip = d.grant_ip
+    assert isinstance(ip, ipaddress.IPv4Address)
+    assert ip == d.facts.ip
+    assert ip.is_global
+    assert d.verdict is Verdict.IP_NOT_ALLOWED
+    assert not TAGS.lookup(ip)
+    assert KnownIps(KNOWN).lookup(ip) is None
+    if with_registry:
+        assert reg.rule_covering(ip) is None
