@@ -134,8 +134,12 @@ class ArmEmulator:
         handler = type("Handler", (_Handler,), {"emulator": self})
         self._server = _TlsServer((HOST, 0), handler, context)
         port = self._server.server_address[1]
+        # A short poll interval: `shutdown()` waits for the loop's next poll (0.5 s by default).
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="arm-emulator", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="arm-emulator",
+            daemon=True,
         )
         self._thread.start()
         self.base_url = f"https://{HOST}:{port}"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -72,6 +73,10 @@ _RFC1918 = tuple(
     ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 )
 _SHARED = ipaddress.IPv4Network("100.64.0.0/10")
+# azure-core does not replay a PATCH after a dropped connection, since PATCH need not be
+# idempotent. Ours is: it carries the whole ipRules list, computed under the lock, so sending it
+# twice gives the same rule set as once.
+_RETRY_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH"})
 
 
 class IpOutcome(StrEnum):
@@ -552,12 +557,19 @@ class ArmRegistryRules:
                     polling_interval=self._arm.polling_interval,
                     headers=call.headers,
                     raw_response_hook=call.hook,
+                    retry_on_methods=_RETRY_METHODS,
                 )
                 method, final = cast(tuple[str, dict[str, Any]], poller.result())
             except HttpResponseError as exc:
                 code = exc.error.code if exc.error is not None else None
                 if code == "QuotaExceeded":
-                    raise RuleQuotaFull(cfg.name, len(ip_rules) - 1, len(ip_rules) - 1) from exc
+                    # Someone filled the last slots since the usages were read; ARM names the
+                    # limit in its message ("... exceeds allowed quota 100 for the SKU Premium.").
+                    found = (
+                        re.search(r"quota (\d+)", exc.error.message or "") if exc.error else None
+                    )
+                    limit = int(found.group(1)) if found else len(ip_rules) - 1
+                    raise RuleQuotaFull(cfg.name, len(ip_rules) - 1, limit) from exc
                 if code == "NetworkRuleNotSupported":
                     raise NotPremium(cfg.name, None) from exc
                 raise

@@ -437,7 +437,7 @@ def test_quota_overflow_reported_by_arm_becomes_rule_quota_full(emulator: ArmEmu
     seed(emulator, *[f"20.0.0.{i}" for i in range(1, 6)], ip_rule_limit=5)
     emulator.inject("list_usages", status=500, times=4)
 
-    with pytest.raises(RuleQuotaFull):
+    with pytest.raises(RuleQuotaFull, match="5 of its 5"):
         rules.allow(REG, "20.103.186.69")
 
 
@@ -498,6 +498,16 @@ def test_dropped_connection_is_retried(emulator: ArmEmulator, rules):
 
     assert rules.allow(REG, "20.103.186.69").written
     assert emulator.count("get_registry") == 3
+
+
+def test_dropped_connection_on_the_update_is_retried(emulator: ArmEmulator, rules):
+    # The update carries the whole list, so sending it again is safe.
+    seed(emulator, "1.2.3.4")
+    emulator.inject("patch_registry", drop=True)
+
+    assert rules.allow(REG, "20.103.186.69").written
+    assert emulator.count("patch_registry") == 2
+    assert emulator.rules(REG) == ["1.2.3.4", "20.103.186.69"]
 
 
 def test_slow_answer_past_the_read_timeout_is_retried(emulator: ArmEmulator, lock, clock):
@@ -597,3 +607,39 @@ def test_without_the_lock_concurrent_allows_lose_rules(emulator: ArmEmulator, cl
     # The read-back catches the losses it can see; it never reports a failure of another kind.
     assert errors
     assert all(isinstance(e, VerificationFailed) for e in errors)
+
+
+# -- wiring --------------------------------------------------------------------------------------
+
+
+def test_from_settings_wires_the_sdk_and_the_blob_lock_from_the_environment(
+    emulator: ArmEmulator, azurite_connection_string, unique_name, monkeypatch, clock
+):
+    import json
+
+    from services.settings import Settings
+    from tests.services.registry_fixtures import StaticTokenCredential
+
+    seed(emulator, "1.2.3.4")
+    env = {
+        "ACRBOT_STORAGE_CONNECTION_STRING": azurite_connection_string,
+        "ACRBOT_REGISTRIES": json.dumps(
+            [{"name": REG, "subscription_id": SUBSCRIPTION, "resource_group": RESOURCE_GROUP,
+              "custom_domains": ["cr.example.cloud"]}]
+        ),
+        "ACRBOT_ARM__ENDPOINT": emulator.base_url,
+        "ACRBOT_ARM__CA_BUNDLE": emulator.ca_path,
+        "ACRBOT_ARM__POLLING_INTERVAL": "0",
+        "ACRBOT_ARM__LOCK_CONTAINER": unique_name,
+    }  # fmt: skip
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    credential = StaticTokenCredential()
+
+    svc = ArmRegistryRules.from_settings(Settings(), clock=clock, credential=credential)
+    change = svc.allow("cr.example.cloud", "20.103.186.69")
+
+    assert change.registry == REG
+    assert emulator.rules(REG) == ["1.2.3.4", "20.103.186.69"]
+    assert credential.calls >= 1
+    assert svc.state(REG).rule_covering(ipaddress.ip_address("20.103.186.69")) is not None
