@@ -65,6 +65,8 @@ class BlobLeaseLock:
         self._renew_seconds = renew_seconds if renew_seconds is not None else lease_seconds / 3
         self._sleep = sleep
         self._container_ready = False
+        # Blobs known to exist: one storage call per change saved (a lock blob is never deleted).
+        self._blobs: set[str] = set()
 
     @classmethod
     def from_connection_string(
@@ -77,6 +79,8 @@ class BlobLeaseLock:
         return f"{registry.strip().lower()}.lock"
 
     def _ensure_blob(self, blob: str) -> None:
+        if blob in self._blobs:
+            return
         if not self._container_ready:
             with suppress(ResourceExistsError):
                 self._container.create_container()
@@ -89,6 +93,7 @@ class BlobLeaseLock:
         except HttpResponseError as exc:
             if exc.status_code != 412:
                 raise
+        self._blobs.add(blob)
 
     @contextmanager
     def hold(self, registry: str) -> Iterator[_HeldLease]:
