@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "devstoreaccount1"
@@ -57,6 +58,7 @@ class Azurite:
         self._timeout = startup_timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self._workdir: str | None = None
+        self._log: BinaryIO | None = None
         self.connection_string = ""
 
     def start(self) -> Azurite:
@@ -78,11 +80,12 @@ class Azurite:
             "--inMemoryPersistence", "--silent", "--loose", "--skipApiVersionCheck",
             "--disableTelemetry",
         ]  # fmt: skip
+        self._log = open(os.path.join(self._workdir, "stderr.log"), "wb")  # noqa: SIM115
         self._proc = subprocess.Popen(
             cmd,
             stdout=subprocess.DEVNULL,
             # A file, not a pipe: nobody reads a pipe during tests, and a full one blocks Azurite.
-            stderr=open(os.path.join(self._workdir, "stderr.log"), "wb"),  # noqa: SIM115
+            stderr=self._log,
             cwd=self._workdir,
             env={**os.environ, "AZURITE_ACCOUNTS": ""},
         )
@@ -106,6 +109,9 @@ class Azurite:
                 self._proc.kill()
                 self._proc.wait()
             self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
