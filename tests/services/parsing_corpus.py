@@ -1,0 +1,574 @@
+# ruff: noqa: E501  (pasted text reads better unbroken)
+"""Pasted pull errors and what `parse_pull_failure` must read from each.
+
+Every case names its source. "seed" is /work/shared/seed-acr-firewall.txt. "docs" cases follow the
+message shapes Microsoft documents (learn.microsoft.com, "Troubleshoot network issues with
+registry", "Troubleshoot registry login", "Configure public IP network rules"). Cases marked
+"constructed" were written from the known output format of the named tool (its source strings or
+typical logs) around the ACR denial body; no case here was copied from a private log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from services.domain import Client, FailureKind
+
+K = FailureKind
+C = Client
+
+GATEWAY = {"cr.zuehlke.cloud": "tzuehlke.azurecr.io"}
+DENIAL = "is not allowed access. Refer https://aka.ms/acr/firewall to grant access."
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    source: str
+    text: str
+    kind: FailureKind
+    ips: tuple[str, ...] = ()
+    registry: str | None = None
+    client: Client = Client.UNKNOWN
+    repository: str | None = None
+    reference: str | None = None
+    correlation_id: str | None = None
+    custom_domain: str | None = None
+    ip_redacted: bool = False
+    registry_redacted: bool = False
+    custom_domains: dict[str, str] = field(default_factory=dict)
+
+
+WRAP_ME = (
+    'Error response from daemon: Head "https://contoso.azurecr.io/v2/platform/web/manifests/2.0":'
+    " denied: client with IP '40.113.5.10' " + DENIAL
+)
+WRAP_HOST = (
+    'Error response from daemon: Get "https://platform-shared-images-weu.azurecr.io/v2/web/'
+    "manifests/2.0\": denied: client with IP '40.113.5.11' " + DENIAL
+)
+
+
+def hard_wrap(text: str, width: int) -> str:
+    """Cut every `width` characters, as a terminal that copies its screen lines does."""
+    return "\n".join(text[i : i + width] for i in range(0, len(text), width))
+
+
+SEED_DOCKER = """docker pull cr.zuehlke.cloud/nginx
+Using default tag: latest
+Error response from daemon: Head "https://cr.zuehlke.cloud/v2/nginx/manifests/latest": denied: \
+client with IP '91.38.188.165' is not allowed access. Refer https://aka.ms/acr/firewall to grant \
+access.
+"""
+SEED_ACI = """{
+    "status": "Failed",
+    "error": {
+        "code": "InaccessibleImage",
+        "message": "The image 'tzuehlke.azurecr.io/nginx:latest' in container group 'ci' is not \
+accessible. Please check the image and registry credential."
+    }
+}"""
+SEED_ACI_GATEWAY = SEED_ACI.replace("tzuehlke.azurecr.io/nginx:latest", "cr.zuehlke.cloud/nginx")
+SEED_ACA = r"""{
+    "status": "Failed",
+    "error": {
+        "code": "WebhookInvalidParameterValue",
+        "message": "The following field(s) are either invalid or missing. Invalid value: \"cr.zuehlke.cloud/nginx\": GET https:?scope=repository%3Anginx%3Apull&service=tzuehlke.azurecr.io: DENIED: client with IP '20.103.186.69' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.: template.containers.bbhh.image."
+    }
+}"""
+
+CASES: list[Case] = [
+    # --- the seed ------------------------------------------------------------------------------
+    Case("seed-docker-gateway", "seed: docker pull through the Application Gateway",
+         SEED_DOCKER, K.IP_DENIED, ("91.38.188.165",), "tzuehlke.azurecr.io", C.DOCKER,
+         "nginx", "latest", custom_domain="cr.zuehlke.cloud", custom_domains=GATEWAY),
+    Case("seed-docker-unconfigured-gateway",
+         "seed: same paste, gateway not configured (custom domain inferred from the API URL)",
+         SEED_DOCKER, K.IP_DENIED, ("91.38.188.165",), None, C.DOCKER, "nginx", "latest",
+         custom_domain="cr.zuehlke.cloud"),
+    Case("seed-aci-inaccessible", "seed: Container Instances InaccessibleImage",
+         SEED_ACI, K.FIREWALL_SUSPECTED, (), "tzuehlke.azurecr.io", C.CONTAINER_INSTANCES,
+         "nginx", "latest"),
+    Case("seed-aci-through-gateway", "seed: Container Instances through the gateway",
+         SEED_ACI_GATEWAY, K.FIREWALL_SUSPECTED, (), "tzuehlke.azurecr.io",
+         C.CONTAINER_INSTANCES, "nginx", None, custom_domain="cr.zuehlke.cloud",
+         custom_domains=GATEWAY),
+    Case("seed-aca-webhook", "seed: Container Apps WebhookInvalidParameterValue (service= names it)",
+         SEED_ACA, K.IP_DENIED, ("20.103.186.69",), "tzuehlke.azurecr.io", C.CONTAINER_APPS,
+         "nginx", None),
+    Case("seed-aca-webhook-gateway", "seed: Container Apps, gateway configured",
+         SEED_ACA, K.IP_DENIED, ("20.103.186.69",), "tzuehlke.azurecr.io", C.CONTAINER_APPS,
+         "nginx", None, custom_domain="cr.zuehlke.cloud", custom_domains=GATEWAY),
+    # --- docker shapes ---------------------------------------------------------------------------
+    Case("docker-json-u0027", "constructed: docker Engine API body as printed by curl --unix-socket",
+         '{"message":"denied: client with IP \\u002791.38.188.165\\u0027 is not allowed access. '
+         'Refer https://aka.ms/acr/firewall to grant access."}\n',
+         K.IP_DENIED, ("91.38.188.165",), None, C.UNKNOWN),
+    Case("docker-sdk-apierror", "constructed: docker SDK for Python APIError around the daemon body",
+         'docker.errors.APIError: 500 Server Error for http+docker://localhost/v1.43/images/create'
+         '?tag=1.4&fromImage=contoso.azurecr.io%2Fshop%2Fapi: Internal Server Error ("Head '
+         '\\"https://contoso.azurecr.io/v2/shop/api/manifests/1.4\\": denied: client with IP '
+         '\\u0027198.51.100.23\\u0027 is not allowed access. Refer https://aka.ms/acr/firewall to '
+         'grant access.")',
+         K.IP_DENIED, ("198.51.100.23",), "contoso.azurecr.io", C.UNKNOWN, "shop/api", "1.4"),
+    Case("docker-upper-denied-correlation",
+         "docs: ACR troubleshoot network issues, DENIED form with CorrelationId appended",
+         "Error response from daemon: Get \"https://contoso.azurecr.io/v2/\": DENIED: client with "
+         "IP '52.174.10.20' is not allowed access. Refer https://aka.ms/acr/firewall to grant "
+         "access. CorrelationId: 4b0a3d62-9f5c-4f0e-8a4e-2b6d6e1f9c11",
+         K.IP_DENIED, ("52.174.10.20",), "contoso.azurecr.io", C.DOCKER,
+         correlation_id="4b0a3d62-9f5c-4f0e-8a4e-2b6d6e1f9c11"),
+    Case("docker-comma-variant", "constructed: older ACR wording, comma and lower-case refer",
+         "Error response from daemon: Get https://contoso.azurecr.io/v2/: denied: client with IP "
+         "'40.113.5.6' is not allowed access, refer https://aka.ms/acr/firewall to grant access",
+         K.IP_DENIED, ("40.113.5.6",), "contoso.azurecr.io", C.DOCKER),
+    Case("docker-unquoted-ip", "constructed: IP without quotes (retyped by a person)",
+         "docker pull contoso.azurecr.io/web:2.0\nError response from daemon: denied: client with "
+         "IP 40.113.5.7 is not allowed access. Refer https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("40.113.5.7",), "contoso.azurecr.io", C.DOCKER, "web", "2.0"),
+    Case("docker-typographic-quotes", "constructed: pasted through a word processor",
+         "Error response from daemon: Head “https://contoso.azurecr.io/v2/web/manifests/2.0”: "
+         "denied: client with IP ‘40.113.5.8’ is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("40.113.5.8",), "contoso.azurecr.io", C.DOCKER, "web", "2.0"),
+    Case("docker-wrapped-client-with-ip", "constructed: terminal wrap between `client with` and `IP`",
+         "Error response from daemon: Head \"https://contoso.azurecr.io/v2/web/manifests/2.0\": "
+         "denied: client with\n  IP '40.113.5.9' is not allowed access. Refer\n"
+         "  https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("40.113.5.9",), "contoso.azurecr.io", C.DOCKER, "web", "2.0"),
+    Case("docker-hard-wrap-80", "constructed: conhost copy, hard wrap at 80 inside the URLs",
+         hard_wrap(WRAP_ME, 80),
+         K.IP_DENIED, ("40.113.5.10",), "contoso.azurecr.io", C.DOCKER, "platform/web", "2.0"),
+    Case("docker-hard-wrap-120", "constructed: hard wrap at 120 inside the IP",
+         hard_wrap(WRAP_ME, 120),
+         K.IP_DENIED, ("40.113.5.10",), "contoso.azurecr.io", C.DOCKER, "platform/web", "2.0"),
+    Case("docker-hard-wrap-70-host", "constructed: hard wrap at 70 inside the registry host",
+         hard_wrap(WRAP_HOST, 70),
+         K.IP_DENIED, ("40.113.5.11",), "platform-shared-images-weu.azurecr.io", C.DOCKER, "web",
+         "2.0"),
+    Case("docker-hard-wrap-80-indented", "constructed: wrapped log with continuation indentation",
+         hard_wrap(WRAP_HOST, 80).replace("\n", "\n    "),
+         K.IP_DENIED, ("40.113.5.11",), "platform-shared-images-weu.azurecr.io", C.DOCKER, "web",
+         "2.0"),
+    Case("docker-crlf-ansi", "constructed: Windows terminal with colours, CRLF line ends",
+         "\x1b[1mdocker pull contoso.azurecr.io/web:2.0\x1b[0m\r\n2.0: Pulling from web\r\n"
+         "\x1b[31mError response from daemon: Head \"https://contoso.azurecr.io/v2/web/manifests/"
+         "2.0\": denied: client with IP '\x1b[1m40.113.5.12\x1b[22m' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.\x1b[0m\r\n",
+         K.IP_DENIED, ("40.113.5.12",), "contoso.azurecr.io", C.DOCKER, "web", "2.0"),
+    Case("docker-slack-formatted", "constructed: Slack message text (code fence, links, entities)",
+         "pull fails from my laptop:\n```docker pull <http://contoso.azurecr.io/web:2.0|"
+         "contoso.azurecr.io/web:2.0>\nError response from daemon: Head &quot;"
+         "<https://contoso.azurecr.io/v2/web/manifests/2.0>&quot;: denied: client with IP "
+         "`40.113.5.13` is not allowed access. Refer <https://aka.ms/acr/firewall> to grant "
+         "access.```\n&gt; any idea?",
+         K.IP_DENIED, ("40.113.5.13",), "contoso.azurecr.io", C.DOCKER, "web", "2.0"),
+    Case("docker-double-escaped-json", "constructed: daemon JSON inside a JSON log field",
+         '{"log":"{\\"message\\":\\"Head \\\\\\"https://contoso.azurecr.io/v2/web/manifests/2.0'
+         '\\\\\\": denied: client with IP \\\\u002740.113.5.14\\\\u0027 is not allowed access. '
+         'Refer https://aka.ms/acr/firewall to grant access.\\"}\\n","stream":"stderr"}',
+         K.IP_DENIED, ("40.113.5.14",), "contoso.azurecr.io", C.UNKNOWN, "web", "2.0"),
+    Case("docker-rbac-denied", "docs: ACR troubleshoot login, token without pull permission",
+         "Error response from daemon: Head \"https://contoso.azurecr.io/v2/web/manifests/2.0\": "
+         "denied: retrieving permissions failed",
+         K.NOT_FIREWALL, (), "contoso.azurecr.io", C.DOCKER, "web", "2.0"),
+    Case("docker-unauthorized", "docs: ACR troubleshoot login, anonymous pull disabled",
+         "Error response from daemon: Head \"https://contoso.azurecr.io/v2/web/manifests/2.0\": "
+         "unauthorized: authentication required, visit https://aka.ms/acr/authorization for more "
+         "information.",
+         K.NOT_FIREWALL, (), "contoso.azurecr.io", C.DOCKER, "web", "2.0"),
+    Case("docker-manifest-unknown", "constructed: docker pull of a tag that does not exist",
+         "docker pull contoso.azurecr.io/web:9.9\nError response from daemon: manifest for "
+         "contoso.azurecr.io/web:9.9 not found: manifest unknown: manifest tagged by \"9.9\" is "
+         "not found",
+         K.NOT_FIREWALL, (), "contoso.azurecr.io", C.DOCKER, "web", "9.9"),
+    Case("docker-requested-access-denied", "constructed: docker push without a repository scope",
+         "docker push contoso.azurecr.io/web:2.0\nThe push refers to repository "
+         "[contoso.azurecr.io/web]\ndenied: requested access to the resource is denied",
+         K.NOT_FIREWALL, (), "contoso.azurecr.io", C.DOCKER, "web", "2.0"),
+    # --- kubelet / containerd ----------------------------------------------------------------------
+    Case("kubelet-describe-denial", "constructed: kubectl describe pod events on AKS",
+         "Events:\n  Type     Reason     Age                From               Message\n"
+         "  ----     ------     ----               ----               -------\n"
+         "  Normal   Scheduled  42s                default-scheduler  Successfully assigned "
+         "shop/api-7d9c to aks-nodepool1-123-vmss000000\n"
+         "  Normal   Pulling    20s (x2 over 41s)  kubelet            Pulling image "
+         "\"contoso.azurecr.io/shop/api:1.4\"\n"
+         "  Warning  Failed     20s (x2 over 41s)  kubelet            Failed to pull image "
+         "\"contoso.azurecr.io/shop/api:1.4\": rpc error: code = Unknown desc = failed to pull and "
+         "unpack image \"contoso.azurecr.io/shop/api:1.4\": failed to resolve reference "
+         "\"contoso.azurecr.io/shop/api:1.4\": failed to authorize: failed to fetch oauth token: "
+         "unexpected status from GET request to https://contoso.azurecr.io/oauth2/token?scope="
+         "repository%3Ashop%2Fapi%3Apull&service=contoso.azurecr.io: 403 Forbidden\n"
+         "  Warning  Failed     20s (x2 over 41s)  kubelet            Error: ErrImagePull\n",
+         K.FIREWALL_SUSPECTED, (), "contoso.azurecr.io", C.KUBELET, "shop/api", "1.4"),
+    Case("kubelet-anonymous-token-403", "constructed: AKS event, anonymous pull behind the firewall",
+         "Failed to pull image \"contoso.azurecr.io/public/nginx:1.25\": rpc error: code = Unknown "
+         "desc = failed to pull and unpack image \"contoso.azurecr.io/public/nginx:1.25\": failed "
+         "to resolve reference \"contoso.azurecr.io/public/nginx:1.25\": failed to authorize: "
+         "failed to fetch anonymous token: unexpected status: 403 Forbidden",
+         K.FIREWALL_SUSPECTED, (), "contoso.azurecr.io", C.KUBELET, "public/nginx", "1.25"),
+    Case("kubelet-events-table-denial", "constructed: kubectl get events -n shop",
+         "LAST SEEN   TYPE      REASON    OBJECT          MESSAGE\n"
+         "12s         Warning   Failed    pod/api-7d9c    Failed to pull image "
+         "\"contoso.azurecr.io/shop/api@sha256:" + "a" * 64 + "\": rpc error: code = Unknown desc "
+         "= failed to pull and unpack image \"contoso.azurecr.io/shop/api@sha256:" + "a" * 64 +
+         "\": failed to resolve reference: unexpected status from HEAD request to "
+         "https://contoso.azurecr.io/v2/shop/api/manifests/sha256:" + "a" * 64 + ": 403 "
+         "Forbidden: denied: client with IP '20.31.40.50' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.\n"
+         "12s         Warning   Failed    pod/api-7d9c    Error: ErrImagePull\n",
+         K.IP_DENIED, ("20.31.40.50",), "contoso.azurecr.io", C.KUBELET, "shop/api",
+         "sha256:" + "a" * 64),
+    Case("containerd-ctr-anonymous-403", "constructed: ctr images pull on a node (containerd 1.7)",
+         "$ sudo ctr --version\nctr containerd.io 1.7.13.1\n"
+         "$ sudo ctr images pull contoso.azurecr.io/base/alpine:3.19\n"
+         "ctr: failed to resolve reference \"contoso.azurecr.io/base/alpine:3.19\": failed to "
+         "authorize: failed to fetch anonymous token: unexpected status from GET request to "
+         "https://contoso.azurecr.io/oauth2/token?scope=repository%3Abase%2Falpine%3Apull&service="
+         "contoso.azurecr.io: 403 Forbidden",
+         K.FIREWALL_SUSPECTED, (), "contoso.azurecr.io", C.CONTAINERD, "base/alpine", "3.19"),
+    Case("containerd-head-403", "constructed: containerd resolver, 403 without a body",
+         "time=\"2024-05-01T10:00:00.000000000Z\" level=error msg=\"PullImage "
+         "\\\"contoso.azurecr.io/base/alpine:3.19\\\" failed\" error=\"failed to pull and unpack "
+         "image: failed to resolve reference: unexpected status from HEAD request to "
+         "https://contoso.azurecr.io/v2/base/alpine/manifests/3.19: 403 Forbidden\"",
+         K.FIREWALL_SUSPECTED, (), "contoso.azurecr.io", C.CONTAINERD, "base/alpine", "3.19"),
+    Case("containerd-crictl-denial", "constructed: crictl pull on an AKS node",
+         "crictl pull contoso.azurecr.io/base/alpine:3.19\nE0501 10:00:00.000000 1234 "
+         "remote_image.go:180] \"PullImage from image service failed\" err=\"rpc error: code = "
+         "Unknown desc = failed to pull and unpack image: failed to resolve reference: pull "
+         "access denied: denied: client with IP '10.224.0.4' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.\"",
+         K.IP_DENIED, ("10.224.0.4",), "contoso.azurecr.io", C.CONTAINERD, "base/alpine", "3.19"),
+    Case("blob-storage-403", "constructed: containerd layer download refused by blob storage",
+         "failed to copy: httpReadSeeker: failed open: unexpected status code "
+         "https://weuprodreg1.blob.core.windows.net/abc/docker/registry/v2/blobs/sha256/aa/data?"
+         "se=2024-05-01: 403 Forbidden",
+         K.NOT_FIREWALL, (), None, C.CONTAINERD),
+    Case("data-endpoint-not-authorized",
+         "constructed: docker layer from a data endpoint, storage answer",
+         "Error response from daemon: Get \"https://contoso.westeurope.data.azurecr.io/docker/"
+         "registry/v2/blobs/sha256/aa/data\": 403 Forbidden: This request is not authorized to "
+         "perform this operation.",
+         K.NOT_FIREWALL, (), "contoso.azurecr.io", C.DOCKER),
+    Case("data-endpoint-denial", "constructed: data endpoint answering with the firewall sentence",
+         "Error response from daemon: Get \"https://contoso.westeurope.data.azurecr.io/docker/"
+         "registry/v2/blobs/sha256/aa/data\": denied: client with IP '91.38.188.166' is not "
+         "allowed access. Refer https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("91.38.188.166",), "contoso.azurecr.io", C.DOCKER),
+    # --- podman / skopeo -------------------------------------------------------------------------
+    Case("podman-denial", "constructed: podman pull (containers/image wording)",
+         "$ podman pull contoso.azurecr.io/web:2.0\nTrying to pull contoso.azurecr.io/web:2.0...\n"
+         "Error: initializing source docker://contoso.azurecr.io/web:2.0: reading manifest 2.0 in "
+         "contoso.azurecr.io/web: denied: client with IP '84.160.1.2' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("84.160.1.2",), "contoso.azurecr.io", C.PODMAN, "web", "2.0"),
+    Case("podman-ansi-no-command", "constructed: podman output only, with colours",
+         "Trying to pull contoso.azurecr.io/web:2.0...\n\x1b[31mError\x1b[0m: initializing source "
+         "docker://contoso.azurecr.io/web:2.0: reading manifest 2.0 in contoso.azurecr.io/web: "
+         "DENIED: client with IP '84.160.1.3' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("84.160.1.3",), "contoso.azurecr.io", C.PODMAN, "web", "2.0"),
+    Case("skopeo-denial", "constructed: skopeo inspect / copy",
+         "$ skopeo copy docker://contoso.azurecr.io/web:2.0 dir:/tmp/web\n"
+         "FATA[0001] initializing source docker://contoso.azurecr.io/web:2.0: reading manifest 2.0 "
+         "in contoso.azurecr.io/web: denied: client with IP '84.160.1.4' is not allowed access. "
+         "Refer https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("84.160.1.4",), "contoso.azurecr.io", C.SKOPEO, "web", "2.0"),
+    # --- az CLI, ACR Tasks, import -----------------------------------------------------------------
+    Case("az-acr-login-refresh-403", "docs: ACR troubleshoot login, CONNECTIVITY_REFRESH_TOKEN_ERROR",
+         "$ az acr login --name contoso\nUnable to get AAD authorization tokens with message: An "
+         "error occurred: CONNECTIVITY_REFRESH_TOKEN_ERROR\nAccess to registry "
+         "'contoso.azurecr.io' was denied. Response code: 403. Please try running 'az login' "
+         "again to refresh permissions.",
+         K.FIREWALL_SUSPECTED, (), "contoso.azurecr.io", C.AZ_CLI),
+    Case("az-acr-login-refresh-401", "docs: ACR troubleshoot login, same error with 401",
+         "Unable to get AAD authorization tokens with message: An error occurred: "
+         "CONNECTIVITY_REFRESH_TOKEN_ERROR\nAccess to registry 'contoso.azurecr.io' was denied. "
+         "Response code: 401. Please try running 'az login' again to refresh permissions.",
+         K.NOT_FIREWALL, (), "contoso.azurecr.io", C.AZ_CLI),
+    Case("az-acr-repository-denial", "constructed: az acr repository list, registry only by -n",
+         "$ az acr repository list -n Contoso -o table\n(DENIED) client with IP '91.38.188.167' is "
+         "not allowed access. Refer https://aka.ms/acr/firewall to grant access.\nCode: DENIED\n"
+         "Correlation ID: 0f6e3c1a-7b0b-4d43-9a55-0c8ad0f0a1b2",
+         K.IP_DENIED, ("91.38.188.167",), "contoso.azurecr.io", C.AZ_CLI,
+         correlation_id="0f6e3c1a-7b0b-4d43-9a55-0c8ad0f0a1b2"),
+    Case("acr-build-denial", "constructed: az acr build, agent pulling the base image",
+         "$ az acr build -r contoso -t shop/api:1.5 .\nPacking source code into tar to upload...\n"
+         "Sending context (12.3 KiB) to registry: contoso...\nQueued a build with ID: ca7\n"
+         "Waiting for an agent...\n2024/05/01 10:00:05 Downloading source code...\n"
+         "2024/05/01 10:00:07 Launching container with name: build\n"
+         "Step 1/4 : FROM contoso.azurecr.io/base/python:3.12\n"
+         "Get \"https://contoso.azurecr.io/v2/base/python/manifests/3.12\": denied: client with IP "
+         "'20.61.99.1' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.\n"
+         "Run ID: ca7 failed after 14s. Error: failed during run, err: exit status 1",
+         K.IP_DENIED, ("20.61.99.1",), "contoso.azurecr.io", C.ACR_TASKS, "base/python", "3.12"),
+    Case("acr-run-push-denial", "constructed: az acr run quick task pushing",
+         "Queued a run with ID: cb2\nWaiting for an agent...\n2024/05/01 10:00:01 Step ID: push "
+         "marked as successful\nerror pushing image: DENIED: client with IP '20.61.99.2' is not "
+         "allowed access. Refer https://aka.ms/acr/firewall to grant access.\n"
+         "Run ID: cb2 failed after 9s.",
+         K.IP_DENIED, ("20.61.99.2",), None, C.ACR_TASKS),
+    Case("acr-import-denial", "constructed: az acr import from a firewalled source registry",
+         "$ az acr import -n target --source sourcereg.azurecr.io/shop/api:1.4 --image "
+         "shop/api:1.4\n(InvalidParameters) Operation registries-8f2c failed. Resource "
+         "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+         "Microsoft.ContainerRegistry/registries/target Image copy failed. Error: Get "
+         "\"https://sourcereg.azurecr.io/v2/shop/api/manifests/1.4\": denied: client with IP "
+         "'20.61.99.3' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("20.61.99.3",), "sourcereg.azurecr.io", C.ACR_IMPORT, "shop/api", "1.4"),
+    Case("arm-resource-id-only", "constructed: ARM deployment error naming the registry by id",
+         "Deployment failed. Correlation ID: 6d1e2f30-1111-4222-8333-944455556666. "
+         "{\"code\":\"DeploymentFailed\",\"target\":\"/subscriptions/00000000-0000-0000-0000-"
+         "000000000000/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/"
+         "ProdReg01/importImage\",\"message\":\"DENIED: client with IP '20.61.99.4' is not "
+         "allowed access. Refer https://aka.ms/acr/firewall to grant access.\"}",
+         K.IP_DENIED, ("20.61.99.4",), "prodreg01.azurecr.io", C.UNKNOWN,
+         correlation_id="6d1e2f30-1111-4222-8333-944455556666"),
+    # --- Container Apps / Instances / App Service ------------------------------------------------
+    Case("aca-cli-operation-error", "constructed: az containerapp update failure",
+         "(ContainerAppOperationError) Failed to provision revision for container app 'api'. "
+         "Error details: Field 'template.containers.api.image' is invalid with details: 'Invalid "
+         "value: \"contoso.azurecr.io/shop/api:1.4\": GET https:?scope=repository%3Ashop%2Fapi%3A"
+         "pull&service=contoso.azurecr.io: DENIED: client with IP '4.210.1.2' is not allowed "
+         "access. Refer https://aka.ms/acr/firewall to grant access.';",
+         K.IP_DENIED, ("4.210.1.2",), "contoso.azurecr.io", C.CONTAINER_APPS, "shop/api", "1.4"),
+    Case("aci-cli-inaccessible", "docs: Container Instances troubleshooting, InaccessibleImage",
+         "$ az container create -g rg -n job --image contoso.azurecr.io/jobs/etl:2 "
+         "--registry-login-server contoso.azurecr.io\n(InaccessibleImage) The image "
+         "'contoso.azurecr.io/jobs/etl:2' in container group 'job' is not accessible. Please check "
+         "the image and registry credential.\nCode: InaccessibleImage",
+         K.FIREWALL_SUSPECTED, (), "contoso.azurecr.io", C.CONTAINER_INSTANCES, "jobs/etl", "2"),
+    Case("app-service-docker-api-denial", "constructed: App Service docker log (Log stream)",
+         "2024-05-01T10:00:00.552Z INFO  - Pulling image: contoso.azurecr.io/web:latest\n"
+         "2024-05-01T10:00:00.803Z ERROR - DockerApiException: Docker API responded with status "
+         "code=InternalServerError, response={\"message\":\"Head \\\"https://contoso.azurecr.io/v2/"
+         "web/manifests/latest\\\": denied: client with IP '20.50.2.3' is not allowed access. "
+         "Refer https://aka.ms/acr/firewall to grant access.\"}\n"
+         "2024-05-01T10:00:00.804Z ERROR - Pulling docker image contoso.azurecr.io/web:latest "
+         "failed:\n",
+         K.IP_DENIED, ("20.50.2.3",), "contoso.azurecr.io", C.APP_SERVICE, "web", "latest"),
+    Case("app-service-message-denied", "constructed: App Service, daemon body is just denied",
+         "2024-05-01T10:00:00.552Z INFO  - Pulling image: contoso.azurecr.io/web:latest\n"
+         "2024-05-01T10:00:00.803Z ERROR - DockerApiException: Docker API responded with status "
+         "code=InternalServerError, response={\"message\":\"denied\"}\n"
+         "2024-05-01T10:00:00.804Z ERROR - Image pull failed: Verify docker image configuration "
+         "and credentials (if using private repository)",
+         K.FIREWALL_SUSPECTED, (), "contoso.azurecr.io", C.APP_SERVICE, "web", "latest"),
+    Case("app-service-unauthorized", "constructed: App Service with wrong registry credentials",
+         "ERROR - DockerApiException: Docker API responded with status code=InternalServerError, "
+         "response={\"message\":\"Get https://contoso.azurecr.io/v2/web/manifests/latest: "
+         "unauthorized: authentication required\"}",
+         K.NOT_FIREWALL, (), "contoso.azurecr.io", C.APP_SERVICE, "web", "latest"),
+    # --- helm / oras / buildkit --------------------------------------------------------------------
+    Case("helm-pull-anonymous-403", "constructed: helm pull oci:// (helm 3.14 error wording)",
+         "$ helm pull oci://contoso.azurecr.io/helm/shop --version 0.4.2\nError: failed to "
+         "authorize: failed to fetch anonymous token: unexpected status from GET request to "
+         "https://contoso.azurecr.io/oauth2/token?scope=repository%3Ahelm%2Fshop%3Apull&service="
+         "contoso.azurecr.io: 403 Forbidden",
+         K.FIREWALL_SUSPECTED, (), "contoso.azurecr.io", C.HELM, "helm/shop", None),
+    Case("helm-install-denial", "constructed: helm install oci:// with the daemon-less resolver",
+         "$ helm install shop oci://contoso.azurecr.io/helm/shop --version 0.4.2\nError: "
+         "INSTALLATION FAILED: failed to do request: Head \"https://contoso.azurecr.io/v2/helm/"
+         "shop/manifests/0.4.2\": denied: client with IP '91.38.188.168' is not allowed access. "
+         "Refer https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("91.38.188.168",), "contoso.azurecr.io", C.HELM, "helm/shop", "0.4.2"),
+    Case("oras-pull-denial", "constructed: oras pull (oras 1.1 error wording)",
+         "$ oras pull contoso.azurecr.io/artifacts/sbom:v1\nError: failed to resolve v1: GET "
+         "\"https://contoso.azurecr.io/v2/artifacts/sbom/manifests/v1\": response status code 403: "
+         "denied: client with IP '91.38.188.169' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("91.38.188.169",), "contoso.azurecr.io", C.ORAS, "artifacts/sbom", "v1"),
+    Case("oras-unauthorized", "constructed: oras pull without login",
+         "$ oras pull contoso.azurecr.io/artifacts/sbom:v1\nError: failed to resolve v1: GET "
+         "\"https://contoso.azurecr.io/v2/artifacts/sbom/manifests/v1\": response status code 401: "
+         "unauthorized: authentication required",
+         K.NOT_FIREWALL, (), "contoso.azurecr.io", C.ORAS, "artifacts/sbom", "v1"),
+    Case("buildkit-anonymous-403", "constructed: docker buildx build, FROM on a firewalled ACR",
+         "#3 [internal] load metadata for contoso.azurecr.io/base/python:3.12\n#3 ERROR: failed "
+         "to authorize: failed to fetch anonymous token: unexpected status from GET request to "
+         "https://contoso.azurecr.io/oauth2/token?scope=repository%3Abase%2Fpython%3Apull&service="
+         "contoso.azurecr.io: 403 Forbidden\n------\nERROR: failed to solve: "
+         "contoso.azurecr.io/base/python:3.12: failed to resolve source metadata for "
+         "contoso.azurecr.io/base/python:3.12: failed to authorize: failed to fetch anonymous "
+         "token: unexpected status: 403 Forbidden",
+         K.FIREWALL_SUSPECTED, (), "contoso.azurecr.io", C.BUILDKIT, "base/python", "3.12"),
+    # --- SDKs ------------------------------------------------------------------------------------
+    Case("sdk-python-http-response-error", "constructed: azure-containerregistry (Python) traceback",
+         "Traceback (most recent call last):\n  File \"list.py\", line 9, in <module>\n"
+         "    for name in client.list_repository_names():\n  File \"/usr/lib/python3.11/site-"
+         "packages/azure/core/paging.py\", line 123, in __next__\n"
+         "azure.core.exceptions.HttpResponseError: (DENIED) client with IP '203.0.113.7' is not "
+         "allowed access. Refer https://aka.ms/acr/firewall to grant access.\nCode: DENIED\n"
+         "Message: client with IP '203.0.113.7' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.\n(endpoint https://contoso.azurecr.io)",
+         K.IP_DENIED, ("203.0.113.7",), "contoso.azurecr.io", C.SDK),
+    Case("sdk-python-auth-error", "constructed: azure-containerregistry (Python), 401",
+         "azure.core.exceptions.ClientAuthenticationError: (UNAUTHORIZED) authentication "
+         "required, visit https://aka.ms/acr/authorization for more information.\n"
+         "Code: UNAUTHORIZED\nContent: {\"errors\":[{\"code\":\"UNAUTHORIZED\"}]} (url "
+         "https://contoso.azurecr.io/acr/v1/_catalog)",
+         K.NOT_FIREWALL, (), "contoso.azurecr.io", C.SDK),
+    Case("sdk-dotnet-request-failed", "constructed: Azure.Containers.ContainerRegistry (.NET)",
+         "Unhandled exception. Azure.RequestFailedException: client with IP '203.0.113.8' is not "
+         "allowed access. Refer https://aka.ms/acr/firewall to grant access.\nStatus: 403 "
+         "(Forbidden)\nErrorCode: DENIED\n\nContent:\n{\"errors\":[{\"code\":\"DENIED\",\"message\":"
+         "\"client with IP '203.0.113.8' is not allowed access. Refer https://aka.ms/acr/firewall "
+         "to grant access.\"}]}\n\nHeaders:\nx-ms-correlation-request-id: "
+         "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d\n   at Azure.Containers.ContainerRegistry."
+         "ContainerRegistryClient.GetRepositoryNamesAsync() contoso.azurecr.io",
+         K.IP_DENIED, ("203.0.113.8",), "contoso.azurecr.io", C.SDK,
+         correlation_id="a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"),
+    # --- CI logs -----------------------------------------------------------------------------------
+    Case("ci-github-docker", "constructed: GitHub Actions raw log of a docker pull step",
+         "2024-05-01T10:00:00.1234567Z ##[group]Run docker pull contoso.azurecr.io/web:2.0\n"
+         "2024-05-01T10:00:00.1234567Z docker pull contoso.azurecr.io/web:2.0\n"
+         "2024-05-01T10:00:00.1234567Z shell: /usr/bin/bash -e {0}\n"
+         "2024-05-01T10:00:00.1234567Z ##[endgroup]\n"
+         "2024-05-01T10:00:01.2345678Z Error response from daemon: Head \"https://contoso.azurecr"
+         ".io/v2/web/manifests/2.0\": denied: client with IP '4.175.10.\n"
+         "2024-05-01T10:00:01.2345678Z 11' is not allowed access. Refer https://aka.ms/acr/firewall"
+         " to grant access.\n"
+         "2024-05-01T10:00:01.3456789Z ##[error]Process completed with exit code 1.\n",
+         K.IP_DENIED, ("4.175.10.11",), "contoso.azurecr.io", C.DOCKER, "web", "2.0"),
+    Case("ci-azure-devops-docker", "constructed: Azure DevOps Docker@2 task log",
+         "2024-05-01T10:00:00.1234567Z ##[section]Starting: Pull base image\n"
+         "2024-05-01T10:00:00.2345678Z [command]/usr/bin/docker pull contoso.azurecr.io/base:1\n"
+         "2024-05-01T10:00:01.2345678Z Error response from daemon: Get "
+         "\"https://contoso.azurecr.io/v2/\": denied: client with IP '13.69.1.2' is not allowed "
+         "access. Refer https://aka.ms/acr/firewall to grant access.\n"
+         "2024-05-01T10:00:01.3456789Z ##[error]/usr/bin/docker failed with return code: 1\n",
+         K.IP_DENIED, ("13.69.1.2",), "contoso.azurecr.io", C.DOCKER, "base", "1"),
+    Case("ci-github-unknown-tool", "constructed: GitHub Actions log, no tool named",
+         "2024-05-01T10:00:00.1234567Z ##[group]Run ./deploy.sh\n"
+         "2024-05-01T10:00:03.1234567Z fetch https://contoso.azurecr.io/v2/_catalog failed: "
+         "DENIED: client with IP '4.175.10.12' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.\n"
+         "2024-05-01T10:00:03.2345678Z ##[error]Process completed with exit code 22.\n",
+         K.IP_DENIED, ("4.175.10.12",), "contoso.azurecr.io", C.CI),
+    Case("ci-buildx-in-actions", "constructed: docker/build-push-action log",
+         "2024-05-01T10:00:00.1234567Z ##[group]Run docker/build-push-action@v5\n"
+         "2024-05-01T10:00:09.1234567Z #4 ERROR: unexpected status from HEAD request to "
+         "https://contoso.azurecr.io/v2/base/node/manifests/20: 403 Forbidden: denied: client "
+         "with IP '4.175.10.13' is not allowed access. Refer https://aka.ms/acr/firewall to grant "
+         "access.\n2024-05-01T10:00:09.2234567Z ##[error]buildx failed with: ERROR: failed to "
+         "solve: contoso.azurecr.io/base/node:20: failed to resolve source metadata\n",
+         K.IP_DENIED, ("4.175.10.13",), "contoso.azurecr.io", C.BUILDKIT, "base/node", "20"),
+    # --- sovereign clouds ------------------------------------------------------------------------
+    Case("sovereign-china", "constructed: docker pull against Azure China",
+         "Error response from daemon: Head \"https://contosocn.azurecr.cn/v2/web/manifests/2.0\": "
+         "denied: client with IP '139.219.1.2' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("139.219.1.2",), "contosocn.azurecr.cn", C.DOCKER, "web", "2.0"),
+    Case("sovereign-usgov", "constructed: docker pull against Azure US Government, upper case host",
+         "docker pull ContosoGov.AzureCR.us/web:2.0\nError response from daemon: denied: client "
+         "with IP '52.227.1.2' is not allowed access. Refer https://aka.ms/acr/firewall to grant "
+         "access.",
+         K.IP_DENIED, ("52.227.1.2",), "contosogov.azurecr.us", C.DOCKER, "web", "2.0"),
+    # --- redactions ----------------------------------------------------------------------------------
+    Case("redacted-x-x-x-x", "docs: ACR network troubleshooting, placeholder address",
+         "Error response from daemon: Get \"https://contoso.azurecr.io/v2/\": denied: client with "
+         "IP 'x.x.x.x' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, (), "contoso.azurecr.io", C.DOCKER, ip_redacted=True),
+    Case("redacted-xx-pattern", "constructed: redacted by a person",
+         "denied: client with IP 'xx.xx.xxx.xxx' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, (), None, C.UNKNOWN, ip_redacted=True),
+    Case("redacted-XXX", "constructed: redacted by a person",
+         "DENIED: client with IP 'XXX' is not allowed access. Refer https://aka.ms/acr/firewall "
+         "to grant access.",
+         K.IP_DENIED, (), None, C.UNKNOWN, ip_redacted=True),
+    Case("redacted-your-ip-address-slack", "constructed: Slack-escaped placeholder",
+         "denied: client with IP '&lt;your IP address&gt;' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, (), None, C.UNKNOWN, ip_redacted=True),
+    Case("redacted-ip-address-tag", "docs: Q&A answers quoting the error with a placeholder",
+         "Error response from daemon: denied: client with IP <ip-address> is not allowed access. "
+         "Refer https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, (), None, C.DOCKER, ip_redacted=True),
+    Case("redacted-partial-spaced", "constructed: partial redaction with stray spaces",
+         "denied: client with IP '52.xxx. xxx. xxx' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, (), None, C.UNKNOWN, ip_redacted=True),
+    Case("redacted-partial", "constructed: partial redaction",
+         "denied: client with IP '52.xxx.xxx.xxx' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, (), None, C.UNKNOWN, ip_redacted=True),
+    Case("redacted-acrname", "docs: placeholder registry name in angle brackets",
+         "docker pull <acrname>.azurecr.io/web:2.0\nError response from daemon: Head "
+         "\"https://<acrname>.azurecr.io/v2/web/manifests/2.0\": denied: client with IP "
+         "'91.38.188.170' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("91.38.188.170",), None, C.DOCKER, "web", "2.0", registry_redacted=True),
+    Case("redacted-container-registry-braces", "constructed: portal-style placeholder",
+         "Failed to pull image \"{Container registry}.azurecr.io/web:2.0\": rpc error: code = "
+         "Unknown desc = failed to pull and unpack image: denied: client with IP 'x.x.x.x' is not "
+         "allowed access. Refer https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, (), None, C.KUBELET, "web", "2.0", ip_redacted=True,
+         registry_redacted=True),
+    Case("redacted-stars", "constructed: registry starred out",
+         "Error response from daemon: Head \"https://*****.azurecr.io/v2/web/manifests/2.0\": "
+         "denied: client with IP '91.38.188.171' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("91.38.188.171",), None, C.DOCKER, "web", "2.0", registry_redacted=True),
+    Case("redacted-empty-name", "constructed: registry name deleted",
+         "Error response from daemon: Get \"https://.azurecr.io/v2/\": denied: client with IP "
+         "'91.38.188.172' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("91.38.188.172",), None, C.DOCKER, registry_redacted=True),
+    Case("redacted-registry-braces", "constructed: template placeholder",
+         "docker pull {registry}.azurecr.io/web:2.0\nError response from daemon: denied: client "
+         "with IP '91.38.188.173' is not allowed access. Refer https://aka.ms/acr/firewall to "
+         "grant access.",
+         K.IP_DENIED, ("91.38.188.173",), None, C.DOCKER, "web", "2.0", registry_redacted=True),
+    Case("placeholder-like-name-is-real", "constructed: `myregistry` is a name, not a redaction",
+         "Error response from daemon: Head \"https://myregistry.azurecr.io/v2/hello-world/"
+         "manifests/latest\": denied: client with IP '91.38.188.174' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("91.38.188.174",), "myregistry.azurecr.io", C.DOCKER, "hello-world",
+         "latest"),
+    # --- IPv6, several errors, odd cases -------------------------------------------------------------
+    Case("ipv6-denial", "constructed: IPv6 client (dual-stack network)",
+         "Error response from daemon: Get \"https://contoso.azurecr.io/v2/\": denied: client with "
+         "IP '2001:db8:85a3::8a2e:370:7334' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("2001:db8:85a3::8a2e:370:7334",), "contoso.azurecr.io", C.DOCKER),
+    Case("multiple-denials-and-401", "constructed: a thread of several pastes",
+         "first try:\nError response from daemon: Head \"https://contoso.azurecr.io/v2/web/"
+         "manifests/2.0\": unauthorized: authentication required\nafter az acr login:\n"
+         "Error response from daemon: Head \"https://contoso.azurecr.io/v2/web/manifests/2.0\": "
+         "denied: client with IP '91.38.188.175' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.\nfrom the VPN:\nError response from daemon: "
+         "Head \"https://other.azurecr.io/v2/web/manifests/2.0\": denied: client with IP "
+         "'91.38.188.176' is not allowed access. Refer https://aka.ms/acr/firewall to grant "
+         "access.\nagain:\ndenied: client with IP '91.38.188.175' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("91.38.188.175", "91.38.188.176"), "contoso.azurecr.io", C.DOCKER, "web",
+         "2.0"),
+    Case("version-numbers-not-ips", "constructed: docker info noise before a 403 without body",
+         "Server Version: 24.0.7\ncontainerd version: 1.7.13.1\nKernel Version: 5.15.0.1057\n"
+         "ctr: failed to resolve reference \"contoso.azurecr.io/web:2.0\": failed to authorize: "
+         "failed to fetch anonymous token: unexpected status: 403 Forbidden\n"
+         "at 2024-05-01 10:00:00.123 from 10.0.0.4",
+         K.FIREWALL_SUSPECTED, (), "contoso.azurecr.io", C.CONTAINERD, "web", "2.0"),
+    Case("correlation-json", "constructed: ARM-style JSON error with correlationId",
+         "{\"error\":{\"code\":\"DENIED\",\"message\":\"client with IP '91.38.188.177' is not "
+         "allowed access. Refer https://aka.ms/acr/firewall to grant access.\"},"
+         "\"correlationId\":\"9e5a0c2b-3d4f-4a1b-9c8d-7e6f5a4b3c2d\","
+         "\"target\":\"contoso.azurecr.io\"}",
+         K.IP_DENIED, ("91.38.188.177",), "contoso.azurecr.io", C.UNKNOWN,
+         correlation_id="9e5a0c2b-3d4f-4a1b-9c8d-7e6f5a4b3c2d"),
+    Case("firewall-link-only", "constructed: message cut before the sentence, link kept",
+         "...grant access. Refer https://aka.ms/acr/firewall to grant access.\n(that's all I have)",
+         K.FIREWALL_SUSPECTED, (), None, C.UNKNOWN),
+    Case("azure-sql-not-acr", "constructed: Azure SQL's firewall message is not ACR's",
+         "Cannot open server 'contoso' requested by the login. Client with IP address "
+         "'91.38.188.178' is not allowed to access the server.",
+         K.UNRECOGNIZED, (), None, C.UNKNOWN),
+    Case("unrecognized-chat", "constructed: a question without an error",
+         "hi team, my pod in shop namespace keeps restarting since this morning, any idea?",
+         K.UNRECOGNIZED, (), None, C.UNKNOWN),
+    Case("ipv4-mapped-ipv6", "constructed: address logged in IPv4-mapped form",
+         "denied: client with IP '::ffff:91.38.188.179' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("91.38.188.179",), None, C.UNKNOWN),
+]  # fmt: skip

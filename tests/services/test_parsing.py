@@ -1,0 +1,177 @@
+"""The pasted-error parser against a corpus of real-shaped pastes, and its edge cases."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from services.domain import Client, FailureKind, PullFailure
+from services.parsing import MAX_PASTE_BYTES, parse_pull_failure
+from tests.services.parsing_corpus import CASES, DENIAL, Case
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_corpus_case_is_read_as_expected(case: Case) -> None:
+    got = parse_pull_failure(case.text, custom_domains=case.custom_domains or None)
+    expected = {
+        "kind": case.kind,
+        "ips": tuple(ipaddress.ip_address(ip) for ip in case.ips),
+        "registry": case.registry,
+        "client": case.client,
+        "repository": case.repository,
+        "reference": case.reference,
+        "correlation_id": case.correlation_id,
+        "custom_domain": case.custom_domain,
+        "ip_redacted": case.ip_redacted,
+        "registry_redacted": case.registry_redacted,
+    }
+    assert {k: getattr(got, k) for k in expected} == expected
+
+
+def test_corpus_covers_every_client_and_kind() -> None:
+    clients = {c.client for c in CASES}
+    assert clients == set(Client), set(Client) - clients
+    assert {c.kind for c in CASES} == set(FailureKind)
+    assert len(CASES) >= 60
+
+
+def test_evidence_shows_the_denial_line() -> None:
+    got = parse_pull_failure(CASES[0].text)
+    assert got.evidence is not None
+    assert got.evidence.startswith("Error response from daemon")
+    assert "91.38.188.165" in got.evidence
+
+
+def test_unrecognized_paste_has_no_evidence() -> None:
+    assert parse_pull_failure("hello").evidence is None
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n\n", "\x00", "\ud800", "```", "<>", "&amp;" * 3])
+def test_degenerate_input_is_unrecognized(text: str) -> None:
+    got = parse_pull_failure(text)
+    assert got == PullFailure(kind=FailureKind.UNRECOGNIZED)
+
+
+def test_ips_are_deduplicated_in_order_of_appearance() -> None:
+    text = "\n".join(
+        f"denied: client with IP '{ip}' {DENIAL}"
+        for ip in ("9.9.9.9", "1.1.1.1", "9.9.9.9", "2001:db8::1", "1.1.1.1")
+    )
+    got = parse_pull_failure(text)
+    assert got.ips == (
+        ipaddress.IPv4Address("9.9.9.9"),
+        ipaddress.IPv4Address("1.1.1.1"),
+        ipaddress.IPv6Address("2001:db8::1"),
+    )
+    assert got.ipv4 == got.ips[:2]
+    assert got.ipv6 == (ipaddress.IPv6Address("2001:db8::1"),)
+
+
+def test_one_redacted_sentence_among_readable_ones_is_flagged() -> None:
+    text = f"client with IP '1.2.3.4' {DENIAL}\nclient with IP 'x.x.x.x' {DENIAL}"
+    got = parse_pull_failure(text)
+    assert got.ips == (ipaddress.IPv4Address("1.2.3.4"),)
+    assert got.ip_redacted is True
+
+
+def test_zero_address_is_a_redaction() -> None:
+    got = parse_pull_failure(f"client with IP '0.0.0.0' {DENIAL}")
+    assert got.ips == ()
+    assert got.ip_redacted is True
+
+
+def test_ip_with_port_is_read_without_it() -> None:
+    got = parse_pull_failure(f"client with IP '91.38.188.165:51234' {DENIAL}")
+    assert got.ips == (ipaddress.IPv4Address("91.38.188.165"),)
+
+
+def test_ips_elsewhere_in_the_text_are_ignored() -> None:
+    text = "node 10.0.0.4 at 2024-05-01 10:00:00.1 pulled containerd 1.7.13.1 from 1.2.3.4\n"
+    got = parse_pull_failure(text + "Error response from daemon: unauthorized")
+    assert got.ips == ()
+    assert got.kind is FailureKind.NOT_FIREWALL
+
+
+def test_registry_tied_to_the_denial_wins_over_the_first_seen() -> None:
+    text = (
+        "docker login first.azurecr.io\nLogin Succeeded\n"
+        + "x " * 600
+        + f'\nError response from daemon: Get "https://second.azurecr.io/v2/": denied: '
+        f"client with IP '1.2.3.4' {DENIAL}"
+    )
+    assert parse_pull_failure(text).registry == "second.azurecr.io"
+
+
+def test_first_registry_seen_when_none_is_tied() -> None:
+    text = (
+        "using first.azurecr.io and second.azurecr.io\n"
+        + "x " * 600
+        + f"\ndenied: client with IP '1.2.3.4' {DENIAL}"
+    )
+    assert parse_pull_failure(text).registry == "first.azurecr.io"
+
+
+def test_custom_domain_keys_are_matched_case_insensitively() -> None:
+    got = parse_pull_failure(
+        "docker pull CR.Zuehlke.Cloud/nginx:1\nError response from daemon: denied: client with "
+        f"IP '1.2.3.4' {DENIAL}",
+        custom_domains={"CR.zuehlke.cloud": "TZuehlke.azurecr.io"},
+    )
+    assert (got.registry, got.custom_domain) == ("tzuehlke.azurecr.io", "cr.zuehlke.cloud")
+    assert (got.repository, got.reference) == ("nginx", "1")
+
+
+def test_custom_domain_does_not_match_a_longer_host() -> None:
+    got = parse_pull_failure(
+        "docker pull cr.zuehlke.cloud.evil.example/nginx\n"
+        f"denied: client with IP '1.2.3.4' {DENIAL}",
+        custom_domains={"cr.zuehlke.cloud": "tzuehlke.azurecr.io"},
+    )
+    assert got.registry is None
+
+
+def test_data_endpoint_maps_to_its_login_server() -> None:
+    got = parse_pull_failure("GET https://MyReg.westeurope.data.azurecr.io/x: denied: " + DENIAL)
+    assert got.registry == "myreg.azurecr.io"
+
+
+def test_paste_over_the_limit_is_truncated_not_refused() -> None:
+    denial = f"denied: client with IP '1.2.3.4' {DENIAL}\n"
+    late = f"denied: client with IP '5.6.7.8' {DENIAL}\n"
+    text = denial + "é" * (MAX_PASTE_BYTES // 2) + late
+    got = parse_pull_failure(text)
+    assert got.ips == (ipaddress.IPv4Address("1.2.3.4"),)
+
+
+def test_truncation_keeps_everything_under_the_limit() -> None:
+    filler = "a" * (MAX_PASTE_BYTES - 200)
+    got = parse_pull_failure(filler + f"\ndenied: client with IP '5.6.7.8' {DENIAL}\n")
+    assert got.ips == (ipaddress.IPv4Address("5.6.7.8"),)
+
+
+ADVERSARIAL = {
+    "denial-prefix-repeated": "client with IP '" * 62_500,
+    "single-letter": "a" * 1_000_000,
+    "acr-suffix-repeated": ".azurecr.io" * 90_000,
+    "upper-denied-repeated": "DENIED: " * 125_000,
+    "newlines": "a\n" * 500_000,
+    "slack-link-open": "<https://" + "a" * 999_000,
+    "json-escapes": "\\\\\\\\u00" * 125_000,
+    "api-path-repeated": "https://a.azurecr.io/v2/" + "a/" * 499_000,
+    "digits-and-dots": "1." * 500_000,
+}
+
+
+@pytest.mark.parametrize("name", ADVERSARIAL)
+def test_adversarial_paste_is_read_normally(name: str) -> None:
+    got = parse_pull_failure(ADVERSARIAL[name])
+    assert got.ips == ()
+    assert got.kind in (FailureKind.UNRECOGNIZED, FailureKind.NOT_FIREWALL)
+
+
+def test_adversarial_filler_around_a_real_denial_still_finds_it() -> None:
+    filler = "client with IP '" * 20_000
+    got = parse_pull_failure(filler + f"\ndenied: client with IP '1.2.3.4' {DENIAL}\n" + filler)
+    assert got.kind is FailureKind.IP_DENIED
+    assert got.ips == (ipaddress.IPv4Address("1.2.3.4"),)
