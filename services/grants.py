@@ -34,6 +34,8 @@ from services.settings import PolicySettings, RegistryConfig, Settings
 SYSTEM_ACTOR = "acrbot"
 #: Tries at the registry+IP slot when its holder keeps ending under our feet.
 _SLOT_ATTEMPTS = 5
+#: How long a grant's index rows may exist before the grant itself (a request being written).
+_IN_FLIGHT_GRACE = timedelta(minutes=5)
 
 
 class GrantState(StrEnum):
@@ -693,11 +695,19 @@ class GrantService:
         found = []
         for grant_id in self._store.requester_grants(requester):
             grant = self._find(grant_id)
-            if grant is None or not grant.is_open:
-                self._store.drop_requester_grant(requester, grant_id)
-            else:
+            if grant is not None and grant.is_open:
                 found.append(grant)
+            elif grant is not None or not self._maybe_in_flight(grant_id):
+                self._store.drop_requester_grant(requester, grant_id)
         return found
+
+    def _maybe_in_flight(self, grant_id: str) -> bool:
+        """A missing grant this young may be a request still being written (its index rows come
+        first), so its rows must be left alone."""
+        try:
+            return self._clock.now() - grant_id_time(grant_id) < _IN_FLIGHT_GRACE
+        except GrantNotFound:
+            return False
 
     def history(self, grant_id: str) -> list[AuditEvent]:
         """The grant's audit events, oldest first."""
@@ -733,7 +743,9 @@ class GrantService:
         existing = self._slot_grant(login, address)
         if existing is not None:
             return RequestOutcome(grant=existing, created=False)
-        if len(self.open_requests(requester)) >= self._policy.max_open_requests_per_requester:
+        # Distinct registry+IP pairs: the same request racing on other threads is not "another".
+        others = {(x.registry, x.ip) for x in self.open_requests(requester)} - {(login, address)}
+        if len(others) >= self._policy.max_open_requests_per_requester:
             raise TooManyOpenRequests(
                 requester.user_id, self._policy.max_open_requests_per_requester
             )
@@ -1066,7 +1078,10 @@ class GrantService:
                 deadline = grant.expires_at if kind is DeadlineKind.EXPIRY else grant.lapses_at
             if grant is not None and grant.state is wanted and deadline == when:
                 found.append(grant)
-            elif clean and (grant is None or grant.state is not GrantState.APPROVED):
+            elif clean and (
+                (grant is None and not self._maybe_in_flight(grant_id))
+                or (grant is not None and grant.state is not GrantState.APPROVED)
+            ):
                 # Stale row (grant gone, ended, or extended). Approved grants are being
                 # activated: their new expiry row may be written before the grant itself.
                 self._store.drop_deadline(kind, when, grant_id)

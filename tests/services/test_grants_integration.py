@@ -396,10 +396,19 @@ def test_lapse_query_reads_only_overdue_rows(env: Env) -> None:
 
 def test_stale_index_rows_are_tolerated_and_cleaned(env: Env) -> None:
     now = env.clock.now()
-    ghost = g.new_grant_id(now)
+    # A row whose grant was never written: left alone while it may still be in flight...
+    young = g.new_grant_id(now)
+    env.store.put_deadline(DeadlineKind.LAPSE, now - timedelta(minutes=1), young)
+    assert env.service.due_for_lapse() == []
+    assert env.store.deadlines(DeadlineKind.LAPSE, after=None, until=now) != []
+    # ...and dropped once it is clearly left over from a crash.
+    ghost = g.new_grant_id(now - timedelta(hours=1))
     env.store.put_deadline(DeadlineKind.EXPIRY, now - timedelta(minutes=1), ghost)
     assert env.service.due_for_expiry() == []
     assert env.store.deadlines(DeadlineKind.EXPIRY, after=None, until=now) == []
+    env.clock.advance(timedelta(minutes=10))
+    assert env.service.due_for_lapse() == []
+    assert env.store.deadlines(DeadlineKind.LAPSE, after=None, until=env.clock.now()) == []
 
     # A crash left the slot of an ended grant behind: the next request takes it over.
     ended = env.request().grant
