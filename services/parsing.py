@@ -27,6 +27,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from itertools import islice
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from services import _patterns as p
@@ -41,6 +43,10 @@ _SHORT_LINE = 60
 _TIE_BEFORE = 800
 _TIE_AFTER = 400
 _CLIENT_NEAR = 600
+#: Matches of one pattern in one view beyond which the rest of the paste is not searched.
+_MAX_HITS = 10_000
+#: How close storage or a permission error must be to a bare 403 to explain it.
+_BESIDE = 300
 _CLIENT_WINDOW = 1500
 
 _QUOTES = str.maketrans(
@@ -84,11 +90,8 @@ def parse_pull_failure(
     registry = tie.mention.login if tie.mention else None
     custom = _custom_domain(tie, mentions, views, kind, anchors)
     repository, reference = _image(tie, mentions, views, registry, custom)
-    ips: list[IPAddress] = []
-    for denial in denials:
-        for ip in denial.ips:
-            if ip not in ips:
-                ips.append(ip)
+    # A dict keeps first-appearance order and deduplicates in linear time.
+    ips = dict.fromkeys(ip for denial in denials for ip in denial.ips)
     return PullFailure(
         kind=kind,
         ips=tuple(ips),
@@ -165,8 +168,7 @@ def _lower(text: str) -> str:
     return low if len(low) == len(text) else text.translate(_ASCII_LOWER)
 
 
-@dataclass(frozen=True, slots=True)
-class _Hit:
+class _Hit(NamedTuple):
     """A match, with its span in the normalised text (whichever view it was found in)."""
 
     start: int
@@ -245,11 +247,17 @@ class _Views:
 def _finditer(
     pattern: re.Pattern[str], text: str, word: bool, pos: int = 0, endpos: int | None = None
 ) -> Iterable[re.Match[str]]:
-    """`pattern.finditer`, and with `word` only matches not preceded by a letter or digit."""
-    matches = pattern.finditer(text, pos, len(text) if endpos is None else endpos)
-    if not word:
-        return matches
-    return (m for m in matches if m.start() == 0 or not text[m.start() - 1].isalnum())
+    """`pattern.finditer`, and with `word` only matches not preceded by a letter or digit.
+
+    At most `_MAX_HITS`: a paste that repeats one thing more often says nothing more, and every
+    match costs Python work the regex scan does not.
+    """
+    matches: Iterable[re.Match[str]] = pattern.finditer(
+        text, pos, len(text) if endpos is None else endpos
+    )
+    if word:
+        matches = (m for m in matches if m.start() == 0 or not text[m.start() - 1].isalnum())
+    return islice(matches, _MAX_HITS)
 
 
 # --- the denial sentence and the kind ------------------------------------------------------------
@@ -300,6 +308,9 @@ def _classify(views: _Views, denials: list[_Denial]) -> tuple[FailureKind, list[
         return FailureKind.IP_DENIED, [(d.start, d.end) for d in denials]
     suspected: list[tuple[int, int]] = []
     not_firewall: list[tuple[int, int]] = []
+    # Found once and looked up by position: a bare 403 is weighed against what is beside it.
+    refusals = sorted(h.start for rule in p.NOT_FIREWALL_RULES for h in views.find(rule, word=True))
+    storage = [m.start() for m in p.STORAGE_HOST.finditer(views.low_flat)]
     low = views.low_flat
     for rule, pattern in p.FIREWALL_RULES:
         for hit in views.find(pattern, word=True):
@@ -311,11 +322,11 @@ def _classify(views: _Views, denials: list[_Denial]) -> tuple[FailureKind, list[
                 elif p.REFRESH_401.search(after):
                     not_firewall.append(span)
             elif rule == "generic":
-                # A bare 403 is the firewall unless storage or a permission problem is beside it.
-                around = low[max(0, hit.start - 300) : hit.end + 300]
-                if p.STORAGE_HOST.search(around):
+                # The firewall, unless storage or a permission problem is named beside it.
+                lo, hi = hit.start - _BESIDE, hit.end + _BESIDE
+                if _any_within(storage, lo, hi):
                     not_firewall.append(span)
-                elif not any(nf.search(around) for nf in p.NOT_FIREWALL_RULES):
+                elif not _any_within(refusals, lo, hi):
                     suspected.append(span)
             else:
                 suspected.append(span)
@@ -328,11 +339,16 @@ def _classify(views: _Views, denials: list[_Denial]) -> tuple[FailureKind, list[
     return FailureKind.UNRECOGNIZED, []
 
 
+def _any_within(positions: list[int], lo: int, hi: int) -> bool:
+    """Whether sorted `positions` has one in [lo, hi)."""
+    i = bisect_left(positions, lo)
+    return i < len(positions) and positions[i] < hi
+
+
 # --- registries and images -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Mention:
+class _Mention(NamedTuple):
     """A place the paste names a registry (or an image on one)."""
 
     start: int
@@ -441,16 +457,21 @@ class _Tie:
 
 
 def _tie_registry(anchors: list[tuple[int, int]], mentions: list[_Mention], size: int) -> _Tie:
+    starts = [m.start for m in mentions]
     for i, (start, end) in enumerate(anchors):
         lo = max(start - _TIE_BEFORE, anchors[i - 1][1] if i else 0)
         hi = min(end + _TIE_AFTER, anchors[i + 1][0] if i + 1 < len(anchors) else size)
-        before = [m for m in mentions if lo <= m.start < end]
-        after = [m for m in mentions if end <= m.start < hi]
-        for mention in [*reversed(before), *after]:
-            if mention.login:
-                return _Tie(mention, (start, end), (lo, hi))
-    first = next((m for m in mentions if m.login), None)
-    return _Tie(first, anchors[0] if anchors else None, (0, size))
+        low, split, high = (
+            bisect_left(starts, lo),
+            bisect_left(starts, end),
+            bisect_left(starts, hi),
+        )
+        # Nearest before the evidence (or inside it) first, then nearest after it.
+        for j in [*range(split - 1, low - 1, -1), *range(split, high)]:
+            if mentions[j].login:
+                return _Tie(mentions[j], (start, end), (lo, hi))
+    first_seen = next((m for m in mentions if m.login), None)
+    return _Tie(first_seen, anchors[0] if anchors else None, (0, size))
 
 
 def _custom_domain(

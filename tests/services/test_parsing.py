@@ -160,6 +160,7 @@ ADVERSARIAL = {
     "json-escapes": "\\\\\\\\u00" * 125_000,
     "api-path-repeated": "https://a.azurecr.io/v2/" + "a/" * 499_000,
     "digits-and-dots": "1." * 500_000,
+    "refusals-beside-redacted-hosts": "403 Forbidden .azurecr.io " * 38_000,
 }
 
 
@@ -167,7 +168,12 @@ ADVERSARIAL = {
 def test_adversarial_paste_is_read_normally(name: str) -> None:
     got = parse_pull_failure(ADVERSARIAL[name])
     assert got.ips == ()
-    assert got.kind in (FailureKind.UNRECOGNIZED, FailureKind.NOT_FIREWALL)
+    assert got.registry == ("a.azurecr.io" if name == "api-path-repeated" else None)
+    assert got.kind in (
+        FailureKind.UNRECOGNIZED,
+        FailureKind.NOT_FIREWALL,
+        FailureKind.FIREWALL_SUSPECTED,
+    )
 
 
 def test_adversarial_filler_around_a_real_denial_still_finds_it() -> None:
