@@ -664,7 +664,8 @@ class GrantService:
     - index rows needed after a transition (expiry deadline on activate/extend, removal row on
       expire/revoke) are written before the grant; rows no longer needed are deleted after it.
       Readers re-read the grant for every index row and drop rows that no longer match it, but
-      never a row whose grant is mid-transition (approved, or active for removal rows).
+      never a row whose grant is mid-transition (approved, or active for removal rows) or not
+      written yet (a missing grant whose ULID is younger than `_IN_FLIGHT_GRACE`).
     - the audit event is written right after the grant; a crash in between loses that one event,
       while the grant's own timestamps still say what happened.
     """

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import pytest
@@ -166,12 +167,13 @@ def test_full_lifecycle_is_audited_in_order(env: Env) -> None:
     approved = env.service.approve(grant.id, approver="UAPP1", approvers=APPROVERS)
     assert (approved.state, approved.approver) == (GrantState.APPROVED, "UAPP1")
     active = env.service.activate(grant.id, rule_preexisted=False)
+    assert active.expires_at is not None
     assert active.expires_at == env.clock.now() + timedelta(hours=4)
     env.clock.advance(timedelta(hours=1))
     extended = env.service.extend(
         grant.id, approver="UAPP2", approvers=APPROVERS, duration=timedelta(hours=1)
     )
-    assert extended.expires_at == active.expires_at + timedelta(hours=1)  # type: ignore[operator]
+    assert extended.expires_at == active.expires_at + timedelta(hours=1)
     assert extended.extension_count == 1
     env.clock.advance(timedelta(hours=5))
     swept = env.service.sweep()
@@ -189,7 +191,7 @@ def test_full_lifecycle_is_audited_in_order(env: Env) -> None:
     assert events[3].before == {
         "expires_at": active.expires_at.isoformat().replace("+00:00", "Z"),
         "extension_count": 0,
-    }  # type: ignore[union-attr]
+    }
     assert [e.at for e in events] == sorted(e.at for e in events)
 
 
@@ -265,11 +267,8 @@ def test_two_approvers_racing_on_20_grants_store_one_decision_each(env: Env) -> 
     ]
     calls: list[Callable[[], Grant]] = []
     for grant in grants:
-        gid = grant.id
-        calls.append(
-            lambda gid=gid: env.service.approve(gid, approver="UAPP1", approvers=APPROVERS)
-        )  # type: ignore[misc]
-        calls.append(lambda gid=gid: env.service.deny(gid, approver="UAPP2", approvers=APPROVERS))  # type: ignore[misc]
+        calls.append(partial(env.service.approve, grant.id, approver="UAPP1", approvers=APPROVERS))
+        calls.append(partial(env.service.deny, grant.id, approver="UAPP2", approvers=APPROVERS))
     results = in_parallel(calls)
     for index, grant in enumerate(grants):
         pair = results[2 * index : 2 * index + 2]
@@ -289,7 +288,7 @@ def test_the_same_request_made_concurrently_creates_one_grant(env: Env) -> None:
     for n in range(5):
         ip = f"20.2.0.{n + 1}"
         who = Requester(user_id=f"UC{n}", team_id="T1")
-        outcomes = in_parallel([lambda ip=ip, who=who: env.request(ip, who) for _ in range(6)])  # type: ignore[misc]
+        outcomes = in_parallel([partial(env.request, ip, who) for _ in range(6)])
         assert all(isinstance(o, g.RequestOutcome) for o in outcomes), outcomes
         ids = {o.grant.id for o in outcomes if isinstance(o, g.RequestOutcome)}
         assert len(ids) == 1
