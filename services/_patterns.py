@@ -28,6 +28,8 @@ SLACK_LINK = re.compile(
     r"<((?:https?|ftp|mailto|docker|oci):[^<>|\s]{1,2048})(?:\|([^<>\n]{0,2048}))?>",
     re.IGNORECASE,
 )
+#: An HTML character reference with its semicolon (Slack writes `&amp;`, `&lt;`, `&gt;`).
+ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 #: JSON string escapes, possibly escaped again (a JSON body inside a JSON string).
 JSON_UNICODE = re.compile(r"\\{1,8}u([0-9A-Fa-f]{4})")
 JSON_QUOTE = re.compile(r"\\{1,8}([\"'/])")
@@ -183,7 +185,7 @@ _CLIENT_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("app_service", (
         r"dockerapiexception", r"kudu\b", r"microsoft\.web\b", r"az\s{1,3}webapp\b",
         r"\{\s{0,5}\"message\"\s{0,5}:\s{0,5}\"denied\"\s{0,5}\}", r"pulling\s{1,3}image:",
-        r"for\s{1,3}site\s{1,3}\w", r"_docker\.log\b", r"websites?_\w")),
+        r"container\s{1,3}\S{1,80}\s{1,3}for\s{1,3}site\s", r"_docker\.log\b", r"websites?_\w")),
     ("acr_import", (r"az\s{1,3}acr\s{1,3}import\b",)),
     ("acr_tasks", (
         r"az\s{1,3}acr\s{1,3}(?:build|run|task)\b", r"run\s{1,3}id:\s{0,3}\w",
@@ -218,6 +220,10 @@ _CLIENT_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
         r"rpc\s{1,3}error:\s{0,3}code\s{0,3}=\s{0,3}\w{1,20}\s{0,3}desc\s{0,3}=",
         r"ctr(?::|\s{1,3}(?:images?|i|content|run|pull)\b)", r"containerd\b", r"crictl\b",
         r"httpreadseeker\b")),
+    # helm's own error wording, last: buildkit and oras print similar lines with more context.
+    ("helm", (
+        r"error:\s{0,3}(?:(?:installation|upgrade)\s{1,3}failed:\s{0,3})?failed\s{1,3}to\s{1,3}"
+        r"(?:authorize|do\s{1,3}request)\b",)),
 )  # fmt: skip
 #: (client, pattern) in order of preference when several clients are named.
 CLIENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(

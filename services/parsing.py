@@ -139,7 +139,8 @@ def _normalise(text: str) -> tuple[bool, str]:
         # Before unescaping: Slack writes a `<` typed by a person as `&lt;`, never as a link.
         text = p.SLACK_LINK.sub(_slack_link, text)
     if "&" in text:
-        text = html.unescape(text)
+        # Only `&name;` forms: bare legacy names would turn a query's `&region=` into `®ion=`.
+        text = p.ENTITY.sub(lambda m: html.unescape(m.group()), text)
     if "\\" in text:
         text = p.JSON_UNICODE.sub(lambda m: chr(int(m.group(1), 16)), text)
         text = p.JSON_QUOTE.sub(r"\1", text)

@@ -374,6 +374,11 @@ CASES: list[Case] = [
          "shop/manifests/0.4.2\": denied: client with IP '91.38.188.168' is not allowed access. "
          "Refer https://aka.ms/acr/firewall to grant access.",
          K.IP_DENIED, ("91.38.188.168",), "contoso.azurecr.io", C.HELM, "helm/shop", "0.4.2"),
+    Case("helm-error-only", "constructed: helm's error line pasted without the command",
+         "Error: INSTALLATION FAILED: failed to do request: Head \"https://contoso.azurecr.io/v2/helm/"
+         "shop/manifests/0.4.2\": denied: client with IP '91.38.188.180' is not allowed access. "
+         "Refer https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, ("91.38.188.180",), "contoso.azurecr.io", C.HELM, "helm/shop", "0.4.2"),
     Case("oras-pull-denial", "constructed: oras pull (oras 1.1 error wording)",
          "$ oras pull contoso.azurecr.io/artifacts/sbom:v1\nError: failed to resolve v1: GET "
          "\"https://contoso.azurecr.io/v2/artifacts/sbom/manifests/v1\": response status code 403: "

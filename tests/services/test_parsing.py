@@ -181,3 +181,24 @@ def test_adversarial_filler_around_a_real_denial_still_finds_it() -> None:
     got = parse_pull_failure(filler + f"\ndenied: client with IP '1.2.3.4' {DENIAL}\n" + filler)
     assert got.kind is FailureKind.IP_DENIED
     assert got.ips == (ipaddress.IPv4Address("1.2.3.4"),)
+
+
+def test_query_strings_survive_entity_decoding() -> None:
+    got = parse_pull_failure(
+        "GET https://contoso.azurecr.io/oauth2/token?scope=repository%3Aweb%3Apull&region=weu"
+        "&service=contoso.azurecr.io: 403 Forbidden &amp; more &lt;details&gt;"
+    )
+    assert got.evidence is not None
+    assert "&region=weu" in got.evidence
+    assert "& more <details>" in got.evidence
+    assert got.kind is FailureKind.FIREWALL_SUSPECTED
+    assert (got.registry, got.repository) == ("contoso.azurecr.io", "web")
+
+
+def test_text_whose_lower_case_is_longer_keeps_positions() -> None:
+    # `İ` lower-cases to two characters; positions must still line up for the tag's case.
+    got = parse_pull_failure(
+        "İİİ docker pull contoso.azurecr.io/web:V2-RC\nError response from daemon: denied: "
+        f"client with IP '1.2.3.4' {DENIAL}"
+    )
+    assert (got.registry, got.repository, got.reference) == ("contoso.azurecr.io", "web", "V2-RC")
