@@ -20,13 +20,12 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from services.domain import Client, FailureKind, IPAddress, IpRule, PullFailure, RegistryState
+from services.ips import non_public_reason
 from services.known_ips import KnownIp, KnownIps
 from services.service_tags import ServiceTag, ServiceTagIndex
 
 #: No propagation time is documented ("a few minutes"); this is when we tell people to retry.
 RETRY_AFTER_MINUTES = 5
-
-_SHARED_ADDRESS_SPACE = ipaddress.IPv4Network("100.64.0.0/10")
 
 
 class Verdict(StrEnum):
@@ -238,7 +237,7 @@ class _Diagnoser:
         assert subject is not None  # f.ips is not empty
         if isinstance(subject, ipaddress.IPv6Address):
             return self._ipv6(subject)
-        if _not_public(subject):
+        if non_public_reason(subject) is not None:
             return self._private(subject)
         found = self._registry_checks(subject)
         if found is not None:
@@ -644,17 +643,6 @@ _DEFAULT_REFUSALS = {
 _NOT_NETWORK_VERDICTS = frozenset(
     {Verdict.NOT_A_FIREWALL_ERROR, Verdict.UNRECOGNIZED, Verdict.REGISTRY_UNKNOWN}
 )
-
-
-def _not_public(ip: IPAddress) -> bool:
-    if ip.is_private or ip.is_reserved or ip.is_loopback or ip.is_multicast:
-        return True
-    if ip.is_link_local or ip.is_unspecified:
-        return True
-    # 100.64.0.0/10 (carrier-grade NAT) is neither private nor global in `ipaddress`.
-    return (isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED_ADDRESS_SPACE) or (
-        not ip.is_global
-    )
 
 
 def _custom_domain_note(domain: str) -> str:

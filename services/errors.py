@@ -57,6 +57,7 @@ class UnsupportedIp(RegistryError):
     def __init__(self, ip: str, reason: str) -> None:
         super().__init__(None, f"`{ip}` cannot be allowed: {reason}")
         self.ip = ip
+        self.reason = reason
 
 
 class NotAnIp(UnsupportedIp):

@@ -28,6 +28,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from services.audit import AuditEvent, AuditLog
 from services.clock import Clock
+from services.errors import UnsupportedIp
+from services.ips import parse_grantable_ip
 from services.settings import PolicySettings, RegistryConfig, Settings
 
 #: The actor recorded for transitions the bot makes on its own (lapse, activate, expire).
@@ -299,32 +301,10 @@ def format_duration(duration: timedelta) -> str:
 
 def parse_ip(value: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address:
     """The single public IPv4 address in `value` (`1.2.3.4` or `1.2.3.4/32`), or InvalidIp."""
-    text = str(value).strip()
     try:
-        network = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        raise InvalidIp(text, "it is not an IPv4 address.") from None
-    if network.version == 6:
-        raise InvalidIp(text, "registry IP rules accept IPv4 only; pull over IPv4 instead.")
-    if network.num_addresses != 1:
-        raise InvalidIp(text, "only single addresses (/32) are granted, never ranges.")
-    ip = network.network_address
-    assert isinstance(ip, ipaddress.IPv4Address)
-    # `is_global` alone lets multicast through, which no client pulls from.
-    if not ip.is_global or ip.is_multicast:
-        what = (
-            "private"
-            if ip.is_private
-            else "multicast"
-            if ip.is_multicast
-            else "reserved (not public)"
-        )
-        raise InvalidIp(
-            text,
-            f"it is a {what} address. IP rules act on the registry's public endpoint only; "
-            "the registry sees your public egress IP (NAT gateway, proxy), not this one.",
-        )
-    return ip
+        return parse_grantable_ip(value)
+    except UnsupportedIp as refused:
+        raise InvalidIp(refused.ip, refused.reason) from None
 
 
 def validate_justification(text: str, policy: PolicySettings) -> str:

@@ -48,18 +48,15 @@ from services.domain import DEFAULT_IP_RULE_LIMIT, IPAddress, IpRule, RegistrySt
 from services.errors import (
     ArmError,
     ArmUnavailable,
-    Ipv6NotSupported,
-    NotAnIp,
     NotPremium,
-    NotPublicIp,
     PublicAccessDisabled,
-    RangeTooBroad,
     RegistryError,
     RegistryNotConfigured,
     RegistryNotFound,
     RuleQuotaFull,
     VerificationFailed,
 )
+from services.ips import parse_grantable_ip, parse_ipv4
 from services.locks import BlobLeaseLock, Lease, RegistryLock
 from services.settings import ArmSettings, RegistryConfig, Settings
 
@@ -69,10 +66,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_RFC1918 = tuple(
-    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
-)
-_SHARED = ipaddress.IPv4Network("100.64.0.0/10")
 # azure-core does not replay a PATCH after a dropped connection, since PATCH need not be
 # idempotent. Ours is: it carries the whole ipRules list, computed under the lock, so sending it
 # twice gives the same rule set as once.
@@ -135,42 +128,6 @@ class RegistryRules(Protocol):
     def remove(self, registry: str, ips: Iterable[str | IPAddress]) -> RegistryChange:
         """Remove the single-address rules for `ips`, in one update."""
         ...
-
-
-def parse_ipv4(value: str | IPAddress) -> ipaddress.IPv4Address:
-    """One IPv4 address from `1.2.3.4` or `1.2.3.4/32`; raises an `UnsupportedIp` otherwise."""
-    text = str(value).strip()
-    try:
-        net = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        raise NotAnIp(text) from None
-    if not isinstance(net, ipaddress.IPv4Network):
-        raise Ipv6NotSupported(text)
-    if net.num_addresses != 1:
-        raise RangeTooBroad(text)
-    return net.network_address
-
-
-def parse_grantable_ip(value: str | IPAddress) -> ipaddress.IPv4Address:
-    """A single public IPv4 address that may be granted, or an `UnsupportedIp` saying why not."""
-    ip = parse_ipv4(value)
-    text = str(value).strip()
-    if ip.is_unspecified:
-        raise NotPublicIp(text, "unspecified (0.0.0.0)")
-    if ip.is_loopback:
-        raise NotPublicIp(text, "loopback")
-    if ip.is_link_local:
-        raise NotPublicIp(text, "link-local")
-    if ip.is_multicast:
-        raise NotPublicIp(text, "multicast")
-    if ip in _SHARED:
-        raise NotPublicIp(text, "shared carrier-grade NAT (100.64.0.0/10)")
-    if any(ip in net for net in _RFC1918):
-        raise NotPublicIp(text, "private (RFC 1918)")
-    # `is_global` alone is not enough: Python counts multicast (224.0.0.0/4) as global.
-    if not ip.is_global or ip.is_reserved:
-        raise NotPublicIp(text, "reserved or special-purpose")
-    return ip
 
 
 def _network(rule: dict[str, Any]) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:

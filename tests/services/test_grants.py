@@ -283,9 +283,9 @@ def test_single_public_ipv4_is_accepted(text: str) -> None:
     [
         ("10.0.0.1", "private"),
         ("192.168.1.20", "private"),
-        ("127.0.0.1", "private"),
-        ("100.64.0.1", "reserved"),
-        ("0.0.0.0", "private"),
+        ("127.0.0.1", "loopback"),
+        ("100.64.0.1", "carrier-grade NAT"),
+        ("0.0.0.0", "unspecified"),
         ("224.0.0.1", "multicast"),
         ("20.103.186.0/24", "/32"),
         ("20.103.186.68/31", "/32"),
