@@ -20,6 +20,7 @@ from typing import Any, NoReturn, TextIO
 
 from services.diagnosis import Diagnosis, diagnose
 from services.domain import RegistryState
+from services.files import read_json
 from services.known_ips import KnownIps, KnownIpsError
 from services.parsing import parse_pull_failure
 from services.service_tags import ServiceTagIndex, ServiceTagsError
@@ -124,12 +125,7 @@ def load_registries(path: str | Path) -> list[RegistryState]:
 
     Raises ValueError naming the file when it is unreadable, not JSON, or not a registry.
     """
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"cannot read registry file {str(path)!r}: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"registry file {str(path)!r} is not JSON: {exc}") from exc
+    data = read_json(path, "registry", ValueError)
     docs = data if isinstance(data, list) else [data]
     try:
         return [RegistryState.from_json(doc) for doc in docs]

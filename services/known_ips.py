@@ -7,13 +7,13 @@ A lookup returns the most specific entry covering the address.
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
 from services.domain import IPAddress, IPNetwork
+from services.files import read_json
 
 
 class KnownIpsError(ValueError):
@@ -46,12 +46,7 @@ class KnownIps:
     @classmethod
     def load(cls, path: str | Path) -> KnownIps:
         """Read a JSON file mapping IP/CIDR → label; raises KnownIpsError when unusable."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise KnownIpsError(f"cannot read known IPs file {str(path)!r}: {exc}") from exc
-        except json.JSONDecodeError as exc:
-            raise KnownIpsError(f"known IPs file {str(path)!r} is not JSON: {exc}") from exc
+        data = read_json(path, "known IPs", KnownIpsError)
         if not isinstance(data, dict):
             raise KnownIpsError(f"known IPs file {str(path)!r} must hold a JSON object")
         return cls(data)

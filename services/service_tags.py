@@ -11,7 +11,6 @@ is one `bisect` over the segment starts. IPv4 and IPv6 get separate segment list
 from __future__ import annotations
 
 import ipaddress
-import json
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from services.domain import IPAddress, IPNetwork
+from services.files import read_json
 
 
 class ServiceTagsError(ValueError):
@@ -117,12 +117,7 @@ class ServiceTagIndex:
     @classmethod
     def load(cls, path: str | Path) -> ServiceTagIndex:
         """Read a ServiceTags JSON file; raises ServiceTagsError for unreadable or invalid files."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ServiceTagsError(f"cannot read service tags file {str(path)!r}: {exc}") from exc
-        except json.JSONDecodeError as exc:
-            raise ServiceTagsError(f"service tags file {str(path)!r} is not JSON: {exc}") from exc
+        data = read_json(path, "service tags", ServiceTagsError)
         return cls.from_json(data)
 
     def __len__(self) -> int:
