@@ -1,4 +1,4 @@
-"""Parse timings: a realistic ~1 MB CI log with one denial, and 1 MB adversarial pastes.
+"""Parse timings (a realistic ~1 MB CI log, 1 MB adversarial pastes), then lookup timings.
 
 Run: `.venv/bin/python bench/parse.py`. Prints the median (and min/max) of several runs per input,
 using `time.perf_counter`. Figures, not assertions: the tests check results, this checks speed.
@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import lookup  # bench/lookup.py, beside this script
 
 from services.parsing import MAX_PASTE_BYTES, parse_pull_failure
 
@@ -112,6 +114,9 @@ def main() -> None:
             f"{name:44} {size:9d} {median * 1e3:10.1f} {low * 1e3:8.1f} {high * 1e3:8.1f} "
             f"{median / baseline:6.2f}"
         )
+    print()
+    # The issue asks one script for every figure: rule and service-tag lookups live in lookup.py.
+    lookup.main()
 
 
 if __name__ == "__main__":
