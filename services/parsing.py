@@ -379,8 +379,14 @@ def _image_on(views: _Views, m: re.Match[str], host_start: int) -> tuple[str | N
     if not m.group("path"):
         return None, None
     repo = _clean_repo(m.group("repo"))
-    # A URL path (`https://x.azurecr.io/oauth2/token`) is not an image.
-    if not repo or m.string.endswith(("http://", "https://"), 0, host_start):
+    # A URL path (`https://x.azurecr.io/oauth2/token`) is not an image, and neither is a registry
+    # API path whose repository was unreadable (`/v2/<image-name>/…`, `/v2/` then a wrapped line).
+    if (
+        not repo
+        or repo == "v2"
+        or repo.startswith(("v2/", "oauth2/"))
+        or m.string.endswith(("http://", "https://"), 0, host_start)
+    ):
         return None, None
     if m.group("digest"):
         return repo, m.group("digest")

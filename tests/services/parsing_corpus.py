@@ -577,3 +577,63 @@ CASES: list[Case] = [
          "https://aka.ms/acr/firewall to grant access.",
          K.IP_DENIED, ("91.38.188.179",), None, C.UNKNOWN),
 ]  # fmt: skip
+
+# Shapes reported in public issue trackers. Names, ids and addresses are changed and the
+# surrounding text is shortened; the error shapes (line breaks, escapes, redactions) are kept.
+REPORTED: list[Case] = [
+    Case("acr-run-purge-agent", "report: github.com/Azure/azure-cli/issues/27253 (az acr run purge, agent IP blocked)",
+         "Queued a run with ID: cg2\nWaiting for an agent...\n"
+         "2023/08/24 12:43:22 Alias support enabled for version >= 1.1.0, please see "
+         "https://aka.ms/acr/tasks/task-aliases for more information.\n"
+         "2023/08/24 12:43:23 Logging in to registry: fabrikamimages.azurecr.io\n"
+         "failed to login, ran out of retries: failed to set docker credentials: Error response "
+         "from daemon: Get \"https://fabrikamimages.azurecr.io/v2/\": denied: client with IP "
+         "'52.138.231.5' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.\n"
+         "Run ID: cg2 failed after 4s. Error: failed during run, err: exit status 1",
+         K.IP_DENIED, ("52.138.231.5",), "fabrikamimages.azurecr.io", C.ACR_TASKS),
+    Case("gha-json-escaped-empty-registry", "report: github.com/docker/build-push-action/issues/1214 (registry name blanked, JSON escapes, URL on its own line)",
+         "error response from daemon: Get \"https://.azurecr.io/v2/\": denied: "
+         "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"client with IP \\u0027172.214.169.102\\u0027 "
+         "is not allowed access. Refer\nhttps://aka.ms/acr/firewall\nto grant access.\"}]}*",
+         K.IP_DENIED, ("172.214.169.102",), None, C.DOCKER, registry_redacted=True),
+    Case("aci-redacted-ip-and-registry", "report: github.com/Azure/acr/issues/633 (ACI, both IP and registry redacted)",
+         "Failed to pull image \"<acrname>.azurecr.io/<imagae-name>:02b6d84d\": rpc error: code "
+         "Unknown desc Error response from daemon: Head \"https://<acrname>.azurecr.io/v2/"
+         "<image-name>/manifests/02b6d84d\": denied: client with IP 'x.x.x.x' is not allowed "
+         "access. Refer https://aka.ms/acr/firewall to grant access.",
+         K.IP_DENIED, (), None, C.KUBELET, ip_redacted=True, registry_redacted=True),
+    Case("aks-anonymous-token-401", "report: github.com/Azure/AKS/issues/4459 (AKS: anonymous token refused with 401, an auth problem)",
+         "Failed to pull image \"fabrikam.azurecr.io/main/orders:v5.0.0\": failed to pull and "
+         "unpack image \"fabrikam.azurecr.io/main/orders:v5.0.0\": failed to resolve reference "
+         "\"fabrikam.azurecr.io/main/orders:v5.0.0\": failed to authorize: failed to fetch "
+         "anonymous token: unexpected status from GET request to "
+         "https://fabrikam.azurecr.io/oauth2/token?scope=repository%3Amain%2Forders%3Apull"
+         "&service=fabrikam.azurecr.io: 401 Unauthorized",
+         K.NOT_FIREWALL, (), "fabrikam.azurecr.io", C.KUBELET, "main/orders", "v5.0.0"),
+    Case("aks-anonymous-token-403", "report: same shape as Azure/AKS#4459 with 403, as Microsoft's AKS troubleshooting article shows for a firewall refusal",
+         "Failed to pull image \"fabrikam.azurecr.io/main/orders:v5.0.0\": failed to pull and "
+         "unpack image \"fabrikam.azurecr.io/main/orders:v5.0.0\": failed to resolve reference "
+         "\"fabrikam.azurecr.io/main/orders:v5.0.0\": failed to authorize: failed to fetch "
+         "anonymous token: unexpected status from GET request to "
+         "https://fabrikam.azurecr.io/oauth2/token?scope=repository%3Amain%2Forders%3Apull"
+         "&service=fabrikam.azurecr.io: 403 Forbidden",
+         K.FIREWALL_SUSPECTED, (), "fabrikam.azurecr.io", C.KUBELET, "main/orders", "v5.0.0"),
+    Case("k8s-unauthorized", "report: github.com/helm/helm/issues/12189 (kubelet, authentication required)",
+         "Failed to pull image \"fabrikamqa.azurecr.io/authbase:v2\": rpc error: code = Unknown "
+         "desc = Error response from daemon: Head \"https://fabrikamqa.azurecr.io/v2/authbase/"
+         "manifests/v2\": unauthorized: authentication required, visit "
+         "https://aka.ms/acr/authorization for more information.",
+         K.NOT_FIREWALL, (), "fabrikamqa.azurecr.io", C.KUBELET, "authbase", "v2"),
+    Case("az-acr-login-ado-debug", "report: github.com/Azure/azure-cli/issues/28740 (az acr login --debug in Azure DevOps, registry redacted)",
+         "2024-04-13T00:29:22.8113058Z DEBUG: cli.azure.cli.command_modules.acr._docker_utils: "
+         "Could not get registry from service. Exception: The resource with name '<redacted>' and "
+         "type 'Microsoft.ContainerRegistry/registries' could not be found in subscription "
+         "'<redacted>)'.\n"
+         "2024-04-13T00:29:22.8113917Z DEBUG: cli.azure.cli.command_modules.acr._docker_utils: "
+         "Sending a HTTP Get request to https://<redacted>.azurecr.io/v2/\n"
+         "2024-04-13T00:29:23.1000000Z WARNING: Unable to get AAD authorization tokens with "
+         "message: An error occurred: CONNECTIVITY_REFRESH_TOKEN_ERROR\n"
+         "2024-04-13T00:29:23.1000001Z Access to registry '<redacted>.azurecr.io' was denied. "
+         "Response code: 403. Please try running 'az login' again to refresh permissions.",
+         K.FIREWALL_SUSPECTED, (), None, C.AZ_CLI, registry_redacted=True),
+]  # fmt: skip

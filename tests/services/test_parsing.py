@@ -8,10 +8,10 @@ import pytest
 
 from services.domain import Client, FailureKind, PullFailure
 from services.parsing import MAX_PASTE_BYTES, parse_pull_failure
-from tests.services.parsing_corpus import CASES, DENIAL, Case
+from tests.services.parsing_corpus import CASES, DENIAL, REPORTED, Case
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", CASES + REPORTED, ids=[c.id for c in CASES + REPORTED])
 def test_corpus_case_is_read_as_expected(case: Case) -> None:
     got = parse_pull_failure(case.text, custom_domains=case.custom_domains or None)
     expected = {
