@@ -268,6 +268,9 @@ class Grant(BaseModel):
     #: A pending grant lapses at this time (requested_at + policy.pending_ttl).
     lapses_at: AwareDatetime
     decided_at: AwareDatetime | None = None
+    #: An approved grant not activated (or failed) by then is stalled: a crash came between the
+    #: approval and the registry write, and the worker must drive it again (`due_for_activation`).
+    activation_due_at: AwareDatetime | None = None
     activated_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
     ended_at: AwareDatetime | None = None
@@ -398,6 +401,7 @@ def approve(
             "approver": approver,
             "decided_at": now,
             "approved_duration": approved,
+            "activation_due_at": now + policy.activation_timeout,
         }
     )
 
@@ -553,6 +557,16 @@ def revoke(
 class DeadlineKind(StrEnum):
     EXPIRY = "expiry"
     LAPSE = "lapse"
+    #: An approved grant must be activated (or failed) by its `activation_due_at`.
+    ACTIVATION = "activation"
+
+
+#: Per deadline index: the state a grant is in while the deadline matters, and the deadline.
+_DEADLINES: dict[DeadlineKind, tuple[GrantState, Callable[[Grant], datetime | None]]] = {
+    DeadlineKind.EXPIRY: (GrantState.ACTIVE, lambda g: g.expires_at),
+    DeadlineKind.LAPSE: (GrantState.PENDING, lambda g: g.lapses_at),
+    DeadlineKind.ACTIVATION: (GrantState.APPROVED, lambda g: g.activation_due_at),
+}
 
 
 class GrantStore(Protocol):
@@ -624,6 +638,8 @@ class SweepResult(BaseModel):
 
     expired: tuple[Grant, ...] = ()
     lapsed: tuple[Grant, ...] = ()
+    #: Approved but not activated in time; nothing was changed on them.
+    stalled: tuple[Grant, ...] = ()
 
 
 def _changed_fields(before: Grant, after: Grant) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -840,6 +856,7 @@ class GrantService:
             self._store.drop_deadline(DeadlineKind.LAPSE, before.lapses_at, before.id)
         if before.expires_at is not None:
             self._store.drop_deadline(DeadlineKind.EXPIRY, before.expires_at, before.id)
+        self._drop_activation_deadline(before, after)
         self._store.release_slot(after.registry, after.ip, after.id)
         self._store.drop_requester_grant(after.requester, after.id)
 
@@ -869,6 +886,7 @@ class GrantService:
                     duration=duration,
                 ),
                 actor=approver,
+                before_write=self._put_activation_deadline,
                 after_write=lambda b, a: self._store.drop_deadline(
                     DeadlineKind.LAPSE, b.lapses_at, b.id
                 ),
@@ -938,7 +956,16 @@ class GrantService:
             before_write=lambda b, a: self._store.put_deadline(
                 DeadlineKind.EXPIRY, _expiry(a), a.id
             ),
+            after_write=self._drop_activation_deadline,
         )
+
+    def _put_activation_deadline(self, before: Grant, after: Grant) -> None:
+        if after.activation_due_at is not None:
+            self._store.put_deadline(DeadlineKind.ACTIVATION, after.activation_due_at, after.id)
+
+    def _drop_activation_deadline(self, before: Grant, after: Grant) -> None:
+        if before.state is GrantState.APPROVED and before.activation_due_at is not None:
+            self._store.drop_deadline(DeadlineKind.ACTIVATION, before.activation_due_at, before.id)
 
     def fail(self, grant_id: str, *, reason: str) -> Grant:
         """approved → failed: the rule could not be applied, for `reason`."""
@@ -1050,26 +1077,34 @@ class GrantService:
     def _due(
         self, kind: DeadlineKind, *, after: datetime | None, until: datetime, clean: bool
     ) -> list[Grant]:
-        wanted = GrantState.ACTIVE if kind is DeadlineKind.EXPIRY else GrantState.PENDING
+        wanted, deadline_of = _DEADLINES[kind]
         found = []
         for when, grant_id in self._store.deadlines(kind, after=after, until=until):
             grant = self._find(grant_id)
-            deadline = None
-            if grant is not None:
-                deadline = grant.expires_at if kind is DeadlineKind.EXPIRY else grant.lapses_at
-            if grant is not None and grant.state is wanted and deadline == when:
+            if grant is not None and grant.state is wanted and deadline_of(grant) == when:
                 found.append(grant)
             elif clean and (
                 (grant is None and not self._maybe_in_flight(grant_id))
                 or (grant is not None and grant.state is not GrantState.APPROVED)
+                or (grant is not None and kind is DeadlineKind.ACTIVATION)
             ):
                 # Stale row (grant gone, ended, or extended). Approved grants are being
                 # activated: their new expiry row may be written before the grant itself.
                 self._store.drop_deadline(kind, when, grant_id)
         return found
 
+    def due_for_activation(self) -> list[Grant]:
+        """Approved grants past their activation deadline, read from the activation index only.
+
+        Such a grant was approved but neither activated nor failed: the process applying its rule
+        stopped halfway. The caller drives it again; the registry's `allow` is idempotent.
+        """
+        now = self._clock.now()
+        return self._due(DeadlineKind.ACTIVATION, after=None, until=now, clean=True)
+
     def sweep(self) -> SweepResult:
-        """Expire every due active grant and lapse every overdue pending one."""
+        """Expire every due active grant, lapse every overdue pending one, and report the
+        approved grants whose activation stalled (they are left for the caller to drive again)."""
         expired, lapsed = [], []
         for grant in self.due_for_expiry():
             try:
@@ -1081,7 +1116,9 @@ class GrantService:
                 lapsed.append(self.lapse(grant.id))
             except InvalidTransition:
                 continue  # decided since it was read
-        return SweepResult(expired=tuple(expired), lapsed=tuple(lapsed))
+        return SweepResult(
+            expired=tuple(expired), lapsed=tuple(lapsed), stalled=tuple(self.due_for_activation())
+        )
 
     # --- registry rules ---
 

@@ -92,6 +92,8 @@ class PolicySettings(BaseModel):
     default_duration: timedelta = timedelta(hours=4)
     #: A request nobody decides within this time lapses.
     pending_ttl: timedelta = timedelta(hours=8)
+    #: An approved grant whose rule is not applied within this time is reported as stalled.
+    activation_timeout: timedelta = timedelta(minutes=10)
     max_open_requests_per_requester: int = 3
     #: Rule slots kept free under the registry's quota for people and infrastructure-as-code.
     quota_headroom: int = 5

@@ -393,6 +393,32 @@ def test_lapse_query_reads_only_overdue_rows(env: Env) -> None:
 # --- crash tolerance ---------------------------------------------------------------------------
 
 
+def test_an_approval_whose_rule_was_never_applied_is_reported_as_stalled(env: Env) -> None:
+    stalled = env.request("20.5.0.1").grant
+    env.service.approve(stalled.id, approver="UAPP1", approvers=APPROVERS)
+    activated = env.request("20.5.0.2").grant
+    env.service.approve(activated.id, approver="UAPP1", approvers=APPROVERS)
+    failed = env.request("20.5.0.3").grant
+    env.service.approve(failed.id, approver="UAPP1", approvers=APPROVERS)
+    env.service.activate(activated.id, rule_preexisted=False)
+    env.service.fail(failed.id, reason="quota full")
+
+    # Within the activation timeout nothing is stalled: the worker may still be applying it.
+    env.clock.advance(env.settings.policy.activation_timeout - timedelta(seconds=1))
+    assert env.service.due_for_activation() == []
+
+    env.clock.advance(timedelta(seconds=2))
+    env.store.index_rows_read = 0
+    result = env.service.sweep()
+    assert [x.id for x in result.stalled] == [stalled.id]
+    # Only the stalled grant's row is read: activation and failure dropped theirs.
+    assert env.store.index_rows_read == 1
+    # The sweep reports it and changes nothing: the worker drives it again.
+    assert env.service.get(stalled.id).state is GrantState.APPROVED
+    env.service.activate(stalled.id, rule_preexisted=False)
+    assert env.service.due_for_activation() == []
+
+
 def test_stale_index_rows_are_tolerated_and_cleaned(env: Env) -> None:
     now = env.clock.now()
     # A row whose grant was never written: left alone while it may still be in flight...
