@@ -127,12 +127,14 @@ class AuditLog:
     ) -> AuditEvent:
         """Append a registry change to the registry's history and to each grant's history.
 
-        `change` is the registry layer's record: `before`/`after` (rule lists) are kept as such,
-        every other field (operation, ips…) goes into `detail`.
+        `change` is the registry layer's record (`services.registry.RegistryChange`): its rule
+        lists (`rules_before`/`rules_after`, or `before`/`after` in a plain mapping) become the
+        event's before and after; every other field (operation, ips, outcomes…) goes into
+        `detail`.
         """
         record = change.model_dump(mode="json") if isinstance(change, BaseModel) else dict(change)
-        before = record.pop("before", None)
-        after = record.pop("after", None)
+        before = record.pop("rules_before", None) or record.pop("before", None)
+        after = record.pop("rules_after", None) or record.pop("after", None)
         detail = {**record, "grant_ids": list(grant_ids)}
         event = AuditEvent(
             partition=f"registry|{registry}",

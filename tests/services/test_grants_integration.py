@@ -16,8 +16,10 @@ from pydantic import BaseModel
 from services import grants as g
 from services.audit import AuditLog
 from services.clock import FrozenClock
+from services.domain import IpRule
 from services.grants import DeadlineKind, Grant, GrantService, GrantState, Requester
 from services.idempotency import DeliveryLedger
+from services.registry import ChangeOperation, IpOutcome, RegistryChange
 from services.settings import RegistryConfig, Settings
 from services.store import TableGrantStore, table_service
 
@@ -534,6 +536,34 @@ def test_registry_changes_are_audited_per_registry_and_grant(env: Env) -> None:
     assert history[0].after == ["1.1.1.1", IP]
     kinds = [e.kind for e in env.service.history(grant.id)]
     assert kinds == ["transition", "transition", "transition", "registry_change"]
+
+
+def test_the_registry_layers_change_record_is_audited_with_its_rules(env: Env) -> None:
+    grant = env.active()
+    change = RegistryChange(
+        registry=CONTOSO,
+        resource_id="/subscriptions/s/resourceGroups/r/providers/x/registries/contoso",
+        operation=ChangeOperation.ALLOW,
+        ips=(ipaddress.IPv4Address(IP),),
+        outcomes={IP: IpOutcome.ADDED},
+        rules_before=(IpRule(value="1.1.1.1"),),
+        rules_after=(IpRule(value="1.1.1.1"), IpRule(value=IP)),
+        written=True,
+        dry_run=False,
+        request_id="req-1",
+        at=env.clock.now(),
+    )
+    env.service.record_registry_change(CONTOSO, change, actor="UAPP1", grant_ids=[grant.id])
+    (event,) = env.audit.for_registry(CONTOSO)
+    assert event.before == [{"value": "1.1.1.1", "action": "Allow"}]
+    assert event.after == [
+        {"value": "1.1.1.1", "action": "Allow"},
+        {"value": IP, "action": "Allow"},
+    ]
+    assert event.detail is not None
+    assert event.detail["outcomes"] == {IP: "added"}
+    assert event.detail["request_id"] == "req-1"
+    assert event.detail["grant_ids"] == [grant.id]
 
 
 def test_slack_message_refs_are_kept(env: Env) -> None:
