@@ -29,8 +29,16 @@ def lease_state(connection_string: str, container: str, blob: str) -> str:
 def test_a_second_holder_waits_and_gets_the_lock_when_the_first_releases(
     azurite_connection_string, unique_name
 ):
+    waiting = threading.Event()
+
+    def poll_pause(seconds: float) -> None:
+        waiting.set()  # the second holder found the lease taken and is waiting for it
+        time.sleep(seconds)
+
     first = make_lock(azurite_connection_string, unique_name)
-    second = make_lock(azurite_connection_string, unique_name, wait_seconds=30)
+    second = make_lock(
+        azurite_connection_string, unique_name, wait_seconds=30, poll_seconds=0.05, sleep=poll_pause
+    )
     events: list[str] = []
     held = threading.Event()
 
@@ -38,7 +46,7 @@ def test_a_second_holder_waits_and_gets_the_lock_when_the_first_releases(
         with first.hold("contoso"):
             events.append("first acquired")
             held.set()
-            time.sleep(0.3)
+            assert waiting.wait(10)
             events.append("first releasing")
 
     thread = threading.Thread(target=hold_then_release)
@@ -82,7 +90,10 @@ def test_the_lease_is_renewed_while_held(azurite_connection_string, unique_name)
     other = make_lock(azurite_connection_string, unique_name, wait_seconds=0)
 
     with lock.hold("contoso") as lease:
-        time.sleep(0.5)
+        # Renewal runs on the lease's own thread against Azurite's clock: wait for it to happen.
+        deadline = time.monotonic() + 10
+        while lease.renewals < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
         with pytest.raises(RegistryBusy), other.hold("contoso"):
             pytest.fail("the lease lapsed although it was being renewed")
         lease.check()
