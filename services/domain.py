@@ -150,10 +150,28 @@ class RegistryState(BaseModel):
     def rules_limit(self) -> int:
         return self.ip_rule_quota_limit or DEFAULT_IP_RULE_LIMIT
 
+    @cached_property
+    def allow_ranges(self) -> tuple[tuple[int, int, int, IpRule], ...]:
+        """(IP version, first, last address as int, rule) of every readable Allow rule, in order.
+
+        Built once per state so a lookup is integer comparisons, not `ipaddress` containment.
+        """
+        ranges = []
+        for rule in self.ip_rules:
+            if rule.action.lower() != "allow":
+                continue
+            try:
+                net = rule.network
+            except ValueError:
+                continue  # a rule we cannot read admits nothing we can reason about
+            ranges.append((net.version, int(net.network_address), int(net.broadcast_address), rule))
+        return tuple(ranges)
+
     def rule_covering(self, ip: IPAddress) -> IpRule | None:
         """The first Allow rule whose network contains `ip`, or None."""
-        for rule in self.ip_rules:
-            if rule.action.lower() == "allow" and rule.covers(ip):
+        version, value = ip.version, int(ip)
+        for rule_version, first, last, rule in self.allow_ranges:
+            if rule_version == version and first <= value <= last:
                 return rule
         return None
 
