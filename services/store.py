@@ -65,10 +65,6 @@ def table_service(settings: Settings) -> TableServiceClient:
     return TableServiceClient.from_connection_string(settings.storage_connection_string)
 
 
-def odata_quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _batches(entities: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     by_partition: dict[str, list[dict[str, Any]]] = {}
     for entity in entities:
