@@ -1,15 +1,56 @@
-"""Shared fixtures: one Azurite for the whole run, a clean environment, a frozen clock."""
+"""Shared fixtures: one Azurite for the whole run, a loopback-only network, a clean environment,
+a frozen clock."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from sandbox.azurite import Azurite
 from services.clock import FrozenClock
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _require_loopback(sock: socket.socket, address: Any) -> None:
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    host = str(address[0]).split("%", 1)[0]
+    if host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ConnectionRefusedError(f"tests may only reach loopback addresses, not {host!r}")
+
+
+def _guarded_connect(sock: socket.socket, address: Any) -> None:
+    _require_loopback(sock, address)
+    _real_connect(sock, address)
+
+
+def _guarded_connect_ex(sock: socket.socket, address: Any) -> int:
+    _require_loopback(sock, address)
+    return _real_connect_ex(sock, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _loopback_only() -> Iterator[None]:
+    """Nothing in a test may reach an address outside 127.0.0.0/8 (or ::1): fail loudly if so."""
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")
