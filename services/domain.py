@@ -8,6 +8,7 @@ can be logged, cached and serialised as they are.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -97,11 +98,27 @@ class IpRule(BaseModel):
         # Compared as networks, never strings: `1.2.3.4` and `1.2.3.4/32` are one rule.
         return ipaddress.ip_network(self.value.strip(), strict=False)
 
-    def covers(self, ip: IPAddress) -> bool:
+    @classmethod
+    def from_raw(cls, raw: Mapping[str, Any]) -> IpRule:
+        """A rule from ARM's wire form (`value`) or the az CLI's (`ipAddressOrRange`)."""
+        value = raw.get("value", raw.get("ipAddressOrRange"))
+        return cls(value=str(value or "").strip(), action=str(raw.get("action") or "Allow"))
+
+    def _network_or_none(self) -> IPNetwork | None:
         try:
-            return ip in self.network
+            return self.network
         except ValueError:
-            return False
+            return None  # a rule we cannot read admits nothing we can reason about
+
+    def covers(self, ip: IPAddress) -> bool:
+        """Whether this is an Allow rule whose network contains `ip`."""
+        net = self._network_or_none()
+        return net is not None and self.action.lower() == "allow" and ip in net
+
+    def is_exactly(self, ip: IPAddress) -> bool:
+        """Whether this rule is the single address `ip` (`1.2.3.4` or `1.2.3.4/32`)."""
+        net = self._network_or_none()
+        return net is not None and net.num_addresses == 1 and net.network_address == ip
 
 
 class RegistryState(BaseModel):
@@ -158,13 +175,10 @@ class RegistryState(BaseModel):
         """
         ranges = []
         for rule in self.ip_rules:
-            if rule.action.lower() != "allow":
-                continue
-            try:
-                net = rule.network
-            except ValueError:
-                continue  # a rule we cannot read admits nothing we can reason about
-            ranges.append((net.version, int(net.network_address), int(net.broadcast_address), rule))
+            net = rule._network_or_none()
+            if net is not None and rule.action.lower() == "allow":
+                first, last = int(net.network_address), int(net.broadcast_address)
+                ranges.append((net.version, first, last, rule))
         return tuple(ranges)
 
     def rule_covering(self, ip: IPAddress) -> IpRule | None:
@@ -197,11 +211,7 @@ class RegistryState(BaseModel):
             login_server = f"{name.lower()}.azurecr.io"
 
         nrs = merged.get("networkRuleSet") or {}
-        rules: list[IpRule] = []
-        for raw in nrs.get("ipRules") or []:
-            value = raw.get("value", raw.get("ipAddressOrRange"))
-            if isinstance(value, str) and value.strip():
-                rules.append(IpRule(value=value.strip(), action=raw.get("action") or "Allow"))
+        rules = [r for r in map(IpRule.from_raw, nrs.get("ipRules") or []) if r.value]
 
         sku = merged.get("sku")
         sku_name = sku.get("name") if isinstance(sku, dict) else sku

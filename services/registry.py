@@ -130,28 +130,16 @@ class RegistryRules(Protocol):
         ...
 
 
-def _network(rule: dict[str, Any]) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    try:
-        return ipaddress.ip_network(str(rule.get("value", "")).strip(), strict=False)
-    except ValueError:
-        return None
-
-
 def _is_exact(rule: dict[str, Any], ip: ipaddress.IPv4Address) -> bool:
-    return _network(rule) == ipaddress.IPv4Network(ip)
+    return IpRule.from_raw(rule).is_exactly(ip)
 
 
 def _covers(rule: dict[str, Any], ip: ipaddress.IPv4Address) -> bool:
-    net = _network(rule)
-    action = str(rule.get("action") or "Allow").lower()
-    return net is not None and action == "allow" and ip in net
+    return IpRule.from_raw(rule).covers(ip)
 
 
 def _as_rules(raw_rules: Sequence[dict[str, Any]]) -> tuple[IpRule, ...]:
-    return tuple(
-        IpRule(value=str(r.get("value", "")), action=str(r.get("action") or "Allow"))
-        for r in raw_rules
-    )
+    return tuple(IpRule.from_raw(r) for r in raw_rules)
 
 
 def _ip_rules(raw: dict[str, Any]) -> list[dict[str, Any]]:

@@ -91,3 +91,27 @@ def test_a_registry_without_network_rules_is_open() -> None:
 def test_a_document_that_is_not_a_registry_is_refused(doc: object) -> None:
     with pytest.raises(ValueError, match=r"registry|JSON object"):
         RegistryState.from_json(doc)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raw", "exact"),
+    [
+        ({"value": "1.2.3.4"}, True),
+        ({"value": "1.2.3.4/32", "action": "Allow"}, True),
+        ({"ipAddressOrRange": " 1.2.3.4 "}, True),
+        ({"value": "1.2.3.0/24"}, False),
+        ({"value": "1.2.3.45"}, False),
+        ({"value": "garbage"}, False),
+    ],
+)
+def test_a_rule_is_exactly_one_address_only_as_a_host_network(
+    raw: dict[str, str], exact: bool
+) -> None:
+    assert IpRule.from_raw(raw).is_exactly(ipaddress.IPv4Address("1.2.3.4")) is exact
+
+
+def test_a_deny_or_unreadable_rule_covers_nothing() -> None:
+    ip = ipaddress.IPv4Address("1.2.3.4")
+    assert IpRule(value="1.2.3.0/24").covers(ip)
+    assert not IpRule(value="1.2.3.0/24", action="Deny").covers(ip)
+    assert not IpRule(value="1.2.3.x").covers(ip)
