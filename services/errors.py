@@ -1,4 +1,4 @@
-"""Typed refusals and failures of registry network-rule changes.
+"""Typed refusals and failures: the common base, and those of registry network-rule changes.
 
 Each message is written for a developer reading it in Slack: what was refused, and why.
 """
@@ -6,13 +6,23 @@ Each message is written for a developer reading it in Slack: what was refused, a
 from __future__ import annotations
 
 
-class RegistryError(Exception):
+class DomainError(Exception):
+    """Base of every refusal the services raise; `message` is written for the person in Slack.
+
+    The Slack layer turns any DomainError into its message in one place.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RegistryError(DomainError):
     """Base of every refusal or failure when reading or changing a registry's rules."""
 
     def __init__(self, registry: str | None, message: str) -> None:
         super().__init__(message)
         self.registry = registry
-        self.message = message
 
 
 class RegistryNotConfigured(RegistryError):

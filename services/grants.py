@@ -28,7 +28,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from services.audit import AuditEvent, AuditLog
 from services.clock import Clock
-from services.errors import UnsupportedIp
+from services.errors import DomainError, UnsupportedIp
 from services.ips import parse_grantable_ip
 from services.settings import PolicySettings, RegistryConfig, Settings
 
@@ -72,12 +72,8 @@ TERMINAL_STATES = frozenset(GrantState) - OPEN_STATES
 # --- errors -------------------------------------------------------------------------------------
 
 
-class GrantError(Exception):
+class GrantError(DomainError):
     """Base of every refusal about grants; `message` is written for the person who asked."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class InvalidRequest(GrantError):

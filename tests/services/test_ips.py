@@ -54,3 +54,16 @@ def test_a_host_route_is_the_same_address() -> None:
 def test_only_single_public_ipv4_is_grantable(text: str, error: type[Exception]) -> None:
     with pytest.raises(error):
         parse_grantable_ip(text)
+
+
+def test_refusals_of_every_service_share_one_base_with_a_message() -> None:
+    from services.errors import DomainError
+    from services.grants import InvalidIp, parse_ip
+
+    with pytest.raises(DomainError) as registry_refusal:
+        parse_grantable_ip("10.0.0.1")
+    with pytest.raises(InvalidIp) as grant_refusal:
+        parse_ip("10.0.0.1")
+    assert isinstance(grant_refusal.value, DomainError)
+    # Both layers word the same refusal the same way, since both come from services/ips.py.
+    assert grant_refusal.value.message == registry_refusal.value.message
