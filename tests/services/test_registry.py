@@ -46,8 +46,9 @@ REG = "contoso"
 
 
 @pytest.fixture
-def emulator() -> Iterator[ArmEmulator]:
-    with ArmEmulator() as emu:
+def emulator(request: pytest.FixtureRequest) -> Iterator[ArmEmulator]:
+    """An emulator; `@pytest.mark.parametrize("emulator", [{...}], indirect=True)` configures it."""
+    with ArmEmulator(**getattr(request, "param", {})) as emu:
         yield emu
 
 
@@ -174,43 +175,27 @@ def test_rules_are_compared_as_networks_not_strings(emulator: ArmEmulator, rules
     assert emulator.rules(REG) == ["1.2.3.4", "1.2.3.45"]
 
 
-def test_allow_works_when_arm_completes_synchronously_with_200(
-    azurite_connection_string, unique_name, clock
-):
-    with ArmEmulator(patch_status=200) as emu:
-        emu.add_registry(SUBSCRIPTION, RESOURCE_GROUP, REG)
-        svc = make_rules(
-            emu,
-            [registry_config(REG)],
-            lock=blob_lock(azurite_connection_string, unique_name, arm_settings(emu)),
-            clock=clock,
-        )
+@pytest.mark.parametrize("emulator", [{"patch_status": 200}], indirect=True)
+def test_allow_works_when_arm_completes_synchronously_with_200(emulator: ArmEmulator, rules):
+    seed(emulator)
 
-        change = svc.allow(REG, "20.103.186.69")
+    change = rules.allow(REG, "20.103.186.69")
 
-        assert change.outcome("20.103.186.69") is IpOutcome.ADDED
-        assert emu.count("operation_status") == 0
-        # A 200 only echoes the request, so the rules are read back with a GET.
-        assert emu.count("get_registry") == 2
+    assert change.outcome("20.103.186.69") is IpOutcome.ADDED
+    assert emulator.count("operation_status") == 0
+    # A 200 only echoes the request, so the rules are read back with a GET.
+    assert emulator.count("get_registry") == 2
 
 
-def test_slow_long_running_operation_is_polled_until_it_succeeds(
-    azurite_connection_string, unique_name, clock
-):
-    with ArmEmulator(in_progress_polls=5) as emu:
-        emu.add_registry(SUBSCRIPTION, RESOURCE_GROUP, REG)
-        svc = make_rules(
-            emu,
-            [registry_config(REG)],
-            lock=blob_lock(azurite_connection_string, unique_name, arm_settings(emu)),
-            clock=clock,
-        )
+@pytest.mark.parametrize("emulator", [{"in_progress_polls": 5}], indirect=True)
+def test_slow_long_running_operation_is_polled_until_it_succeeds(emulator: ArmEmulator, rules):
+    seed(emulator)
 
-        change = svc.allow(REG, "20.103.186.69")
+    change = rules.allow(REG, "20.103.186.69")
 
-        assert change.written
-        assert emu.count("operation_status") == 6
-        assert emu.registry_json(REG)["properties"]["provisioningState"] == "Succeeded"
+    assert change.written
+    assert emulator.count("operation_status") == 6
+    assert emulator.registry_json(REG)["properties"]["provisioningState"] == "Succeeded"
 
 
 # -- remove --------------------------------------------------------------------------------------
