@@ -133,8 +133,11 @@ class AuditLog:
         `detail`.
         """
         record = change.model_dump(mode="json") if isinstance(change, BaseModel) else dict(change)
-        before = record.pop("rules_before", None) or record.pop("before", None)
-        after = record.pop("rules_after", None) or record.pop("after", None)
+        # Key presence, not truthiness: an empty rule list is a real "before".
+        before = (
+            record.pop("rules_before") if "rules_before" in record else record.pop("before", None)
+        )
+        after = record.pop("rules_after") if "rules_after" in record else record.pop("after", None)
         detail = {**record, "grant_ids": list(grant_ids)}
         event = AuditEvent(
             partition=f"registry|{registry}",

@@ -566,6 +566,25 @@ def test_the_registry_layers_change_record_is_audited_with_its_rules(env: Env) -
     assert event.detail["grant_ids"] == [grant.id]
 
 
+def test_a_registry_that_had_no_rules_is_audited_with_an_empty_before(env: Env) -> None:
+    change = RegistryChange(
+        registry=CONTOSO,
+        resource_id="/subscriptions/s/resourceGroups/r/providers/x/registries/contoso",
+        operation=ChangeOperation.ALLOW,
+        ips=(ipaddress.IPv4Address(IP),),
+        outcomes={IP: IpOutcome.ADDED},
+        rules_before=(),
+        rules_after=(IpRule(value=IP),),
+        written=True,
+        dry_run=False,
+        at=env.clock.now(),
+    )
+    env.service.record_registry_change(CONTOSO, change, actor="acrbot")
+    (event,) = env.audit.for_registry(CONTOSO)
+    assert event.before == []
+    assert event.after == [{"value": IP, "action": "Allow"}]
+
+
 def test_slack_message_refs_are_kept(env: Env) -> None:
     grant = env.request().grant
     refs = [g.SlackRef(channel="D1", ts="1.1"), g.SlackRef(channel="D2", ts="2.2")]
