@@ -17,9 +17,10 @@ if __package__ in (None, ""):
     # Run as a script: make the repository root importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.diagnosis import diagnose
-from services.domain import FailureKind, PullFailure, RegistryState
-from services.service_tags import ServiceTagIndex
+from services.diagnosis.service_tags import ServiceTagIndex
+from services.diagnosis.verdicts import diagnose
+from services.domain.failure import FailureKind, PullFailure
+from services.domain.registry import RegistryState
 
 SEED = 20251125
 REGIONS = 60

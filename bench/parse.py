@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import lookup  # bench/lookup.py, beside this script
 
-from services.parsing import MAX_PASTE_BYTES, parse_pull_failure
+from services.diagnosis.parsing import MAX_PASTE_BYTES, parse_pull_failure
 
 REPEATS = 7
 DENIAL = (

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from services.diagnosis import Diagnosis, diagnose
-from services.domain import RegistryState
+from services.diagnosis.known_ips import KnownIps, KnownIpsError
+from services.diagnosis.parsing import parse_pull_failure
+from services.diagnosis.service_tags import ServiceTagIndex, ServiceTagsError
+from services.diagnosis.verdicts import Diagnosis, diagnose
+from services.domain.registry import RegistryState
 from services.files import read_json
-from services.known_ips import KnownIps, KnownIpsError
-from services.parsing import parse_pull_failure
-from services.service_tags import ServiceTagIndex, ServiceTagsError
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 

@@ -28,8 +28,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from services.audit import AuditEvent, AuditLog
 from services.clock import Clock
-from services.errors import DomainError, UnsupportedIp
-from services.ips import parse_grantable_ip
+from services.domain.errors import DomainError, UnsupportedIp
+from services.domain.ips import parse_grantable_ip
 from services.settings import PolicySettings, RegistryConfig, Settings
 
 #: The actor recorded for transitions the bot makes on its own (lapse, activate, expire).

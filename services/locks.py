@@ -18,7 +18,7 @@ from typing import Protocol
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.storage.blob import BlobLeaseClient, BlobServiceClient, ContainerClient
 
-from services.errors import LockLost, RegistryBusy
+from services.domain.errors import LockLost, RegistryBusy
 
 logger = logging.getLogger(__name__)
 

@@ -44,8 +44,7 @@ from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 from pydantic import BaseModel, ConfigDict
 
 from services.clock import Clock, SystemClock
-from services.domain import DEFAULT_IP_RULE_LIMIT, IPAddress, IpRule, RegistryState
-from services.errors import (
+from services.domain.errors import (
     ArmError,
     ArmUnavailable,
     NotPremium,
@@ -56,7 +55,8 @@ from services.errors import (
     RuleQuotaFull,
     VerificationFailed,
 )
-from services.ips import parse_grantable_ip, parse_ipv4
+from services.domain.ips import IPAddress, parse_grantable_ip, parse_ipv4
+from services.domain.registry import DEFAULT_IP_RULE_LIMIT, IpRule, RegistryState
 from services.locks import BlobLeaseLock, Lease, RegistryLock
 from services.settings import ArmSettings, RegistryConfig, Settings
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from services import grants as g
 from services.audit import AuditLog
 from services.clock import FrozenClock
-from services.domain import IpRule
+from services.domain.registry import IpRule
 from services.grants import DeadlineKind, Grant, GrantService, GrantState, Requester
 from services.idempotency import DeliveryLedger
 from services.registry import ChangeOperation, IpOutcome, RegistryChange

@@ -8,7 +8,7 @@ import time
 import pytest
 from azure.storage.blob import BlobLeaseClient, BlobServiceClient
 
-from services.errors import LockLost, RegistryBusy
+from services.domain.errors import LockLost, RegistryBusy
 from services.locks import BlobLeaseLock
 
 pytestmark = pytest.mark.azurite

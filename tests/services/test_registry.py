@@ -13,7 +13,7 @@ import pytest
 
 from sandbox.arm_emulator import ArmEmulator
 from services.clock import FrozenClock
-from services.errors import (
+from services.domain.errors import (
     ArmError,
     ArmUnavailable,
     Ipv6NotSupported,

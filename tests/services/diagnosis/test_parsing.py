@@ -6,9 +6,9 @@ import ipaddress
 
 import pytest
 
-from services.domain import Client, FailureKind, PullFailure
-from services.parsing import MAX_PASTE_BYTES, parse_pull_failure
-from tests.services.parsing_corpus import CASES, DENIAL, REPORTED, Case
+from services.diagnosis.parsing import MAX_PASTE_BYTES, parse_pull_failure
+from services.domain.failure import Client, FailureKind, PullFailure
+from tests.services.diagnosis.parsing_corpus import CASES, DENIAL, REPORTED, Case
 
 
 @pytest.mark.parametrize("case", CASES + REPORTED, ids=[c.id for c in CASES + REPORTED])

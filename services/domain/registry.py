@@ -1,87 +1,22 @@
-"""Domain values shared across the services: what a paste says, and what a registry's firewall is.
+"""What a registry's firewall is: its IP rules, compared as networks, and the state around them.
 
-`PullFailure` is produced by `services.parsing`; `RegistryState` by `services.registry` (live, from
-ARM) or from an `az acr show` / ARM REST JSON snapshot. Both are immutable pydantic models so they
-can be logged, cached and serialised as they are.
+`RegistryState` comes live from ARM (`services.azure.arm`) or from an `az acr show` / ARM REST
+JSON snapshot. Immutable pydantic models, so they can be logged, cached and serialised as they are.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from services.domain.ips import IPAddress, IPNetwork
 
 #: ACR's documented limit on IP rules per Premium registry, used when `listUsages` is unavailable.
 DEFAULT_IP_RULE_LIMIT = 100
-
-
-class FailureKind(StrEnum):
-    IP_DENIED = "ip_denied"
-    FIREWALL_SUSPECTED = "firewall_suspected"
-    NOT_FIREWALL = "not_firewall"
-    UNRECOGNIZED = "unrecognized"
-
-
-class Client(StrEnum):
-    """The tool or service that made the refused pull, as far as the paste tells."""
-
-    DOCKER = "docker"
-    CONTAINERD = "containerd"
-    KUBELET = "kubelet"
-    PODMAN = "podman"
-    AZ_CLI = "az_cli"
-    ACR_TASKS = "acr_tasks"
-    ACR_IMPORT = "acr_import"
-    CONTAINER_APPS = "container_apps"
-    CONTAINER_INSTANCES = "container_instances"
-    APP_SERVICE = "app_service"
-    HELM = "helm"
-    ORAS = "oras"
-    BUILDKIT = "buildkit"
-    SKOPEO = "skopeo"
-    SDK = "sdk"
-    CI = "ci"
-    UNKNOWN = "unknown"
-
-
-class PullFailure(BaseModel):
-    """What a pasted error says about a refused pull."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: FailureKind
-    #: Denied addresses in order of first appearance, deduplicated. Redactions never appear here.
-    ips: tuple[IPAddress, ...] = ()
-    #: The ACR denial sentence was present but its IP was redacted or unreadable.
-    ip_redacted: bool = False
-    #: Registry login server, lower case (`myreg.azurecr.io`), or None when absent or redacted.
-    registry: str | None = None
-    #: The registry name was present but redacted (`<acrname>.azurecr.io`).
-    registry_redacted: bool = False
-    #: A custom domain (gateway in front of the registry) the client pulled through.
-    custom_domain: str | None = None
-    repository: str | None = None
-    #: Tag (`latest`) or digest (`sha256:…`).
-    reference: str | None = None
-    client: Client = Client.UNKNOWN
-    correlation_id: str | None = None
-    #: The line (or joined lines) that carried the decisive evidence, for display.
-    evidence: str | None = None
-
-    @property
-    def ipv4(self) -> tuple[ipaddress.IPv4Address, ...]:
-        return tuple(ip for ip in self.ips if isinstance(ip, ipaddress.IPv4Address))
-
-    @property
-    def ipv6(self) -> tuple[ipaddress.IPv6Address, ...]:
-        return tuple(ip for ip in self.ips if isinstance(ip, ipaddress.IPv6Address))
 
 
 class IpRule(BaseModel):

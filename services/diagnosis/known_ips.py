@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from services.domain import IPAddress, IPNetwork
+from services.domain.ips import IPAddress, IPNetwork
 from services.files import read_json
 
 

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.domain import FailureKind, PullFailure
-from services.parsing import parse_pull_failure
-from tests.services.parsing_corpus import CASES, hard_wrap
+from services.diagnosis.parsing import parse_pull_failure
+from services.domain.failure import FailureKind, PullFailure
+from tests.services.diagnosis.parsing_corpus import CASES, hard_wrap
 
 SETTINGS = settings(max_examples=200, deadline=None)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services.domain import IPAddress, IPNetwork
+from services.domain.ips import IPAddress, IPNetwork
 from services.files import read_json
 
 

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from services.domain import IpRule, RegistryState
+from services.domain.registry import IpRule, RegistryState
 
 
 def state(*rules: IpRule) -> RegistryState:

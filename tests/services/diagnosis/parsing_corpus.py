@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services.domain import Client, FailureKind
+from services.domain.failure import Client, FailureKind
 
 K = FailureKind
 C = Client

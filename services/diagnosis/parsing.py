@@ -31,8 +31,9 @@ from itertools import islice
 from typing import NamedTuple
 from urllib.parse import unquote
 
-from services import _patterns as p
-from services.domain import Client, FailureKind, IPAddress, PullFailure
+from services.diagnosis import _patterns as p
+from services.domain.failure import Client, FailureKind, PullFailure
+from services.domain.ips import IPAddress
 
 #: Pastes longer than this (UTF-8 bytes) are cut to it before parsing; Slack caps messages lower.
 MAX_PASTE_BYTES = 1_000_000

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 
-from services.domain import IPAddress
-from services.errors import Ipv6NotSupported, NotAnIp, NotPublicIp, RangeTooBroad
+from services.domain.errors import Ipv6NotSupported, NotAnIp, NotPublicIp, RangeTooBroad
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _RFC1918 = tuple(
     ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")

@@ -19,10 +19,11 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from services.domain import Client, FailureKind, IPAddress, IpRule, PullFailure, RegistryState
-from services.ips import non_public_reason
-from services.known_ips import KnownIp, KnownIps
-from services.service_tags import ServiceTag, ServiceTagIndex
+from services.diagnosis.known_ips import KnownIp, KnownIps
+from services.diagnosis.service_tags import ServiceTag, ServiceTagIndex
+from services.domain.failure import Client, FailureKind, PullFailure
+from services.domain.ips import IPAddress, non_public_reason
+from services.domain.registry import IpRule, RegistryState
 
 #: No propagation time is documented ("a few minutes"); this is when we tell people to retry.
 RETRY_AFTER_MINUTES = 5

@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from services import errors
-from services.ips import non_public_reason, parse_grantable_ip, parse_ipv4
+from services.domain import errors
+from services.domain.ips import non_public_reason, parse_grantable_ip, parse_ipv4
 
 
 @pytest.mark.parametrize(
@@ -57,7 +57,7 @@ def test_only_single_public_ipv4_is_grantable(text: str, error: type[Exception])
 
 
 def test_refusals_of_every_service_share_one_base_with_a_message() -> None:
-    from services.errors import DomainError
+    from services.domain.errors import DomainError
     from services.grants import InvalidIp, parse_ip
 
     with pytest.raises(DomainError) as registry_refusal:
@@ -65,5 +65,5 @@ def test_refusals_of_every_service_share_one_base_with_a_message() -> None:
     with pytest.raises(InvalidIp) as grant_refusal:
         parse_ip("10.0.0.1")
     assert isinstance(grant_refusal.value, DomainError)
-    # Both layers word the same refusal the same way, since both come from services/ips.py.
+    # Both layers word the same refusal the same way, since both come from services/domain/ips.py.
     assert grant_refusal.value.message == registry_refusal.value.message

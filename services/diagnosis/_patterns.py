@@ -1,4 +1,4 @@
-"""Compiled regular expressions for `services.parsing`.
+"""Compiled regular expressions for `services.diagnosis.parsing`.
 
 Speed and safety on a 1 MB paste come from three habits:
 - Patterns run on a lower-cased copy of the text and start with a literal, so the engine jumps

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.service_tags import ServiceTagIndex, ServiceTagsError
+from services.diagnosis.service_tags import ServiceTagIndex, ServiceTagsError
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def _doc(tags: dict[str, list[str]], **props: dict[str, str]) -> dict[str, Any]:

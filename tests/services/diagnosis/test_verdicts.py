@@ -7,10 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.diagnosis import RETRY_AFTER_MINUTES, Diagnosis, Verdict, diagnose
-from services.domain import Client, FailureKind, PullFailure, RegistryState
-from services.known_ips import KnownIps, KnownIpsError
-from services.service_tags import ServiceTagIndex
+from services.diagnosis.known_ips import KnownIps, KnownIpsError
+from services.diagnosis.service_tags import ServiceTagIndex
+from services.diagnosis.verdicts import RETRY_AFTER_MINUTES, Diagnosis, Verdict, diagnose
+from services.domain.failure import Client, FailureKind, PullFailure
+from services.domain.registry import RegistryState
 
 PROD = "contosoprod.azurecr.io"
 
