@@ -30,8 +30,9 @@ typecheck: $(STAMP)
 test: $(STAMP) node_modules/.package-lock.json lint typecheck
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) node_modules/.package-lock.json
 	$(PY) bench/parse.py
+	$(PY) bench/reconcile.py
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from bot import ops
 from services.diagnosis.known_ips import KnownIps, KnownIpsError
 from services.diagnosis.parsing import parse_pull_failure
 from services.diagnosis.service_tags import ServiceTagIndex, ServiceTagsError
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--examples", type=Path, default=EXAMPLES_DIR, help=argparse.SUPPRESS)
     demo.set_defaults(handler=_cmd_demo, prog=demo.prog)
+    ops.add_commands(commands)
     return parser
 
 
