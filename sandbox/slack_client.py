@@ -241,9 +241,19 @@ class SlackClient:
         body = urlencode({"payload": json.dumps(payload, ensure_ascii=False)})
         return self.sign(body, FORM, kind=kind, timestamp=timestamp)
 
-    def _narrate(self, text: str, *, channel: str | None = None, only: str | None = None) -> None:
+    def _narrate(
+        self,
+        text: str,
+        *,
+        lines: list[str] | None = None,
+        channel: str | None = None,
+        place: str | None = None,
+        only: str | None = None,
+    ) -> None:
         if self.emulator is not None:
-            self.emulator.narrate(text, channel=channel, visible_to=only)
+            self.emulator.narrate(
+                text, lines=lines or [], channel=channel, place=place, visible_to=only
+            )
 
     def _action_ts(self) -> str:
         return f"{self.clock.now().timestamp():.6f}"
@@ -263,9 +273,12 @@ class SlackClient:
         timestamp: int | None = None,
     ) -> SlackRequest:
         """`/command text` run by `user` in `channel`, form-encoded as Slack posts it."""
-        if self.emulator is not None:
-            shown = f" {text}" if text else ""
-            self._narrate(f"@{self._name(user)} ran {command}{shown}", channel=channel, only=user)
+        self._narrate(
+            f"@{self._name(user)} ran {command}",
+            lines=[text] if text else [],
+            channel=channel,
+            only=user,
+        )
         fields = {
             "token": self.verification_token,
             "team_id": self.team_id,
@@ -324,6 +337,7 @@ class SlackClient:
             payload["state"] = view_obj.get("state") or {"values": {}}
             where = f"in “{_title(view_obj)}”"
             narrate_channel = None
+            place: str | None = f"modal for @{self._name(user)}"
         else:
             assert message is not None
             ephemeral = isinstance(message, Ephemeral)
@@ -358,8 +372,10 @@ class SlackClient:
                 ephemeral=ephemeral,
                 thread_ts=thread_ts if thread_ts != ts else None,
             )
-            where = "on a message"
+            author = slack_message.get("user")
+            where = f"on @{self._name(author)}'s message" if author else "on a message"
             narrate_channel = channel
+            place = None
         found_block, element = _find_element(blocks, action_id)
         act: dict[str, Any] = {
             "type": (element or {}).get("type", "button"),
@@ -379,6 +395,7 @@ class SlackClient:
         self._narrate(
             f"@{self._name(user)} clicked “{label}” {where}",
             channel=narrate_channel,
+            place=place,
             only=user if view is not None or isinstance(message, Ephemeral) else None,
         )
         return self._interaction(payload, kind="block_actions", timestamp=timestamp)
@@ -409,7 +426,11 @@ class SlackClient:
             "is_enterprise_install": False,
             "enterprise": None,
         }
-        self._narrate(f"@{self._name(user)} submitted “{_title(view_obj)}”", only=user)
+        self._narrate(
+            f"@{self._name(user)} submitted “{_title(view_obj)}”",
+            place=f"modal for @{self._name(user)}",
+            only=user,
+        )
         return self._interaction(payload, kind="view_submission", timestamp=timestamp)
 
     def view_closed(
@@ -428,7 +449,11 @@ class SlackClient:
             "is_enterprise_install": False,
             "enterprise": None,
         }
-        self._narrate(f"@{self._name(user)} closed “{_title(view_obj)}”", only=user)
+        self._narrate(
+            f"@{self._name(user)} closed “{_title(view_obj)}”",
+            place=f"modal for @{self._name(user)}",
+            only=user,
+        )
         if self.emulator is not None:
             self.emulator.close_views(user)
         return self._interaction(payload, kind="view_closed", timestamp=timestamp)

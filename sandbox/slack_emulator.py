@@ -251,7 +251,7 @@ class _Seen:
     visible_to: str | None
 
 
-class SlackApiFailure(Exception):
+class _Refused(Exception):
     """Raised inside a method to answer `{"ok": false, "error": ...}`."""
 
     def __init__(self, error: str, status: int = 200, **extra: Any) -> None:
@@ -461,13 +461,23 @@ class SlackEmulator:
             return copy.deepcopy(msg)
 
     def narrate(
-        self, text: str, *, channel: str | None = None, visible_to: str | None = None
+        self,
+        text: str,
+        *,
+        lines: Iterable[str] = (),
+        channel: str | None = None,
+        place: str | None = None,
+        visible_to: str | None = None,
     ) -> None:
-        """A line in the transcript for something a person did that the Web API never sees: ran
-        a slash command, clicked a button, submitted a modal."""
+        """An entry in the transcript for something a person did that the Web API never sees:
+        ran a slash command, clicked a button, submitted a modal. `lines` (Slack markup) are
+        shown under it, rendered like message text. `place` names where it happened when it
+        was not in `channel` (a modal, the App Home)."""
         with self._lock:
-            place = self._place(channel) if channel else "Slack"
-            self._see(place, text, (), visible_to)
+            place = place or (self._place(channel) if channel else "Slack")
+            names = self._names()
+            body = [out for line in lines for out in render_text(line, names).splitlines()]
+            self._see(place, text, body, visible_to)
 
     # -- what Slack hands an app -----------------------------------------------------------------
 
@@ -529,13 +539,13 @@ class SlackEmulator:
         """Every message in `channel` (a user id means the bot's DM with them), replies
         included, in `ts` order."""
         with self._lock:
-            channel = self._resolve_channel(channel, strict=False)
+            channel = self._peek_channel(channel)
             msgs = sorted(self._messages.get(channel, {}).values(), key=lambda m: _ts_key(m.ts))
             return [copy.deepcopy(m) for m in msgs if include_deleted or not m.deleted]
 
     def message(self, channel: str, ts: str) -> Message:
         with self._lock:
-            channel = self._resolve_channel(channel, strict=False)
+            channel = self._peek_channel(channel)
             return copy.deepcopy(self._messages[channel][ts])
 
     def replies(self, channel: str, thread_ts: str) -> list[Message]:
@@ -545,7 +555,7 @@ class SlackEmulator:
     def ephemerals(self, user: str | None = None, *, channel: str | None = None) -> list[Ephemeral]:
         """Ephemeral messages still showing, for `user` and in `channel` when given."""
         with self._lock:
-            ch = self._resolve_channel(channel, strict=False) if channel else None
+            ch = self._peek_channel(channel) if channel else None
             return [
                 copy.deepcopy(e)
                 for e in self._ephemerals
@@ -761,33 +771,42 @@ class SlackEmulator:
         return user in self._users or not self._users_seeded
 
     def _resolve_channel(self, channel: str, *, strict: bool = True) -> str:
-        """A channel id; a user id means the bot's DM with that user, as in chat.postMessage."""
+        """A channel id; a user id means the bot's DM with that user, as in chat.postMessage.
+        Strict (a Web API call): unknown channels are `channel_not_found` once any is seeded;
+        otherwise an unknown channel comes into being, so tests need not seed every one."""
+        if strict and not channel:
+            raise _Refused("channel_not_found")
         if channel[:1] in ("U", "W") and channel not in self._channels:
             if strict and not self._user_known(channel):
-                raise SlackApiFailure("channel_not_found")
+                raise _Refused("channel_not_found")
             return self.dm_channel(channel)
         if channel in self._channels:
             return channel
         if strict and self._channels_seeded:
-            raise SlackApiFailure("channel_not_found")
-        if not strict or not self._channels_seeded:
-            name = channel.lstrip("#")
-            self._channels.setdefault(channel, _Channel(channel, name))
+            raise _Refused("channel_not_found")
+        self._channels[channel] = _Channel(channel, channel)
+        return channel
+
+    def _peek_channel(self, channel: str) -> str:
+        """Like `_resolve_channel`, for inspection: creates nothing."""
+        if channel[:1] in ("U", "W") and channel not in self._channels:
+            dm = next((c.id for c in self._channels.values() if c.im_user == channel), None)
+            return dm or channel
         return channel
 
     def _writable_channel(self, params: Mapping[str, Any]) -> _Channel:
         raw = params.get("channel")
         if not raw:
-            raise SlackApiFailure("channel_not_found")
+            raise _Refused("channel_not_found")
         ch = self._channels[self._resolve_channel(str(raw))]
         if not ch.bot_is_member and (self.scopes is None or "chat:write.public" not in self.scopes):
-            raise SlackApiFailure("not_in_channel")
+            raise _Refused("not_in_channel")
         return ch
 
     def _find_message(self, channel: str, ts: str) -> Message:
         msg = self._messages.get(channel, {}).get(ts)
         if msg is None or msg.deleted:
-            raise SlackApiFailure("message_not_found")
+            raise _Refused("message_not_found")
         return msg
 
     def _content(
@@ -803,22 +822,22 @@ class SlackEmulator:
             if isinstance(blocks, str) and blocks.strip() == "":
                 blocks = None
             elif not isinstance(blocks, list):
-                raise SlackApiFailure("invalid_blocks_format")
+                raise _Refused("invalid_blocks_format")
         if attachments is not None:
             if isinstance(attachments, str) and attachments.strip() == "":
                 attachments = None
             elif not isinstance(attachments, list):
-                raise SlackApiFailure("invalid_attachments")
+                raise _Refused("invalid_attachments")
             elif len(attachments) > MAX_ATTACHMENTS:
-                raise SlackApiFailure("too_many_attachments")
+                raise _Refused("too_many_attachments")
         if require and not text and not blocks and not attachments:
-            raise SlackApiFailure("no_text")
+            raise _Refused("no_text")
         if text is not None and len(text) > MAX_TEXT:
-            raise SlackApiFailure("msg_too_long")
+            raise _Refused("msg_too_long")
         if blocks is not None:
             problems = validate_blocks(blocks, limit=MAX_MESSAGE_BLOCKS)
             if problems:
-                raise SlackApiFailure("invalid_blocks", response_metadata={"messages": problems})
+                raise _Refused("invalid_blocks", response_metadata={"messages": problems})
             blocks = self._with_ids(blocks)
         return text, blocks, attachments
 
@@ -894,7 +913,7 @@ class SlackEmulator:
         ch = self._writable_channel(params)
         msg = self._find_message(ch.id, str(params.get("ts") or ""))
         if msg.user != self.bot_user_id:
-            raise SlackApiFailure("cant_update_message")
+            raise _Refused("cant_update_message")
         text, blocks, attachments = self._content(params)
         # chat.update keeps what it is not given; an empty list removes blocks or attachments.
         if text is not None:
@@ -917,7 +936,7 @@ class SlackEmulator:
         ch = self._writable_channel(params)
         msg = self._find_message(ch.id, str(params.get("ts") or ""))
         if msg.user != self.bot_user_id:
-            raise SlackApiFailure("cant_delete_message")
+            raise _Refused("cant_delete_message")
         msg.deleted = True
         self._see(self._place(ch.id), f"{self.bot_name} deleted its message {msg.ts}", ())
         return {"channel": ch.id, "ts": msg.ts}
@@ -926,9 +945,9 @@ class SlackEmulator:
         ch = self._writable_channel(params)
         user = str(params.get("user") or "")
         if not user or not self._user_known(user):
-            raise SlackApiFailure("user_not_found")
+            raise _Refused("user_not_found")
         if ch.members is not None and user not in ch.members:
-            raise SlackApiFailure("user_not_in_channel")
+            raise _Refused("user_not_in_channel")
         text, blocks, attachments = self._content(params)
         eph = Ephemeral(
             channel=ch.id,
@@ -969,19 +988,19 @@ class SlackEmulator:
         trigger_id = params.get("trigger_id") or params.get("interactivity_pointer")
         trigger = self._triggers.get(str(trigger_id)) if trigger_id else None
         if trigger is None:
-            raise SlackApiFailure(
+            raise _Refused(
                 "invalid_arguments", response_metadata={"messages": ["invalid `trigger_id`"]}
             )
         if trigger.used:
-            raise SlackApiFailure("exchanged_trigger_id")
+            raise _Refused("exchanged_trigger_id")
         if self.clock.now() - trigger.issued > TRIGGER_TTL:
-            raise SlackApiFailure("expired_trigger_id")
+            raise _Refused("expired_trigger_id")
         trigger.used = True
         return trigger.user
 
     def _check_view(self, raw: Any, *, kind: str) -> dict[str, Any]:
         if not isinstance(raw, dict):
-            raise SlackApiFailure(
+            raise _Refused(
                 "invalid_arguments",
                 response_metadata={"messages": ["[ERROR] missing required field: view"]},
             )
@@ -1004,7 +1023,7 @@ class SlackEmulator:
         else:
             problems += validate_blocks(blocks, limit=MAX_VIEW_BLOCKS, pointer="/view/blocks")
         if problems:
-            raise SlackApiFailure("invalid_arguments", response_metadata={"messages": problems})
+            raise _Refused("invalid_arguments", response_metadata={"messages": problems})
         return raw
 
     def _store_view(
@@ -1021,7 +1040,7 @@ class SlackEmulator:
         if external_id:
             for vid, other in self._views.items():
                 if vid != view_id and other.get("external_id") == external_id:
-                    raise SlackApiFailure("duplicate_external_id")
+                    raise _Refused("duplicate_external_id")
         previous = self._views.get(view_id)
         view: dict[str, Any] = {
             "id": view_id,
@@ -1065,9 +1084,9 @@ class SlackEmulator:
         user = self._exchange_trigger(params)
         stack = self._stacks.get(user) or []
         if not stack:
-            raise SlackApiFailure("not_found")
+            raise _Refused("not_found")
         if len(stack) >= MAX_VIEW_STACK:
-            raise SlackApiFailure("push_limit_reached")
+            raise _Refused("push_limit_reached")
         view = self._store_view(raw, user, root_view_id=stack[0], previous_view_id=stack[-1])
         stack.append(view["id"])
         title = view["title"]["text"]
@@ -1084,12 +1103,12 @@ class SlackEmulator:
             )
         current = self._views.get(str(view_id)) if view_id else None
         if current is None or current["type"] == "home":
-            raise SlackApiFailure("not_found")
+            raise _Refused("not_found")
         user = self._view_owner[current["id"]]
         if current["id"] not in (self._stacks.get(user) or []):
-            raise SlackApiFailure("not_found")
+            raise _Refused("not_found")
         if params.get("hash") and params["hash"] != current["hash"]:
-            raise SlackApiFailure("hash_conflict")
+            raise _Refused("hash_conflict")
         raw = self._check_view(params.get("view"), kind="modal")
         view = self._store_view(raw, user, view_id=current["id"])
         title = view["title"]["text"]
@@ -1101,11 +1120,11 @@ class SlackEmulator:
     def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         user = str(params.get("user_id") or "")
         if not user or not self._user_known(user):
-            raise SlackApiFailure("user_not_found")
+            raise _Refused("user_not_found")
         raw = self._check_view(params.get("view"), kind="home")
         current_id = self._homes.get(user)
         if current_id and params.get("hash") and params["hash"] != self._views[current_id]["hash"]:
-            raise SlackApiFailure("hash_conflict")
+            raise _Refused("hash_conflict")
         view = self._store_view(raw, user, view_id=current_id)
         self._homes[user] = view["id"]
         self._see(
@@ -1123,14 +1142,14 @@ class SlackEmulator:
         msg = self._find_message(channel, str(params.get("timestamp") or ""))
         name = str(params.get("name") or "").strip(":")
         if not name or not re.fullmatch(r"[a-z0-9_+'\-]+(::skin-tone-[2-6])?", name):
-            raise SlackApiFailure("invalid_name")
+            raise _Refused("invalid_name")
         return msg, name
 
     def _reactions_add(self, params: dict[str, Any]) -> dict[str, Any]:
         msg, name = self._reaction_target(params)
         users = msg.reactions.setdefault(name, [])
         if self.bot_user_id in users:
-            raise SlackApiFailure("already_reacted")
+            raise _Refused("already_reacted")
         users.append(self.bot_user_id)
         self._see(
             self._place(msg.channel, msg.thread_ts if msg.thread_ts != msg.ts else None),
@@ -1143,7 +1162,7 @@ class SlackEmulator:
         msg, name = self._reaction_target(params)
         users = msg.reactions.get(name) or []
         if self.bot_user_id not in users:
-            raise SlackApiFailure("no_reaction")
+            raise _Refused("no_reaction")
         users.remove(self.bot_user_id)
         if not users:
             del msg.reactions[name]
@@ -1162,12 +1181,12 @@ class SlackEmulator:
             return {"no_op": True, "already_open": True, "channel": {"id": existing}}
         users = [u for u in str(params.get("users") or "").split(",") if u]
         if not users:
-            raise SlackApiFailure("users_list_not_supplied")
+            raise _Refused("users_list_not_supplied")
         for user in users:
             if not self._user_known(user):
-                raise SlackApiFailure("user_not_found")
+                raise _Refused("user_not_found")
         if len(users) > 1:
-            raise SlackApiFailure("not_supported")
+            raise _Refused("not_supported")
         existed = any(ch.im_user == users[0] for ch in self._channels.values())
         channel: dict[str, Any] = {"id": self.dm_channel(users[0])}
         if _truthy(params.get("return_im")):
@@ -1180,13 +1199,13 @@ class SlackEmulator:
     def _usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
         group = self._groups.get(str(params.get("usergroup") or ""))
         if group is None:
-            raise SlackApiFailure("no_such_subteam")
+            raise _Refused("no_such_subteam")
         return {"users": list(group[1])}
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self._users.get(str(params.get("user") or ""))
         if user is None:
-            raise SlackApiFailure("user_not_found")
+            raise _Refused("user_not_found")
         return {"user": copy.deepcopy(user)}
 
     # response_url
@@ -1209,7 +1228,7 @@ class SlackEmulator:
             return 200, "ok"
         try:
             text, blocks, attachments = self._content(body)
-        except SlackApiFailure as failure:
+        except _Refused as failure:
             return 400, failure.error
         if _truthy(body.get("replace_original")) and source is not None:
             self._replace_source(
@@ -1336,7 +1355,7 @@ class SlackEmulator:
         warnings: list[str] = []
         try:
             params = _parse_params(query, raw, headers.get("Content-Type"), warnings)
-        except SlackApiFailure as failure:
+        except _Refused as failure:
             return 200, extra, {"ok": False, "error": failure.error}
         finally:
             h.params = params
@@ -1377,7 +1396,7 @@ class SlackEmulator:
         try:
             with self._lock:
                 answer = {"ok": True, **handler(params)}
-        except SlackApiFailure as failure:
+        except _Refused as failure:
             answer = {"ok": False, "error": failure.error, **failure.extra}
             return failure.status, extra, answer
         if warnings:
@@ -1458,26 +1477,26 @@ def _parse_params(
     params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
     if raw:
         if not content_type:
-            raise SlackApiFailure("missing_post_type")
+            raise _Refused("missing_post_type")
         media = content_type.split(";", 1)[0].strip().lower()
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise SlackApiFailure("invalid_charset") from err
+            raise _Refused("invalid_charset") from err
         if media == "application/json":
             if "charset" not in content_type.lower():
                 warnings.append("missing_charset")
             try:
                 body = json.loads(text)
             except ValueError as err:
-                raise SlackApiFailure("invalid_json") from err
+                raise _Refused("invalid_json") from err
             if not isinstance(body, dict):
-                raise SlackApiFailure("json_not_object")
+                raise _Refused("json_not_object")
             params.update(body)
         elif media == "application/x-www-form-urlencoded":
             params.update({k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()})
         else:
-            raise SlackApiFailure("invalid_post_type")
+            raise _Refused("invalid_post_type")
     for name in _JSON_FIELDS:
         value = params.get(name)
         if isinstance(value, str) and value.strip():
