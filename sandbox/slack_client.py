@@ -387,8 +387,10 @@ class SlackClient:
             act["text"] = element["text"]
         if element is not None and element.get("style"):
             act["style"] = element["style"]
-        if value is not None or (element is not None and "value" in element):
-            act["value"] = value if value is not None else element["value"]  # type: ignore[index]
+        if value is not None:
+            act["value"] = value
+        elif element is not None and "value" in element:
+            act["value"] = element["value"]
         act.update(action or {})
         payload["actions"] = [act]
         label = _text(act.get("text")) or action_id

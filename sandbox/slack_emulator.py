@@ -387,7 +387,6 @@ class SlackEmulator:
         is_bot: bool = False,
         is_admin: bool = False,
         deleted: bool = False,
-        tz: str = "Europe/Amsterdam",
     ) -> dict[str, Any]:
         """Add a person; once any is added, unknown users get `user_not_found` everywhere."""
         with self._lock:
@@ -399,7 +398,6 @@ class SlackEmulator:
                 is_bot=is_bot,
                 is_admin=is_admin,
                 deleted=deleted,
-                tz=tz,
             )
             self._users[user_id] = user
             self._users_seeded = True
@@ -445,6 +443,7 @@ class SlackEmulator:
         new `ts`, so an event or a shortcut can point at it and the bot can thread under it."""
         with self._lock:
             channel = self._resolve_channel(channel, strict=False)
+            thread_ts = self._thread_parent(channel, thread_ts)
             msg = Message(
                 channel=channel,
                 ts=self._new_ts(),
@@ -681,7 +680,6 @@ class SlackEmulator:
         is_bot: bool = False,
         is_admin: bool = False,
         deleted: bool = False,
-        tz: str = "Europe/Amsterdam",
     ) -> dict[str, Any]:
         real = real_name or name
         profile: dict[str, Any] = {
@@ -701,7 +699,7 @@ class SlackEmulator:
             "name": name,
             "deleted": deleted,
             "real_name": real,
-            "tz": tz,
+            "tz": "Europe/Amsterdam",
             "tz_label": "Central European Time",
             "tz_offset": 3600,
             "profile": profile,
@@ -803,6 +801,18 @@ class SlackEmulator:
             raise _Refused("not_in_channel")
         return ch
 
+    def _thread_parent(self, channel: str, thread_ts: Any) -> str | None:
+        """The parent `ts` a reply goes under; the parent becomes a thread (`thread_ts` = its
+        own `ts`). Slack threads a reply to a reply under the same parent."""
+        if not thread_ts:
+            return None
+        parent = self._messages.get(channel, {}).get(str(thread_ts))
+        if parent is None:
+            return str(thread_ts)
+        if parent.thread_ts is None:
+            parent.thread_ts = parent.ts
+        return parent.thread_ts
+
     def _find_message(self, channel: str, ts: str) -> Message:
         msg = self._messages.get(channel, {}).get(ts)
         if msg is None or msg.deleted:
@@ -874,13 +884,7 @@ class SlackEmulator:
     def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         ch = self._writable_channel(params)
         text, blocks, attachments = self._content(params)
-        thread_ts = params.get("thread_ts") or None
-        if thread_ts is not None:
-            thread_ts = str(thread_ts)
-            parent = self._messages.get(ch.id, {}).get(thread_ts)
-            # Slack threads a reply to a reply under the same parent.
-            if parent is not None and parent.thread_ts and parent.thread_ts != parent.ts:
-                thread_ts = parent.thread_ts
+        thread_ts = self._thread_parent(ch.id, params.get("thread_ts"))
         msg = Message(
             channel=ch.id,
             ts=self._new_ts(),
@@ -896,10 +900,6 @@ class SlackEmulator:
             reply_broadcast=_truthy(params.get("reply_broadcast")),
         )
         self._messages.setdefault(ch.id, {})[msg.ts] = msg
-        if thread_ts:
-            parent = self._messages[ch.id].get(thread_ts)
-            if parent is not None and parent.thread_ts is None:
-                parent.thread_ts = parent.ts
         self._see(self._place(ch.id, thread_ts), self.bot_name, self._msg_lines(msg))
         message = msg.as_slack()
         message["bot_profile"] = self._bot_profile()
@@ -1235,7 +1235,7 @@ class SlackEmulator:
                 target, *source, text=text or "", blocks=blocks or [], attachments=attachments or []
             )
             return 200, "ok"
-        thread_ts = str(body["thread_ts"]) if body.get("thread_ts") else target.thread_ts
+        thread_ts = self._thread_parent(target.channel, body.get("thread_ts") or target.thread_ts)
         if body.get("response_type") == "in_channel":
             msg = Message(
                 channel=target.channel,
@@ -1331,10 +1331,12 @@ class SlackEmulator:
             self._send(h, 404, "text/plain", b"Not Found")
             return
         method = split.path.removeprefix("/api/")
-        h.params = {}
-        status, extra_headers, answer = self._api(h, method, split.query, raw, headers)
+        params: dict[str, Any] = {}
+        status, extra_headers, answer = self._api(
+            h, method, query=split.query, raw=raw, headers=headers, params=params
+        )
         with self._lock:
-            self._calls.append(Call(method, h.params, headers, now, h.command, status, answer))
+            self._calls.append(Call(method, params, headers, now, h.command, status, answer))
         if status == 0:
             return
         self._send(
@@ -1346,19 +1348,25 @@ class SlackEmulator:
         )
 
     def _api(
-        self, h: _Handler, method: str, query: str, raw: bytes, headers: dict[str, str]
+        self,
+        h: _Handler,
+        method: str,
+        *,
+        query: str,
+        raw: bytes,
+        headers: dict[str, str],
+        params: dict[str, Any],
     ) -> tuple[int, dict[str, str], Any]:
+        """Answer one Web API call: (status, extra headers, JSON body); status 0 when the
+        connection was dropped. Fills `params` with what was parsed, for the record."""
         extra: dict[str, str] = {"X-Slack-Req-Id": secrets.token_hex(16)}
         if self.scopes is not None:
             extra["X-OAuth-Scopes"] = ",".join(sorted(self.scopes))
-        params: dict[str, Any] = {}
         warnings: list[str] = []
         try:
-            params = _parse_params(query, raw, headers.get("Content-Type"), warnings)
+            params.update(_parse_params(query, raw, headers.get("Content-Type"), warnings))
         except _Refused as failure:
             return 200, extra, {"ok": False, "error": failure.error}
-        finally:
-            h.params = params
         token = _bearer(headers.get("Authorization")) or params.get("token")
         if not token:
             return 200, extra, {"ok": False, "error": "not_authed"}
@@ -1420,13 +1428,11 @@ class SlackEmulator:
         fault = self._take_fault("response_url")
         status: int
         answer: str
-        if fault is not None and fault.drop:
-            h.close_connection = True
-            h.connection.shutdown(socket.SHUT_RDWR)
-            return
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
-        if fault is not None and (fault.status is not None or fault.error is not None):
+        if fault is not None and fault.drop:
+            status, answer = 0, ""
+        elif fault is not None and (fault.status is not None or fault.error is not None):
             status, answer = fault.status or 500, fault.error or "rollup_error"
         else:
             with self._lock:
@@ -1443,6 +1449,10 @@ class SlackEmulator:
                     answer,
                 )
             )
+        if status == 0:
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+            return
         extra = {}
         if fault is not None and fault.retry_after is not None:
             extra["Retry-After"] = f"{int(fault.retry_after)}"
@@ -1757,7 +1767,6 @@ def render_attachments(
 
 class _Handler(BaseHTTPRequestHandler):
     emulator: SlackEmulator
-    params: dict[str, Any]
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes; with Nagle on, each answer waits ~40 ms for
     # the client's delayed ACK.
