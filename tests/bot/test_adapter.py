@@ -466,6 +466,22 @@ def test_the_handler_refuses_an_app_that_would_work_after_the_response() -> None
         SlackRequestHandler(app)
 
 
+def test_a_lazy_listener_is_refused_instead_of_running_after_the_response(
+    app: App, handler: SlackRequestHandler, slack: SlackClient
+) -> None:
+    ran: list[str] = []
+
+    def later() -> None:
+        ran.append("later")
+
+    app.command("/acr-lazy")(ack=lambda ack: ack("acked"), lazy=[later])
+
+    resp = send(handler, slack.slash_command("/acr-lazy", user=ALICE, channel=HELP))
+
+    assert resp.status_code == 500
+    assert ran == []
+
+
 # -- the converters -----------------------------------------------------------------------------
 
 
