@@ -63,6 +63,9 @@ class QueueRunner:
             queue_client(target, queue), queue_client(target, f"{queue}-poison"), handler, **kwargs
         )
 
+    def clear(self) -> None:
+        self._client.clear_messages()
+
     @property
     def poison(self) -> QueueClient:
         return self._poison

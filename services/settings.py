@@ -90,8 +90,9 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     #: The Slack workspaces (team ids) the bot answers; requests from others are refused.
     slack_team_ids: tuple[str, ...] = ()
-    #: The bot's own Slack user id (so the HTTP function never needs `auth.test`).
+    #: The bot's own Slack user and bot ids (so the HTTP function never needs `auth.test`).
     slack_bot_user_id: str | None = None
+    slack_bot_id: str | None = None
     #: Where approval cards go for registries that name no channel of their own.
     slack_approvals_channel: str | None = None
 

@@ -1,0 +1,107 @@
+"""The Slack layer's jobs: what the HTTP function hands the worker through the queue.
+
+A job says where an answer goes (`Origin`: the surface, the person, the channel or thread, the
+`response_url`) and carries what was asked. The paste travels compressed (`zlib`, base64): a Slack
+message holds up to 40,000 characters, and a Storage queue message at most 64 KiB of base64 text.
+`key` makes every effect happen once: the worker claims it in the delivery ledger right before
+the effect, so a redelivered message, or an exact replay of a Slack request, does nothing twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from services.domain.jobs import GrantNotice, ReconcileJob
+
+#: Raw JSON bytes a job may take so that its base64 form stays under the queue's 64 KiB.
+MAX_JOB_BYTES = 45_000
+#: Compressed paste bytes kept; a longer paste is cut (and the answer says so).
+_MAX_PASTE_ZBYTES = 30_000
+
+
+class Surface(StrEnum):
+    SLASH = "slash"
+    MODAL = "modal"
+    SHORTCUT = "shortcut"
+    MENTION = "mention"
+    DM = "dm"
+
+
+class Origin(BaseModel):
+    """Where a request came from, and so where its answer goes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    surface: Surface
+    team_id: str
+    user_id: str
+    channel_id: str | None = None
+    #: The person's own message (a mention, a DM, the message a shortcut ran on), for reactions.
+    message_ts: str | None = None
+    #: The thread the answer belongs in.
+    thread_ts: str | None = None
+    #: Slack's reply URL (slash commands, shortcuts, modals opened from a slash command).
+    response_url: str | None = None
+
+
+def pack_text(text: str) -> tuple[str, int]:
+    """The paste compressed for a job, and how many characters were cut to make it fit."""
+    data = text.encode("utf-8", "surrogatepass")
+    packed = zlib.compress(data, 6)
+    cut = 0
+    if len(packed) > _MAX_PASTE_ZBYTES:
+        # Keep the end of a long log: errors are printed last. Halve until it fits.
+        keep = len(text)
+        while len(packed) > _MAX_PASTE_ZBYTES and keep > 1:
+            keep //= 2
+            packed = zlib.compress(text[-keep:].encode("utf-8", "surrogatepass"), 6)
+        cut = len(text) - keep
+    return base64.b64encode(packed).decode("ascii"), cut
+
+
+def unpack_text(packed: str) -> str:
+    return zlib.decompress(base64.b64decode(packed)).decode("utf-8", "replace")
+
+
+class DiagnoseJob(BaseModel):
+    """Diagnose a paste and answer where it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["diagnose"] = "diagnose"
+    key: str
+    origin: Origin
+    #: The paste, `pack_text`-ed.
+    paste: str
+    #: Characters cut from the start of the paste to fit the queue.
+    cut: int = 0
+
+    @classmethod
+    def of(cls, *, key: str, origin: Origin, text: str) -> DiagnoseJob:
+        packed, cut = pack_text(text)
+        return cls(key=key, origin=origin, paste=packed, cut=cut)
+
+    @property
+    def text(self) -> str:
+        return unpack_text(self.paste)
+
+
+class ReplyJob(BaseModel):
+    """Tell someone something that needs no diagnosis (a help text, a refusal)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["reply"] = "reply"
+    key: str
+    origin: Origin
+    #: Which message of `bot.views.messages` to send.
+    message: Literal["help", "empty_mention"]
+
+
+AnyJob = Annotated[DiagnoseJob | ReplyJob | ReconcileJob | GrantNotice, Field(discriminator="kind")]
+JOBS: TypeAdapter[DiagnoseJob | ReplyJob | ReconcileJob | GrantNotice] = TypeAdapter(AnyJob)

@@ -1,0 +1,15 @@
+"""Listeners by Slack surface, each package with a `register(app, deps)`."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.app import FrontDeps
+from bot.listeners import commands, events, shortcuts, views
+
+
+def register_listeners(app: App, deps: FrontDeps) -> None:
+    commands.register(app, deps)
+    shortcuts.register(app, deps)
+    events.register(app, deps)
+    views.register(app, deps)

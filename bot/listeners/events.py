@@ -1,0 +1,95 @@
+"""Events: a mention with a paste (answered in its thread), a direct message (answered there).
+
+Events are the one thing Slack retries (`X-Slack-Retry-Num`): the delivery ledger recognises an
+event id seen before, so a retry is acknowledged without a second job. Messages from bots,
+this one included, and edits are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import partial
+from typing import Any
+
+from slack_bolt import App
+
+from bot.app import FrontDeps
+from bot.jobs import DiagnoseJob, Origin, ReplyJob, Surface
+
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+#: Message subtypes that are a person saying something new.
+_PERSON_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+
+
+def register(app: App, deps: FrontDeps) -> None:
+    app.event("app_mention")(partial(on_mention, deps=deps))
+    app.event("message")(partial(on_message, deps=deps))
+    app.event("app_home_opened")(partial(on_home_opened, deps=deps))
+
+
+def _claimed(deps: FrontDeps, body: dict[str, Any]) -> str | None:
+    """The job key for a new event, or None for one already handled (a retry)."""
+    key = f"event:{body.get('event_id')}"
+    return key if deps.ledger.claim(key) else None
+
+
+def _send(deps: FrontDeps, key: str, job: DiagnoseJob | ReplyJob) -> None:
+    try:
+        deps.jobs.send(job)
+    except Exception:
+        # Let Slack retry the event: forget the claim so the retry is not taken for a repeat.
+        deps.ledger.release(key)
+        raise
+
+
+def on_mention(event: dict[str, Any], body: dict[str, Any], deps: FrontDeps) -> None:
+    if event.get("bot_id") or event.get("subtype") not in _PERSON_SUBTYPES:
+        return
+    key = _claimed(deps, body)
+    if key is None:
+        return
+    origin = Origin(
+        surface=Surface.MENTION,
+        team_id=str(body.get("team_id") or ""),
+        user_id=str(event.get("user") or ""),
+        channel_id=event.get("channel"),
+        message_ts=event.get("ts"),
+        thread_ts=event.get("thread_ts") or event.get("ts"),
+    )
+    text = _MENTION.sub(" ", str(event.get("text") or "")).strip()
+    job: DiagnoseJob | ReplyJob = (
+        DiagnoseJob.of(key=key, origin=origin, text=text)
+        if text
+        else ReplyJob(key=key, origin=origin, message="empty_mention")
+    )
+    _send(deps, key, job)
+
+
+def on_message(event: dict[str, Any], body: dict[str, Any], deps: FrontDeps) -> None:
+    if event.get("channel_type") != "im":
+        return  # channel messages reach the bot only as mentions
+    if event.get("bot_id") or event.get("subtype") not in _PERSON_SUBTYPES:
+        return
+    key = _claimed(deps, body)
+    if key is None:
+        return
+    origin = Origin(
+        surface=Surface.DM,
+        team_id=str(body.get("team_id") or ""),
+        user_id=str(event.get("user") or ""),
+        channel_id=event.get("channel"),
+        message_ts=event.get("ts"),
+        thread_ts=event.get("thread_ts"),
+    )
+    text = str(event.get("text") or "").strip()
+    job: DiagnoseJob | ReplyJob = (
+        DiagnoseJob.of(key=key, origin=origin, text=text)
+        if text
+        else ReplyJob(key=key, origin=origin, message="help")
+    )
+    _send(deps, key, job)
+
+
+def on_home_opened(event: dict[str, Any], deps: FrontDeps) -> None:
+    """The App Home is published by the worker (it reads grants); nothing to do on the ack path
+    until it is built."""

@@ -1,0 +1,158 @@
+"""The diagnosis card: the verdict in plain words, the facts, what to do, and (when a temporary
+rule is the fix and a request can be made) the button to ask for it.
+
+Built with `slack_sdk.models.blocks`, so Slack's limits are checked by the SDK (`validate_json`
+runs on every block); everything from a paste is escaped here (`bot.views.format`).
+"""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.views.format import SECTION_LIMIT, clip, code, escape
+from services.diagnosis.verdicts import Diagnosis, Verdict
+from services.flows.diagnose import DiagnosisResult
+
+#: The verdict as a title a developer understands at a glance.
+TITLES: dict[Verdict, str] = {
+    Verdict.IP_NOT_ALLOWED: ":no_entry: The registry's firewall refused this address",
+    Verdict.KNOWN_GATEWAY_NOT_ALLOWED: ":office: A company gateway is not allowed yet",
+    Verdict.AZURE_SERVICE_IP: ":cloud: An Azure-owned address was refused",
+    Verdict.ALREADY_ALLOWED: ":white_check_mark: This address is already allowed",
+    Verdict.FIREWALL_OPEN: ":unlock: The firewall is open: something else refused the pull",
+    Verdict.PUBLIC_ACCESS_DISABLED: ":lock: Public access is disabled on this registry",
+    Verdict.PRIVATE_IP: ":house: A private address cannot be allowed",
+    Verdict.IPV6_NOT_SUPPORTED: ":six: Registry rules do not take IPv6 addresses",
+    Verdict.IP_REDACTED: ":see_no_evil: The refused address was redacted",
+    Verdict.NO_IP_IN_ERROR: ":mag: The error does not show the refused address",
+    Verdict.NOT_A_FIREWALL_ERROR: ":wrench: Not a firewall problem",
+    Verdict.REGISTRY_UNKNOWN: ":question: Not a registry this bot manages",
+    Verdict.RULE_QUOTA_FULL: ":bricks: The registry has no room for another rule",
+    Verdict.UNRECOGNIZED: ":thinking_face: I could not find a registry error in this",
+}
+
+#: What the bot reads, for a paste it could not read.
+CAN_READ = (
+    "I read pull errors from docker, containerd and kubelet events, podman, the az CLI, helm "
+    "and oras, Container Apps and Container Instances deployments, and CI logs: paste the whole "
+    "error, with the image name and the line that says `denied` or the HTTP status."
+)
+
+REQUEST_ACTION = "request_access"
+_EVIDENCE_CHARS = 280
+
+
+def title(diagnosis: Diagnosis) -> str:
+    return TITLES.get(diagnosis.verdict, diagnosis.verdict.value)
+
+
+def steps_of(diagnosis: Diagnosis) -> list[str]:
+    return [s for s in diagnosis.recommendation.splitlines() if s.strip()]
+
+
+def _facts(result: DiagnosisResult) -> list[str]:
+    d = result.diagnosis
+    f, failure = d.facts, d.failure
+    fields: list[str] = []
+    if f.ip is not None:
+        fields.append(f"*Address*\n{code(str(f.ip))}")
+    elif failure.ips:
+        fields.append(f"*Address*\n{code(', '.join(str(ip) for ip in failure.ips))}")
+    registry = f.login_server or failure.registry
+    if registry:
+        fields.append(f"*Registry*\n{code(registry)}")
+    if failure.custom_domain:
+        fields.append(f"*Pulled through*\n{code(failure.custom_domain)}")
+    if f.matched_rule:
+        fields.append(f"*Matching rule*\n{code(f.matched_rule)}")
+    if f.gateway_label:
+        fields.append(
+            f"*Known egress*\n{escape(f.gateway_label)} ({code(f.gateway_network or '')})"
+        )
+    if f.service_tags:
+        fields.append(f"*Azure service tag*\n{code(f.service_tags[0])}")
+    if f.quota_used is not None and f.quota_limit:
+        fields.append(f"*IP rules used*\n{f.quota_used} of {f.quota_limit}")
+    if failure.repository:
+        ref = failure.reference or ""
+        sep = "@" if ref.startswith("sha256:") else ":"
+        fields.append(f"*Image*\n{code(failure.repository + (sep + ref if ref else ''))}")
+    if failure.client.value != "unknown":
+        fields.append(f"*Client*\n{escape(failure.client.value.replace('_', ' '))}")
+    return fields[:10]  # a section holds at most ten fields
+
+
+def _steps_text(diagnosis: Diagnosis) -> str:
+    lines = [f"{i}. {escape(step)}" for i, step in enumerate(steps_of(diagnosis), 1)]
+    text, _ = clip("*What to do*\n" + "\n".join(lines), SECTION_LIMIT)
+    return text
+
+
+def diagnosis_blocks(
+    result: DiagnosisResult, *, cut: int = 0, request_value: str | None = None
+) -> list[Block]:
+    """The card for `result`. `cut`: characters of the paste that were not read (too long);
+    `request_value`: when given and the verdict allows a temporary rule, the request button
+    carries it (a reference the server resolves, never the address itself)."""
+    d = result.diagnosis
+    summary, _ = clip(escape(d.summary), SECTION_LIMIT)
+    blocks: list[Block] = [
+        HeaderBlock(text=clip(title(d), 150)[0]),
+        SectionBlock(text=MarkdownTextObject(text=summary)),
+    ]
+    facts = _facts(result)
+    if facts:
+        blocks.append(SectionBlock(fields=[MarkdownTextObject(text=t) for t in facts]))
+    if steps_of(d):
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_steps_text(d))))
+    if d.verdict is Verdict.UNRECOGNIZED:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=CAN_READ)))
+    context: list[str] = []
+    if d.failure.evidence:
+        evidence, more = clip(d.failure.evidence, _EVIDENCE_CHARS)
+        note = f" (and {more} more characters)" if more else ""
+        context.append(f"Read from: {code(evidence, _EVIDENCE_CHARS)}{note}")
+    if cut:
+        context.append(
+            f":scissors: The paste was long: its first {cut:,} characters were not read."
+        )
+    for error in result.registry_errors:
+        context.append(f":warning: The registry's live rules could not be read: {escape(error)}")
+    if not d.grant_eligible and d.facts.grant_refusal and d.verdict is not Verdict.UNRECOGNIZED:
+        context.append(f"No temporary rule: {escape(d.facts.grant_refusal)}")
+    if context:
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=clip(t, 2000)[0]) for t in context[:10]])
+        )
+    if d.grant_eligible and d.grant_ip is not None and request_value is not None:
+        blocks.append(DividerBlock())
+        blocks.append(
+            ActionsBlock(
+                block_id="diagnosis_actions",
+                elements=[
+                    ButtonElement(
+                        text="Request temporary access",
+                        action_id=REQUEST_ACTION,
+                        value=request_value,
+                        style="primary",
+                    )
+                ],
+            )
+        )
+    for block in blocks:
+        block.validate_json()
+    return blocks
+
+
+def diagnosis_text(result: DiagnosisResult) -> str:
+    """The notification text (what a phone shows) for the card."""
+    return clip(f"{title(result.diagnosis)}: {escape(result.diagnosis.summary)}", 300)[0]

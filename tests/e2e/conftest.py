@@ -1,0 +1,94 @@
+"""End-to-end: signed Slack requests into `function_app`'s own functions, jobs through Azurite's
+queue into the queue function, the ARM and Slack Web API emulators on loopback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+import function_app
+from bot import functions
+from bot.runtime import Runtime
+from sandbox.arm_emulator import ArmEmulator
+from sandbox.functions_host import FunctionsHost
+from sandbox.slack_client import SlackClient
+from sandbox.slack_emulator import SlackEmulator
+from services.clock import SystemClock
+from services.settings import Settings
+from tests.sandbox_helpers import RESOURCE_GROUP, SUBSCRIPTION, StaticTokenCredential
+
+SECRET = "e2e-signing-secret"
+TOKEN = "xoxb-e2e-token"
+DEV, APPROVER, APPROVER_2 = "U0DEV", "U0APPROVER", "U0APPROVER2"
+CHANNEL, APPROVALS = "C0BUILD", "C0APPROVALS"
+
+
+@dataclass
+class World:
+    slack: SlackEmulator
+    client: SlackClient
+    arm: ArmEmulator
+    host: FunctionsHost
+    runtime: Runtime
+    settings: Settings
+
+    def post(self, request):
+        return self.host.http(request.to_azure())
+
+    def run_jobs(self, **kwargs):
+        return self.host.run_queue(**kwargs)
+
+
+@pytest.fixture
+def world(azurite_connection_string, unique_name, monkeypatch) -> Iterator[World]:
+    with SlackEmulator(bot_token=TOKEN, clock=SystemClock()) as slack, ArmEmulator() as arm:
+        for user, name in ((DEV, "dev"), (APPROVER, "approver"), (APPROVER_2, "approver2")):
+            slack.add_user(user, name)
+        slack.add_channel(CHANNEL, "build", members=[DEV, APPROVER], bot_is_member=True)
+        slack.add_channel(
+            APPROVALS, "acr-approvals", members=[APPROVER, APPROVER_2], bot_is_member=True
+        )
+        arm.add_registry(SUBSCRIPTION, RESOURCE_GROUP, "contosoprod", rules=["4.175.12.34"])
+        env = {
+            "AzureWebJobsStorage": azurite_connection_string,
+            "ACRBOT_TABLE_PREFIX": unique_name,
+            "ACRBOT_QUEUE_NAME": function_app.JOB_QUEUE,
+            "ACRBOT_SLACK_BOT_TOKEN": TOKEN,
+            "ACRBOT_SLACK_SIGNING_SECRET": SECRET,
+            "ACRBOT_SLACK_API_URL": slack.api_url,
+            "ACRBOT_SLACK_TEAM_IDS": json.dumps([slack.team_id]),
+            "ACRBOT_SLACK_BOT_USER_ID": slack.bot_user_id,
+            "ACRBOT_SLACK_BOT_ID": slack.bot_id,
+            "ACRBOT_SLACK_APPROVALS_CHANNEL": APPROVALS,
+            "ACRBOT_REGISTRIES": json.dumps(
+                [
+                    {
+                        "name": "contosoprod",
+                        "subscription_id": SUBSCRIPTION,
+                        "resource_group": RESOURCE_GROUP,
+                        "custom_domains": ["cr.contoso.cloud"],
+                        "approvers": [APPROVER, APPROVER_2],
+                    }
+                ]
+            ),
+            "ACRBOT_KNOWN_IPS": json.dumps({"4.175.12.34": "NAT gateway ng-aks-prod"}),
+            "ACRBOT_ARM__ENDPOINT": arm.base_url,
+            "ACRBOT_ARM__CA_BUNDLE": arm.ca_path,
+            "ACRBOT_ARM__POLLING_INTERVAL": "0",
+            "ACRBOT_ARM__RETRY_BACKOFF_FACTOR": "0.01",
+            "ACRBOT_ARM__LOCK_CONTAINER": f"{unique_name}-locks",
+        }
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        settings = Settings()
+        runtime = Runtime(settings, credential=StaticTokenCredential())
+        functions.install(runtime)
+        host = FunctionsHost(function_app, settings)
+        host.clear()
+        try:
+            yield World(slack, SlackClient(SECRET, emulator=slack), arm, host, runtime, settings)
+        finally:
+            functions.install(None)
