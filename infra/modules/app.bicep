@@ -290,6 +290,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       ACRBOT_POLICY__PENDING_TTL: policyPendingTtl
       ACRBOT_SWEEP_SCHEDULE: sweepSchedule
       ACRBOT_SERVICE_TAGS__LOCATIONS: string(serviceTagsLocations)
+      // The daily service-tag fetch asks the app's own subscription (where it may read them).
+      ACRBOT_SERVICE_TAGS__SUBSCRIPTION_ID: subscription().subscriptionId
     }
     dependsOn: [
       // Settings that reference storage and secrets only work once the identity may use them.

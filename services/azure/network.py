@@ -131,7 +131,7 @@ def network_client(
     )
 
 
-def _default_credential() -> TokenCredential:
+def default_credential() -> TokenCredential:
     # Made on first use: building it probes the environment (managed identity, az login).
     return DefaultAzureCredential()
 
@@ -203,7 +203,7 @@ class ArmEgressDiscovery:
         credential: TokenCredential | Callable[[], TokenCredential] | None = None,
     ) -> None:
         self._arm = arm
-        self._credential_source = credential if credential is not None else _default_credential
+        self._credential_source = credential if credential is not None else default_credential
         self._credential: TokenCredential | None = None
         self._clients: dict[str, NetworkManagementClient] = {}
         self._mutex = threading.Lock()
@@ -260,8 +260,9 @@ class ArmEgressDiscovery:
                 for resource in list_all():
                     collect(resource, scan)
             except AzureError as exc:
+                reason = describe_azure_error(exc)
                 raise EgressDiscoveryError(
-                    f"cannot list {what} in subscription {subscription_id}: {_reason(exc)}"
+                    f"cannot list {what} in subscription {subscription_id}: {reason}"
                 ) from exc
 
     @staticmethod
@@ -331,10 +332,12 @@ class ArmEgressDiscovery:
             warnings.append(f"{ref.label}: {ref.target} does not exist")
             return None
         except HttpResponseError as exc:
-            warnings.append(f"{ref.label}: cannot read {ref.target}: {_reason(exc)}")
+            warnings.append(f"{ref.label}: cannot read {ref.target}: {describe_azure_error(exc)}")
             return None
         except AzureError as exc:
-            raise EgressDiscoveryError(f"cannot read {ref.target}: {_reason(exc)}") from exc
+            raise EgressDiscoveryError(
+                f"cannot read {ref.target}: {describe_azure_error(exc)}"
+            ) from exc
         if not value:
             warnings.append(f"{ref.label}: {ref.target} has no address allocated yet")
             return None
@@ -349,7 +352,8 @@ class ArmEgressDiscovery:
             return None
 
 
-def _reason(exc: AzureError) -> str:
+def describe_azure_error(exc: AzureError) -> str:
+    """One line from an azure-core error: status, ARM error code and message when there are."""
     if isinstance(exc, HttpResponseError) and exc.error is not None:
         return f"{exc.status_code} {exc.error.code}: {exc.error.message}"
     if isinstance(exc, HttpResponseError):
