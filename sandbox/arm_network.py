@@ -493,8 +493,8 @@ class NetworkResources:
                 200,
                 {},
                 {
-                    "name": "Public",
-                    "id": f"/subscriptions/{parts[1]}/providers/{NETWORK}/serviceTags/Public",
+                    "name": "public",
+                    "id": f"/subscriptions/{parts[1]}/providers/{NETWORK}/serviceTags/public",
                     "type": f"{NETWORK}/serviceTags",
                     **tags,
                 },

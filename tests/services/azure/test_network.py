@@ -237,9 +237,9 @@ def test_merge_keeps_hand_written_entries_and_compares_networks() -> None:
     assert merged.already_known == ("4.175.12.34",)
 
 
-def test_importing_the_adapter_does_not_load_the_network_sdk() -> None:
+def test_importing_the_adapters_does_not_load_the_network_sdk() -> None:
     code = (
-        "import sys, services.azure.network\n"
+        "import sys, services.azure.network, services.azure.service_tags\n"
         "assert 'azure.mgmt.network' not in sys.modules, 'imported eagerly'\n"
     )
     done = subprocess.run(
