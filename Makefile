@@ -43,8 +43,9 @@ infra-check: $(INFRA_STAMP)
 test: $(STAMP) node_modules/.package-lock.json lint typecheck infra-check
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) node_modules/.package-lock.json
 	$(PY) bench/parse.py
+	$(PY) bench/reconcile.py
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

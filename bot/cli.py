@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from bot import ops
 from services.diagnosis.known_ips import KnownIps, KnownIpsError
 from services.diagnosis.parsing import parse_pull_failure
 from services.diagnosis.service_tags import ServiceTagIndex, ServiceTagsError
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--examples", type=Path, default=EXAMPLES_DIR, help=argparse.SUPPRESS)
     demo.set_defaults(handler=_cmd_demo, prog=demo.prog)
+    ops.add_commands(commands)
     add_operations_commands(commands)
     return parser
 
@@ -364,9 +366,9 @@ def _arm_credential() -> TokenCredential | None:
 
 
 def _operations_settings(prog: str) -> Settings:
-    from pydantic import ValidationError  # noqa: PLC0415
+    from pydantic import ValidationError
 
-    from services.settings import Settings  # noqa: PLC0415
+    from services.settings import Settings
 
     try:
         return Settings()
@@ -375,7 +377,7 @@ def _operations_settings(prog: str) -> Settings:
 
 
 def _cmd_discover_egress(args: argparse.Namespace) -> int:
-    from services.azure.network import (  # noqa: PLC0415
+    from services.azure.network import (
         ArmEgressDiscovery,
         EgressDiscoveryError,
         merge_known_ips,
@@ -426,28 +428,17 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def _cmd_refresh_service_tags(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError  # noqa: PLC0415
-
-    from services.azure.service_tags import (  # noqa: PLC0415
-        ServiceTagsRefreshError,
-        ServiceTagsSettings,
-        refresh_service_tags,
-    )
+    from services.azure.service_tags import ServiceTagsRefreshError, refresh_service_tags
 
     prog = "bot refresh-service-tags"
     settings = _operations_settings(prog)
     try:
-        tag_settings = ServiceTagsSettings()
-    except ValidationError as exc:
-        raise UsageError(f"{prog}: error: invalid ACRBOT_SERVICE_TAGS__ settings: {exc}") from exc
-    overrides: dict[str, Any] = {}
-    if args.location:
-        overrides["locations"] = tuple(args.location)
-    if args.subscription:
-        overrides["subscription_id"] = args.subscription
-    tag_settings = tag_settings.model_copy(update=overrides)
-    try:
-        result = refresh_service_tags(settings, tag_settings, credential=_arm_credential())
+        result = refresh_service_tags(
+            settings,
+            subscription_id=args.subscription,
+            locations=args.location or None,
+            credential=_arm_credential(),
+        )
     except ServiceTagsRefreshError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1

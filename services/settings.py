@@ -2,52 +2,24 @@
 
 Environment names are `ACRBOT_<FIELD>`; nested sections use `__` (`ACRBOT_ARM__DRY_RUN=true`);
 lists and maps are JSON (`ACRBOT_REGISTRIES='[{"name": "contoso", ...}]'`). The storage account is
-the Function app's own, `AzureWebJobsStorage`, unless `ACRBOT_STORAGE_CONNECTION_STRING` is set.
+the Function app's own: a connection string in `AzureWebJobsStorage` (or
+`ACRBOT_STORAGE_CONNECTION_STRING`), or, with a managed identity,
+`AzureWebJobsStorage__accountName`.
+Everything is validated here, so a setting that could not work stops the app at start-up.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import ipaddress
+from typing import Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.domain.policy import Policy, RegistryConfig, RegistryDirectory
 
 #: Azurite's well-known development account (public, documented; not a secret).
 DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
-
-
-class RegistryConfig(BaseModel):
-    """A registry the bot manages, and who may approve exceptions on it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    subscription_id: str
-    resource_group: str
-    #: Defaults to `<name>.azurecr.io`; set it for sovereign clouds (`.azurecr.cn`, `.azurecr.us`).
-    login_server: str = ""
-    #: Custom domains (an Application Gateway in front) that resolve to this registry.
-    custom_domains: tuple[str, ...] = ()
-    #: Slack user ids allowed to approve requests for this registry; empty means policy default.
-    approvers: tuple[str, ...] = ()
-    #: A Slack user-group id whose members may approve; resolved by the Slack layer.
-    approver_group: str | None = None
-
-    @field_validator("login_server", mode="after")
-    @classmethod
-    def _lower(cls, value: str) -> str:
-        return value.strip().lower()
-
-    @property
-    def effective_login_server(self) -> str:
-        return self.login_server or f"{self.name.lower()}.azurecr.io"
-
-    @property
-    def resource_id(self) -> str:
-        return (
-            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.ContainerRegistry/registries/{self.name}"
-        )
 
 
 class ArmSettings(BaseModel):
@@ -55,52 +27,34 @@ class ArmSettings(BaseModel):
 
     #: ARM endpoint; tests and the demo point it at the loopback emulator.
     endpoint: str = "https://management.azure.com"
-    #: A CA bundle to trust for `endpoint` (the emulator's throw-away CA); None means system CAs.
+    #: A CA bundle to trust for `endpoint` (the emulator's throw-away CA); None: system CAs.
     ca_bundle: str | None = None
     #: Seconds between long-running-operation polls when ARM sends no Retry-After.
-    polling_interval: float = 5.0
-    retry_total: int = 6
-    retry_backoff_factor: float = 0.8
-    retry_backoff_max: float = 60.0
-    #: How long a registry's state read from ARM is reused, in seconds (0 disables the cache).
-    state_cache_seconds: float = 15.0
-    #: Log the change that would be made and make none.
+    polling_interval: float = Field(default=5.0, ge=0)
+    retry_total: int = Field(default=6, ge=0)
+    retry_backoff_factor: float = Field(default=0.8, ge=0)
+    retry_backoff_max: float = Field(default=60.0, ge=0)
+    #: Seconds to wait for ARM's answer before the call counts as failed (and is retried).
+    read_timeout: float = Field(default=60.0, gt=0)
+    #: How long a registry's state read for a diagnosis is reused, in seconds (0: never).
+    state_cache_seconds: float = Field(default=15.0, ge=0)
+    #: Log what a reconcile would write and write nothing.
     dry_run: bool = False
-    #: Per-registry write lock (blob lease): lease length, and how long to wait for it.
-    lock_lease_seconds: int = 30
-    lock_wait_seconds: float = 60.0
+    #: Per-registry write lock (blob lease): lease length (Azure accepts 15 to 60 seconds).
+    lock_lease_seconds: int = Field(default=30, ge=15, le=60)
     lock_container: str = "acrbot-locks"
-    #: Seconds between attempts to take a registry's lock while another holder has it.
-    lock_poll_seconds: float = 1.0
-    #: Seconds to wait for ARM's answer before the call counts as failed (and is retried if safe).
-    read_timeout: float = 60.0
+    #: When a registry's lock is busy, its reconcile is queued again after this many seconds.
+    busy_retry_seconds: float = Field(default=2.0, ge=0)
+    #: After ARM failed for a reconcile, it is queued again after this many seconds (doubling).
+    failure_retry_seconds: float = Field(default=20.0, ge=0)
 
 
-class PolicySettings(BaseModel):
-    """Who may approve, for how long, and how much may be asked for."""
+class ServiceTagSettings(BaseModel):
+    """Where Azure's service tags come from: fetched daily for these regions, or a file."""
 
-    #: Approvers for registries that name none of their own.
-    default_approvers: tuple[str, ...] = ()
-    default_approver_group: str | None = None
-    allowed_durations: tuple[timedelta, ...] = (
-        timedelta(hours=1),
-        timedelta(hours=4),
-        timedelta(hours=8),
-        timedelta(hours=24),
-    )
-    max_duration: timedelta = timedelta(hours=24)
-    default_duration: timedelta = timedelta(hours=4)
-    #: A request nobody decides within this time lapses.
-    pending_ttl: timedelta = timedelta(hours=8)
-    #: An approved grant whose rule is not applied within this time is reported as stalled.
-    activation_timeout: timedelta = timedelta(minutes=10)
-    max_open_requests_per_requester: int = 3
-    #: Rule slots kept free under the registry's quota for people and infrastructure-as-code.
-    quota_headroom: int = 5
-    justification_min_length: int = 10
-    justification_max_length: int = 500
-    #: How many times one active grant may be extended.
-    max_extensions: int = 3
+    locations: tuple[str, ...] = ()
+    #: A ServiceTags_Public JSON file, used when nothing was fetched yet.
+    file: str | None = None
 
 
 class Settings(BaseSettings):
@@ -111,12 +65,20 @@ class Settings(BaseSettings):
         populate_by_name=True,
     )
 
-    storage_connection_string: str = Field(
-        default=DEVELOPMENT_STORAGE,
+    storage_connection_string: SecretStr | None = Field(
+        default=None,
         validation_alias=AliasChoices("ACRBOT_STORAGE_CONNECTION_STRING", "AzureWebJobsStorage"),
     )
-    table_prefix: str = "acrbot"
-    queue_name: str = "acrbot-jobs"
+    #: Identity-based storage (no key): the account name; endpoints are derived from it.
+    storage_account_name: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "ACRBOT_STORAGE_ACCOUNT_NAME", "AzureWebJobsStorage__accountName"
+        ),
+    )
+    table_prefix: str = Field(default="acrbot", pattern=r"^[A-Za-z][A-Za-z0-9]{0,30}$")
+    queue_name: str = Field(default="acrbot-jobs", pattern=r"^[a-z0-9][a-z0-9-]{2,62}$")
+    data_container: str = "acrbot-data"
 
     registries: tuple[RegistryConfig, ...] = ()
     #: The organisation's known egress IPs: IP or CIDR → label ("NAT gateway prod-westeurope").
@@ -126,24 +88,58 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr = SecretStr("")
     #: Slack Web API base URL; tests point it at the loopback emulator.
     slack_api_url: str = "https://slack.com/api/"
+    #: The Slack workspaces (team ids) the bot answers; requests from others are refused.
+    slack_team_ids: tuple[str, ...] = ()
+    #: The bot's own Slack user id (so the HTTP function never needs `auth.test`).
+    slack_bot_user_id: str | None = None
+    #: Where approval cards go for registries that name no channel of their own.
+    slack_approvals_channel: str | None = None
 
+    #: NCRONTAB schedule of the sweep (six fields, with seconds).
+    sweep_schedule: str = "0 */5 * * * *"
+    service_tags: ServiceTagSettings = Field(default_factory=ServiceTagSettings)
     arm: ArmSettings = Field(default_factory=ArmSettings)
-    policy: PolicySettings = Field(default_factory=PolicySettings)
+    policy: Policy = Field(default_factory=Policy)
 
-    def registry(self, name_or_login_server: str) -> RegistryConfig | None:
-        """The configured registry with this name, login server or custom domain, if any."""
-        key = name_or_login_server.strip().lower()
-        for reg in self.registries:
-            names = {reg.name.lower(), reg.effective_login_server}
-            if key in names or key in {d.lower() for d in reg.custom_domains}:
-                return reg
-        return None
+    @field_validator("known_ips", mode="after")
+    @classmethod
+    def _known_ips_are_networks(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            try:
+                ipaddress.ip_network(key.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"known IP {key!r} is not an IP address or CIDR") from None
+        return value
+
+    @model_validator(mode="after")
+    def _registries_are_distinct(self) -> Self:
+        RegistryDirectory(self.registries)  # raises on two registries claiming one name
+        return self
 
     @property
-    def custom_domains(self) -> dict[str, str]:
-        """Custom domain → login server of the registry behind it."""
-        return {
-            d.lower(): reg.effective_login_server
-            for reg in self.registries
-            for d in reg.custom_domains
-        }
+    def directory(self) -> RegistryDirectory:
+        return RegistryDirectory(self.registries)
+
+    @property
+    def storage(self) -> StorageTarget:
+        """How to reach the app's storage account."""
+        if self.storage_connection_string is not None:
+            value = self.storage_connection_string.get_secret_value().strip()
+            if value:
+                return StorageTarget(connection_string=SecretStr(value))
+        if self.storage_account_name:
+            return StorageTarget(account_name=self.storage_account_name)
+        return StorageTarget(connection_string=SecretStr(DEVELOPMENT_STORAGE))
+
+
+class StorageTarget(BaseModel):
+    """A connection string (Azurite, keys) or an account reached with the app's identity."""
+
+    connection_string: SecretStr | None = None
+    account_name: str | None = None
+
+    def endpoint(self, service: str) -> str:
+        """`https://<account>.<service>.core.windows.net` for identity-based access."""
+        if not self.account_name:
+            raise ValueError("no storage account name to build an endpoint from")
+        return f"https://{self.account_name}.{service}.core.windows.net"

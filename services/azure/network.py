@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
-from azure.identity import DefaultAzureCredential
 
+from services.azure.clients import default_credential
 from services.settings import ArmSettings
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def network_client(
 ) -> NetworkManagementClient:
     """A `NetworkManagementClient` on the configured ARM endpoint (the emulator in tests), with
     the same retry, timeout and CA settings as the registry adapter."""
-    from azure.mgmt.network import NetworkManagementClient  # noqa: PLC0415 (cold start)
+    from azure.mgmt.network import NetworkManagementClient
 
     return NetworkManagementClient(
         credential,
@@ -129,11 +129,6 @@ def network_client(
         retry_backoff_max=arm.retry_backoff_max,
         read_timeout=arm.read_timeout,
     )
-
-
-def default_credential() -> TokenCredential:
-    # Made on first use: building it probes the environment (managed identity, az login).
-    return DefaultAzureCredential()
 
 
 def _get(node: Any, *path: str) -> Any:

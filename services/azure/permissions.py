@@ -9,14 +9,15 @@ Microsoft.Network).
 from __future__ import annotations
 
 #: The Function app's managed identity, assigned per managed registry (a custom role on the
-#: registry's scope, never Contributor). `services/registry.py`, `ArmRegistryRules`:
+#: registry's scope, never Contributor). `services/azure/arm.py`, `ArmRegistryGateway`:
 #:
-#: - `Microsoft.ContainerRegistry/registries/read`: `registries.get` (GET the registry: network
-#:   rule set, SKU, public network access), before every change and to verify it afterwards.
-#: - `Microsoft.ContainerRegistry/registries/write`: `registries.begin_update` (PATCH the
-#:   `networkRuleSet` with the new `ipRules`).
-#: - `Microsoft.ContainerRegistry/registries/listUsages/read`: `registries.list_usages` (the live
-#:   `IPRules` quota).
+#: - `Microsoft.ContainerRegistry/registries/read`: `registries.get` in `read` (the registry's
+#:   network rule set, SKU, public network access, before a change and to verify it after) and
+#:   the poller's final GET of `write`.
+#: - `Microsoft.ContainerRegistry/registries/write`: `registries.begin_update` in `write` (PATCH
+#:   the `networkRuleSet` with the new `ipRules`).
+#: - `Microsoft.ContainerRegistry/registries/listUsages/read`: `registries.list_usages` in
+#:   `usage` (the live `IPRules` quota).
 #: - `Microsoft.ContainerRegistry/registries/operationStatuses/read`: the poller of
 #:   `begin_update`, which GETs `.../registries/{name}/operationStatuses/{id}` from the PATCH's
 #:   `Azure-AsyncOperation` header until the update has finished ("Gets a registry async

@@ -13,9 +13,10 @@ The stored document has the shape of Microsoft's ServiceTags_Public file (`{"cha
 "systemService", "changeNumber"}}]}`) plus `locations` and `fetchedAt`, so `--service-tags`
 accepts a copy of it too.
 
-Settings beyond `services.settings.Settings` (until it has them): `ACRBOT_SERVICE_TAGS__LOCATIONS`
-(JSON list of regions), `ACRBOT_SERVICE_TAGS__SUBSCRIPTION_ID` (the subscription to ask, the
-app's own), and the identity-based storage account `AzureWebJobsStorage__accountName`.
+Settings: the locations are `Settings.service_tags.locations` (`ACRBOT_SERVICE_TAGS__LOCATIONS`),
+the container `Settings.data_container`, the account `Settings.storage` (connection string or
+identity). The subscription to ask, the app's own, is `ACRBOT_SERVICE_TAGS__SUBSCRIPTION_ID`,
+read here by `ServiceTagsFetchSettings` until `ServiceTagSettings` carries it.
 """
 
 from __future__ import annotations
@@ -29,16 +30,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
-from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.azure.network import default_credential, describe_azure_error, network_client
+from services.azure.clients import blob_service, default_credential
+from services.azure.network import describe_azure_error, network_client
 from services.diagnosis.service_tags import ServiceTagIndex, ServiceTagsError
 from services.settings import ArmSettings, Settings
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
+    from azure.storage.blob import ContainerClient
 
 logger = logging.getLogger(__name__)
 
@@ -50,24 +51,14 @@ class ServiceTagsRefreshError(Exception):
     """The fetch or the store failed; the message says which and why, in one line."""
 
 
-class ServiceTagsSettings(BaseSettings):
-    """`ACRBOT_SERVICE_TAGS__…`, read here until `services.settings.Settings` carries them."""
+class ServiceTagsFetchSettings(BaseSettings):
+    """`ACRBOT_SERVICE_TAGS__SUBSCRIPTION_ID`, read here until `ServiceTagSettings` has it."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="ACRBOT_SERVICE_TAGS__", extra="ignore", populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_prefix="ACRBOT_SERVICE_TAGS__", extra="ignore")
 
-    #: Azure regions to ask (`["westeurope"]`); each answer is merged by tag name.
-    locations: tuple[str, ...] = ()
-    #: The subscription whose `serviceTags` endpoint is asked (the app's own).
+    #: The subscription whose `serviceTags` endpoint is asked (the app's own, where the
+    #: template lets it read them).
     subscription_id: str = ""
-    container: str = SERVICE_TAGS_CONTAINER
-    blob: str = SERVICE_TAGS_BLOB
-    #: The Functions host's identity-based storage (`AzureWebJobsStorage__accountName`); when set
-    #: the blob is reached with `DefaultAzureCredential` instead of a connection string.
-    storage_account_name: str = Field(
-        default="", validation_alias="AzureWebJobsStorage__accountName"
-    )
 
 
 @dataclass(frozen=True)
@@ -147,24 +138,10 @@ class ServiceTagStore:
         self._blob = blob
 
     @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        tag_settings: ServiceTagsSettings | None = None,
-        *,
-        credential: TokenCredential | None = None,
-    ) -> ServiceTagStore:
-        """On the identity-based account when `AzureWebJobsStorage__accountName` is set, else on
-        `settings.storage_connection_string` (Azurite locally)."""
-        tags = tag_settings or ServiceTagsSettings()
-        if tags.storage_account_name:
-            service = BlobServiceClient(
-                f"https://{tags.storage_account_name}.blob.core.windows.net",
-                credential=credential or default_credential(),
-            )
-        else:
-            service = BlobServiceClient.from_connection_string(settings.storage_connection_string)
-        return cls(service.get_container_client(tags.container), tags.blob)
+    def from_settings(cls, settings: Settings) -> ServiceTagStore:
+        """`<data_container>/service-tags.json` in the app's storage account (a connection
+        string locally, the managed identity in Azure)."""
+        return cls(blob_service(settings.storage).get_container_client(settings.data_container))
 
     @property
     def container_name(self) -> str:
@@ -179,6 +156,8 @@ class ServiceTagStore:
         return f"{self.container_name}/{self._blob}"
 
     def save(self, document: Mapping[str, Any]) -> None:
+        from azure.storage.blob import ContentSettings
+
         data = json.dumps(document, separators=(",", ":")).encode()
         with contextlib.suppress(ResourceExistsError):
             self._container.create_container()
@@ -208,30 +187,33 @@ class ServiceTagStore:
 
 def refresh_service_tags(
     settings: Settings,
-    tag_settings: ServiceTagsSettings | None = None,
     *,
+    subscription_id: str | None = None,
+    locations: Sequence[str] | None = None,
     credential: TokenCredential | None = None,
     store: ServiceTagStore | None = None,
 ) -> ServiceTagsRefresh:
     """Fetch the configured locations' service tags and store them; what the daily timer runs.
 
+    `subscription_id` defaults to `ACRBOT_SERVICE_TAGS__SUBSCRIPTION_ID`, `locations` to
+    `settings.service_tags.locations`, the store to `ServiceTagStore.from_settings(settings)`.
     A document that does not build a `ServiceTagIndex` is never stored, so a bad answer leaves
     yesterday's tags in place. Raises `ServiceTagsRefreshError`.
     """
-    tags = tag_settings or ServiceTagsSettings()
-    if not tags.subscription_id:
+    subscription = subscription_id or ServiceTagsFetchSettings().subscription_id
+    if not subscription:
         raise ServiceTagsRefreshError(
             "no subscription to ask: set ACRBOT_SERVICE_TAGS__SUBSCRIPTION_ID"
         )
-    arm_credential = credential or default_credential()
+    wanted = tuple(locations if locations is not None else settings.service_tags.locations)
     document = fetch_service_tags(
-        settings.arm, arm_credential, tags.subscription_id, tags.locations
+        settings.arm, credential or default_credential(), subscription, wanted
     )
     try:
         ServiceTagIndex.from_json(document)
     except ServiceTagsError as exc:
         raise ServiceTagsRefreshError(f"the fetched service tags are unusable: {exc}") from exc
-    target = store or ServiceTagStore.from_settings(settings, tags, credential=arm_credential)
+    target = store or ServiceTagStore.from_settings(settings)
     try:
         target.save(document)
     except AzureError as exc:
@@ -243,7 +225,7 @@ def refresh_service_tags(
         tags=len(values),
         prefixes=sum(len(v["properties"]["addressPrefixes"]) for v in values),
         change_number=document["changeNumber"],
-        locations=tuple(tags.locations),
+        locations=wanted,
         container=target.container_name,
         blob=target.blob_name,
     )

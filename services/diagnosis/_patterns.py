@@ -20,7 +20,7 @@ import re
 #: Lines shorter than this are never treated as hard-wrapped.
 WRAP_MIN_COLUMNS = 70
 
-# --- normalisation (run on the text as pasted, before lower-casing) ------------------------------
+# --- normalisation (run on the text as pasted, before lower-casing) -------------------------------
 
 ANSI = re.compile(r"\x1b\[[0-9;?]{0,32}[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b")
 #: Slack wraps URLs it recognises: `<https://x|label>` or `<https://x>`.
@@ -59,7 +59,7 @@ CI_LITERALS = (
     "github_actions", "github_workspace", "github_run_id", "azure pipelines", "github actions",
 )  # fmt: skip
 
-# --- the ACR denial sentence (lower-cased text) --------------------------------------------------
+# --- the ACR denial sentence (lower-cased text) ---------------------------------------------------
 
 #: `client with IP '1.2.3.4' is not allowed access`, with every gap optional so it also matches the
 #: glued view where a line break inside a word was removed. `mid` refuses to run into a second
@@ -72,7 +72,7 @@ DENIAL = re.compile(
 IP_TRIM = " \t'\"`*_~=()[]{}<>.,;!"
 IPV4_WITH_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}")
 
-# --- registries and images (lower-cased text) ----------------------------------------------------
+# --- registries and images (lower-cased text) -----------------------------------------------------
 
 #: What may follow a registry host: an API path (`/v2/<repo>/manifests/<ref>`) or an image path.
 _REF_SUFFIX = (
@@ -127,7 +127,7 @@ CORRELATION = re.compile(
     r"(?P<id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![0-9a-f])"
 )
 
-# --- kinds without an IP (lower-cased text) ------------------------------------------------------
+# --- kinds without an IP (lower-cased text) -------------------------------------------------------
 
 _403 = (
     r"403\s{0,3}\(?forbidden\b",
@@ -173,7 +173,7 @@ NOT_FIREWALL_RULES: tuple[re.Pattern[str], ...] = tuple(
 REFRESH_403 = re.compile(r"\b403\b")
 REFRESH_401 = re.compile(r"\b401\b")
 
-# --- clients (lower-cased text), most specific first --------------------------------------------
+# --- clients (lower-cased text), most specific first ----------------------------------------------
 
 _CLIENT_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("container_apps", (

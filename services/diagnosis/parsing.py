@@ -108,7 +108,7 @@ def parse_pull_failure(
     )
 
 
-# --- normalisation -------------------------------------------------------------------------------
+# --- normalisation --------------------------------------------------------------------------------
 
 
 def _truncate(text: str) -> str:
@@ -262,7 +262,7 @@ def _finditer(
     return islice(matches, _MAX_HITS)
 
 
-# --- the denial sentence and the kind ------------------------------------------------------------
+# --- the denial sentence and the kind -------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,7 +347,7 @@ def _any_within(positions: list[int], lo: int, hi: int) -> bool:
     return i < len(positions) and positions[i] < hi
 
 
-# --- registries and images -----------------------------------------------------------------------
+# --- registries and images ------------------------------------------------------------------------
 
 
 class _Mention(NamedTuple):
@@ -562,7 +562,7 @@ def _image(
     return None, None
 
 
-# --- client, correlation id, evidence ------------------------------------------------------------
+# --- client, correlation id, evidence -------------------------------------------------------------
 
 
 def _client(views: _Views, anchors: list[tuple[int, int]], is_ci: bool) -> Client:

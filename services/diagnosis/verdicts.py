@@ -136,7 +136,7 @@ class _Diagnoser:
             else {}
         )
 
-    # -- resolution -------------------------------------------------------------------------
+    # -- resolution --------------------------------------------------------------------------------
 
     def _resolve_registry(self) -> tuple[RegistryState | None, bool, str | None]:
         """(registry, assumed, name the paste gave that matches no snapshot)."""
@@ -165,7 +165,7 @@ class _Diagnoser:
                     return ip
         return ips[0]
 
-    # -- facts ------------------------------------------------------------------------------
+    # -- facts -------------------------------------------------------------------------------------
 
     def _base_facts(self, subject: IPAddress | None) -> dict[str, object]:
         reg = self.registry
@@ -221,7 +221,7 @@ class _Diagnoser:
             recommendation="\n".join(advice),
         )
 
-    # -- the decision -----------------------------------------------------------------------
+    # -- the decision ------------------------------------------------------------------------------
 
     def run(self) -> Diagnosis:
         f = self.failure
@@ -281,7 +281,7 @@ class _Diagnoser:
             return self.registry.login_server
         return self.failure.registry or "<registry>.azurecr.io"
 
-    # -- verdicts ---------------------------------------------------------------------------
+    # -- verdicts ----------------------------------------------------------------------------------
 
     def _not_firewall(self) -> Diagnosis:
         facts = self._base_facts(None)

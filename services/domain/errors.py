@@ -1,71 +1,65 @@
-"""Typed refusals and failures: the common base, and those of registry network-rule changes.
+"""One refusal tree for everything the services decline or cannot do.
 
-Each message is written for a developer reading it in Slack: what was refused, and why.
+Four families, each a different answer for the person in Slack:
+- `InvalidRequest` — what was asked is malformed or outside policy; asking differently may work.
+- `NotAllowed` — this person may not do this to this grant.
+- `Conflict` — the request is fine but the world is not as it assumed (already decided, quota
+  full, public access disabled…); nothing was changed.
+- `Unavailable` — a dependency (ARM, the lock, Slack's directory) failed; trying later may work.
+
+Every message is written for a developer reading it in Slack: what was refused, and why. The Slack
+layer turns any `DomainError` into its message in one place.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 
 class DomainError(Exception):
-    """Base of every refusal the services raise; `message` is written for the person in Slack.
-
-    The Slack layer turns any DomainError into its message in one place.
-    """
+    """Base of every refusal the services raise; `message` is written for the person in Slack."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
-class RegistryError(DomainError):
-    """Base of every refusal or failure when reading or changing a registry's rules."""
-
-    def __init__(self, registry: str | None, message: str) -> None:
-        super().__init__(message)
-        self.registry = registry
+class InvalidRequest(DomainError):
+    """The request is malformed or outside policy."""
 
 
-class RegistryNotConfigured(RegistryError):
-    def __init__(self, registry: str) -> None:
-        super().__init__(
-            registry, f"`{registry}` is not a registry this bot manages; ask an admin to add it."
-        )
+class NotAllowed(DomainError):
+    """The person may not do this."""
 
 
-class RegistryNotFound(RegistryError):
-    def __init__(self, registry: str, resource_id: str) -> None:
-        super().__init__(
-            registry,
-            f"Azure says registry `{registry}` does not exist ({resource_id}); "
-            "the bot's configuration may be out of date.",
-        )
-        self.resource_id = resource_id
+class Conflict(DomainError):
+    """The request cannot be carried out in the current state; nothing was changed."""
 
 
-class NotPremium(RegistryError):
-    def __init__(self, registry: str, sku: str | None) -> None:
-        super().__init__(
-            registry,
-            f"`{registry}` is on the {sku or 'unknown'} SKU; IP rules exist only on Premium "
-            "registries, so its firewall cannot be what refused you.",
-        )
-        self.sku = sku
+class Unavailable(DomainError):
+    """A dependency failed; the same request may succeed later."""
+
+    #: A hint for a retry, when the failure says one.
+    retry_after: timedelta | None = None
 
 
-class PublicAccessDisabled(RegistryError):
-    def __init__(self, registry: str) -> None:
-        super().__init__(
-            registry,
-            f"`{registry}` has public network access disabled, which overrides every IP rule: "
-            "an allow rule would change nothing. Reach it through its private endpoint.",
-        )
+def _duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    if seconds and seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds and seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
 
 
-class UnsupportedIp(RegistryError):
+# --- invalid requests -----------------------------------------------------------------------------
+
+
+class UnsupportedIp(InvalidRequest):
     """The address cannot be granted: only single public IPv4 addresses can."""
 
     def __init__(self, ip: str, reason: str) -> None:
-        super().__init__(None, f"`{ip}` cannot be allowed: {reason}")
+        super().__init__(f"`{ip}` cannot be allowed: {reason}")
         self.ip = ip
         self.reason = reason
 
@@ -94,55 +88,235 @@ class RangeTooBroad(UnsupportedIp):
         super().__init__(ip, "only single addresses (/32) are granted, never ranges.")
 
 
-class RuleQuotaFull(RegistryError):
+class RegistryNotManaged(InvalidRequest):
+    def __init__(self, registry: str) -> None:
+        super().__init__(
+            f"`{registry}` is not a registry this bot manages; ask an admin to add it."
+        )
+        self.registry = registry
+
+
+class InvalidText(InvalidRequest):
+    """A justification or reason that is too short, too long or empty."""
+
+
+class InvalidDuration(InvalidRequest):
+    def __init__(
+        self, duration: timedelta, allowed: tuple[timedelta, ...], detail: str = ""
+    ) -> None:
+        choices = ", ".join(_duration(d) for d in allowed) or "none"
+        super().__init__(
+            detail or f"{_duration(duration)} is not an allowed duration (choose {choices})."
+        )
+        self.duration = duration
+        self.allowed = allowed
+
+
+class GrantNotFound(InvalidRequest):
+    def __init__(self, grant_id: str) -> None:
+        super().__init__(f"There is no request `{grant_id}`; it may have been cleaned up.")
+        self.grant_id = grant_id
+
+
+# --- not allowed ----------------------------------------------------------------------------------
+
+
+class NotAnApprover(NotAllowed):
+    def __init__(self, user_id: str, registry: str) -> None:
+        super().__init__(f"Only the approvers of `{registry}` can decide this request.")
+        self.user_id = user_id
+        self.registry = registry
+
+
+class SelfDecision(NotAllowed):
+    def __init__(self, user_id: str) -> None:
+        super().__init__("You cannot decide or extend your own request; another approver must.")
+        self.user_id = user_id
+
+
+class NotRequester(NotAllowed):
+    def __init__(self, action: str) -> None:
+        super().__init__(f"Only the person who asked can {action}.")
+
+
+class NotRequesterOrApprover(NotAllowed):
+    def __init__(self, registry: str) -> None:
+        super().__init__(
+            f"Only the person who asked or an approver of `{registry}` can revoke this grant."
+        )
+
+
+# --- conflicts ------------------------------------------------------------------------------------
+
+
+class InvalidTransition(Conflict):
+    """The grant is in a state where this step does not apply."""
+
+    def __init__(self, grant_id: str, from_state: str, to_state: str, detail: str = "") -> None:
+        super().__init__(detail or f"This request is {from_state}; it cannot become {to_state}.")
+        self.grant_id = grant_id
+        self.from_state = from_state
+        self.to_state = to_state
+
+
+class AlreadyDecided(InvalidTransition):
+    """A decision arrived for a grant that is no longer pending (another approver was first)."""
+
+    def __init__(
+        self, grant_id: str, state: str, to_state: str, by: str | None, at: datetime | None
+    ) -> None:
+        # Who decided is an attribute, not text: the Slack layer renders it as a mention.
+        when = f" at {at:%Y-%m-%d %H:%M} UTC" if at is not None else ""
+        super().__init__(
+            grant_id, state, to_state, f"This request was already {state}{when}; nothing changed."
+        )
+        self.decided_by = by
+        self.decided_at = at
+        self.state = state
+
+
+class AlreadyApproved(Conflict):
+    def __init__(self, user_id: str) -> None:
+        super().__init__("You have approved this request already; it needs another approver.")
+        self.user_id = user_id
+
+
+class RequestLapsed(InvalidTransition):
+    def __init__(self, grant_id: str, state: str, to_state: str) -> None:
+        super().__init__(
+            grant_id,
+            state,
+            to_state,
+            "Nobody decided this request in time and it has lapsed; ask again if still needed.",
+        )
+
+
+class ExtensionRefused(InvalidTransition):
+    pass
+
+
+class TooManyOpenRequests(Conflict):
+    def __init__(self, user_id: str, limit: int) -> None:
+        super().__init__(
+            f"You already have {limit} open requests, the most one person may have; "
+            "withdraw one or wait for a decision."
+        )
+        self.user_id = user_id
+        self.limit = limit
+
+
+class QuotaHeadroomExhausted(Conflict):
+    def __init__(self, registry: str, used: int, limit: int, headroom: int) -> None:
+        super().__init__(
+            f"`{registry}` uses {used} of its {limit} IP rules; the bot keeps {headroom} free for "
+            "people and infrastructure-as-code, so it cannot add another. A NAT gateway with one "
+            "permanent rule is the lasting fix."
+        )
+        self.registry = registry
+        self.used = used
+        self.limit = limit
+        self.headroom = headroom
+
+
+class RuleQuotaFull(Conflict):
     def __init__(self, registry: str, used: int, limit: int) -> None:
         super().__init__(
-            registry,
             f"`{registry}` already has {used} of its {limit} IP rules; no rule can be added "
-            "until some are removed. A NAT gateway with one permanent rule is the lasting fix.",
+            "until some are removed. A NAT gateway with one permanent rule is the lasting fix."
         )
+        self.registry = registry
         self.used = used
         self.limit = limit
 
 
-class RegistryBusy(RegistryError):
-    def __init__(self, registry: str, waited: float) -> None:
+class PublicAccessDisabled(Conflict):
+    def __init__(self, registry: str) -> None:
         super().__init__(
-            registry,
-            f"Another change to `{registry}`'s rules has been running for over {waited:g} s; "
-            "try again in a minute.",
+            f"`{registry}` has public network access disabled, which overrides every IP rule: "
+            "an allow rule would change nothing. Reach it through its private endpoint."
         )
-        self.waited = waited
+        self.registry = registry
 
 
-class LockLost(RegistryError):
-    def __init__(self, registry: str, detail: str) -> None:
+class NotPremium(Conflict):
+    def __init__(self, registry: str, sku: str | None) -> None:
         super().__init__(
-            registry,
-            f"The bot lost its write lock on `{registry}` ({detail}); the change was not made.",
+            f"`{registry}` is on the {sku or 'unknown'} SKU; IP rules exist only on Premium "
+            "registries, so its firewall cannot be what refused you."
         )
+        self.registry = registry
+        self.sku = sku
 
 
-class VerificationFailed(RegistryError):
-    def __init__(self, registry: str, detail: str) -> None:
+class RegistryNotFound(Conflict):
+    def __init__(self, registry: str, resource_id: str) -> None:
         super().__init__(
-            registry,
-            f"Azure accepted the change to `{registry}` but reading the rules back shows "
-            f"{detail}. Someone may have edited the rules at the same moment; nothing is "
-            "assumed done.",
+            f"Azure says registry `{registry}` does not exist ({resource_id}); "
+            "the bot's configuration may be out of date."
         )
+        self.registry = registry
+        self.resource_id = resource_id
 
 
-class ArmError(RegistryError):
-    """Azure Resource Manager refused or failed the call (after retries, when retryable)."""
+class ConcurrentUpdate(Conflict):
+    """The stored record changed since it was read (ETag mismatch); re-read and retry."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"`{key}` changed while being updated; try again.")
+        self.key = key
+
+
+# --- unavailable ----------------------------------------------------------------------------------
+
+
+class ArmError(Unavailable):
+    """Azure Resource Manager refused or failed a call the bot cannot fix by retrying alone."""
 
     def __init__(
         self, registry: str, message: str, *, status: int | None = None, code: str | None = None
     ) -> None:
-        super().__init__(registry, message)
+        super().__init__(message)
+        self.registry = registry
         self.status = status
         self.code = code
 
 
 class ArmUnavailable(ArmError):
     """ARM kept failing (throttling, 5xx, dropped connections) until the retries ran out."""
+
+
+class RegistryBusy(Unavailable):
+    def __init__(self, registry: str, retry_after: timedelta) -> None:
+        super().__init__(
+            f"Another change to `{registry}`'s rules is running; this one runs right after it."
+        )
+        self.registry = registry
+        self.retry_after = retry_after
+
+
+class LockLost(Unavailable):
+    def __init__(self, registry: str, detail: str) -> None:
+        super().__init__(
+            f"The bot lost its write lock on `{registry}` ({detail}); the change was not made."
+        )
+        self.registry = registry
+
+
+class VerificationFailed(Unavailable):
+    def __init__(self, registry: str, detail: str) -> None:
+        super().__init__(
+            f"Azure accepted the change to `{registry}` but reading the rules back shows "
+            f"{detail}. Someone may have edited the rules at the same moment; nothing is "
+            "assumed done and the bot will look again."
+        )
+        self.registry = registry
+        self.detail = detail
+
+
+class DirectoryUnavailable(Unavailable):
+    def __init__(self, group: str, detail: str) -> None:
+        super().__init__(
+            f"The approver group `{group}` could not be read from Slack ({detail}), so nobody "
+            "can approve right now; try again in a few minutes."
+        )
+        self.group = group

@@ -176,3 +176,40 @@ class RegistryState(BaseModel):
             private_endpoint_count=len(pecs) if isinstance(pecs, list) else 0,
             extra={k: v for k, v in merged.items() if k not in known},
         )
+
+
+#: One raw `ipRules` entry as ARM sends it (`{"action": "Allow", "value": "1.2.3.4"}`).
+RawRule = dict[str, Any]
+
+
+class RegistrySnapshot(BaseModel):
+    """A registry as one GET returned it: the raw JSON (so a PATCH can send back exactly what was
+    read, `virtualNetworkRules` and unknown fields included) and the state read from it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    raw: dict[str, Any]
+    #: ARM's `x-ms-request-id` of the call that produced it (the PATCH, for a write), and the
+    #: correlation id the bot sent, for the audit trail and for Microsoft support.
+    request_id: str | None = None
+    correlation_id: str | None = None
+
+    @cached_property
+    def state(self) -> RegistryState:
+        return RegistryState.from_json(self.raw)
+
+    @property
+    def ip_rules(self) -> list[RawRule]:
+        props = self.raw.get("properties")
+        nrs = props.get("networkRuleSet") if isinstance(props, dict) else None
+        rules = nrs.get("ipRules") if isinstance(nrs, dict) else None
+        return [dict(r) for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
+
+
+class RuleUsage(BaseModel):
+    """IP rules used and allowed, from `listUsages` (limit: the documented 100 when unknown)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    used: int | None = None
+    limit: int = DEFAULT_IP_RULE_LIMIT

@@ -15,7 +15,7 @@ from bot import cli
 from sandbox.arm_emulator import ArmEmulator
 from sandbox.arm_network import NetworkResources
 from services.azure.service_tags import ServiceTagStore
-from tests.services.registry_fixtures import StaticTokenCredential
+from tests.sandbox_helpers import StaticTokenCredential
 
 SUB = "00000000-0000-0000-0000-0000000000e1"
 
@@ -185,7 +185,7 @@ def test_refresh_service_tags_stores_them_in_the_app_storage(
         change_number="77",
     )
     monkeypatch.setenv("ACRBOT_STORAGE_CONNECTION_STRING", azurite_connection_string)
-    monkeypatch.setenv("ACRBOT_SERVICE_TAGS__CONTAINER", unique_name)
+    monkeypatch.setenv("ACRBOT_DATA_CONTAINER", unique_name)
     monkeypatch.setenv("ACRBOT_SERVICE_TAGS__LOCATIONS", '["northeurope"]')
 
     code = cli.main(["refresh-service-tags", "--subscription", SUB, "--location", "westeurope"])

@@ -14,20 +14,19 @@ import pytest
 
 from sandbox.arm_emulator import ArmEmulator, RecordedRequest
 from sandbox.arm_network import NetworkResources
+from services.azure.arm import ArmRegistryGateway
+from services.azure.network import ArmEgressDiscovery
 from services.azure.permissions import (
     EGRESS_DISCOVERY_ACTIONS,
     REGISTRY_RULES_ACTIONS,
     SERVICE_TAGS_ACTIONS,
 )
 from services.azure.service_tags import fetch_service_tags
-from services.clock import FrozenClock
-from tests.services.registry_fixtures import (
+from tests.sandbox_helpers import (
     RESOURCE_GROUP,
     SUBSCRIPTION,
-    NoLock,
     StaticTokenCredential,
     arm_settings,
-    make_rules,
     registry_config,
 )
 
@@ -192,14 +191,16 @@ def emulator() -> Iterator[ArmEmulator]:
 
 
 def test_registry_actions_are_exactly_the_calls_the_registry_adapter_makes(
-    emulator: ArmEmulator, clock: FrozenClock
+    emulator: ArmEmulator,
 ) -> None:
     emulator.add_registry(SUBSCRIPTION, RESOURCE_GROUP, "contoso", rules=["1.2.3.4"])
-    rules = make_rules(emulator, [registry_config("contoso")], lock=NoLock(), clock=clock)
+    config = registry_config("contoso")
+    gateway = ArmRegistryGateway(arm=arm_settings(emulator), credential=StaticTokenCredential())
 
-    rules.state("contoso")
-    rules.allow("contoso", "20.1.2.3")
-    rules.remove("contoso", ["20.1.2.3"])
+    # Every method of the registry port: what a diagnosis reads and what a reconcile writes.
+    gateway.usage(config)
+    snapshot = gateway.read(config)
+    gateway.write(config, snapshot, [*snapshot.ip_rules, {"action": "Allow", "value": "20.1.2.3"}])
 
     used = {_REGISTRY_OPERATIONS[r.kind] for r in emulator.requests}
     assert used == set(REGISTRY_RULES_ACTIONS)
@@ -216,8 +217,6 @@ def test_service_tag_action_is_exactly_the_call_the_refresh_makes(emulator: ArmE
 
 
 def test_egress_discovery_actions_are_exactly_its_calls(emulator: ArmEmulator) -> None:
-    from services.azure.network import ArmEgressDiscovery
-
     net = NetworkResources().attach(emulator)
     ip = net.add_public_ip(SUBSCRIPTION, "rg", "pip", "4.175.12.34")
     prefix = net.add_public_ip_prefix(SUBSCRIPTION, "rg", "ippre", "20.61.14.0/30")

@@ -15,7 +15,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 
 from sandbox.arm_emulator import API_VERSION, ArmEmulator
-from tests.services.registry_fixtures import RESOURCE_GROUP, SUBSCRIPTION, StaticTokenCredential
+from tests.sandbox_helpers import RESOURCE_GROUP, SUBSCRIPTION, StaticTokenCredential
 
 REG = "contoso"
 

@@ -17,7 +17,7 @@ from services.azure.network import (
     EgressDiscoveryError,
     merge_known_ips,
 )
-from tests.services.registry_fixtures import StaticTokenCredential, arm_settings
+from tests.sandbox_helpers import StaticTokenCredential, arm_settings
 
 SUB = "00000000-0000-0000-0000-00000000000a"
 OTHER_SUB = "00000000-0000-0000-0000-00000000000b"

@@ -14,13 +14,13 @@ from sandbox.arm_emulator import ArmEmulator
 from sandbox.arm_network import NetworkResources
 from services.azure.service_tags import (
     SERVICE_TAGS_BLOB,
+    ServiceTagsFetchSettings,
     ServiceTagsRefreshError,
-    ServiceTagsSettings,
     ServiceTagStore,
     refresh_service_tags,
 )
-from services.settings import Settings
-from tests.services.registry_fixtures import StaticTokenCredential, arm_settings
+from services.settings import ServiceTagSettings, Settings
+from tests.sandbox_helpers import StaticTokenCredential, arm_settings
 
 pytestmark = pytest.mark.azurite
 
@@ -63,8 +63,13 @@ def network(emulator: ArmEmulator) -> NetworkResources:
 
 
 @pytest.fixture
-def settings(emulator: ArmEmulator, azurite_connection_string: str) -> Settings:
-    return Settings(storage_connection_string=azurite_connection_string, arm=arm_settings(emulator))
+def settings(emulator: ArmEmulator, azurite_connection_string: str, unique_name: str) -> Settings:
+    return Settings(
+        storage_connection_string=azurite_connection_string,
+        data_container=unique_name,
+        arm=arm_settings(emulator),
+        service_tags=ServiceTagSettings(locations=("westeurope",)),
+    )
 
 
 @pytest.fixture
@@ -73,15 +78,11 @@ def store(azurite_connection_string: str, unique_name: str) -> ServiceTagStore:
     return ServiceTagStore(service.get_container_client(unique_name))
 
 
-def tag_settings(*locations: str) -> ServiceTagsSettings:
-    return ServiceTagsSettings(locations=locations, subscription_id=SUB)
-
-
 def test_refresh_stores_tags_the_diagnosis_can_look_up(
     network: NetworkResources, settings: Settings, store: ServiceTagStore
 ) -> None:
     result = refresh_service_tags(
-        settings, tag_settings("westeurope"), credential=StaticTokenCredential(), store=store
+        settings, subscription_id=SUB, credential=StaticTokenCredential(), store=store
     )
 
     assert (result.tags, result.prefixes, result.change_number) == (4, 7, "345")
@@ -100,7 +101,7 @@ def test_stored_document_has_the_public_file_shape(
     network: NetworkResources, settings: Settings, store: ServiceTagStore
 ) -> None:
     refresh_service_tags(
-        settings, tag_settings("westeurope"), credential=StaticTokenCredential(), store=store
+        settings, subscription_id=SUB, credential=StaticTokenCredential(), store=store
     )
 
     document = store.load()
@@ -117,7 +118,8 @@ def test_each_location_is_asked_and_the_answers_merge_by_name(
 ) -> None:
     result = refresh_service_tags(
         settings,
-        tag_settings("westeurope", "northeurope"),
+        subscription_id=SUB,
+        locations=["westeurope", "northeurope"],
         credential=StaticTokenCredential(),
         store=store,
     )
@@ -140,7 +142,7 @@ def test_a_refused_fetch_keeps_the_tags_already_stored(
     emulator: ArmEmulator, network: NetworkResources, settings: Settings, store: ServiceTagStore
 ) -> None:
     refresh_service_tags(
-        settings, tag_settings("westeurope"), credential=StaticTokenCredential(), store=store
+        settings, subscription_id=SUB, credential=StaticTokenCredential(), store=store
     )
     network.set_service_tags([tag("Storage", "", "AzureStorage", "52.0.0.0/8")], change_number="9")
     emulator.inject(
@@ -153,7 +155,7 @@ def test_a_refused_fetch_keeps_the_tags_already_stored(
 
     with pytest.raises(ServiceTagsRefreshError) as caught:
         refresh_service_tags(
-            settings, tag_settings("westeurope"), credential=StaticTokenCredential(), store=store
+            settings, subscription_id=SUB, credential=StaticTokenCredential(), store=store
         )
 
     assert "cannot read the service tags of westeurope" in str(caught.value)
@@ -170,7 +172,7 @@ def test_an_unusable_answer_is_never_stored(
 
     with pytest.raises(ServiceTagsRefreshError, match="unusable"):
         refresh_service_tags(
-            settings, tag_settings("westeurope"), credential=StaticTokenCredential(), store=store
+            settings, subscription_id=SUB, credential=StaticTokenCredential(), store=store
         )
 
     assert store.load() is None
@@ -180,41 +182,35 @@ def test_refresh_needs_a_subscription_and_locations(
     network: NetworkResources, settings: Settings, store: ServiceTagStore
 ) -> None:
     with pytest.raises(ServiceTagsRefreshError, match="SUBSCRIPTION_ID"):
+        refresh_service_tags(settings, credential=StaticTokenCredential(), store=store)
+    with pytest.raises(ServiceTagsRefreshError, match="no service tag locations"):
         refresh_service_tags(
             settings,
-            ServiceTagsSettings(locations=("westeurope",)),
+            subscription_id=SUB,
+            locations=[],
             credential=StaticTokenCredential(),
             store=store,
         )
-    with pytest.raises(ServiceTagsRefreshError, match="no service tag locations"):
-        refresh_service_tags(
-            settings, tag_settings(), credential=StaticTokenCredential(), store=store
-        )
 
 
-def test_settings_come_from_the_app_settings_names(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_subscription_and_locations_come_from_the_app_settings(
+    network: NetworkResources,
+    monkeypatch: pytest.MonkeyPatch,
+    azurite_connection_string: str,
+    unique_name: str,
+    emulator: ArmEmulator,
+) -> None:
     monkeypatch.setenv("ACRBOT_SERVICE_TAGS__LOCATIONS", '["westeurope", "swedencentral"]')
     monkeypatch.setenv("ACRBOT_SERVICE_TAGS__SUBSCRIPTION_ID", SUB)
-    monkeypatch.setenv("AzureWebJobsStorage__accountName", "stacrbot123")
+    monkeypatch.setenv("ACRBOT_STORAGE_CONNECTION_STRING", azurite_connection_string)
+    monkeypatch.setenv("ACRBOT_DATA_CONTAINER", unique_name)
+    assert ServiceTagsFetchSettings().subscription_id == SUB
+    settings = Settings(arm=arm_settings(emulator))
 
-    loaded = ServiceTagsSettings()
+    result = refresh_service_tags(settings, credential=StaticTokenCredential())
 
-    assert loaded.locations == ("westeurope", "swedencentral")
-    assert loaded.subscription_id == SUB
-    assert loaded.storage_account_name == "stacrbot123"
-    assert (loaded.container, loaded.blob) == ("acrbot-data", "service-tags.json")
-
-
-def test_store_from_settings_uses_the_connection_string_locally(
-    network: NetworkResources, settings: Settings, unique_name: str
-) -> None:
-    tags = ServiceTagsSettings(
-        locations=("westeurope",), subscription_id=SUB, container=unique_name
-    )
-
-    result = refresh_service_tags(settings, tags, credential=StaticTokenCredential())
-
-    assert result.container == unique_name
-    index = ServiceTagStore.from_settings(settings, tags).load_index()
+    assert result.locations == ("westeurope", "swedencentral")
+    assert (result.container, result.blob) == (unique_name, "service-tags.json")
+    index = ServiceTagStore.from_settings(settings).load_index()
     assert index is not None
     assert "ApiManagement" in index.lookup(ipaddress.ip_address("13.64.39.16"))

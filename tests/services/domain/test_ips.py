@@ -56,14 +56,9 @@ def test_only_single_public_ipv4_is_grantable(text: str, error: type[Exception])
         parse_grantable_ip(text)
 
 
-def test_refusals_of_every_service_share_one_base_with_a_message() -> None:
-    from services.domain.errors import DomainError
-    from services.grants import InvalidIp, parse_ip
-
-    with pytest.raises(DomainError) as registry_refusal:
+def test_every_refusal_is_an_invalid_request_with_a_message() -> None:
+    # One refusal tree: a request flow, the reconcile and the diagnosis all raise these.
+    with pytest.raises(errors.InvalidRequest) as refused:
         parse_grantable_ip("10.0.0.1")
-    with pytest.raises(InvalidIp) as grant_refusal:
-        parse_ip("10.0.0.1")
-    assert isinstance(grant_refusal.value, DomainError)
-    # Both layers word the same refusal the same way, since both come from services/domain/ips.py.
-    assert grant_refusal.value.message == registry_refusal.value.message
+    assert isinstance(refused.value, errors.UnsupportedIp)
+    assert refused.value.message.startswith("`10.0.0.1` cannot be allowed: it is a private")

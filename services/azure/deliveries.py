@@ -16,13 +16,15 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableServiceClient
 
 from services.clock import Clock
-from services.settings import Settings
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableServiceClient
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9._:@=+-]{1,200}$")
 _BUCKET_FORMAT = "%Y%m%d%H"
@@ -43,20 +45,12 @@ def _bucket(when: datetime) -> str:
     return "at|" + when.astimezone(UTC).strftime(_BUCKET_FORMAT)
 
 
-class DeliveryLedger:
-    """Which deliveries were already processed."""
+class TableDeliveryLedger:
+    """`DeliveryLedger` on Azure Table Storage: which deliveries were already processed."""
 
     def __init__(self, service: TableServiceClient, *, prefix: str, clock: Clock) -> None:
         self._table = service.create_table_if_not_exists(f"{prefix}deliveries")
         self._clock = clock
-
-    @classmethod
-    def from_settings(cls, settings: Settings, clock: Clock) -> DeliveryLedger:
-        return cls(
-            TableServiceClient.from_connection_string(settings.storage_connection_string),
-            prefix=settings.table_prefix,
-            clock=clock,
-        )
 
     def claim(self, delivery_id: str) -> bool:
         """True the first time `delivery_id` is seen (go ahead), False for a repeat (skip it)."""

@@ -2,41 +2,32 @@
 
 Registries have no ETag, so two read-modify-writes of one rule set that overlap lose a rule. Each
 registry has one empty blob in the app's storage account; whoever holds its lease may write the
-registry's rules. A background thread renews the lease while it is held, so a slow ARM update
-cannot outlive it; if the host dies, the lease lapses by itself after `lease_seconds`.
+registry's rules. Taking it never waits: a busy lock means the caller's reconcile runs again a
+little later (the holder will likely do the work anyway). A background thread renews the lease
+while it is held, so a slow ARM update cannot outlive it; if the host dies, the lease lapses by
+itself after `lease_seconds`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
-from typing import Protocol
+from contextlib import suppress
+from types import TracebackType
+from typing import TYPE_CHECKING
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
-from azure.storage.blob import BlobLeaseClient, BlobServiceClient, ContainerClient
 
-from services.domain.errors import LockLost, RegistryBusy
+from services.domain.errors import LockLost
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobLeaseClient, ContainerClient
 
 logger = logging.getLogger(__name__)
 
 #: Azure accepts lease lengths of 15 to 60 seconds (or infinite, which a crash would leave stuck).
 MIN_LEASE_SECONDS = 15
 MAX_LEASE_SECONDS = 60
-
-
-class RegistryLock(Protocol):
-    def hold(self, registry: str) -> AbstractContextManager[Lease]:
-        """Hold the registry's write lock for the `with` block, or raise `RegistryBusy`."""
-        ...
-
-
-class Lease(Protocol):
-    def check(self) -> None:
-        """Raise `LockLost` when the lock was lost while held (renewal failed)."""
-        ...
 
 
 class BlobLeaseLock:
@@ -47,10 +38,7 @@ class BlobLeaseLock:
         container: ContainerClient,
         *,
         lease_seconds: int = 30,
-        wait_seconds: float = 60.0,
-        poll_seconds: float = 1.0,
         renew_seconds: float | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not MIN_LEASE_SECONDS <= lease_seconds <= MAX_LEASE_SECONDS:
             raise ValueError(
@@ -59,28 +47,21 @@ class BlobLeaseLock:
             )
         self._container = container
         self._lease_seconds = lease_seconds
-        self._wait_seconds = wait_seconds
-        self._poll_seconds = poll_seconds
         # A third of the lease leaves two chances to renew before it would lapse.
         self._renew_seconds = renew_seconds if renew_seconds is not None else lease_seconds / 3
-        self._sleep = sleep
         self._container_ready = False
         # Blobs known to exist: one storage call per change saved (a lock blob is never deleted).
         self._blobs: set[str] = set()
+        self._mutex = threading.Lock()
 
-    @classmethod
-    def from_connection_string(
-        cls, connection_string: str, container: str, **kwargs: object
-    ) -> BlobLeaseLock:
-        service = BlobServiceClient.from_connection_string(connection_string)
-        return cls(service.get_container_client(container), **kwargs)  # type: ignore[arg-type]
-
-    def blob_name(self, registry: str) -> str:
+    @staticmethod
+    def blob_name(registry: str) -> str:
         return f"{registry.strip().lower()}.lock"
 
     def _ensure_blob(self, blob: str) -> None:
-        if blob in self._blobs:
-            return
+        with self._mutex:
+            if blob in self._blobs:
+                return
         if not self._container_ready:
             with suppress(ResourceExistsError):
                 self._container.create_container()
@@ -88,50 +69,33 @@ class BlobLeaseLock:
         try:
             self._container.upload_blob(blob, b"", overwrite=False)
         except ResourceExistsError:
-            # Exists already, or exists and is leased right now (412/409): both are fine.
-            pass
+            pass  # exists already, or exists and is leased right now: both are fine
         except HttpResponseError as exc:
             if exc.status_code != 412:
                 raise
-        self._blobs.add(blob)
+        with self._mutex:
+            self._blobs.add(blob)
 
-    @contextmanager
-    def hold(self, registry: str) -> Iterator[_HeldLease]:
-        """Hold the lease on the registry's blob for the block; renewed in the background.
+    def try_hold(self, registry: str) -> HeldLease | None:
+        """The lease on the registry's blob, renewed in the background until the `with` block
+        ends; None at once when another holder has it."""
+        from azure.storage.blob import BlobLeaseClient
 
-        Waits up to `wait_seconds` (counted as time slept between attempts) for a holder to
-        release, then raises `RegistryBusy`. Released in every case when the block ends.
-        """
         blob = self.blob_name(registry)
         self._ensure_blob(blob)
         lease = BlobLeaseClient(self._container.get_blob_client(blob))
-        waited = 0.0
-        while True:
-            try:
-                lease.acquire(lease_duration=self._lease_seconds)
-                break
-            except HttpResponseError as exc:
-                if exc.status_code != 409:
-                    raise
-                if waited >= self._wait_seconds:
-                    raise RegistryBusy(registry, waited) from exc
-                step = min(self._poll_seconds, self._wait_seconds - waited)
-                self._sleep(step)
-                waited += step
-        held = _HeldLease(registry, lease, self._renew_seconds)
-        held.start()
         try:
-            yield held
-        finally:
-            held.stop()
-            try:
-                lease.release()
-            except HttpResponseError:
-                # Lost or expired already: nothing to give back; the lease lapses by itself.
-                logger.warning("lease on %s was gone at release", blob)
+            lease.acquire(lease_duration=self._lease_seconds)
+        except HttpResponseError as exc:
+            if exc.status_code == 409:
+                return None
+            raise
+        return HeldLease(registry, lease, self._renew_seconds)
 
 
-class _HeldLease:
+class HeldLease:
+    """A lease that is held; a context manager that renews it and releases it at the end."""
+
     def __init__(self, registry: str, lease: BlobLeaseClient, renew_seconds: float) -> None:
         self.registry = registry
         self._lease = lease
@@ -143,12 +107,24 @@ class _HeldLease:
         self.renewals = 0
         self.lost: Exception | None = None
 
-    def start(self) -> None:
+    def __enter__(self) -> HeldLease:
         self._thread.start()
+        return self
 
-    def stop(self) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
+        try:
+            self._lease.release()
+        except HttpResponseError:
+            # Lost or expired already: nothing to give back; the lease lapses by itself.
+            logger.warning("lease on %s was gone at release", self.registry)
 
     def check(self) -> None:
         if self.lost is not None:

@@ -1,0 +1,283 @@
+"""Registry network rules through Azure Resource Manager (`azure-mgmt-containerregistry`, API
+2025-11-01): the `RegistryGateway` port.
+
+It reads a registry as raw JSON, reads the IP-rule quota, and writes a new `ipRules` list; it
+holds no lock and decides nothing (the reconcile flow does both). How a write stays safe:
+- Registries have no ETag and a PATCH replaces the whole `ipRules` list, so the caller holds the
+  registry's lock from the GET to the PATCH and passes the snapshot it read. Only `ipRules` is
+  replaced in that raw `networkRuleSet`: `virtualNetworkRules` (absent from the 15.0.0 model) and
+  fields the SDK does not know are sent back as read.
+- The update is a long-running operation (201 + `Azure-AsyncOperation`, or 200); the registry is
+  read again after it, and that read is what the caller verifies.
+- Throttling, 5xx answers and dropped connections are retried by azure-core's retry policy
+  (honouring `Retry-After`), the PATCH included (its whole-list body is idempotent); what still
+  fails afterwards is `ArmUnavailable`.
+
+The SDK and `azure.identity` are imported on first use, so a process that never reaches ARM (the
+HTTP function) does not pay for them.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from services.domain.errors import (
+    ArmError,
+    ArmUnavailable,
+    DomainError,
+    NotPremium,
+    RegistryNotFound,
+    RuleQuotaFull,
+)
+from services.domain.policy import RegistryConfig
+from services.domain.registry import DEFAULT_IP_RULE_LIMIT, RawRule, RegistrySnapshot, RuleUsage
+from services.settings import ArmSettings
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from azure.core.pipeline import PipelineResponse
+    from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+
+logger = logging.getLogger(__name__)
+
+# azure-core does not replay a PATCH after a dropped connection, since PATCH need not be
+# idempotent. Ours is: it carries the whole ipRules list computed under the lock, so sending it
+# twice gives the same rule set as once.
+_RETRY_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH"})
+
+
+def _raw_json(pipeline_response: PipelineResponse[Any, Any], _deserialized: Any, _h: Any) -> Any:
+    return pipeline_response.http_response.json()
+
+
+def _final_raw(
+    pipeline_response: PipelineResponse[Any, Any], _deserialized: Any, _h: Any
+) -> tuple[str, Any]:
+    return pipeline_response.http_request.method, pipeline_response.http_response.json()
+
+
+@dataclass
+class _Call:
+    """One port call's ARM context: its correlation id, and the PATCH's request id."""
+
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    request_id: str | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"x-ms-correlation-request-id": self.correlation_id}
+
+    def hook(self, response: PipelineResponse[Any, Any]) -> None:
+        method = response.http_request.method
+        if method == "PATCH" or (method == "GET" and self.request_id is None):
+            self.request_id = response.http_response.headers.get("x-ms-request-id")
+
+
+class ArmRegistryGateway:
+    """`RegistryGateway` on Azure Resource Manager. Thread-safe; one per process is enough."""
+
+    def __init__(
+        self,
+        *,
+        arm: ArmSettings,
+        credential: TokenCredential | Callable[[], TokenCredential],
+    ) -> None:
+        self._arm = arm
+        self._credential_source = credential
+        self._credential: TokenCredential | None = None
+        self._clients: dict[str, ContainerRegistryManagementClient] = {}
+        self._mutex = threading.Lock()
+
+    # -- the port ----------------------------------------------------------------------------------
+
+    def usage(self, registry: RegistryConfig) -> RuleUsage:
+        """IP rules used and allowed from `listUsages`; the documented 100 when ARM cannot say
+        (the quota guards a change, it is not the change: a failure here must not block one)."""
+        client = self._client(registry.subscription_id)
+        call = _Call()
+        try:
+            raw = cast(
+                dict[str, Any],
+                client.registries.list_usages(
+                    registry.resource_group, registry.name, cls=_raw_json, headers=call.headers
+                ),
+            )
+        except Exception as exc:
+            from azure.core.exceptions import AzureError
+
+            if not isinstance(exc, AzureError):
+                raise
+            logger.warning("listUsages failed for %s, assuming the default: %s", registry.name, exc)
+            return RuleUsage()
+        for usage in raw.get("value") or []:
+            if str(usage.get("name", "")).lower() == "iprules":
+                used, limit = usage.get("currentValue"), usage.get("limit")
+                return RuleUsage(
+                    used=used if isinstance(used, int) else None,
+                    limit=limit if isinstance(limit, int) and limit > 0 else DEFAULT_IP_RULE_LIMIT,
+                )
+        return RuleUsage()
+
+    def read(self, registry: RegistryConfig) -> RegistrySnapshot:
+        """The registry as ARM returns it now. Raises `RegistryNotFound`, `ArmError`,
+        `ArmUnavailable`."""
+        call = _Call()
+        raw = self._get(registry, call)
+        return RegistrySnapshot(
+            raw=raw, request_id=call.request_id, correlation_id=call.correlation_id
+        )
+
+    def write(
+        self, registry: RegistryConfig, snapshot: RegistrySnapshot, ip_rules: list[RawRule]
+    ) -> RegistrySnapshot:
+        """PATCH the network rule set of `snapshot` with `ip_rules` as its `ipRules`, wait for
+        the operation, and return the registry as read after it. Raises `RuleQuotaFull` (ARM's
+        own quota refusal), `NotPremium`, `RegistryNotFound`, `ArmError`, `ArmUnavailable`."""
+        network_rule_set = copy.deepcopy(
+            (snapshot.raw.get("properties") or {}).get("networkRuleSet")
+        )
+        if not isinstance(network_rule_set, dict):
+            # No rule set yet means the registry is open; keep it open, only add the rules.
+            network_rule_set = {"defaultAction": "Allow"}
+        network_rule_set["ipRules"] = [dict(r) for r in ip_rules]
+        body = {"properties": {"networkRuleSet": network_rule_set}}
+        client = self._client(registry.subscription_id)
+        call = _Call()
+        with self._arm_errors(registry, "update the rules of"):
+            from azure.core.exceptions import HttpResponseError
+
+            try:
+                poller = client.registries.begin_update(
+                    registry.resource_group,
+                    registry.name,
+                    body,
+                    cls=_final_raw,
+                    polling_interval=self._arm.polling_interval,
+                    headers=call.headers,
+                    raw_response_hook=call.hook,
+                    retry_on_methods=_RETRY_METHODS,
+                )
+                method, final = cast(tuple[str, dict[str, Any]], poller.result())
+            except HttpResponseError as exc:
+                code = exc.error.code if exc.error is not None else None
+                if code == "QuotaExceeded":
+                    # Someone filled the last slots since the read; ARM names the limit in its
+                    # message ("... exceeds allowed quota 100 for the SKU Premium.").
+                    found = (
+                        re.search(r"quota (\d+)", exc.error.message or "") if exc.error else None
+                    )
+                    limit = int(found.group(1)) if found else len(ip_rules) - 1
+                    raise RuleQuotaFull(registry.name, len(ip_rules) - 1, limit) from exc
+                if code == "NetworkRuleNotSupported":
+                    raise NotPremium(registry.name, None) from exc
+                raise
+        # Verify on a read made after the operation finished: the poller's final GET is one; a
+        # synchronous 200 only echoes what was sent, so read again.
+        if method != "GET":
+            final = self._get(registry, call)
+        return RegistrySnapshot(
+            raw=final, request_id=call.request_id, correlation_id=call.correlation_id
+        )
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _client(self, subscription_id: str) -> ContainerRegistryManagementClient:
+        from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+
+        with self._mutex:
+            client = self._clients.get(subscription_id)
+            if client is None:
+                if self._credential is None:
+                    source = self._credential_source
+                    self._credential = source() if callable(source) else source
+                arm = self._arm
+                client = ContainerRegistryManagementClient(
+                    self._credential,
+                    subscription_id,
+                    base_url=arm.endpoint,
+                    connection_verify=arm.ca_bundle or True,
+                    polling_interval=arm.polling_interval,
+                    retry_total=arm.retry_total,
+                    retry_backoff_factor=arm.retry_backoff_factor,
+                    retry_backoff_max=arm.retry_backoff_max,
+                    read_timeout=arm.read_timeout,
+                )
+                self._clients[subscription_id] = client
+            return client
+
+    def _get(self, registry: RegistryConfig, call: _Call) -> dict[str, Any]:
+        client = self._client(registry.subscription_id)
+        with self._arm_errors(registry, "read"):
+            raw = client.registries.get(
+                registry.resource_group,
+                registry.name,
+                cls=_raw_json,
+                headers=call.headers,
+                raw_response_hook=call.hook,
+            )
+        return cast(dict[str, Any], raw)
+
+    @contextmanager
+    def _arm_errors(self, registry: RegistryConfig, action: str) -> Iterator[None]:
+        """Turn azure-core's exceptions into the domain's, with words a developer can act on."""
+        from azure.core.exceptions import (
+            AzureError,
+            ClientAuthenticationError,
+            HttpResponseError,
+            ResourceNotFoundError,
+        )
+
+        name = registry.name
+        try:
+            yield
+        except DomainError:
+            raise
+        except ResourceNotFoundError as exc:
+            raise RegistryNotFound(name, registry.resource_id) from exc
+        except ClientAuthenticationError as exc:
+            raise ArmError(
+                name,
+                f"The bot could not sign in to Azure to {action} `{name}`: {exc.message}",
+                status=exc.status_code,
+            ) from exc
+        except HttpResponseError as exc:
+            code = exc.error.code if exc.error is not None else None
+            text = exc.error.message if exc.error is not None else exc.message
+            status = exc.status_code
+            if status == 429 or (status is not None and status >= 500):
+                raise ArmUnavailable(
+                    name,
+                    f"Azure Resource Manager kept answering {status} ({code or 'no code'}) to "
+                    f"{action} `{name}`, also after {self._arm.retry_total} retries.",
+                    status=status,
+                    code=code,
+                ) from exc
+            if status == 403:
+                raise ArmError(
+                    name,
+                    f"The bot's identity may not {action} `{name}` ({code}): it needs the bot's "
+                    "registry role (read, write and listUsages on the registry).",
+                    status=status,
+                    code=code,
+                ) from exc
+            raise ArmError(
+                name,
+                f"Azure refused to {action} `{name}`: {code}: {text}",
+                status=status,
+                code=code,
+            ) from exc
+        except AzureError as exc:
+            raise ArmUnavailable(
+                name,
+                f"Azure Resource Manager could not be reached to {action} `{name}` "
+                f"({type(exc).__name__}: {exc.message}), also after {self._arm.retry_total} "
+                "retries.",
+            ) from exc

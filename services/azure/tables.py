@@ -1,0 +1,233 @@
+"""The grant store on Azure Table Storage (azure-data-tables).
+
+Tables (names prefixed with `Settings.table_prefix`):
+- `<prefix>grants` — one entity per grant. PartitionKey = the UTC day in the grant's ULID
+  (`20260101`), so a grant is a point read from its id alone; RowKey = grant id. The grant is the
+  JSON property `data`; `state`, `registry`, `ip` and `requester` are copies for filters and for
+  people browsing the table.
+- `<prefix>grantindex` — the index rows `services.domain.grants.index_rows` derives from each
+  grant (slots, caps, deadlines, requester and registry lists), with `grant_id` and `written_at`.
+  Deadline RowKeys start with a fixed-width time, so "due by now" is a key range.
+- `<prefix>entries` — the bot's own `ipRules` entries: PartitionKey = registry, RowKey = IP.
+- `<prefix>messages` — where each grant's Slack messages are: PartitionKey = grant id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import UpdateMode
+
+from services.clock import Clock
+from services.domain.errors import ConcurrentUpdate, GrantNotFound
+from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
+from services.domain.ids import is_ulid, ulid_time
+from services.domain.reconcile import OwnedEntry
+from services.ports import IndexEntry
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableEntity, TableServiceClient
+
+
+def _day(grant_id: str) -> str:
+    if not is_ulid(grant_id):
+        raise GrantNotFound(grant_id)
+    return ulid_time(grant_id).strftime("%Y%m%d")
+
+
+class TableGrantStore:
+    """`GrantStore` on Azure Table Storage; tables are created on construction."""
+
+    def __init__(self, service: TableServiceClient, *, prefix: str, clock: Clock) -> None:
+        self._grants = service.create_table_if_not_exists(f"{prefix}grants")
+        self._index = service.create_table_if_not_exists(f"{prefix}grantindex")
+        self._entries = service.create_table_if_not_exists(f"{prefix}entries")
+        self._messages = service.create_table_if_not_exists(f"{prefix}messages")
+        self._clock = clock
+
+    # --- grants ---
+
+    @staticmethod
+    def _grant_entity(grant: Grant) -> dict[str, Any]:
+        return {
+            "PartitionKey": _day(grant.id),
+            "RowKey": grant.id,
+            "data": grant.model_dump_json(),
+            "state": grant.state.value,
+            "registry": grant.registry,
+            "ip": str(grant.ip),
+            "requester": f"{grant.requester.team_id}/{grant.requester.user_id}",
+        }
+
+    def create(self, grant: Grant) -> None:
+        try:
+            self._grants.create_entity(self._grant_entity(grant))
+        except ResourceExistsError:
+            raise ConcurrentUpdate(grant.id) from None
+
+    def get(self, grant_id: str) -> tuple[Grant, str]:
+        try:
+            entity = self._grants.get_entity(_day(grant_id), grant_id)
+        except ResourceNotFoundError:
+            raise GrantNotFound(grant_id) from None
+        return Grant.model_validate_json(entity["data"]), str(entity.metadata["etag"])
+
+    def replace(self, grant: Grant, etag: str) -> str:
+        try:
+            meta = self._grants.update_entity(
+                self._grant_entity(grant),
+                mode=UpdateMode.REPLACE,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise ConcurrentUpdate(grant.id) from None
+        return str(meta.get("etag", ""))
+
+    def delete(self, grant_id: str) -> None:
+        self._grants.delete_entity(_day(grant_id), grant_id)
+
+    def scan(
+        self, *, registry: str | None = None, state: GrantState | None = None
+    ) -> Iterator[Grant]:
+        clauses, params = [], {}
+        if registry is not None:
+            clauses.append("registry eq @registry")
+            params["registry"] = registry
+        if state is not None:
+            clauses.append("state eq @state")
+            params["state"] = state.value
+        rows = (
+            self._grants.query_entities(" and ".join(clauses), parameters=params)
+            if clauses
+            else self._grants.list_entities()
+        )
+        for entity in rows:
+            yield Grant.model_validate_json(entity["data"])
+
+    # --- index rows ---
+
+    def _row_entity(self, row: IndexRow, grant_id: str) -> dict[str, Any]:
+        return {
+            "PartitionKey": row.partition,
+            "RowKey": row.row,
+            "grant_id": grant_id,
+            "written_at": self._clock.now(),
+        }
+
+    @staticmethod
+    def _entry(entity: TableEntity) -> IndexEntry:
+        return IndexEntry(
+            partition=str(entity["PartitionKey"]),
+            row=str(entity["RowKey"]),
+            grant_id=str(entity["grant_id"]),
+            written_at=entity["written_at"],
+            etag=str(entity.metadata["etag"]),
+        )
+
+    def put_rows(self, rows: Iterable[IndexRow], grant_id: str) -> None:
+        for row in rows:
+            if not row.claim:
+                self._index.upsert_entity(self._row_entity(row, grant_id))
+
+    def drop_rows(self, rows: Iterable[IndexRow], grant_id: str) -> None:
+        for row in rows:
+            if not row.claim:
+                self._index.delete_entity(row.partition, row.row)
+                continue
+            held = self.holder(row)
+            if held is not None and held.grant_id == grant_id:
+                # Someone may have taken it over since: then it is theirs to keep.
+                with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
+                    self._index.delete_entity(
+                        row.partition,
+                        row.row,
+                        etag=held.etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+
+    def claim(self, row: IndexRow, grant_id: str) -> bool:
+        try:
+            self._index.create_entity(self._row_entity(row, grant_id))
+        except ResourceExistsError:
+            return False
+        return True
+
+    def holder(self, row: IndexRow) -> IndexEntry | None:
+        try:
+            return self._entry(self._index.get_entity(row.partition, row.row))
+        except ResourceNotFoundError:
+            return None
+
+    def take_over(self, row: IndexRow, grant_id: str, etag: str) -> bool:
+        try:
+            self._index.update_entity(
+                self._row_entity(row, grant_id),
+                mode=UpdateMode.REPLACE,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        return True
+
+    def rows(
+        self, partition: str, *, after: str | None = None, until: str | None = None
+    ) -> list[IndexEntry]:
+        # "|" < "~": an upper bound of `<time>~` includes rows `<time>|<id>` at exactly `until`.
+        query = "PartitionKey eq @pk"
+        params: dict[str, Any] = {"pk": partition}
+        if until is not None:
+            query += " and RowKey lt @hi"
+            params["hi"] = until + "~"
+        if after is not None:
+            query += " and RowKey gt @lo"
+            params["lo"] = after + "~"
+        return [
+            self._entry(e)
+            for e in self._index.query_entities(query, parameters=params, results_per_page=1000)
+        ]
+
+    # --- the bot's own entries ---
+
+    def entries(self, registry: str) -> list[OwnedEntry]:
+        rows = self._entries.query_entities("PartitionKey eq @pk", parameters={"pk": registry})
+        return [OwnedEntry.model_validate_json(e["data"]) for e in rows]
+
+    def put_entry(self, entry: OwnedEntry) -> None:
+        self._entries.upsert_entity(
+            {
+                "PartitionKey": entry.registry,
+                "RowKey": str(entry.ip),
+                "data": entry.model_dump_json(),
+                "value": entry.value,
+                "state": entry.state.value,
+            }
+        )
+
+    def drop_entry(self, registry: str, ip: ipaddress.IPv4Address) -> None:
+        self._entries.delete_entity(registry, str(ip))
+
+    # --- messages ---
+
+    def add_message(self, grant_id: str, ref: MessageRef) -> None:
+        self._messages.upsert_entity(
+            {
+                "PartitionKey": grant_id,
+                "RowKey": f"{ref.kind}|{ref.channel}|{ref.ts}",
+                "data": ref.model_dump_json(),
+            }
+        )
+
+    def messages(self, grant_id: str) -> list[MessageRef]:
+        rows = self._messages.query_entities("PartitionKey eq @pk", parameters={"pk": grant_id})
+        return [MessageRef.model_validate_json(e["data"]) for e in rows]

@@ -1,0 +1,97 @@
+"""The one place adapters are built from settings.
+
+`build_ports` gives a worker everything a flow may touch; the HTTP function needs only the
+delivery ledger and the queue (`build_ledger`, `build_queue`) and never builds the rest, so its
+cold start loads neither the blob nor the management SDKs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from services.clock import Clock, SystemClock
+from services.diagnosis.service_tags import ServiceTagIndex
+from services.directory import StaticApproverDirectory
+from services.lookups import AddressBook
+from services.ports import ApproverDirectory, Ports
+from services.settings import Settings
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+    from services.azure.deliveries import TableDeliveryLedger
+    from services.azure.queue import StorageJobQueue
+
+logger = logging.getLogger(__name__)
+
+
+def build_ledger(settings: Settings, clock: Clock | None = None) -> TableDeliveryLedger:
+    from services.azure.clients import table_service
+    from services.azure.deliveries import TableDeliveryLedger
+
+    return TableDeliveryLedger(
+        table_service(settings.storage), prefix=settings.table_prefix, clock=clock or SystemClock()
+    )
+
+
+def build_queue(settings: Settings) -> StorageJobQueue:
+    from services.azure.clients import queue_client
+    from services.azure.queue import StorageJobQueue
+
+    return StorageJobQueue(queue_client(settings.storage, settings.queue_name))
+
+
+def service_tags_loader(settings: Settings) -> Callable[[], ServiceTagIndex | None]:
+    """Service tags from the file named in settings, if any (the daily fetch stores its own)."""
+
+    def load() -> ServiceTagIndex | None:
+        if settings.service_tags.file:
+            return ServiceTagIndex.load(settings.service_tags.file)
+        return None
+
+    return load
+
+
+def build_ports(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    credential: TokenCredential | Callable[[], TokenCredential] | None = None,
+    approvers: ApproverDirectory | None = None,
+) -> Ports:
+    """Every port on its Azure adapter. `credential` defaults to `DefaultAzureCredential`
+    (made on first use); `approvers` to a directory that knows no user groups."""
+    from services.azure.arm import ArmRegistryGateway
+    from services.azure.audit import TableAuditLog
+    from services.azure.clients import blob_service, default_credential, table_service
+    from services.azure.lock import BlobLeaseLock
+    from services.azure.tables import TableGrantStore
+
+    clock = clock or SystemClock()
+    tables = table_service(settings.storage)
+    lock = BlobLeaseLock(
+        blob_service(settings.storage).get_container_client(settings.arm.lock_container),
+        lease_seconds=settings.arm.lock_lease_seconds,
+    )
+    gateway = ArmRegistryGateway(arm=settings.arm, credential=credential or default_credential)
+    from services.flows.diagnose import RegistryStates
+
+    return Ports(
+        registries=settings.directory,
+        policy=settings.policy,
+        grants=TableGrantStore(tables, prefix=settings.table_prefix, clock=clock),
+        audit=TableAuditLog(tables, prefix=settings.table_prefix),
+        ledger=build_ledger(settings, clock),
+        registry=gateway,
+        lock=lock,
+        jobs=build_queue(settings),
+        approvers=approvers or StaticApproverDirectory(),
+        clock=clock,
+        lookups=AddressBook(settings.known_ips, service_tags_loader(settings)),
+        settings=settings,
+        dry_run=settings.arm.dry_run,
+        states=RegistryStates(gateway, clock, timedelta(seconds=settings.arm.state_cache_seconds)),
+    )

@@ -1,0 +1,75 @@
+"""Work the services hand to the queue: reconcile a registry, tell people a grant changed.
+
+Jobs are pydantic models sent as JSON (base64 text on the Storage queue). Every job carries a
+`key`; handlers are idempotent, and the delivery ledger turns a repeated key into no effect where
+the effect is not idempotent by itself (a message posted to a person). The Slack layer adds its
+own job kinds next to these.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class ReconcileJob(BaseModel):
+    """Converge one registry's rules with its grants (see `services.flows.reconcile`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["reconcile"] = "reconcile"
+    #: Login server of the registry.
+    registry: str
+    #: Read the registry even when the store shows nothing to do (the sweep's check for rules
+    #: removed by hand).
+    check: bool = False
+    #: How many times this registry was found busy or failing in a row (for the back-off).
+    attempt: int = Field(default=0, ge=0)
+
+    @property
+    def key(self) -> str:
+        return f"reconcile:{self.registry}:{self.attempt}"
+
+
+class GrantEvent(StrEnum):
+    REQUESTED = "requested"
+    APPROVAL_ADDED = "approval_added"
+    APPROVED = "approved"
+    DENIED = "denied"
+    WITHDRAWN = "withdrawn"
+    LAPSED = "lapsed"
+    ACTIVATED = "activated"
+    FAILED = "failed"
+    APPLY_DELAYED = "apply_delayed"
+    EXTENDED = "extended"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    RULE_REMOVED = "rule_removed"
+    RULE_VANISHED = "rule_vanished"
+    EXPIRY_REMINDER = "expiry_reminder"
+    LAPSE_REMINDER = "lapse_reminder"
+
+
+class GrantNotice(BaseModel):
+    """Something happened to a grant that people should see (cards updated, requester told)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["grant_notice"] = "grant_notice"
+    grant_id: str
+    event: GrantEvent
+    #: Who caused it, when a person did.
+    actor: str | None = None
+    #: Makes the key unique when the same event can happen twice (extensions, reminders).
+    seq: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"notice:{self.grant_id}:{self.event.value}:{self.seq}"
+
+
+#: The jobs the services send; the Slack layer's worker accepts these and its own kinds.
+ServiceJob = Annotated[ReconcileJob | GrantNotice, Field(discriminator="kind")]
+SERVICE_JOBS: TypeAdapter[ReconcileJob | GrantNotice] = TypeAdapter(ServiceJob)

@@ -1,0 +1,94 @@
+"""Diagnosing a paste against the live registries: parse it, read the registry it names (or every
+managed one when it names none or an unknown one, so the verdict can say which exist), and judge.
+
+A registry that cannot be read does not stop the diagnosis: it is judged from the paste alone and
+the result says what could not be read.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from services.clock import Clock
+from services.diagnosis.parsing import parse_pull_failure
+from services.diagnosis.verdicts import Diagnosis, diagnose
+from services.domain.errors import DomainError
+from services.domain.policy import RegistryConfig
+from services.domain.registry import RegistryState
+from services.ports import Ports, RegistryGateway
+
+
+class RegistryStates:
+    """Registry states (GET + listUsages) for diagnoses, reused for `ttl` per registry.
+
+    Only diagnoses read through it; the reconcile always reads fresh under the lock.
+    """
+
+    def __init__(self, gateway: RegistryGateway, clock: Clock, ttl: timedelta) -> None:
+        self._gateway = gateway
+        self._clock = clock
+        self._ttl = ttl
+        self._cache: dict[str, tuple[datetime, RegistryState]] = {}
+        self._mutex = threading.Lock()
+
+    def get(self, config: RegistryConfig) -> RegistryState:
+        now = self._clock.now()
+        key = config.resource_id.lower()
+        with self._mutex:
+            cached = self._cache.get(key)
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        usage = self._gateway.usage(config)
+        state = self._gateway.read(config).state.model_copy(
+            update={"ip_rule_quota_used": usage.used, "ip_rule_quota_limit": usage.limit}
+        )
+        with self._mutex:
+            self._cache[key] = (now, state)
+        return state
+
+    def forget(self, config: RegistryConfig) -> None:
+        with self._mutex:
+            self._cache.pop(config.resource_id.lower(), None)
+
+
+class DiagnosisResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    diagnosis: Diagnosis
+    #: Registries that could not be read, with why (the diagnosis went ahead without them).
+    registry_errors: tuple[str, ...] = ()
+
+
+def _targets(ports: Ports, named: str | None) -> list[RegistryConfig]:
+    if named:
+        found = ports.registries.find(named)
+        if found is not None:
+            return [found]
+    # No name, or a name the bot does not manage: every managed registry, so the verdict can
+    # name the one or say which exist.
+    return list(ports.registries)
+
+
+def diagnose_paste(
+    ports: Ports, text: str, *, states: RegistryStates | None = None
+) -> DiagnosisResult:
+    """Explain a pasted pull error against the live state of the registry it names."""
+    failure = parse_pull_failure(text, custom_domains=ports.registries.custom_domains)
+    reader = states or RegistryStates(ports.registry, ports.clock, timedelta(0))
+    snapshots: list[RegistryState] = []
+    errors: list[str] = []
+    for config in _targets(ports, failure.registry or failure.custom_domain):
+        try:
+            snapshots.append(reader.get(config))
+        except DomainError as exc:
+            errors.append(exc.message)
+    result = diagnose(
+        failure,
+        registries=snapshots,
+        known_ips=ports.lookups.known_ips,
+        service_tags=ports.lookups.service_tags,
+    )
+    return DiagnosisResult(diagnosis=result, registry_errors=tuple(errors))

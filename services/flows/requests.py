@@ -1,0 +1,196 @@
+"""Requesting a grant, and withdrawing a request.
+
+Everything a person typed is checked before anything is stored. Two guards hold under
+concurrency because they are claim rows (created only if absent), never count-then-write:
+- the registry+IP slot: a second request for the same address returns the open grant;
+- the requester's open-request cap: slots `000…` up to the policy's limit, one per open grant.
+Order of writes: cap claim, index rows, the grant, then the registry+IP slot. A crash before the
+slot leaves a pending grant nobody was shown, which lapses on schedule and frees its cap slot.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from services.domain.audit import transition_event
+from services.domain.errors import ConcurrentUpdate, InvalidTransition, TooManyOpenRequests
+from services.domain.grants import (
+    Grant,
+    GrantState,
+    MessageRef,
+    Requester,
+    cap_row,
+    index_rows,
+    lapse,
+    slot_row,
+    validate_duration,
+    validate_justification,
+    withdraw,
+)
+from services.domain.ids import new_ulid
+from services.domain.ips import parse_grantable_ip
+from services.domain.jobs import GrantEvent, GrantNotice
+from services.flows.book import claim, find, transition
+from services.ports import Ports
+
+#: Longest diagnosis text kept on a grant (it is shown on the approval card, not parsed).
+_CONTEXT_CHARS = 600
+
+
+class RequestOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    grant: Grant
+    #: False when an open grant for the same registry and IP already existed and is returned.
+    created: bool
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None:
+        return None
+    text = text.strip()
+    return (text[: _CONTEXT_CHARS - 1] + "…") if len(text) > _CONTEXT_CHARS else (text or None)
+
+
+def request_grant(
+    ports: Ports,
+    *,
+    registry: str,
+    ip: str | ipaddress.IPv4Address,
+    requester: Requester,
+    justification: str,
+    duration: timedelta | None = None,
+    verdict: str | None = None,
+    summary: str | None = None,
+    warning: str | None = None,
+    command: str | None = None,
+    origin: MessageRef | None = None,
+) -> RequestOutcome:
+    """Ask for a time-limited allow rule for one public IPv4 address on a managed registry.
+
+    Returns the existing open grant for the same registry and address instead of a second one
+    (also under concurrency). Raises `RegistryNotManaged`, an `UnsupportedIp`, `InvalidText`,
+    `InvalidDuration`, `TooManyOpenRequests`; nothing is stored then.
+    """
+    config = ports.registries.get(registry)
+    address = parse_grantable_ip(ip)
+    reason = validate_justification(justification, ports.policy)
+    chosen = validate_duration(duration, ports.policy)
+    login = config.effective_login_server
+
+    existing = open_grant_for(ports, login, address)
+    if existing is not None:
+        return RequestOutcome(grant=existing, created=False)
+
+    now = ports.clock.now()
+    grant = Grant(
+        id=new_ulid(now),
+        registry=login,
+        ip=address,
+        requester=requester,
+        justification=reason,
+        requested_duration=chosen,
+        required_approvals=config.required_approvals,
+        requested_at=now,
+        lapses_at=now + ports.policy.pending_ttl,
+        verdict=verdict,
+        summary=_clip(summary),
+        warning=_clip(warning),
+        command=_clip(command),
+    )
+    try:
+        grant = grant.model_copy(update={"cap_slot": _claim_cap(ports, grant)})
+    except TooManyOpenRequests:
+        # A double click racing itself is a duplicate, not one request too many.
+        existing = open_grant_for(ports, login, address)
+        if existing is not None:
+            return RequestOutcome(grant=existing, created=False)
+        raise
+    ports.grants.put_rows(index_rows(grant), grant.id)
+    ports.grants.create(grant)
+    if origin is not None:
+        ports.grants.add_message(grant.id, origin)
+    try:
+        holder = claim(ports, slot_row(login, address), grant.id, is_live=_is_live(ports, now))
+    except ConcurrentUpdate:
+        _discard(ports, grant)
+        raise
+    if holder is not None:
+        _discard(ports, grant)
+        return RequestOutcome(grant=holder, created=False)
+    ports.audit.append(transition_event(None, grant, actor=requester.user_id, at=now))
+    ports.jobs.send(GrantNotice(grant_id=grant.id, event=GrantEvent.REQUESTED))
+    return RequestOutcome(grant=grant, created=True)
+
+
+def _is_live(ports: Ports, now: datetime) -> Callable[[Grant], bool]:
+    def live(grant: Grant) -> bool:
+        if grant.state is GrantState.PENDING and now >= grant.lapses_at:
+            current = lapse_quietly(ports, grant.id)
+            return current is not None and current.is_open
+        return grant.is_open
+
+    return live
+
+
+def _claim_cap(ports: Ports, grant: Grant) -> int:
+    """The first free open-request slot of the requester; `TooManyOpenRequests` if none."""
+    limit = ports.policy.max_open_requests_per_requester
+    now = ports.clock.now()
+    for slot in range(limit):
+        try:
+            holder = claim(
+                ports, cap_row(grant.requester, slot), grant.id, is_live=_is_live(ports, now)
+            )
+        except ConcurrentUpdate:
+            continue  # held by a request still being written: it counts as open
+        if holder is None:
+            return slot
+    raise TooManyOpenRequests(grant.requester.user_id, limit)
+
+
+def _discard(ports: Ports, grant: Grant) -> None:
+    """Undo a request that lost the race for its slot (it was never shown to anyone)."""
+    ports.grants.delete(grant.id)
+    ports.grants.drop_rows(index_rows(grant), grant.id)
+
+
+def open_grant_for(ports: Ports, registry: str, ip: ipaddress.IPv4Address) -> Grant | None:
+    """The open grant holding the registry+IP slot, if any (lapsing an overdue pending one)."""
+    held = ports.grants.holder(slot_row(registry, ip))
+    if held is None:
+        return None
+    grant = find(ports, held.grant_id)
+    if grant is None:
+        return None
+    if grant.state is GrantState.PENDING and ports.clock.now() >= grant.lapses_at:
+        lapse_quietly(ports, grant.id)
+        return None
+    return grant if grant.is_open else None
+
+
+def lapse_quietly(ports: Ports, grant_id: str) -> Grant | None:
+    """Lapse an overdue pending grant found on the way; None when it lapsed (or is gone),
+    else the grant as it is (decided meanwhile)."""
+    try:
+        before, after = transition(
+            ports, grant_id, lambda g, now: lapse(g, now=now), actor="acrbot"
+        )
+    except InvalidTransition:
+        return find(ports, grant_id)
+    if before.state is not after.state:
+        ports.jobs.send(GrantNotice(grant_id=grant_id, event=GrantEvent.LAPSED))
+    return None
+
+
+def withdraw_request(ports: Ports, grant_id: str, *, actor: str) -> Grant:
+    """pending → withdrawn by the requester (`NotRequester`, `AlreadyDecided` otherwise)."""
+    _, after = transition(
+        ports, grant_id, lambda g, now: withdraw(g, actor=actor, now=now), actor=actor
+    )
+    ports.jobs.send(GrantNotice(grant_id=grant_id, event=GrantEvent.WITHDRAWN, actor=actor))
+    return after

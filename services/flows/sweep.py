@@ -1,0 +1,98 @@
+"""The sweep: what time alone makes happen. Run by a timer every few minutes.
+
+It expires active grants whose time has passed, lapses pending requests nobody decided, reports
+approved grants whose rule was not applied in time (a crash between approval and apply), and says
+which registries need a reconcile — however many grants ended on one, its rules change in one
+update. Everything is driven by deadline index rows read by key range, so a sweep that did not run
+for a day catches up in one go; two sweeps at once do the work once (each transition is
+ETag-guarded and skipped when someone else made it first).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from services.domain.errors import DomainError, InvalidTransition
+from services.domain.grants import (
+    SYSTEM_ACTOR,
+    DeadlineKind,
+    Grant,
+    GrantState,
+    deadline_partition,
+    expire,
+    lapse,
+)
+from services.domain.ids import time_key
+from services.domain.jobs import GrantEvent, GrantNotice
+from services.flows.book import grants_in, transition
+from services.flows.reconcile import has_work
+from services.ports import Ports
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepReport:
+    expired: list[Grant] = field(default_factory=list)
+    lapsed: list[Grant] = field(default_factory=list)
+    #: Approved but not active by their activation deadline; their registry is reconciled again.
+    stalled: list[Grant] = field(default_factory=list)
+    #: Login servers whose rules need a reconcile, each once.
+    registries: list[str] = field(default_factory=list)
+    #: Registries the sweep could not look at, with why (the others went ahead).
+    errors: dict[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+
+
+def _due(ports: Ports, kind: DeadlineKind) -> list[Grant]:
+    return grants_in(ports, deadline_partition(kind), until=time_key(ports.clock.now()))
+
+
+def sweep(ports: Ports, *, dry_run: bool = False) -> SweepReport:
+    """Do what is due now; returns what was done and which registries to reconcile.
+
+    With `dry_run` nothing is changed: the report says what would be.
+    """
+    report = SweepReport(dry_run=dry_run)
+    touched: dict[str, None] = {}
+    for grant in _due(ports, DeadlineKind.EXPIRY):
+        touched[grant.registry] = None
+        if dry_run:
+            report.expired.append(grant)
+            continue
+        try:
+            _, after = transition(
+                ports, grant.id, lambda g, now: expire(g, now=now), actor=SYSTEM_ACTOR
+            )
+        except InvalidTransition:
+            continue  # extended or revoked since it was read
+        report.expired.append(after)
+        ports.jobs.send(GrantNotice(grant_id=grant.id, event=GrantEvent.EXPIRED))
+    for grant in _due(ports, DeadlineKind.LAPSE):
+        if dry_run:
+            report.lapsed.append(grant)
+            continue
+        try:
+            before, after = transition(
+                ports, grant.id, lambda g, now: lapse(g, now=now), actor=SYSTEM_ACTOR
+            )
+        except InvalidTransition:
+            continue  # decided since it was read
+        if before.state is GrantState.PENDING:
+            report.lapsed.append(after)
+            ports.jobs.send(GrantNotice(grant_id=grant.id, event=GrantEvent.LAPSED))
+    for grant in _due(ports, DeadlineKind.ACTIVATION):
+        report.stalled.append(grant)
+        touched[grant.registry] = None
+    for config in ports.registries:
+        login = config.effective_login_server
+        if login in touched:
+            continue
+        try:
+            if has_work(ports, login):
+                touched[login] = None
+        except DomainError as exc:
+            report.errors[login] = exc.message
+    report.registries = list(touched)
+    return report

@@ -1,0 +1,203 @@
+"""The ports: what the flows need from the outside world, as `typing.Protocol`s.
+
+Each has one real adapter in `services/azure/` (or `bot/` for Slack's directory) and one in-memory
+fake in `tests/fakes/`, both held to the same contract tests. `Ports` bundles them for a flow;
+`services.bootstrap` is the one place that builds the real ones from settings.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+from pydantic import BaseModel
+
+from services.clock import Clock
+from services.domain.audit import AuditEvent
+from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
+from services.domain.policy import Policy, RegistryConfig, RegistryDirectory
+from services.domain.reconcile import OwnedEntry
+from services.domain.registry import RawRule, RegistrySnapshot, RuleUsage
+
+if TYPE_CHECKING:
+    from services.diagnosis.known_ips import KnownIps
+    from services.diagnosis.service_tags import ServiceTagIndex
+    from services.flows.diagnose import RegistryStates
+    from services.settings import Settings
+
+
+class RegistryGateway(Protocol):
+    """A registry's network rules on Azure Resource Manager. No lock, no cache: the reconcile
+    flow holds the lock around `read` → `write`."""
+
+    def usage(self, registry: RegistryConfig) -> RuleUsage:
+        """IP rules used and allowed (`listUsages`); the documented limit when ARM cannot say."""
+        ...
+
+    def read(self, registry: RegistryConfig) -> RegistrySnapshot:
+        """The registry as ARM returns it now."""
+        ...
+
+    def write(
+        self, registry: RegistryConfig, snapshot: RegistrySnapshot, ip_rules: list[RawRule]
+    ) -> RegistrySnapshot:
+        """PATCH the network rule set read in `snapshot` with only `ipRules` replaced, wait for
+        the long-running operation, and return the registry as read after it."""
+        ...
+
+
+class Lease(Protocol):
+    def check(self) -> None:
+        """Raise `LockLost` when the lock was lost while held (its renewal failed)."""
+        ...
+
+
+class RegistryLock(Protocol):
+    def try_hold(self, registry: str) -> AbstractContextManager[Lease] | None:
+        """The registry's write lock, held for the `with` block; None at once when busy."""
+        ...
+
+
+class IndexEntry(NamedTuple):
+    """A stored index row: which grant it names, when it was written, and its ETag."""
+
+    partition: str
+    row: str
+    grant_id: str
+    written_at: datetime
+    etag: str
+
+
+class GrantStore(Protocol):
+    """Grants, their index rows, the bot's own rule entries and where their messages are."""
+
+    def create(self, grant: Grant) -> None:
+        """Store a new grant (`ConcurrentUpdate` if the id exists)."""
+        ...
+
+    def get(self, grant_id: str) -> tuple[Grant, str]:
+        """The grant and its ETag; `GrantNotFound` when absent or the id is malformed."""
+        ...
+
+    def replace(self, grant: Grant, etag: str) -> str:
+        """Write `grant` only if unchanged since `etag` (`ConcurrentUpdate` otherwise)."""
+        ...
+
+    def delete(self, grant_id: str) -> None: ...
+
+    def scan(
+        self, *, registry: str | None = None, state: GrantState | None = None
+    ) -> Iterator[Grant]:
+        """Every stored grant matching the filters (an operator's listing; not on hot paths)."""
+        ...
+
+    def put_rows(self, rows: Iterable[IndexRow], grant_id: str) -> None:
+        """Write plain (non-claim) index rows naming `grant_id`; idempotent."""
+        ...
+
+    def drop_rows(self, rows: Iterable[IndexRow], grant_id: str) -> None:
+        """Delete index rows; a claim row only while it names `grant_id`."""
+        ...
+
+    def claim(self, row: IndexRow, grant_id: str) -> bool:
+        """Create a claim row naming `grant_id`; False when it exists already."""
+        ...
+
+    def holder(self, row: IndexRow) -> IndexEntry | None:
+        """The stored row, if any."""
+        ...
+
+    def take_over(self, row: IndexRow, grant_id: str, etag: str) -> bool:
+        """Re-point a claim row at `grant_id` if unchanged since `etag`."""
+        ...
+
+    def rows(
+        self, partition: str, *, after: str | None = None, until: str | None = None
+    ) -> list[IndexEntry]:
+        """Rows of one partition with `after < row key <= until + '~'` (bounds optional)."""
+        ...
+
+    def entries(self, registry: str) -> list[OwnedEntry]: ...
+
+    def put_entry(self, entry: OwnedEntry) -> None: ...
+
+    def drop_entry(self, registry: str, ip: ipaddress.IPv4Address) -> None: ...
+
+    def add_message(self, grant_id: str, ref: MessageRef) -> None: ...
+
+    def messages(self, grant_id: str) -> list[MessageRef]: ...
+
+
+class AuditLog(Protocol):
+    def append(self, event: AuditEvent, *, partitions: Iterable[str] = ()) -> None:
+        """Record `event` under its grant or registry, and under each extra partition."""
+        ...
+
+    def for_grant(self, grant_id: str) -> list[AuditEvent]:
+        """A grant's events, oldest first."""
+        ...
+
+    def for_registry(self, registry: str, *, since: datetime | None = None) -> list[AuditEvent]:
+        """A registry's changes, oldest first."""
+        ...
+
+
+class DeliveryLedger(Protocol):
+    def claim(self, delivery_id: str) -> bool:
+        """True the first time `delivery_id` is seen (go ahead), False for a repeat."""
+        ...
+
+    def release(self, delivery_id: str) -> None:
+        """Forget a claim whose processing failed, so a redelivery is processed again."""
+        ...
+
+    def purge(self, older_than: datetime) -> int: ...
+
+
+class JobQueue(Protocol):
+    def send(self, job: BaseModel, *, delay: timedelta = timedelta(0)) -> None:
+        """Enqueue `job` (a pydantic model with a `kind`), visible after `delay`."""
+        ...
+
+
+class ApproverDirectory(Protocol):
+    def members(self, group: str) -> frozenset[str]:
+        """The user ids in a user group; `DirectoryUnavailable` when it cannot be read (then
+        nobody can approve, never everybody)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Everything a flow may touch, built once per process by `services.bootstrap`."""
+
+    registries: RegistryDirectory
+    policy: Policy
+    grants: GrantStore
+    audit: AuditLog
+    ledger: DeliveryLedger
+    registry: RegistryGateway
+    lock: RegistryLock
+    jobs: JobQueue
+    approvers: ApproverDirectory
+    clock: Clock
+    lookups: AddressLookups
+    settings: Settings | None = None
+    #: Log what a reconcile would write and write nothing.
+    dry_run: bool = False
+    #: Registry states reused by diagnoses for a few seconds (None: read every time).
+    states: RegistryStates | None = None
+
+
+class AddressLookups(Protocol):
+    """The organisation's known egress IPs and Azure's service tags, for the diagnosis."""
+
+    @property
+    def known_ips(self) -> KnownIps: ...
+
+    @property
+    def service_tags(self) -> ServiceTagIndex | None: ...

@@ -1,0 +1,111 @@
+"""`python -m bot reconcile` and `python -m bot sweep` run the flows with the environment's
+settings: against Azurite and the ARM emulator here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from sandbox.arm_emulator import ArmEmulator
+from services.bootstrap import build_ports
+from services.domain.grants import Requester
+from services.flows.decisions import approve_grant
+from services.flows.requests import request_grant
+from services.settings import Settings
+from tests.sandbox_helpers import RESOURCE_GROUP, SUBSCRIPTION, StaticTokenCredential
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.azurite
+
+
+@pytest.fixture
+def env(azurite_connection_string, unique_name, monkeypatch) -> Iterator[tuple[dict, ArmEmulator]]:
+    with ArmEmulator() as emulator:
+        emulator.add_registry(SUBSCRIPTION, RESOURCE_GROUP, "contoso", rules=["1.1.1.1"])
+        values = {
+            "AzureWebJobsStorage": azurite_connection_string,
+            "ACRBOT_TABLE_PREFIX": unique_name,
+            "ACRBOT_QUEUE_NAME": f"{unique_name}-jobs",
+            "ACRBOT_REGISTRIES": json.dumps(
+                [{"name": "contoso", "subscription_id": SUBSCRIPTION,
+                  "resource_group": RESOURCE_GROUP, "approvers": ["U0APPROVER"]}]
+            ),
+            "ACRBOT_ARM__ENDPOINT": emulator.base_url,
+            "ACRBOT_ARM__CA_BUNDLE": emulator.ca_path,
+            "ACRBOT_ARM__POLLING_INTERVAL": "0",
+            "ACRBOT_ARM__LOCK_CONTAINER": unique_name,
+        }  # fmt: skip
+        for key, value in values.items():
+            monkeypatch.setenv(key, value)
+        yield values, emulator
+
+
+def approve_one(ip: str = "20.1.2.3") -> str:
+    ports = build_ports(Settings(), credential=StaticTokenCredential())
+    grant = request_grant(
+        ports,
+        registry="contoso",
+        ip=ip,
+        requester=Requester(user_id="U0REQ", team_id="T1"),
+        justification="run by hand from the command line",
+        duration=timedelta(hours=1),
+    ).grant
+    approve_grant(ports, grant.id, approver="U0APPROVER")
+    return grant.id
+
+
+def run_cli(*argv: str, capsys) -> tuple[int, str, str]:
+    """The command line in-process, with ports signed in to the emulator by a static token."""
+    from bot.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    ports = build_ports(Settings(), credential=StaticTokenCredential())
+    code = args.handler(args, ports)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_reconcile_dry_run_prints_the_plan_and_changes_nothing(env, capsys) -> None:
+    _values, emulator = env
+    approve_one()
+    code, out, err = run_cli("reconcile", "contoso", "--dry-run", capsys=capsys)
+    assert code == 0, err
+    assert "dry_run" in out
+    assert "would become:  1.1.1.1, 20.1.2.3" in out
+    assert emulator.rules("contoso") == ["1.1.1.1"]
+
+
+def test_reconcile_applies_and_sweep_reports(env, capsys) -> None:
+    _values, emulator = env
+    grant_id = approve_one()
+    code, out, err = run_cli("reconcile", "contoso.azurecr.io", capsys=capsys)
+    assert code == 0, err
+    assert f"activated: {grant_id} 20.1.2.3" in out
+    assert emulator.rules("contoso") == ["1.1.1.1", "20.1.2.3"]
+    code, out, err = run_cli("sweep", "--dry-run", capsys=capsys)
+    assert code == 0, err
+    assert "would expire 0" in out
+
+
+def test_an_unmanaged_registry_is_a_one_line_error(env) -> None:
+    import os
+
+    values, _ = env
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "reconcile", "elsewhere"],
+        capture_output=True,
+        check=False,
+        text=True,
+        env={**os.environ, **values},
+        cwd=ROOT,
+    )
+    assert out.returncode == 2
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith("bot reconcile: error: `elsewhere` is not a registry this bot manages")
+    assert out.stdout == ""

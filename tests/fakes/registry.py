@@ -1,0 +1,170 @@
+"""An in-memory registry gateway and registry lock.
+
+`FakeRegistryGateway` keeps registries as the raw JSON ARM would return and replaces `ipRules` on
+`write`, as a PATCH of the network rule set does; tests shape it with `set_rules`, `fail` (the
+next call of an operation raises) and `after_write` (a hook run after the write is applied and
+before it returns: a crash or a foreign writer between the PATCH and the read back).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from services.domain.errors import LockLost, RegistryNotFound
+from services.domain.policy import RegistryConfig
+from services.domain.registry import RawRule, RegistrySnapshot, RuleUsage
+
+_PROVIDER = "Microsoft.ContainerRegistry"
+
+
+def registry_json(
+    name: str,
+    *,
+    rules: list[str] | None = None,
+    sku: str = "Premium",
+    public_network_access: str = "Enabled",
+    default_action: str = "Deny",
+    vnet_rules: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    nrs: dict[str, Any] = {
+        "defaultAction": default_action,
+        "ipRules": [{"action": "Allow", "value": v} for v in rules or []],
+    }
+    if vnet_rules is not None:
+        nrs["virtualNetworkRules"] = vnet_rules
+    return {
+        "id": f"/subscriptions/s/resourceGroups/rg/providers/{_PROVIDER}/registries/{name}",
+        "name": name,
+        "location": "westeurope",
+        "sku": {"name": sku, "tier": sku},
+        "properties": {
+            "loginServer": f"{name.lower()}.azurecr.io",
+            "publicNetworkAccess": public_network_access,
+            "networkRuleSet": nrs,
+            "networkRuleBypassOptions": "AzureServices",
+        },
+    }
+
+
+class FakeRegistryGateway:
+    def __init__(self) -> None:
+        self._registries: dict[str, dict[str, Any]] = {}
+        self._limits: dict[str, int] = {}
+        self._failures: dict[str, list[Exception]] = {}
+        self.after_write: Callable[[str], None] | None = None
+        self.calls: Counter[str] = Counter()
+        self._mutex = threading.RLock()
+
+    def add(self, name: str, **kwargs: Any) -> None:
+        with self._mutex:
+            self._registries[name.lower()] = registry_json(name, **kwargs)
+
+    def set_limit(self, name: str, limit: int) -> None:
+        self._limits[name.lower()] = limit
+
+    def rules(self, name: str) -> list[str]:
+        with self._mutex:
+            nrs = self._registries[name.lower()]["properties"]["networkRuleSet"]
+            return [r["value"] for r in nrs["ipRules"]]
+
+    def set_rules(self, name: str, values: list[str]) -> None:
+        with self._mutex:
+            nrs = self._registries[name.lower()]["properties"]["networkRuleSet"]
+            nrs["ipRules"] = [{"action": "Allow", "value": v} for v in values]
+
+    def set_property(self, name: str, key: str, value: Any) -> None:
+        with self._mutex:
+            self._registries[name.lower()]["properties"][key] = value
+
+    def fail(self, operation: str, error: Exception, *, times: int = 1) -> None:
+        self._failures.setdefault(operation, []).extend([error] * times)
+
+    def _maybe_fail(self, operation: str) -> None:
+        queued = self._failures.get(operation)
+        if queued:
+            raise queued.pop(0)
+
+    def _raw(self, registry: RegistryConfig) -> dict[str, Any]:
+        raw = self._registries.get(registry.name.lower())
+        if raw is None:
+            raise RegistryNotFound(registry.name, registry.resource_id)
+        return raw
+
+    def usage(self, registry: RegistryConfig) -> RuleUsage:
+        with self._mutex:
+            self.calls["usage"] += 1
+            self._maybe_fail("usage")
+            raw = self._raw(registry)
+            used = len(raw["properties"]["networkRuleSet"]["ipRules"])
+            return RuleUsage(used=used, limit=self._limits.get(registry.name.lower(), 100))
+
+    def read(self, registry: RegistryConfig) -> RegistrySnapshot:
+        with self._mutex:
+            self.calls["read"] += 1
+            self._maybe_fail("read")
+            return RegistrySnapshot(raw=copy.deepcopy(self._raw(registry)))
+
+    def write(
+        self, registry: RegistryConfig, snapshot: RegistrySnapshot, ip_rules: list[RawRule]
+    ) -> RegistrySnapshot:
+        with self._mutex:
+            self.calls["write"] += 1
+            self._maybe_fail("write")
+            raw = self._raw(registry)
+            nrs = copy.deepcopy(snapshot.raw["properties"].get("networkRuleSet") or {})
+            nrs["ipRules"] = copy.deepcopy(ip_rules)
+            raw["properties"]["networkRuleSet"] = nrs
+        if self.after_write is not None:
+            self.after_write(registry.name)
+        with self._mutex:
+            self._maybe_fail("read_back")
+            return RegistrySnapshot(raw=copy.deepcopy(self._raw(registry)))
+
+
+class _Lease:
+    def __init__(self, registry: str) -> None:
+        self.registry = registry
+        self.lost = False
+
+    def check(self) -> None:
+        if self.lost:
+            raise LockLost(self.registry, "lease lost")
+
+
+class FakeLock:
+    """A per-registry lock that never waits; `hold_externally` makes it busy for a test."""
+
+    def __init__(self) -> None:
+        self._held: set[str] = set()
+        self._mutex = threading.Lock()
+        self.busy_answers = 0
+
+    @contextmanager
+    def _holding(self, key: str) -> Iterator[_Lease]:
+        try:
+            yield _Lease(key)
+        finally:
+            with self._mutex:
+                self._held.discard(key)
+
+    def try_hold(self, registry: str) -> Any:
+        key = registry.lower()
+        with self._mutex:
+            if key in self._held:
+                self.busy_answers += 1
+                return None
+            self._held.add(key)
+        return self._holding(key)
+
+    def hold_externally(self, registry: str) -> None:
+        with self._mutex:
+            self._held.add(registry.lower())
+
+    def release_externally(self, registry: str) -> None:
+        with self._mutex:
+            self._held.discard(registry.lower())

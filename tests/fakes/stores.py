@@ -1,0 +1,233 @@
+"""In-memory grant store, audit log, delivery ledger and job queue."""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+
+from services.clock import Clock
+from services.domain.audit import AuditEvent
+from services.domain.errors import ConcurrentUpdate, GrantNotFound
+from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
+from services.domain.ids import is_ulid, time_key
+from services.domain.reconcile import OwnedEntry
+from services.ports import IndexEntry
+
+_etags = itertools.count(1)
+
+
+def _etag() -> str:
+    return f'W/"{next(_etags)}"'
+
+
+class InMemoryGrantStore:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._grants: dict[str, tuple[Grant, str]] = {}
+        self._index: dict[tuple[str, str], IndexEntry] = {}
+        self._entries: dict[tuple[str, str], OwnedEntry] = {}
+        self._messages: dict[str, dict[str, MessageRef]] = {}
+        self._mutex = threading.RLock()
+
+    # grants
+    def create(self, grant: Grant) -> None:
+        with self._mutex:
+            if grant.id in self._grants:
+                raise ConcurrentUpdate(grant.id)
+            self._grants[grant.id] = (grant, _etag())
+
+    def get(self, grant_id: str) -> tuple[Grant, str]:
+        with self._mutex:
+            if not is_ulid(grant_id) or grant_id not in self._grants:
+                raise GrantNotFound(grant_id)
+            return self._grants[grant_id]
+
+    def replace(self, grant: Grant, etag: str) -> str:
+        with self._mutex:
+            current = self._grants.get(grant.id)
+            if current is None or current[1] != etag:
+                raise ConcurrentUpdate(grant.id)
+            new = _etag()
+            self._grants[grant.id] = (grant, new)
+            return new
+
+    def delete(self, grant_id: str) -> None:
+        with self._mutex:
+            self._grants.pop(grant_id, None)
+
+    def scan(
+        self, *, registry: str | None = None, state: GrantState | None = None
+    ) -> Iterator[Grant]:
+        with self._mutex:
+            grants = [g for g, _ in self._grants.values()]
+        for grant in grants:
+            if (registry is None or grant.registry == registry) and (
+                state is None or grant.state is state
+            ):
+                yield grant
+
+    # index
+    def _entry(self, row: IndexRow, grant_id: str) -> IndexEntry:
+        return IndexEntry(row.partition, row.row, grant_id, self._clock.now(), _etag())
+
+    def put_rows(self, rows: Iterable[IndexRow], grant_id: str) -> None:
+        with self._mutex:
+            for row in rows:
+                if not row.claim:
+                    self._index[(row.partition, row.row)] = self._entry(row, grant_id)
+
+    def drop_rows(self, rows: Iterable[IndexRow], grant_id: str) -> None:
+        with self._mutex:
+            for row in rows:
+                key = (row.partition, row.row)
+                held = self._index.get(key)
+                if held is not None and (not row.claim or held.grant_id == grant_id):
+                    del self._index[key]
+
+    def claim(self, row: IndexRow, grant_id: str) -> bool:
+        with self._mutex:
+            key = (row.partition, row.row)
+            if key in self._index:
+                return False
+            self._index[key] = self._entry(row, grant_id)
+            return True
+
+    def holder(self, row: IndexRow) -> IndexEntry | None:
+        with self._mutex:
+            return self._index.get((row.partition, row.row))
+
+    def take_over(self, row: IndexRow, grant_id: str, etag: str) -> bool:
+        with self._mutex:
+            key = (row.partition, row.row)
+            held = self._index.get(key)
+            if held is None or held.etag != etag:
+                return False
+            self._index[key] = self._entry(row, grant_id)
+            return True
+
+    def rows(
+        self, partition: str, *, after: str | None = None, until: str | None = None
+    ) -> list[IndexEntry]:
+        with self._mutex:
+            found = [
+                e
+                for (p, r), e in self._index.items()
+                if p == partition
+                and (until is None or r < until + "~")
+                and (after is None or r > after + "~")
+            ]
+        return sorted(found, key=lambda e: e.row)
+
+    # entries
+    def entries(self, registry: str) -> list[OwnedEntry]:
+        with self._mutex:
+            return [e for (r, _), e in self._entries.items() if r == registry]
+
+    def put_entry(self, entry: OwnedEntry) -> None:
+        with self._mutex:
+            self._entries[(entry.registry, str(entry.ip))] = entry
+
+    def drop_entry(self, registry: str, ip: ipaddress.IPv4Address) -> None:
+        with self._mutex:
+            self._entries.pop((registry, str(ip)), None)
+
+    # messages
+    def add_message(self, grant_id: str, ref: MessageRef) -> None:
+        with self._mutex:
+            self._messages.setdefault(grant_id, {})[f"{ref.kind}|{ref.channel}|{ref.ts}"] = ref
+
+    def messages(self, grant_id: str) -> list[MessageRef]:
+        with self._mutex:
+            return list(self._messages.get(grant_id, {}).values())
+
+    # for tests
+    def index_keys(self, partition_prefix: str = "") -> list[tuple[str, str]]:
+        with self._mutex:
+            return sorted(k for k in self._index if k[0].startswith(partition_prefix))
+
+
+class InMemoryAuditLog:
+    def __init__(self) -> None:
+        self._events: dict[str, dict[str, AuditEvent]] = {}
+        self._mutex = threading.Lock()
+
+    def append(self, event: AuditEvent, *, partitions: Iterable[str] = ()) -> None:
+        primary = event.grant_id if event.kind == "transition" and event.grant_id else None
+        primary = primary or f"registry|{(event.registry or 'unknown').lower()}"
+        with self._mutex:
+            for partition in dict.fromkeys([primary, *partitions]):
+                self._events.setdefault(partition, {})[event.event_id] = event
+
+    def for_grant(self, grant_id: str) -> list[AuditEvent]:
+        with self._mutex:
+            return sorted(self._events.get(grant_id, {}).values(), key=lambda e: e.event_id)
+
+    def for_registry(self, registry: str, *, since: datetime | None = None) -> list[AuditEvent]:
+        with self._mutex:
+            events = self._events.get(f"registry|{registry.strip().lower()}", {}).values()
+            return sorted(
+                (e for e in events if since is None or e.event_id >= time_key(since)),
+                key=lambda e: e.event_id,
+            )
+
+
+class InMemoryLedger:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._claims: dict[str, datetime] = {}
+        self._mutex = threading.Lock()
+
+    def claim(self, delivery_id: str) -> bool:
+        with self._mutex:
+            if delivery_id in self._claims:
+                return False
+            self._claims[delivery_id] = self._clock.now()
+            return True
+
+    def release(self, delivery_id: str) -> None:
+        with self._mutex:
+            self._claims.pop(delivery_id, None)
+
+    def purge(self, older_than: datetime) -> int:
+        cutoff = older_than.replace(minute=0, second=0, microsecond=0)
+        with self._mutex:
+            old = [k for k, at in self._claims.items() if at < cutoff]
+            for key in old:
+                del self._claims[key]
+            return len(old)
+
+
+@dataclass
+class QueuedJob:
+    job: BaseModel
+    visible_at: datetime
+
+
+class InMemoryQueue:
+    """Jobs in order; `take()` hands out those visible now (by the injected clock)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self.jobs: list[QueuedJob] = []
+        self._mutex = threading.Lock()
+
+    def send(self, job: BaseModel, *, delay: timedelta = timedelta(0)) -> None:
+        with self._mutex:
+            self.jobs.append(QueuedJob(job, self._clock.now() + max(delay, timedelta(0))))
+
+    def take(self) -> list[BaseModel]:
+        now = self._clock.now()
+        with self._mutex:
+            due = [q for q in self.jobs if q.visible_at <= now]
+            self.jobs = [q for q in self.jobs if q.visible_at > now]
+        return [q.job for q in due]
+
+    def kinds(self) -> list[str]:
+        with self._mutex:
+            return [str(getattr(q.job, "kind", "")) for q in self.jobs]

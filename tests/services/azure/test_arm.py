@@ -1,0 +1,209 @@
+"""The ARM adapter on the wire: the real azure-mgmt-containerregistry client against the loopback
+HTTPS emulator (long-running operations, retries, throttling, dropped connections, refusals)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox.arm_emulator import ArmEmulator
+from services.azure.arm import ArmRegistryGateway
+from services.domain.errors import ArmError, ArmUnavailable, NotPremium, RuleQuotaFull
+from services.domain.registry import RegistrySnapshot
+from tests.sandbox_helpers import (
+    RESOURCE_GROUP,
+    SUBSCRIPTION,
+    StaticTokenCredential,
+    arm_settings,
+    registry_config,
+)
+
+REG = "contoso"
+CONFIG = registry_config(REG)
+
+
+@pytest.fixture
+def emulator(request) -> Iterator[ArmEmulator]:
+    with ArmEmulator(**getattr(request, "param", {})) as emu:
+        yield emu
+
+
+@pytest.fixture
+def gateway(emulator: ArmEmulator) -> ArmRegistryGateway:
+    return ArmRegistryGateway(arm=arm_settings(emulator), credential=StaticTokenCredential())
+
+
+def seed(emulator: ArmEmulator, *rules, **kwargs) -> None:
+    emulator.add_registry(SUBSCRIPTION, RESOURCE_GROUP, REG, rules=rules, **kwargs)
+
+
+def add(snapshot: RegistrySnapshot, value: str) -> list[dict[str, str]]:
+    return [*snapshot.ip_rules, {"action": "Allow", "value": value}]
+
+
+def test_arm_calls_of_one_write(emulator: ArmEmulator, gateway: ArmRegistryGateway) -> None:
+    seed(emulator, "1.2.3.4")
+    snapshot = gateway.read(CONFIG)
+    after = gateway.write(CONFIG, snapshot, add(snapshot, "20.103.186.69"))
+    assert [r["value"] for r in after.ip_rules] == ["1.2.3.4", "20.103.186.69"]
+    assert [r.kind for r in emulator.requests] == [
+        "get_registry",
+        "patch_registry",
+        "operation_status",
+        "operation_status",
+        "get_registry",
+    ]
+    # The PATCH's request id and one correlation id per call are kept for the audit trail.
+    assert after.request_id
+    assert after.correlation_id
+    patch = next(r for r in emulator.requests if r.kind == "patch_registry")
+    assert patch.headers["x-ms-correlation-request-id"] == after.correlation_id
+
+
+@pytest.mark.parametrize("emulator", [{"patch_status": 200}], indirect=True)
+def test_a_synchronous_200_is_read_back(emulator: ArmEmulator, gateway) -> None:
+    seed(emulator)
+    after = gateway.write(CONFIG, gateway.read(CONFIG), [{"action": "Allow", "value": "2.2.2.2"}])
+    assert [r["value"] for r in after.ip_rules] == ["2.2.2.2"]
+    assert emulator.count("get_registry") == 2
+
+
+@pytest.mark.parametrize("emulator", [{"in_progress_polls": 5}], indirect=True)
+def test_a_slow_operation_is_polled_until_it_succeeds(emulator: ArmEmulator, gateway) -> None:
+    seed(emulator)
+    gateway.write(CONFIG, gateway.read(CONFIG), [{"action": "Allow", "value": "2.2.2.2"}])
+    assert emulator.count("operation_status") == 6
+
+
+def test_only_ip_rules_change_everything_else_is_sent_back_as_read(
+    emulator: ArmEmulator, gateway
+) -> None:
+    vnet = [{"action": "Allow", "id": "/subscriptions/x/.../subnets/build", "state": "Active"}]
+    seed(
+        emulator,
+        "1.2.3.0/24",
+        {"action": "Allow", "value": "9.9.9.9", "futureField": {"kept": True}},
+        virtual_network_rules=vnet,
+        network_rule_set_extra={"someFutureSetting": "on"},
+        extra_properties={"futureProperty": [1, 2, 3]},
+    )
+    before = emulator.registry_json(REG)["properties"]["networkRuleSet"]
+    snapshot = gateway.read(CONFIG)
+    gateway.write(CONFIG, snapshot, add(snapshot, "20.103.186.69"))
+    [patch] = [r.body for r in emulator.requests if r.kind == "patch_registry"]
+    assert list(patch) == ["properties"]
+    assert list(patch["properties"]) == ["networkRuleSet"]
+    sent = copy.deepcopy(patch["properties"]["networkRuleSet"])
+    assert sent.pop("ipRules")[1] == {
+        "action": "Allow",
+        "value": "9.9.9.9",
+        "futureField": {"kept": True},
+    }
+    expected = copy.deepcopy(before)
+    expected.pop("ipRules")
+    assert sent == expected
+    assert emulator.registry_json(REG)["properties"]["futureProperty"] == [1, 2, 3]
+
+
+def test_usage_reads_the_live_quota_and_falls_back_to_100(emulator: ArmEmulator, gateway) -> None:
+    seed(emulator, "1.1.1.1", ip_rule_limit=40)
+    usage = gateway.usage(CONFIG)
+    assert (usage.used, usage.limit) == (1, 40)
+    emulator.inject("list_usages", status=500, times=10)
+    assert gateway.usage(CONFIG).limit == 100
+
+
+def test_arms_own_quota_refusal_becomes_rule_quota_full(emulator: ArmEmulator, gateway) -> None:
+    seed(emulator, "1.1.1.1", ip_rule_limit=1)
+    snapshot = gateway.read(CONFIG)
+    with pytest.raises(RuleQuotaFull) as refused:
+        gateway.write(CONFIG, snapshot, add(snapshot, "2.2.2.2"))
+    assert refused.value.limit == 1
+
+
+def test_rules_on_a_basic_registry_are_not_premium(emulator: ArmEmulator, gateway) -> None:
+    seed(emulator, sku="Basic")
+    with pytest.raises(NotPremium):
+        gateway.write(CONFIG, gateway.read(CONFIG), [{"action": "Allow", "value": "2.2.2.2"}])
+
+
+def test_throttling_with_retry_after_is_retried(emulator: ArmEmulator, gateway) -> None:
+    seed(emulator)
+    emulator.throttle("get_registry", times=2, retry_after=0)
+    emulator.throttle("patch_registry", times=1, retry_after=0)
+    gateway.write(CONFIG, gateway.read(CONFIG), [{"action": "Allow", "value": "2.2.2.2"}])
+    assert emulator.count("get_registry") == 4  # 2 throttled + read + read back
+    assert emulator.count("patch_registry") == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [
+        ("patch_registry", 500),
+        ("patch_registry", 503),
+        ("get_registry", 502),
+        ("operation_status", 500),
+    ],
+)
+def test_server_errors_are_retried(emulator: ArmEmulator, gateway, kind, status) -> None:
+    seed(emulator)
+    snapshot = gateway.read(CONFIG)
+    emulator.inject(kind, status=status)
+    gateway.write(CONFIG, snapshot, [{"action": "Allow", "value": "2.2.2.2"}])
+    assert emulator.rules(REG) == ["2.2.2.2"]
+
+
+def test_a_dropped_connection_on_the_patch_is_retried(emulator: ArmEmulator, gateway) -> None:
+    # The PATCH carries the whole list, so sending it again is safe.
+    seed(emulator, "1.2.3.4")
+    snapshot = gateway.read(CONFIG)
+    emulator.inject("patch_registry", drop=True)
+    gateway.write(CONFIG, snapshot, add(snapshot, "20.103.186.69"))
+    assert emulator.count("patch_registry") == 2
+    assert emulator.rules(REG) == ["1.2.3.4", "20.103.186.69"]
+
+
+def test_a_slow_answer_past_the_read_timeout_is_retried(emulator: ArmEmulator) -> None:
+    seed(emulator)
+    gateway = ArmRegistryGateway(
+        arm=arm_settings(emulator, read_timeout=0.3), credential=StaticTokenCredential()
+    )
+    emulator.inject("get_registry", delay=1.0)
+    gateway.read(CONFIG)
+    assert emulator.count("get_registry") == 2
+
+
+def test_exhausted_retries_raise_arm_unavailable(emulator: ArmEmulator, gateway) -> None:
+    seed(emulator)
+    emulator.throttle("get_registry", times=4, retry_after=0)
+    with pytest.raises(ArmUnavailable, match=r"kept answering 429.*after 3 retries"):
+        gateway.read(CONFIG)
+
+
+def test_missing_permission_is_explained(emulator: ArmEmulator, gateway) -> None:
+    seed(emulator)
+    snapshot = gateway.read(CONFIG)
+    emulator.inject(
+        "patch_registry",
+        status=403,
+        code="AuthorizationFailed",
+        message="The client does not have authorization to perform action.",
+    )
+    with pytest.raises(ArmError, match="read, write and listUsages") as refused:
+        gateway.write(CONFIG, snapshot, [])
+    assert refused.value.status == 403
+    assert not isinstance(refused.value, ArmUnavailable)
+
+
+def test_the_sdk_is_not_loaded_until_arm_is_called() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, services.azure.arm, services.bootstrap, services.flows.reconcile; "
+        "print(any(m.startswith(('azure.mgmt', 'azure.identity')) for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

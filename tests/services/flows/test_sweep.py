@@ -1,0 +1,126 @@
+"""The sweep: expiry, lapse and stalled approvals from deadline rows, catching up after downtime,
+one reconcile per registry however many grants ended there."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from services.domain.grants import GrantState
+from services.flows.reconcile import ReconcileStatus
+from services.flows.sweep import sweep
+from tests.fakes.ports import APPROVER, config, make_fakes
+from tests.services.flows.helpers import active, approved, reconcile, request
+
+
+def test_due_grants_expire_and_lapse_and_their_registry_is_named_once() -> None:
+    fakes = make_fakes()
+    grants = [active(fakes, f"20.1.2.{i}", user=f"U{i}") for i in range(1, 6)]
+    pending = request(fakes, "20.1.3.1")
+    fakes.clock.advance(timedelta(hours=9))
+    report = sweep(fakes.ports)
+    assert {g.id for g in report.expired} == {g.id for g in grants}
+    assert [g.id for g in report.lapsed] == [pending.id]
+    assert report.registries == ["contoso.azurecr.io"]
+    writes = fakes.registry.calls["write"]
+    reconcile(fakes)
+    assert fakes.registry.calls["write"] == writes + 1
+    assert fakes.registry.rules("contoso") == []
+
+
+def test_nothing_due_touches_nothing() -> None:
+    fakes = make_fakes()
+    active(fakes)
+    report = sweep(fakes.ports)
+    assert report.expired == []
+    assert report.lapsed == []
+    assert report.registries == []
+
+
+def test_a_sweep_after_a_day_of_downtime_catches_up() -> None:
+    fakes = make_fakes()
+    old = [active(fakes, f"20.1.2.{i}", user=f"U{i}") for i in range(1, 4)]
+    fakes.clock.advance(timedelta(days=1))
+    report = sweep(fakes.ports)
+    assert len(report.expired) == 3
+    reconcile(fakes)
+    assert fakes.registry.rules("contoso") == []
+    assert all(fakes.grants.get(g.id)[0].released for g in old)
+
+
+def test_two_sweeps_at_once_do_the_work_once() -> None:
+    fakes = make_fakes()
+    for i in range(1, 11):
+        active(fakes, f"20.1.2.{i}", user=f"U{i}")
+    fakes.clock.advance(timedelta(hours=2))
+    reports = []
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        barrier.wait()
+        reports.append(sweep(fakes.ports))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(len(r.expired) for r in reports) == 10
+
+
+def test_a_stalled_approval_is_reported_and_its_registry_reconciled() -> None:
+    fakes = make_fakes()
+    grant = approved(fakes)  # the worker that should apply it died
+    fakes.clock.advance(timedelta(minutes=11))
+    report = sweep(fakes.ports)
+    assert [g.id for g in report.stalled] == [grant.id]
+    assert report.registries == ["contoso.azurecr.io"]
+    assert reconcile(fakes).status is ReconcileStatus.DONE
+    assert fakes.grants.get(grant.id)[0].state is GrantState.ACTIVE
+
+
+def test_one_registry_failing_does_not_stop_the_others() -> None:
+    fakes = make_fakes(config("contoso"), config("fabrikam"))
+    a = active(fakes, "20.1.2.3", registry="contoso.azurecr.io")
+    b = active(fakes, "20.1.2.4", registry="fabrikam.azurecr.io")
+    fakes.clock.advance(timedelta(hours=2))
+    report = sweep(fakes.ports)
+    assert set(report.registries) == {"contoso.azurecr.io", "fabrikam.azurecr.io"}
+    from services.domain.errors import ArmUnavailable
+
+    fakes.registry.fail("read", ArmUnavailable("contoso", "down"))
+    assert reconcile(fakes, "contoso.azurecr.io").status is ReconcileStatus.RETRY
+    assert reconcile(fakes, "fabrikam.azurecr.io").status is ReconcileStatus.DONE
+    assert fakes.registry.rules("fabrikam") == []
+    assert fakes.registry.rules("contoso") == ["20.1.2.3"]
+    # The failing registry's work stays due: the next sweep names it again.
+    assert sweep(fakes.ports).registries == ["contoso.azurecr.io"]
+    assert not fakes.grants.get(a.id)[0].released
+    assert fakes.grants.get(b.id)[0].released
+
+
+def test_dry_run_changes_nothing() -> None:
+    fakes = make_fakes()
+    grant = active(fakes)
+    fakes.clock.advance(timedelta(hours=2))
+    report = sweep(fakes.ports, dry_run=True)
+    assert [g.id for g in report.expired] == [grant.id]
+    assert fakes.grants.get(grant.id)[0].state is GrantState.ACTIVE
+
+
+def test_stale_index_rows_are_ignored_then_cleaned_after_the_grace() -> None:
+    fakes = make_fakes()
+    grant = active(fakes)
+    from services.domain.grants import DeadlineKind, deadline_row
+
+    # A row an interrupted extension left behind, pointing at a time the grant does not have.
+    stale = deadline_row(DeadlineKind.EXPIRY, fakes.clock.now() + timedelta(minutes=1), grant.id)
+    fakes.grants.put_rows([stale], grant.id)
+    fakes.clock.advance(timedelta(minutes=2))
+    assert sweep(fakes.ports).expired == []  # the row is younger than the grace: left alone
+    assert (stale.partition, stale.row) in fakes.grants.index_keys("deadline|expiry")
+    assert fakes.grants.get(grant.id)[0].state is GrantState.ACTIVE
+    fakes.clock.advance(timedelta(minutes=4))
+    sweep(fakes.ports)
+    assert (stale.partition, stale.row) not in fakes.grants.index_keys("deadline|expiry")
+    assert APPROVER  # the approver plays no part here

@@ -1,0 +1,218 @@
+"""The flows on the real adapters: Table Storage, blob leases and the Storage queue on Azurite, ARM
+through azure-mgmt-containerregistry against the loopback emulator; wired by `build_ports` from
+settings in the environment, as the Function app wires them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from azure.storage.queue import QueueMessage
+
+from sandbox.arm_emulator import ArmEmulator
+from sandbox.queue_runner import QueueRunner
+from services.bootstrap import build_ports
+from services.clock import FrozenClock
+from services.domain.grants import GrantState, Requester
+from services.domain.jobs import SERVICE_JOBS, ReconcileJob
+from services.flows.decisions import approve_grant
+from services.flows.reconcile import ReconcileStatus, reconcile_registry, run_reconcile_job
+from services.flows.requests import request_grant
+from services.flows.sweep import sweep
+from services.ports import Ports
+from services.settings import Settings
+from tests.sandbox_helpers import RESOURCE_GROUP, SUBSCRIPTION, StaticTokenCredential
+
+REG = "contoso"
+LOGIN = "contoso.azurecr.io"
+APPROVER = "U0APPROVER"
+
+pytestmark = pytest.mark.azurite
+
+
+class Crash(BaseException):
+    pass
+
+
+@dataclass
+class Env:
+    ports: Ports
+    emulator: ArmEmulator
+    settings: Settings
+    clock: FrozenClock
+
+
+@pytest.fixture
+def env(azurite_connection_string, unique_name, monkeypatch, clock) -> Iterator[Env]:
+    with ArmEmulator() as emulator:
+        emulator.add_registry(SUBSCRIPTION, RESOURCE_GROUP, REG, rules=["1.1.1.1"])
+        values = {
+            "AzureWebJobsStorage": azurite_connection_string,
+            "ACRBOT_TABLE_PREFIX": unique_name,
+            "ACRBOT_QUEUE_NAME": f"{unique_name}-jobs",
+            "ACRBOT_REGISTRIES": json.dumps(
+                [
+                    {
+                        "name": REG,
+                        "subscription_id": SUBSCRIPTION,
+                        "resource_group": RESOURCE_GROUP,
+                        "approvers": [APPROVER],
+                    }
+                ]
+            ),
+            "ACRBOT_ARM__ENDPOINT": emulator.base_url,
+            "ACRBOT_ARM__CA_BUNDLE": emulator.ca_path,
+            "ACRBOT_ARM__POLLING_INTERVAL": "0",
+            # Failures in these tests are injected: retry them quickly (the rest is default).
+            "ACRBOT_ARM__RETRY_BACKOFF_FACTOR": "0.01",
+            "ACRBOT_ARM__RETRY_BACKOFF_MAX": "0.05",
+            "ACRBOT_ARM__LOCK_CONTAINER": unique_name,
+            "ACRBOT_POLICY__MAX_OPEN_REQUESTS_PER_REQUESTER": "3",
+        }
+        for key, value in values.items():
+            monkeypatch.setenv(key, value)
+        settings = Settings()
+        ports = build_ports(settings, clock=clock, credential=StaticTokenCredential())
+        yield Env(ports, emulator, settings, clock)
+
+
+def approve_many(env: Env, count: int) -> list[str]:
+    ids = []
+    for i in range(count):
+        grant = request_grant(
+            env.ports,
+            registry=LOGIN,
+            ip=f"20.1.{i // 250}.{i % 250 + 1}",
+            requester=Requester(user_id=f"U{i:04d}", team_id="T1"),
+            justification="load test of the approval flow",
+            duration=timedelta(hours=1),
+        ).grant
+        approve_grant(env.ports, grant.id, approver=APPROVER)
+        ids.append(grant.id)
+    return ids
+
+
+def handler(env: Env):
+    def handle(message: QueueMessage) -> None:
+        job = SERVICE_JOBS.validate_json(message.content)
+        if isinstance(job, ReconcileJob):
+            run_reconcile_job(env.ports, job)
+
+    return handle
+
+
+def test_fifty_approvals_four_workers_default_settings(env: Env) -> None:
+    ids = approve_many(env, 50)
+    runner = QueueRunner.for_storage(env.settings.storage, env.settings.queue_name, handler(env))
+
+    def all_active() -> bool:
+        return all(env.ports.grants.get(i)[0].state is GrantState.ACTIVE for i in ids)
+
+    stats = runner.drain(workers=4, until=all_active, timeout=90)
+    assert stats.errors == []
+    assert all_active()
+    assert len(env.emulator.rules(REG)) == 51  # 50 + the foreign rule, none lost
+    patches = env.emulator.count("patch_registry")
+    assert patches < 10
+    print(f"\n50 approvals, 4 workers: {patches} PATCHes, {env.emulator.count()} ARM calls")
+
+
+def test_arm_calls_of_one_approval(env: Env) -> None:
+    [grant_id] = approve_many(env, 1)
+    env.emulator.clear_log()
+    report = reconcile_registry(env.ports, LOGIN)
+    assert report.status is ReconcileStatus.DONE
+    kinds = [r.kind for r in env.emulator.requests]
+    assert kinds == [
+        "list_usages",
+        "get_registry",
+        "patch_registry",
+        "operation_status",
+        "operation_status",
+        "get_registry",
+    ]
+    assert env.ports.grants.get(grant_id)[0].state is GrantState.ACTIVE
+
+
+def test_crash_after_the_patch_then_the_same_reconcile_converges(env: Env) -> None:
+    [grant_id] = approve_many(env, 1)
+
+    def crash(_emulator: ArmEmulator) -> None:
+        raise Crash  # runs in the emulator's thread: drop the answer instead
+
+    # The PATCH lands; the poll that follows is dropped until the client gives up, which is how
+    # a worker dying mid-operation looks from the store's side: intent written, no outcome.
+    env.emulator.inject("operation_status", drop=True, times=10)
+    report = reconcile_registry(env.ports, LOGIN)
+    assert report.status is ReconcileStatus.RETRY
+    assert "20.1.0.1" in env.emulator.rules(REG)
+    assert env.ports.grants.get(grant_id)[0].state is GrantState.APPROVED
+    report = reconcile_registry(env.ports, LOGIN)
+    assert report.status is ReconcileStatus.DONE
+    assert not report.patched
+    grant = env.ports.grants.get(grant_id)[0]
+    assert grant.state is GrantState.ACTIVE
+    assert not grant.rule_preexisted
+    assert env.emulator.rules(REG) == ["1.1.1.1", "20.1.0.1"]
+    env.clock.advance(timedelta(hours=2))
+    assert sweep(env.ports).registries == [LOGIN]
+    reconcile_registry(env.ports, LOGIN)
+    assert env.emulator.rules(REG) == ["1.1.1.1"]
+    assert crash  # kept for the reader: a hook cannot crash the client from the server side
+
+
+def test_six_concurrent_requests_against_a_cap_of_three_on_table_storage(env: Env) -> None:
+    import threading
+
+    barrier = threading.Barrier(6)
+    outcomes: list[object] = []
+
+    def go(i: int) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(
+                request_grant(
+                    env.ports,
+                    registry=LOGIN,
+                    ip=f"20.1.2.{i + 1}",
+                    requester=Requester(user_id="U0SAME", team_id="T1"),
+                    justification="six at once, three allowed",
+                )
+            )
+        except Exception as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    created = [o for o in outcomes if not isinstance(o, Exception)]
+    refused = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(created) == 3, outcomes
+    assert {type(e).__name__ for e in refused} == {"TooManyOpenRequests"}
+    assert len(list(env.ports.grants.scan())) == 3
+
+
+def test_the_whole_lifecycle_is_audited(env: Env) -> None:
+    [grant_id] = approve_many(env, 1)
+    reconcile_registry(env.ports, LOGIN)
+    env.clock.advance(timedelta(hours=2))
+    sweep(env.ports)
+    reconcile_registry(env.ports, LOGIN)
+    events = env.ports.audit.for_grant(grant_id)
+    states = [e.to_state for e in events if e.kind == "transition"]
+    assert states[0] == "pending"
+    assert "active" in states
+    assert "expired" in states
+    changes = [e for e in events if e.kind == "registry_change"]
+    assert [c.detail["added"] for c in changes if c.detail and c.detail["added"]] == [["20.1.0.1"]]
+    assert [c.detail["removed"] for c in changes if c.detail and c.detail["removed"]] == [
+        ["20.1.0.1"]
+    ]
+    registry_changes = env.ports.audit.for_registry(LOGIN)
+    assert len(registry_changes) == 2
+    assert registry_changes[0].before == [{"action": "Allow", "value": "1.1.1.1"}]
