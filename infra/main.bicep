@@ -37,6 +37,9 @@ param slackApprovalsChannel string = ''
 @description('Slack user ids who approve requests for registries that name no approvers of their own.')
 param defaultApprovers array = []
 
+@description('Slack user-group id (S...) whose members approve for registries that name no approvers of their own. Empty: none.')
+param defaultApproverGroup string = ''
+
 @description('The organisation\'s known egress IPs: object of IP or CIDR to label (see `python -m bot discover-egress`).')
 param knownIps object = {}
 
@@ -115,6 +118,7 @@ module app 'modules/app.bicep' = {
     slackBotUserId: slackBotUserId
     slackApprovalsChannel: slackApprovalsChannel
     defaultApprovers: defaultApprovers
+    defaultApproverGroup: defaultApproverGroup
     knownIps: knownIps
     policyMaxDuration: policyMaxDuration
     policyDefaultDuration: policyDefaultDuration

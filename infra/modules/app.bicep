@@ -10,6 +10,7 @@ param slackTeamIds array
 param slackBotUserId string
 param slackApprovalsChannel string
 param defaultApprovers array
+param defaultApproverGroup string
 param knownIps object
 param policyMaxDuration string
 param policyDefaultDuration string
@@ -22,6 +23,12 @@ param maximumInstanceCount int
 
 var functionAppName = 'func-acrbot-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 13)}'
+// Settings the app reads as "not set" only when they are absent: an empty string would be a value.
+var optionalSettings = union(
+  empty(slackBotUserId) ? {} : { ACRBOT_SLACK_BOT_USER_ID: slackBotUserId },
+  empty(slackApprovalsChannel) ? {} : { ACRBOT_SLACK_APPROVALS_CHANNEL: slackApprovalsChannel },
+  empty(defaultApproverGroup) ? {} : { ACRBOT_POLICY__DEFAULT_APPROVER_GROUP: defaultApproverGroup }
+)
 var slackBotTokenSecretName = 'slack-bot-token'
 var slackSigningSecretName = 'slack-signing-secret'
 
@@ -270,7 +277,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     // checkov:skip=CKV_AZURE_80: A Python app; no .NET Framework.
     // checkov:skip=CKV_AZURE_88: Azure Files mounts are for content shares, which Flex Consumption does not use (the package is in blob storage).
     name: 'appsettings'
-    properties: {
+    properties: union(optionalSettings, {
       // The Functions host's own storage, through the identity (no connection string exists).
       AzureWebJobsStorage__accountName: storage.name
       AzureWebJobsStorage__credential: 'managedidentity'
@@ -279,8 +286,6 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       ACRBOT_SLACK_BOT_TOKEN: '@Microsoft.KeyVault(SecretUri=${keyVault.properties.vaultUri}secrets/${slackBotTokenSecretName}/)'
       ACRBOT_SLACK_SIGNING_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVault.properties.vaultUri}secrets/${slackSigningSecretName}/)'
       ACRBOT_SLACK_TEAM_IDS: string(slackTeamIds)
-      ACRBOT_SLACK_BOT_USER_ID: slackBotUserId
-      ACRBOT_SLACK_APPROVALS_CHANNEL: slackApprovalsChannel
       ACRBOT_REGISTRIES: string(registries)
       ACRBOT_KNOWN_IPS: string(knownIps)
       ACRBOT_POLICY__DEFAULT_APPROVERS: string(defaultApprovers)
@@ -292,7 +297,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       ACRBOT_SERVICE_TAGS__LOCATIONS: string(serviceTagsLocations)
       // The daily service-tag fetch asks the app's own subscription (where it may read them).
       ACRBOT_SERVICE_TAGS__SUBSCRIPTION_ID: subscription().subscriptionId
-    }
+    })
     dependsOn: [
       // Settings that reference storage and secrets only work once the identity may use them.
       storageRoles

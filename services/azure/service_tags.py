@@ -185,6 +185,12 @@ class ServiceTagStore:
         return None if data is None else ServiceTagIndex.from_json(data)
 
 
+def load_service_tags(settings: Settings) -> ServiceTagIndex | None:
+    """The stored tags as an index, None before the first refresh; what the diagnosis uses (the
+    document is a few MB: load it once per process, or once a day, not per request)."""
+    return ServiceTagStore.from_settings(settings).load_index()
+
+
 def refresh_service_tags(
     settings: Settings,
     *,

@@ -92,10 +92,16 @@ def test_module_parameters_are_all_passed_by_main() -> None:
 def test_app_settings_are_the_names_the_code_reads() -> None:
     app = APP.read_text(encoding="utf-8")
     settings = re.search(
-        r"resource appSettings 'config' = \{.*?properties: \{(.*?)\n    \}", app, re.S
+        r"resource appSettings 'config' = \{.*?"
+        r"properties: union\(optionalSettings, \{(.*?)\n    \}\)",
+        app,
+        re.S,
     )
+    optional = re.search(r"^var optionalSettings = union\((.*?)^\)", app, re.M | re.S)
     assert settings
+    assert optional
     names = set(re.findall(r"^\s+(\w+):", settings.group(1), re.MULTILINE))
+    names |= set(re.findall(r"\{ (\w+): ", optional.group(1)))
     assert names == {
         "AzureWebJobsStorage__accountName",
         "AzureWebJobsStorage__credential",
@@ -109,6 +115,7 @@ def test_app_settings_are_the_names_the_code_reads() -> None:
         "ACRBOT_REGISTRIES",
         "ACRBOT_KNOWN_IPS",
         "ACRBOT_POLICY__DEFAULT_APPROVERS",
+        "ACRBOT_POLICY__DEFAULT_APPROVER_GROUP",
         "ACRBOT_POLICY__MAX_DURATION",
         "ACRBOT_POLICY__DEFAULT_DURATION",
         "ACRBOT_POLICY__ALLOWED_DURATIONS",

@@ -17,6 +17,7 @@ from services.azure.service_tags import (
     ServiceTagsFetchSettings,
     ServiceTagsRefreshError,
     ServiceTagStore,
+    load_service_tags,
     refresh_service_tags,
 )
 from services.settings import ServiceTagSettings, Settings
@@ -211,6 +212,10 @@ def test_subscription_and_locations_come_from_the_app_settings(
 
     assert result.locations == ("westeurope", "swedencentral")
     assert (result.container, result.blob) == (unique_name, "service-tags.json")
-    index = ServiceTagStore.from_settings(settings).load_index()
+    index = load_service_tags(settings)
     assert index is not None
     assert "ApiManagement" in index.lookup(ipaddress.ip_address("13.64.39.16"))
+
+
+def test_load_service_tags_is_none_before_the_first_refresh(settings: Settings) -> None:
+    assert load_service_tags(settings) is None
