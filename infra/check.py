@@ -7,7 +7,8 @@ check. It fails when:
   text declares (Checkov reports a file it cannot parse only as a count, and `pycep` drops what it
   does not understand, so a file could otherwise pass unseen);
 - Checkov reports a parsing error, finds no resources, or fails a check;
-- a check is skipped without a written reason (`// checkov:skip=CKV_AZURE_xx: why`).
+- a check is skipped without a written reason (`// checkov:skip=CKV_AZURE_xx: why`), or a
+  written skip matches no check Checkov ran (a stale skip would read as a decision nobody made).
 """
 
 from __future__ import annotations
@@ -57,16 +58,22 @@ def parse_templates(files: list[Path]) -> list[str]:
     return problems
 
 
-def skip_reasons(files: list[Path]) -> list[str]:
-    """Problems with the written skips: each needs a reason of a few words."""
+def skip_reasons(files: list[Path], report: dict[str, Any]) -> list[str]:
+    """Problems with the written skips: each needs a reason of a few words, and a check that
+    Checkov really skipped in that file because of it."""
+    applied = {
+        (check["file_path"].lstrip("/"), check["check_id"])
+        for check in (report.get("results") or {}).get("skipped_checks") or []
+    }
     problems: list[str] = []
     for path in files:
+        name = path.relative_to(INFRA).as_posix()
         for match in _SKIP.finditer(path.read_text(encoding="utf-8")):
             reason = (match.group(2) or "").strip()
             if len(reason.split()) < _MIN_REASON_WORDS:
-                problems.append(
-                    f"{path.relative_to(INFRA)}: {match.group(1)} is skipped without a reason"
-                )
+                problems.append(f"{name}: {match.group(1)} is skipped without a reason")
+            if report and (name, match.group(1)) not in applied:
+                problems.append(f"{name}: the skip of {match.group(1)} matches no check")
     return problems
 
 
@@ -116,9 +123,8 @@ def main() -> int:
     if not files:
         print("infra check: no Bicep templates under infra/", file=sys.stderr)
         return 1
-    problems = parse_templates(files) + skip_reasons(files)
     report, checkov_problems = run_checkov()
-    problems += checkov_problems
+    problems = parse_templates(files) + checkov_problems + skip_reasons(files, report)
     summary = report.get("summary") or {}
     print(
         f"infra check: {len(files)} templates, {summary.get('resource_count', 0)} resources; "

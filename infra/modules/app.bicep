@@ -47,7 +47,6 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_59: Same reason: without VNet integration the app reaches its storage over the public endpoint, authenticated by its managed identity.
   // checkov:skip=CKV_AZURE_206: The account holds working state (queue, grants, leases) that the registries themselves can reconstruct; locally redundant storage is the documented choice for Functions host storage.
   // checkov:skip=CKV_AZURE_43: The name is 'st' plus uniqueString(): 15 lower-case letters and digits, within the rules; Checkov cannot evaluate the expression.
-  // checkov:skip=CKV_AZURE_33: Queue read/write/delete logging is classic storage analytics, which needs shared keys (turned off here); use Azure Monitor diagnostic settings instead.
   name: 'st${resourceToken}'
   location: location
   tags: tags
@@ -214,7 +213,6 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_13: Slack cannot sign in to App Service Authentication; every request is authenticated by its Slack signature (bot/), checked before anything else runs.
   // checkov:skip=CKV_AZURE_17: Slack does not present client certificates.
   // checkov:skip=CKV_AZURE_222: Slack calls the app from the internet, so the endpoint must be public; requests without a valid Slack signature are refused.
   // checkov:skip=CKV_AZURE_212: Flex Consumption allocates instances on demand; the always-ready HTTP instance is the floor, and queued work survives an instance loss.
@@ -269,8 +267,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   resource appSettings 'config' = {
     // Checkov reads every sites/config resource as the 'web' configuration; these are app settings, so
     // its web-configuration checks do not apply here:
-    // checkov:skip=CKV_AZURE_13: Not the auth configuration; Slack requests are authenticated by their signature (see the site above).
-    // checkov:skip=CKV_AZURE_222: Not the network configuration; Slack must reach the app (see the site above).
+    // checkov:skip=CKV_AZURE_13: Slack cannot sign in to App Service Authentication; every request is authenticated by its Slack signature, checked before anything else runs.
+    // checkov:skip=CKV_AZURE_222: Slack calls the app from the internet, so the endpoint must be public (see the site above).
     // checkov:skip=CKV_AZURE_63: Web-server HTTP logs do not exist for Flex Consumption; requests are logged to Application Insights.
     // checkov:skip=CKV_AZURE_65: Detailed error pages are a web-server feature Flex Consumption does not have; errors go to Application Insights.
     // checkov:skip=CKV_AZURE_66: Failed request tracing is a web-server feature Flex Consumption does not have; failures go to Application Insights.
