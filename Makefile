@@ -4,14 +4,23 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Checkov for the Bicep templates lives apart: its dependencies clash with the app's.
+INFRA_VENV := .venv-infra
+INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck infra-check unit bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
+
+$(INFRA_STAMP): requirements-infra.txt
+	test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(INFRA_VENV)/bin/python -m pip install --quiet -r requirements-infra.txt
+	touch $(INFRA_STAMP)
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -27,7 +36,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: $(STAMP) node_modules/.package-lock.json lint typecheck
+# Checkov on infra/*.bicep, offline; fails on a parse error, a failed check or a skip without reason.
+infra-check: $(INFRA_STAMP)
+	$(INFRA_VENV)/bin/python infra/check.py
+
+test: $(STAMP) node_modules/.package-lock.json lint typecheck infra-check
 	$(PY) -m pytest -q
 
 bench: $(STAMP) node_modules/.package-lock.json
@@ -35,4 +48,4 @@ bench: $(STAMP) node_modules/.package-lock.json
 	$(PY) bench/reconcile.py
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(INFRA_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

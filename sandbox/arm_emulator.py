@@ -21,6 +21,11 @@ Tests shape its behaviour through Python methods: `add_registry`, `set_rules`, `
 Retry-After, 5xx, delays, dropped connections), `on` (a foreign writer hook run when a request
 arrives), `read_delay` (holds every registry GET after taking its snapshot, which makes two
 unlocked read-modify-writes reliably lose an update) and `requests` (everything received).
+
+Other resource providers plug in with `add_route` (see `sandbox/arm_network.py`): a route answers
+requests the registry routes do not claim (recorded with kind `other`, subject to faults injected
+for `other` or for any kind), checks its own API version, and leaves the registry endpoints as
+they are.
 """
 
 from __future__ import annotations
@@ -49,6 +54,10 @@ HOST = "127.0.0.1"
 PROVIDER = "Microsoft.ContainerRegistry"
 
 Kind = Literal["get_registry", "patch_registry", "list_usages", "operation_status", "other"]
+
+#: Another provider's answer to one request, `(status, extra headers, JSON body)`, or None when
+#: the route does not serve it. Called as `route(method, path, query, body)`.
+Route = Callable[[str, str, dict[str, str], Any], "tuple[int, dict[str, str], Any] | None"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,7 @@ class ArmEmulator:
         self._operations: dict[str, _Operation] = {}
         self._faults: list[Fault] = []
         self._hooks: list[tuple[Kind, Callable[[ArmEmulator], None], int]] = []
+        self._routes: list[Route] = []
         self._lock = threading.RLock()
         self._server: _TlsServer | None = None
         self._thread: threading.Thread | None = None
@@ -288,6 +298,12 @@ class ArmEmulator:
         with self._lock:
             self.requests.clear()
 
+    def add_route(self, route: Route) -> None:
+        """Serve another provider's paths: `route` is asked, in the order added, about every
+        request that is not a registry request, before the emulator's own 404."""
+        with self._lock:
+            self._routes.append(route)
+
     # -- fault injection -------------------------------------------------------------------------
 
     def inject(
@@ -370,6 +386,14 @@ class ArmEmulator:
         args: dict[str, str],
     ) -> tuple[int, dict[str, str], Any, float]:
         """Answer one request: (status, extra headers, JSON body, seconds to hold the answer)."""
+        if kind == "other":
+            with self._lock:
+                routes = list(self._routes)
+            for route in routes:
+                answer = route(method, path, query, body)
+                if answer is not None:
+                    status, headers, payload = answer
+                    return status, headers, payload, 0.0
         if query.get("api-version") is None:
             return _error(
                 400,
