@@ -10,6 +10,7 @@ Tables (names prefixed with `Settings.table_prefix`):
   Deadline RowKeys start with a fixed-width time, so "due by now" is a key range.
 - `<prefix>entries` — the bot's own `ipRules` entries: PartitionKey = registry, RowKey = IP.
 - `<prefix>messages` — where each grant's Slack messages are: PartitionKey = grant id.
+- `<prefix>offers` — what each diagnosis card lets people request: PartitionKey = day, RowKey = id.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from services.clock import Clock
 from services.domain.errors import ConcurrentUpdate, GrantNotFound
 from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
 from services.domain.ids import is_ulid, ulid_time
+from services.domain.offers import Offer
 from services.domain.reconcile import OwnedEntry
 from services.ports import IndexEntry
 
@@ -52,6 +54,7 @@ class TableGrantStore:
         self._index = service.create_table_if_not_exists(f"{prefix}grantindex")
         self._entries = service.create_table_if_not_exists(f"{prefix}entries")
         self._messages = service.create_table_if_not_exists(f"{prefix}messages")
+        self._offers = service.create_table_if_not_exists(f"{prefix}offers")
         self._clock = clock
 
     # --- grants ---
@@ -216,6 +219,20 @@ class TableGrantStore:
 
     def drop_entry(self, registry: str, ip: ipaddress.IPv4Address) -> None:
         self._entries.delete_entity(registry, str(ip))
+
+    # --- offers ---
+
+    def put_offer(self, offer: Offer) -> None:
+        self._offers.upsert_entity(
+            {"PartitionKey": _day(offer.id), "RowKey": offer.id, "data": offer.model_dump_json()}
+        )
+
+    def get_offer(self, offer_id: str) -> Offer | None:
+        try:
+            entity = self._offers.get_entity(_day(offer_id), offer_id)
+        except (ResourceNotFoundError, GrantNotFound):
+            return None
+        return Offer.model_validate_json(entity["data"])
 
     # --- messages ---
 
