@@ -30,6 +30,7 @@ class Surface(StrEnum):
     SHORTCUT = "shortcut"
     MENTION = "mention"
     DM = "dm"
+    HOME = "home"
 
 
 class Origin(BaseModel):
@@ -123,6 +124,9 @@ class Decision(StrEnum):
     DENY = "deny"
     WITHDRAW = "withdraw"
     REVOKE = "revoke"
+    EXTEND_ASK = "extend_ask"
+    EXTEND_APPROVE = "extend_approve"
+    EXTEND_DENY = "extend_deny"
 
 
 class DecideJob(BaseModel):
@@ -140,10 +144,17 @@ class DecideJob(BaseModel):
     reason: str | None = Field(default=None, max_length=4000)
 
 
-AnyJob = Annotated[
-    DiagnoseJob | ReplyJob | RequestJob | DecideJob | ReconcileJob | GrantNotice,
-    Field(discriminator="kind"),
-]
-JOBS: TypeAdapter[DiagnoseJob | ReplyJob | RequestJob | DecideJob | ReconcileJob | GrantNotice] = (
-    TypeAdapter(AnyJob)
-)
+class HomeJob(BaseModel):
+    """Publish a person's App Home (what they asked for, what waits for them)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["home"] = "home"
+    key: str
+    team_id: str
+    user_id: str
+
+
+Job = DiagnoseJob | ReplyJob | RequestJob | DecideJob | HomeJob | ReconcileJob | GrantNotice
+AnyJob = Annotated[Job, Field(discriminator="kind")]
+JOBS: TypeAdapter[Job] = TypeAdapter(AnyJob)

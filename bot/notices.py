@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
 from bot.views.format import channel as channel_link
-from bot.views.format import mention
+from bot.views.format import date, mention
 from bot.views.grants import approval_card, approval_text, requester_message
 from services.domain.errors import DomainError
 from services.domain.grants import Grant, MessageRef
@@ -55,6 +55,8 @@ class Notices:
             self._update_cards(grant, config, refs)
         if job.event is GrantEvent.RULE_VANISHED:
             self._tell_approvers(grant, config, refs)
+        if job.event is GrantEvent.LAPSE_REMINDER:
+            self._remind_approvers(job, grant, config, refs)
         self._tell_requester(job, grant, config, refs)
 
     def _card(self, grant: Grant, config: RegistryConfig | None) -> tuple[str, list[Block]]:
@@ -176,6 +178,29 @@ class Notices:
                     self._rt.replier.post(ref.channel, text=text, thread_ts=ref.ts)
                 except SlackApiError as exc:
                     logger.warning("could not flag %s: %s", grant.id, exc.response.get("error"))
+
+    def _remind_approvers(
+        self,
+        job: GrantNotice,
+        grant: Grant,
+        config: RegistryConfig | None,
+        refs: list[MessageRef],
+    ) -> None:
+        claim = f"reminded:{job.key}"
+        if not self._rt.ports.ledger.claim(claim):
+            return
+        text = (
+            f":alarm_clock: {self.approvers_text(config)} this request lapses "
+            f"{date(grant.lapses_at)} unless someone decides."
+        )
+        for ref in refs:
+            if ref.kind == APPROVAL_CARD:
+                try:
+                    self._rt.replier.post(ref.channel, text=text, thread_ts=ref.ts)
+                except SlackApiError as exc:
+                    logger.warning(
+                        "could not remind on %s: %s", grant.id, exc.response.get("error")
+                    )
 
 
 def safe_handle(notices: Notices, job: GrantNotice) -> None:

@@ -16,16 +16,41 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from bot.jobs import JOBS, DecideJob, Decision, DiagnoseJob, ReplyJob, RequestJob, Surface
+from bot.jobs import (
+    JOBS,
+    DecideJob,
+    Decision,
+    DiagnoseJob,
+    HomeJob,
+    ReplyJob,
+    RequestJob,
+    Surface,
+)
 from bot.notices import REQUESTER_THREAD, Notices, safe_handle
 from bot.signing import seal_value
 from bot.views.diagnosis import diagnosis_blocks, diagnosis_text
 from bot.views.format import mention
+from bot.views.home import RegistryLine, home_view
 from bot.views.messages import EMPTY_MENTION, HELP, failed_job, refusal
 from services.domain.errors import DomainError, NotAllowed
-from services.domain.grants import MessageRef, Requester
+from services.domain.grants import (
+    Grant,
+    GrantState,
+    MessageRef,
+    Requester,
+    registry_partition,
+    requester_partition,
+)
 from services.domain.jobs import GrantNotice, ReconcileJob
-from services.flows.decisions import approve_grant, deny_grant, revoke_grant
+from services.flows.book import approvers_for, grants_in
+from services.flows.decisions import (
+    approve_grant,
+    deny_extension_of,
+    deny_grant,
+    extend_grant,
+    request_extension_of,
+    revoke_grant,
+)
 from services.flows.diagnose import diagnose_paste, make_offer
 from services.flows.reconcile import run_reconcile_job
 from services.flows.requests import request_from_offer, withdraw_request
@@ -62,6 +87,12 @@ class Worker:
             self.request(job)
         elif isinstance(job, DecideJob):
             self.decide(job)
+            if job.origin.surface is Surface.HOME:
+                self.home(
+                    HomeJob(key=job.key, team_id=job.origin.team_id, user_id=job.origin.user_id)
+                )
+        elif isinstance(job, HomeJob):
+            self.home(job)
         elif isinstance(job, GrantNotice):
             safe_handle(self._notices, job)
 
@@ -153,6 +184,15 @@ class Worker:
                 withdraw_request(ports, job.grant_id, actor=user)
             elif job.decision is Decision.REVOKE:
                 revoke_grant(ports, job.grant_id, actor=user, reason=job.reason)
+            elif job.decision is Decision.EXTEND_ASK:
+                seconds = job.duration_seconds or 0
+                request_extension_of(
+                    ports, job.grant_id, actor=user, duration=timedelta(seconds=seconds)
+                )
+            elif job.decision is Decision.EXTEND_APPROVE:
+                extend_grant(ports, job.grant_id, approver=user)
+            elif job.decision is Decision.EXTEND_DENY:
+                deny_extension_of(ports, job.grant_id, approver=user)
         except DomainError as exc:
             replier.tell(job.origin, refusal(exc))
         except Exception:
@@ -172,6 +212,55 @@ class Worker:
     def reply(self, job: ReplyJob) -> None:
         text = HELP if job.message == "help" else EMPTY_MENTION
         self._rt.replier.answer(job.key, job.origin, text=text)
+
+    def home(self, job: HomeJob) -> None:
+        """Publish `job.user_id`'s App Home from the grants and registries as they are now."""
+        ports = self._rt.ports
+        user = job.user_id
+        mine = [
+            g
+            for g in grants_in(
+                ports, requester_partition(Requester(user_id=user, team_id=job.team_id))
+            )
+            if g.is_open
+        ]
+        waiting: list[Grant] = []
+        active: list[Grant] = []
+        lines: list[RegistryLine] = []
+        is_approver = False
+        for config in ports.registries:
+            login = config.effective_login_server
+            try:
+                approves = user in approvers_for(ports, config, user)
+            except DomainError:
+                approves = False
+            if approves:
+                is_approver = True
+                for grant in grants_in(ports, registry_partition(login)):
+                    if grant.state is GrantState.PENDING and grant.requester.user_id != user:
+                        waiting.append(grant)
+                    elif grant.state in (GrantState.APPROVED, GrantState.ACTIVE):
+                        active.append(grant)
+            try:
+                state = ports.states.get(config) if ports.states else None
+                lines.append(
+                    RegistryLine(
+                        login,
+                        used=state.rules_used if state else None,
+                        limit=state.rules_limit if state else None,
+                    )
+                )
+            except DomainError as exc:
+                lines.append(RegistryLine(login, error=exc.message))
+        view = home_view(
+            mine=mine,
+            waiting=waiting,
+            active=active,
+            registries=lines,
+            is_approver=is_approver,
+            now=ports.clock.now(),
+        )
+        self._rt.slack.views_publish(user_id=user, view=view)
 
     def poisoned(self, text: str, *, reference: str | None = None) -> None:
         """A job that kept failing: tell whoever asked, once."""
@@ -200,7 +289,7 @@ class Worker:
         """The timer's work: the sweep, then one reconcile job per registry it names."""
         ports = self._rt.ports
         report = sweep(ports)
-        for registry in report.registries:
+        for registry in [*report.registries, *report.to_check]:
             ports.jobs.send(ReconcileJob(registry=registry, check=True))
         logger.info(
             "sweep: %d expired, %d lapsed, %d stalled, reconcile %s",

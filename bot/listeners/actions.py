@@ -22,10 +22,13 @@ from bot.views.grants import (
     APPROVAL_DURATION_BLOCK,
     APPROVE,
     DENY,
+    EXTEND_APPROVE,
+    EXTEND_ASK,
+    EXTEND_DENY,
     REVOKE,
     WITHDRAW,
 )
-from bot.views.requests import deny_modal, request_modal
+from bot.views.requests import deny_modal, extend_modal, request_modal
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,9 @@ def register(app: App, deps: FrontDeps) -> None:
     app.action(WITHDRAW)(partial(decide, deps=deps, decision=Decision.WITHDRAW))
     app.action(REVOKE)(partial(decide, deps=deps, decision=Decision.REVOKE))
     app.action(DENY)(partial(ask_deny_reason, deps=deps))
+    app.action(EXTEND_ASK)(partial(ask_extension, deps=deps))
+    app.action(EXTEND_APPROVE)(partial(decide, deps=deps, decision=Decision.EXTEND_APPROVE))
+    app.action(EXTEND_DENY)(partial(decide, deps=deps, decision=Decision.EXTEND_DENY))
     app.action(APPROVAL_DURATION_ACTION)(acknowledge)
 
 
@@ -59,8 +65,13 @@ def where(body: dict[str, Any]) -> dict[str, Any]:
 
 def origin_of(body: dict[str, Any], place: dict[str, Any] | None = None) -> Origin:
     place = place if place is not None else where(body)
+    surface = Surface.SLASH if place.get("eph") else Surface.SHORTCUT
+    if (body.get("container") or {}).get("type") == "view" and (body.get("view") or {}).get(
+        "type"
+    ) == "home":
+        surface = Surface.HOME
     return Origin(
-        surface=Surface.SLASH if place.get("eph") else Surface.SHORTCUT,
+        surface=surface,
         team_id=str((body.get("team") or {}).get("id") or ""),
         user_id=str((body.get("user") or {}).get("id") or ""),
         channel_id=place.get("ch"),
@@ -126,6 +137,17 @@ def ask_deny_reason(ack: Ack, body: dict[str, Any], client: WebClient, deps: Fro
         grant_id=_value(body)[:64],
         about=str(message.get("text") or ""),
         private_metadata=where(body),
+    )
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+    except SlackApiError as exc:
+        logger.warning("views.open failed: %s", exc.response.get("error"))
+    ack()
+
+
+def ask_extension(ack: Ack, body: dict[str, Any], client: WebClient, deps: FrontDeps) -> None:
+    view = extend_modal(
+        grant_id=_value(body)[:64], policy=deps.settings.policy, private_metadata=where(body)
     )
     try:
         client.views_open(trigger_id=body["trigger_id"], view=view)

@@ -16,6 +16,7 @@ from bot.views.requests import (
     DENY_CALLBACK,
     DURATION_ACTION,
     DURATION_BLOCK,
+    EXTEND_CALLBACK,
     IP_ACTION,
     IP_BLOCK,
     JUSTIFICATION_ACTION,
@@ -33,6 +34,7 @@ def register(app: App, deps: FrontDeps) -> None:
     app.view(PASTE_CALLBACK)(partial(paste_submitted, deps=deps))
     app.view(REQUEST_CALLBACK)(partial(request_submitted, deps=deps))
     app.view(DENY_CALLBACK)(partial(deny_submitted, deps=deps))
+    app.view(EXTEND_CALLBACK)(partial(extend_submitted, deps=deps))
 
 
 def paste_submitted(ack: Ack, body: dict[str, Any], request: BoltRequest, deps: FrontDeps) -> None:
@@ -119,6 +121,26 @@ def deny_submitted(ack: Ack, body: dict[str, Any], request: BoltRequest, deps: F
         grant_id=str(meta.get("grant") or "")[:64],
         origin=origin_of(body, meta),
         reason=reason[:4000] if reason else None,
+    )
+    deps.jobs.send(job)
+    ack()
+
+
+def extend_submitted(ack: Ack, body: dict[str, Any], request: BoltRequest, deps: FrontDeps) -> None:
+    view = body.get("view") or {}
+    values = (view.get("state") or {}).get("values") or {}
+    meta = metadata(view)
+    option = _input(values, DURATION_BLOCK, DURATION_ACTION).get("selected_option") or {}
+    try:
+        duration = int(str(option["value"])) if option.get("value") else None
+    except (TypeError, ValueError):
+        duration = None
+    job = DecideJob(
+        key=request_key(request),
+        decision=Decision.EXTEND_ASK,
+        grant_id=str(meta.get("grant") or "")[:64],
+        origin=origin_of(body, meta),
+        duration_seconds=duration,
     )
     deps.jobs.send(job)
     ack()

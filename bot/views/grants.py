@@ -23,7 +23,11 @@ from services.domain.jobs import GrantEvent
 from services.domain.policy import Policy
 
 APPROVE, DENY, WITHDRAW, REVOKE = "grant_approve", "grant_deny", "grant_withdraw", "grant_revoke"
-EXTEND_ASK, EXTEND_APPROVE = "grant_extend_ask", "grant_extend_approve"
+EXTEND_ASK, EXTEND_APPROVE, EXTEND_DENY = (
+    "grant_extend_ask",
+    "grant_extend_approve",
+    "grant_extend_deny",
+)
 APPROVAL_DURATION_BLOCK, APPROVAL_DURATION_ACTION = "approval_duration", "approval_duration_choice"
 
 
@@ -126,6 +130,31 @@ def approval_card(grant: Grant, *, approvers: str, policy: Policy) -> list[Block
                 ],
             )
         )
+    elif grant.state is GrantState.ACTIVE and grant.extension_requested is not None:
+        asked = format_duration(grant.extension_requested)
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f":hourglass_flowing_sand: {mention(grant.requester.user_id)} asks to "
+                    f"extend it by {asked}. {approvers}"
+                )
+            )
+        )
+        blocks.append(
+            ActionsBlock(
+                block_id="extension_actions",
+                elements=[
+                    ButtonElement(
+                        text=f"Extend by {asked}",
+                        action_id=EXTEND_APPROVE,
+                        value=grant.id,
+                        style="primary",
+                    ),
+                    ButtonElement(text="Refuse extension", action_id=EXTEND_DENY, value=grant.id),
+                    _revoke_button(grant),
+                ],
+            )
+        )
     elif grant.state in (GrantState.APPROVED, GrantState.ACTIVE):
         blocks.append(ActionsBlock(block_id="active_actions", elements=[_revoke_button(grant)]))
     blocks.append(
@@ -140,6 +169,10 @@ def approval_card(grant: Grant, *, approvers: str, policy: Policy) -> list[Block
     for block in blocks:
         block.validate_json()
     return blocks
+
+
+def extend_button(grant: Grant) -> ButtonElement:
+    return ButtonElement(text="Ask for more time", action_id=EXTEND_ASK, value=grant.id)
 
 
 def _revoke_button(grant: Grant) -> ButtonElement:
@@ -188,7 +221,28 @@ def requester_message(
             f":white_check_mark: {ip} is allowed on {registry} until {date(grant.expires_at)}. "
             f"A new rule takes a few minutes to take effect; {retry}."
         )
-        buttons.append(_revoke_button(grant))
+        buttons += [extend_button(grant), _revoke_button(grant)]
+    elif event is GrantEvent.EXPIRY_REMINDER and grant.expires_at is not None:
+        text = (
+            f":alarm_clock: Your access for {ip} on {registry} ends {date(grant.expires_at)}. "
+            "Need longer? Ask for more time; an approver decides."
+        )
+        buttons += [extend_button(grant), _revoke_button(grant)]
+    elif event is GrantEvent.EXTENSION_REQUESTED and grant.extension_requested is not None:
+        text = (
+            f":hourglass_flowing_sand: Asked the approvers to extend {ip} on {registry} by "
+            f"{format_duration(grant.extension_requested)}."
+        )
+    elif event is GrantEvent.EXTENDED and grant.expires_at is not None:
+        text = (
+            f":white_check_mark: {who(actor)} extended {ip} on {registry}: allowed until "
+            f"{date(grant.expires_at)}."
+        )
+    elif event is GrantEvent.EXTENSION_DENIED and grant.expires_at is not None:
+        text = (
+            f":no_entry_sign: {who(actor)} did not extend {ip} on {registry}; it still ends "
+            f"{date(grant.expires_at)}."
+        )
     elif event is GrantEvent.DENIED:
         reason = f" Their reason: {escape(grant.end_reason)}" if grant.end_reason else ""
         text = f":no_entry_sign: {who(grant.approver)} denied {ip} on {registry}.{reason}"

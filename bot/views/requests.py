@@ -22,6 +22,7 @@ from services.domain.grants import format_duration
 from services.domain.policy import Policy
 
 REQUEST_CALLBACK = "request_access_submit"
+EXTEND_CALLBACK = "extend_submit"
 DENY_CALLBACK = "deny_reason_submit"
 IP_BLOCK, IP_ACTION = "ip", "ip_text"
 DURATION_BLOCK, DURATION_ACTION = "duration", "duration_choice"
@@ -162,6 +163,38 @@ def deny_modal(*, grant_id: str, about: str, private_metadata: dict[str, object]
                 element=PlainTextInputElement(
                     action_id=REASON_ACTION, multiline=True, max_length=500
                 ),
+            ),
+        ],
+    )
+    view.validate_json()
+    return view
+
+
+def extend_modal(*, grant_id: str, policy: Policy, private_metadata: dict[str, object]) -> View:
+    """How much more time to ask for (an approver decides)."""
+    options = duration_options(policy)
+    view = View(
+        type="modal",
+        callback_id=EXTEND_CALLBACK,
+        title="Ask for more time",
+        submit="Ask the approvers",
+        close="Cancel",
+        private_metadata=json.dumps({"grant": grant_id, **private_metadata}, separators=(",", ":")),
+        blocks=[
+            InputBlock(
+                block_id=DURATION_BLOCK,
+                label="Extend by",
+                element=StaticSelectElement(
+                    action_id=DURATION_ACTION, options=options, initial_option=options[0]
+                ),
+            ),
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=f"At most {policy.max_extensions} extensions and "
+                        f"{format_duration(policy.max_total_duration)} in all."
+                    )
+                ]
             ),
         ],
     )

@@ -30,7 +30,7 @@ from azure.data.tables import UpdateMode
 
 from services.clock import Clock
 from services.domain.errors import ConcurrentUpdate, GrantNotFound
-from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
+from services.domain.grants import Grant, GrantState, IndexRow, MessageRef, index_rows
 from services.domain.ids import is_ulid, ulid_time
 from services.domain.offers import Offer
 from services.domain.reconcile import OwnedEntry
@@ -219,6 +219,39 @@ class TableGrantStore:
 
     def drop_entry(self, registry: str, ip: ipaddress.IPv4Address) -> None:
         self._entries.delete_entity(registry, str(ip))
+
+    # --- bulk ---
+
+    def bulk_load(self, grants: Iterable[Grant], entries: Iterable[OwnedEntry] = ()) -> None:
+        """Write many new grants with their index rows, and entries, in entity-group
+        transactions of up to 100 per partition (a restore, or a test's history). Claim rows are
+        written as they would be claimed; nothing here may exist yet."""
+        grant_rows: list[dict[str, Any]] = []
+        index: list[dict[str, Any]] = []
+        for grant in grants:
+            grant_rows.append(self._grant_entity(grant))
+            index += [self._row_entity(r, grant.id) for r in index_rows(grant)]
+        entry_rows = [
+            {
+                "PartitionKey": e.registry,
+                "RowKey": str(e.ip),
+                "data": e.model_dump_json(),
+                "value": e.value,
+                "state": e.state.value,
+            }
+            for e in entries
+        ]
+        for table, rows in (
+            (self._grants, grant_rows),
+            (self._index, index),
+            (self._entries, entry_rows),
+        ):
+            by_partition: dict[str, list[dict[str, Any]]] = {}
+            for row in rows:
+                by_partition.setdefault(row["PartitionKey"], []).append(row)
+            for batch in by_partition.values():
+                for start in range(0, len(batch), 100):
+                    table.submit_transaction([("create", e) for e in batch[start : start + 100]])
 
     # --- offers ---
 
