@@ -1,7 +1,7 @@
 """The demo's conversation: a developer's refused pull, from the paste to the rule removed at
 expiry, played through `function_app`'s own functions against local stand-ins — Azurite
-(storage and the job queue), the ARM emulator (the registry) and the Slack emulator — and printed as a transcript
-of what each person saw in Slack, with the registry's rules alongside.
+(storage and the job queue), the ARM emulator (the registry) and the Slack emulator — and
+printed as a transcript of what each person saw in Slack, with the registry's rules alongside.
 
 Nothing here talks to Slack or Azure; the same code paths run in production.
 """
