@@ -14,10 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.app import FrontDeps, request_key
-from bot.jobs import DecideJob, Decision, Origin, Surface
-from bot.signing import open_value
-from bot.views.diagnosis import REQUEST_ACTION
-from bot.views.grants import (
+from bot.ids import (
     APPROVAL_DURATION_ACTION,
     APPROVAL_DURATION_BLOCK,
     APPROVE,
@@ -25,9 +22,12 @@ from bot.views.grants import (
     EXTEND_APPROVE,
     EXTEND_ASK,
     EXTEND_DENY,
+    REQUEST_ACTION,
     REVOKE,
     WITHDRAW,
 )
+from bot.jobs import DecideJob, Decision, Origin, Surface
+from bot.signing import open_value
 from bot.views.requests import deny_modal, extend_modal, request_modal
 
 logger = logging.getLogger(__name__)

@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.ids import REQUEST_ACTION
 from bot.views.format import SECTION_LIMIT, clip, code, escape
 from services.diagnosis.verdicts import Diagnosis, Verdict
 from services.flows.diagnose import DiagnosisResult
@@ -47,7 +48,6 @@ CAN_READ = (
     "error, with the image name and the line that says `denied` or the HTTP status."
 )
 
-REQUEST_ACTION = "request_access"
 _EVIDENCE_CHARS = 280
 
 

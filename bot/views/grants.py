@@ -15,20 +15,23 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
+from bot.ids import (
+    APPROVAL_DURATION_ACTION,
+    APPROVAL_DURATION_BLOCK,
+    APPROVE,
+    DENY,
+    EXTEND_APPROVE,
+    EXTEND_ASK,
+    EXTEND_DENY,
+    REVOKE,
+    WITHDRAW,
+)
 from bot.views.format import clip, code, date, escape, mention
 from bot.views.requests import duration_options
 from services.diagnosis.verdicts import RETRY_AFTER_MINUTES
 from services.domain.grants import SYSTEM_ACTOR, Grant, GrantState, format_duration
 from services.domain.jobs import GrantEvent
 from services.domain.policy import Policy
-
-APPROVE, DENY, WITHDRAW, REVOKE = "grant_approve", "grant_deny", "grant_withdraw", "grant_revoke"
-EXTEND_ASK, EXTEND_APPROVE, EXTEND_DENY = (
-    "grant_extend_ask",
-    "grant_extend_approve",
-    "grant_extend_deny",
-)
-APPROVAL_DURATION_BLOCK, APPROVAL_DURATION_ACTION = "approval_duration", "approval_duration_choice"
 
 
 def who(user_id: str | None) -> str:

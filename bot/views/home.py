@@ -19,8 +19,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.ids import APPROVE, DENY, REVOKE, WITHDRAW
 from bot.views.format import code, date, escape, mention
-from bot.views.grants import APPROVE, DENY, REVOKE, WITHDRAW, extend_button
+from bot.views.grants import extend_button
 from services.domain.grants import Grant, GrantState, format_duration
 
 #: Grants listed per section; Slack allows 100 blocks in a Home tab.
