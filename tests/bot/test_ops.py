@@ -109,3 +109,29 @@ def test_an_unmanaged_registry_is_a_one_line_error(env) -> None:
     [line] = out.stderr.strip().splitlines()
     assert line.startswith("bot reconcile: error: `elsewhere` is not a registry this bot manages")
     assert out.stdout == ""
+
+
+def test_grants_and_the_auditors_csv(env, capsys) -> None:
+    import csv
+    import io
+
+    grant_id = approve_one()
+    code, out, err = run_cli("reconcile", "contoso", capsys=capsys)
+    assert code == 0, err
+    code, out, err = run_cli("grants", "--registry", "contoso", "--state", "active", capsys=capsys)
+    assert code == 0, err
+    assert grant_id in out
+    assert "1 grant(s)" in out
+    code, out, err = run_cli("grants", "--json", capsys=capsys)
+    assert [json.loads(line)["id"] for line in out.splitlines()] == [grant_id]
+    code, out, err = run_cli("audit", "--grant", grant_id, capsys=capsys)
+    assert "pending -> approved" in out
+    assert "approved -> active" in out
+    code, out, err = run_cli(
+        "audit", "--registry", "contoso.azurecr.io", "--since", "2000-01-01", "--format", "csv",
+        capsys=capsys,
+    )  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["added"] for r in rows] == ["20.1.2.3"]
+    assert rows[0]["rules_before"] == "1.1.1.1"
+    assert rows[0]["rules_after"] == "1.1.1.1 20.1.2.3"
