@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import signal
 import sys
 import threading
@@ -83,7 +84,7 @@ def _seconds(value: str) -> float:
         seconds = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
-    if not seconds >= 0:
+    if not (math.isfinite(seconds) and seconds >= 0):
         raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}")
     return seconds
 
@@ -130,36 +131,52 @@ class SocketModeRunner:
 
         The drains come first so that storage that cannot be reached stops the start before any
         Slack request is acknowledged. Raises `SlackApiError` when Slack refuses the app-level
-        token and `SocketModeError` when the socket cannot be opened; nothing is left running.
+        token and `SocketModeError` when the queue or the socket cannot be opened; nothing is
+        left running then.
         """
-        settings, worker = self._rt.settings, self._rt.worker
-        self._drains = [
-            QueueDrain.for_storage(
-                settings.storage,
-                settings.queue_name,
-                lambda text, ref: worker.handle(text, reference=ref),
-                options=self._options,
-            ),
-            QueueDrain.for_storage(
-                settings.storage,
-                f"{settings.queue_name}-poison",
-                lambda text, ref: worker.poisoned(text, reference=ref),
-                options=self._options,
-            ),
-        ]
         try:
-            for drain in self._drains:
-                drain.start()
-            self._handler = _handler(self._rt, self._app_token, self._ping_interval)
-            self._handler.client.connect()
-            if not self._handler.client.is_connected():
-                raise SocketModeError("could not open the Socket Mode connection (see the log)")
+            self._start_drains()
+            self._connect()
         except BaseException:
             self.stop()
             raise
         if self._sweep_every > 0:
             self._sweeper = threading.Thread(target=self._sweep_loop, name="sweep", daemon=True)
             self._sweeper.start()
+
+    def _start_drains(self) -> None:
+        from azure.core.exceptions import AzureError
+
+        settings, worker = self._rt.settings, self._rt.worker
+        queue = settings.queue_name
+        self._drains = [
+            QueueDrain.for_storage(
+                settings.storage,
+                queue,
+                lambda text, ref: worker.handle(text, reference=ref),
+                options=self._options,
+            ),
+            QueueDrain.for_storage(
+                settings.storage,
+                f"{queue}-poison",
+                lambda text, ref: worker.poisoned(text, reference=ref),
+                options=self._options,
+            ),
+        ]
+        logger.info("opening the job queue %s", queue)
+        try:
+            for drain in self._drains:
+                drain.start()
+        except AzureError as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SocketModeError(f"cannot reach the job queue {queue}: {reason}") from exc
+
+    def _connect(self) -> None:
+        self._handler = _handler(self._rt, self._app_token, self._ping_interval)
+        self._handler.client.connect()
+        # The built-in client logs a failed handshake instead of raising it.
+        if not self._handler.client.is_connected():
+            raise SocketModeError("cannot open the Socket Mode connection to Slack (see the log)")
 
     def _sweep_loop(self) -> None:
         # Like the Function app's timer (run_on_startup=False): the first sweep after one period.
@@ -232,7 +249,8 @@ def _acknowledge(client: BaseSocketModeClient, req: SocketModeRequest, resp: Bol
     from slack_sdk.socket_mode.response import SocketModeResponse
 
     if resp.status != 200:
-        # Over HTTP Slack would get this status; here it gets no ack, which it shows the same way.
+        # Over HTTP Slack would get this status (403 for a foreign workspace). Socket Mode has no
+        # status: an envelope left unacknowledged is Slack's failed delivery.
         logger.info("not acknowledged (%s): %s", resp.status, resp.body)
         return
     payload: dict[str, Any] | None = None
@@ -254,14 +272,8 @@ def _cmd_socket(args: argparse.Namespace) -> int:
     return socket_command(args, sys.stderr)
 
 
-def socket_command(
-    args: argparse.Namespace,
-    err: TextIO,
-    *,
-    runtime: Runtime | None = None,
-    stop: threading.Event | None = None,
-) -> int:
-    """Run until `stop` is set (by Ctrl-C or SIGTERM when run from the main thread)."""
+def socket_command(args: argparse.Namespace, err: TextIO) -> int:
+    """Run until Ctrl-C or SIGTERM; the exit code."""
     from slack_sdk.errors import SlackApiError
 
     from bot.runtime import Runtime
@@ -274,7 +286,7 @@ def socket_command(
         return code
 
     try:
-        settings = runtime.settings if runtime is not None else Settings()
+        settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
@@ -285,18 +297,20 @@ def socket_command(
 
     _configure_logging()
     runner = SocketModeRunner(
-        runtime or Runtime(settings),
+        Runtime(settings),
         app_token=settings.slack_app_token.get_secret_value().strip(),
         sweep_every=args.sweep_every,
     )
-    stop = stop or threading.Event()
+    stop = threading.Event()
     with _stop_on_signals(stop):
         try:
             runner.start()
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
-            return fail(f"Slack refused the app-level token (ACRBOT_SLACK_APP_TOKEN): {error}")
-        except (SocketModeError, OSError) as exc:
+            return fail(f"Slack refused a connection for ACRBOT_SLACK_APP_TOKEN: {error}")
+        except SocketModeError as exc:
+            return fail(str(exc), code=1)
+        except OSError as exc:  # the Web API call for the socket's URL
             return fail(f"cannot reach Slack: {exc}", code=1)
         try:
             every = f"every {args.sweep_every:g} s" if args.sweep_every else "off"
@@ -343,12 +357,7 @@ def _configure_logging() -> None:
 
 @contextmanager
 def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """Ctrl-C and SIGTERM set `stop` instead of raising in the middle of a job. Signals reach
-    only the main thread; elsewhere (a test running the command in a thread) `stop` is set by
-    whoever holds it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    """Ctrl-C and SIGTERM set `stop` instead of raising in the middle of a job."""
 
     def on_signal(signum: int, frame: object) -> None:
         stop.set()

@@ -34,10 +34,9 @@ import http
 import itertools
 import json
 import threading
-import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -77,7 +76,6 @@ class Link:
     number: int
     ticket: str
     socket: ServerConnection
-    opened: float = field(default_factory=time.monotonic)
     closed: bool = False
 
 

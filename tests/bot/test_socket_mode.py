@@ -8,8 +8,10 @@ import dataclasses
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -59,6 +61,12 @@ def eventually(condition: Callable[[], Any], what: str, timeout: float = 20.0) -
         time.sleep(0.02)
 
 
+def succeeded(call: Any) -> bool:
+    """A Web API call answered `ok: true`, or a response_url post answered 200."""
+    body = call.response
+    return call.status == 200 and (not isinstance(body, dict) or body.get("ok") is True)
+
+
 @dataclass
 class Slack:
     emulator: SlackEmulator
@@ -77,7 +85,7 @@ class World(Slack):
         """The first `count` successful calls of `method`, once the worker has made them."""
 
         def answered() -> list[Any]:
-            return [c for c in self.emulator.calls(method) if c.status == 200]
+            return [c for c in self.emulator.calls(method) if succeeded(c)]
 
         eventually(lambda: len(answered()) >= count, f"{count} × {method}")
         return answered()[:count]
@@ -311,10 +319,10 @@ def test_after_slack_asks_for_a_new_connection_the_app_reconnects_and_keeps_answ
 def test_a_job_that_keeps_failing_reaches_the_poison_queue_and_the_person_is_told(
     world: World,
 ) -> None:
-    # Every reply of the job meets a server error (three tries an attempt: the SDK retries
-    # twice) for all of host.json's attempts; then Slack is back for the poison handler.
+    # Slack refuses the job's reply (`ok: false`, which the SDK does not retry) for all of
+    # host.json's attempts; then it is back for the poison handler.
     attempts = FAST_QUEUE.max_dequeue_count
-    world.emulator.server_error("chat.postMessage", times=3 * attempts)
+    world.emulator.fail("chat.postMessage", "internal_error", times=attempts)
     world.server.wait_ack(world.server.send(world.client.direct_message(PASTE, user=DEV)))
 
     [told] = world.card("chat.postMessage")
@@ -349,7 +357,7 @@ def test_stop_closes_the_socket_and_finishes_the_job_in_hand(world: World) -> No
     assert world.runner.jobs.running == 0
     assert world.runner.jobs.stats.handled == 1
     [post] = world.emulator.calls("chat.postMessage")
-    assert post.status == 200
+    assert succeeded(post)
     assert world.queue_is_idle()  # the job was settled, not left to come back
     eventually(lambda: not world.server.open_links(), "the socket to close")
     world.runner.stop()  # a second stop is harmless
@@ -381,7 +389,9 @@ def test_the_command_stops_cleanly_on_sigterm_and_ctrl_c(
             proc.kill()
             proc.wait()
     text = log.read_text()
-    assert "stopped" in text.splitlines()[-1]
+    assert text.index("bot socket: stopping after the jobs in hand") < text.index(
+        "bot socket: stopped"
+    )
     assert "Traceback" not in text
     eventually(lambda: link.closed, "the socket to close")
 
@@ -442,10 +452,11 @@ def test_a_missing_bot_token_is_one_line_and_exit_2(
 def test_a_bad_sweep_interval_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    code, _, err = run_cli(["socket", "--sweep-every", "-5"], {}, monkeypatch, capsys)
-    assert code == 2
-    [line] = err.splitlines()
-    assert line.startswith("bot socket: error: argument --sweep-every")
+    for bad in ("-5", "inf", "soon"):
+        code, _, err = run_cli(["socket", "--sweep-every", bad], {}, monkeypatch, capsys)
+        assert code == 2
+        [line] = err.splitlines()
+        assert line.startswith("bot socket: error: argument --sweep-every")
 
 
 @pytest.mark.azurite
@@ -453,11 +464,28 @@ def test_a_token_slack_refuses_is_one_line_and_exit_2_with_nothing_left_running(
     slack: Slack, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     env = slack.env | {"ACRBOT_SLACK_APP_TOKEN": "xapp-1-A0APP-1-revoked"}
+    before = set(threading.enumerate())
     code, _, err = run_cli(["socket"], env, monkeypatch, capsys)
+    assert set(threading.enumerate()) <= before  # drains and socket client threads all ended
     assert code == 2
     line = err.strip().splitlines()[-1]
     assert line == (
-        "bot socket: error: Slack refused the app-level token (ACRBOT_SLACK_APP_TOKEN): "
-        "invalid_auth"
+        "bot socket: error: Slack refused a connection for ACRBOT_SLACK_APP_TOKEN: invalid_auth"
     )
     assert slack.server.links == []
+
+
+@pytest.mark.azurite
+def test_a_socket_that_cannot_be_opened_is_one_line_and_exit_1(
+    slack: Slack, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    slack.emulator.socket_mode_url = lambda: f"ws://127.0.0.1:{port}/link/?ticket=gone"
+    code, _, err = run_cli(["socket"], slack.env, monkeypatch, capsys)
+    assert code == 1
+    assert err.strip().splitlines()[-1] == (
+        "bot socket: error: cannot open the Socket Mode connection to Slack (see the log)"
+    )
