@@ -20,7 +20,8 @@ What it reproduces:
 - `disconnect(reason)`: `{"type": "disconnect", "reason", "debug_info": {"host"}}` on the open
   connections (`warning`, `refresh_requested`, `too_many_websockets`, `link_disabled`); the app
   is expected to open a new connection, and the old one is closed when `close_after` is set.
-- Slack's own keep-alive: WebSocket pings, and pongs to the app's pings (websockets does both).
+- Slack's own keep-alive: WebSocket pings (every `ping_interval` seconds), and pongs to the
+  app's pings (websockets does both).
 
 Approximations: an envelope goes to the connection opened last (Slack picks any open one); an
 envelope left unacknowledged is not redelivered by itself: a test sends the retry it wants
@@ -83,8 +84,17 @@ class SocketModeServer:
     """The server; `start()` (or a `with` block) listens on 127.0.0.1 and attaches it to the
     emulator's `apps.connections.open`."""
 
-    def __init__(self, emulator: SlackEmulator | None = None, *, app_id: str | None = None) -> None:
+    def __init__(
+        self,
+        emulator: SlackEmulator | None = None,
+        *,
+        app_id: str | None = None,
+        ping_interval: float | None = 20.0,
+    ) -> None:
         self.emulator = emulator
+        #: Seconds between the server's pings (None: none). slack_sdk's built-in client closes
+        #: only once its receive loop wakes, up to 3 s later; frequent pings wake it sooner.
+        self.ping_interval = ping_interval
         self.app_id = app_id or (emulator.app_id if emulator else "A0APP")
         self.port = 0
         self._server: Server | None = None
@@ -113,6 +123,7 @@ class SocketModeServer:
             compression=None,
             open_timeout=5,
             close_timeout=1,
+            ping_interval=self.ping_interval,
         )
         self.port = int(self._server.socket.getsockname()[1])
         self._thread = threading.Thread(
