@@ -10,8 +10,8 @@ every `--sweep-every` seconds instead of on the Function app's NCRONTAB schedule
 
 Ctrl-C or SIGTERM closes the socket, stops the sweep and the drains, and waits for the jobs in
 hand. Exit codes: 0 after such a stop, 1 when Slack cannot be reached, 2 for a usage or
-configuration error (a one-line message on stderr): settings that do not validate, no bot token,
-no app-level token or one that is not `xapp-…`, or one Slack refuses.
+configuration error (a one-line message on stderr): settings that do not validate, no bot token
+or signing secret, no app-level token or one that is not `xapp-…`, or one Slack refuses.
 """
 
 from __future__ import annotations
@@ -344,6 +344,13 @@ def configuration_problem(settings: Settings) -> str | None:
         )
     if not settings.slack_bot_token.get_secret_value().strip():
         return "ACRBOT_SLACK_BOT_TOKEN is not set: the bot answers with its bot token (xoxb-…)"
+    if not settings.slack_signing_secret.get_secret_value().strip():
+        # Socket Mode requests carry no signature, but the bot's buttons carry values sealed
+        # with this secret (`bot.signing`); an empty key would make them forgeable.
+        return (
+            "ACRBOT_SLACK_SIGNING_SECRET is not set: the bot seals its buttons' values with it "
+            "(the Slack app's Basic Information page)"
+        )
     return None
 
 

@@ -32,11 +32,11 @@ from services.settings import Settings
 from tests.sandbox_helpers import RESOURCE_GROUP, SUBSCRIPTION, StaticTokenCredential
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "socket-signing-secret"  # Socket Mode never uses it; the app is built as for HTTP
+SECRET = "socket-signing-secret"  # seals button values; Socket Mode requests are not signed
 TOKEN = "xoxb-socket-bot-token"
 APP_TOKEN = "xapp-1-A0APP-1-socket-app-token"
 DEV, APPROVER = "U0DEV", "U0APPROVER"
-CHANNEL = "C0BUILD"
+CHANNEL, APPROVALS = "C0BUILD", "C0APPROVALS"
 PASTE = (
     'Error response from daemon: Head "https://contosoprod.azurecr.io/v2/shop/api/manifests/1.4": '
     "denied: client with IP '20.61.12.7' is not allowed access. Refer "
@@ -106,17 +106,20 @@ def slack(azurite_connection_string: str, unique_name: str) -> Iterator[Slack]:
         emulator.add_user(DEV, "dev")
         emulator.add_user(APPROVER, "approver")
         emulator.add_channel(CHANNEL, "build", members=[DEV, APPROVER])
+        emulator.add_channel(APPROVALS, "acr-approvals", members=[APPROVER])
         arm.add_registry(SUBSCRIPTION, RESOURCE_GROUP, "contosoprod", rules=["4.175.12.34"])
         env = {
             "AzureWebJobsStorage": azurite_connection_string,
             "ACRBOT_TABLE_PREFIX": unique_name,
             "ACRBOT_QUEUE_NAME": unique_name,
             "ACRBOT_SLACK_BOT_TOKEN": TOKEN,
+            "ACRBOT_SLACK_SIGNING_SECRET": SECRET,
             "ACRBOT_SLACK_APP_TOKEN": APP_TOKEN,
             "ACRBOT_SLACK_API_URL": emulator.api_url,
             "ACRBOT_SLACK_TEAM_IDS": json.dumps([emulator.team_id]),
             "ACRBOT_SLACK_BOT_USER_ID": emulator.bot_user_id,
             "ACRBOT_SLACK_BOT_ID": emulator.bot_id,
+            "ACRBOT_SLACK_APPROVALS_CHANNEL": APPROVALS,
             "ACRBOT_REGISTRIES": json.dumps(
                 [
                     {
@@ -301,6 +304,41 @@ def test_a_message_shortcut_is_an_interactive_envelope_answered_in_the_thread(
 
 
 @pytest.mark.azurite
+def test_access_is_requested_through_the_cards_button_and_modal_over_the_socket(
+    world: World,
+) -> None:
+    world.server.wait_ack(world.server.send(world.client.direct_message(PASTE, user=DEV)))
+    world.card("chat.postMessage")
+    card = world.emulator.messages(world.emulator.dm_channel(DEV))[-1]
+
+    # The button's value was sealed with the signing secret and comes back through the socket.
+    click = world.server.send(world.client.block_action("request_access", user=DEV, message=card))
+    assert world.server.envelope(click)["accepts_response_payload"] is False
+    world.server.wait_ack(click)
+    [opened] = world.card("views.open")
+    view = opened.response["view"]
+
+    submission = world.server.send(
+        world.client.view_submission(
+            view["id"],
+            user=DEV,
+            values={"justification": {"justification_text": "deploying the hotfix now"}},
+        )
+    )
+    assert world.server.envelope(submission)["accepts_response_payload"] is True
+    assert "errors" not in (world.server.wait_ack(submission).get("payload") or {})
+    eventually(
+        lambda: any(
+            "Access request" in json.dumps(m.blocks) for m in world.emulator.messages(APPROVALS)
+        ),
+        "the approval card",
+    )
+    [grant] = list(world.runtime.ports.grants.scan())
+    assert str(grant.ip) == "20.61.12.7"
+    assert grant.requester.user_id == DEV
+
+
+@pytest.mark.azurite
 def test_after_slack_asks_for_a_new_connection_the_app_reconnects_and_keeps_answering(
     world: World,
 ) -> None:
@@ -421,7 +459,11 @@ def run_cli(
 def test_a_missing_or_wrong_app_token_is_one_line_and_exit_2(
     app_token: str, message: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    env = {"ACRBOT_SLACK_BOT_TOKEN": TOKEN, "ACRBOT_SLACK_APP_TOKEN": app_token}
+    env = {
+        "ACRBOT_SLACK_BOT_TOKEN": TOKEN,
+        "ACRBOT_SLACK_SIGNING_SECRET": SECRET,
+        "ACRBOT_SLACK_APP_TOKEN": app_token,
+    }
     code, out, err = run_cli(["socket"], env, monkeypatch, capsys)
     assert code == 2
     assert out == ""
@@ -441,13 +483,26 @@ def test_invalid_settings_are_one_line_and_exit_2(
     assert line.startswith("bot socket: error: invalid setting known_ips")
 
 
-def test_a_missing_bot_token_is_one_line_and_exit_2(
-    monkeypatch: pytest.MonkeyPatch, capsys: Any
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("ACRBOT_SLACK_BOT_TOKEN", "ACRBOT_SLACK_BOT_TOKEN is not set"),
+        ("ACRBOT_SLACK_SIGNING_SECRET", "ACRBOT_SLACK_SIGNING_SECRET is not set"),
+    ],
+)
+def test_a_missing_bot_token_or_signing_secret_is_one_line_and_exit_2(
+    missing: str, message: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    code, _, err = run_cli(["socket"], {"ACRBOT_SLACK_APP_TOKEN": APP_TOKEN}, monkeypatch, capsys)
+    env = {
+        "ACRBOT_SLACK_APP_TOKEN": APP_TOKEN,
+        "ACRBOT_SLACK_BOT_TOKEN": TOKEN,
+        "ACRBOT_SLACK_SIGNING_SECRET": SECRET,
+    }
+    del env[missing]
+    code, _, err = run_cli(["socket"], env, monkeypatch, capsys)
     assert code == 2
     [line] = err.splitlines()
-    assert "ACRBOT_SLACK_BOT_TOKEN is not set" in line
+    assert line.startswith(f"bot socket: error: {message}")
 
 
 def test_a_bad_sweep_interval_is_a_usage_error(
