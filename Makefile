@@ -26,7 +26,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: $(STAMP)
+demo: $(STAMP) node_modules/.package-lock.json
 	$(PY) -m bot demo
 
 lint: $(STAMP)
