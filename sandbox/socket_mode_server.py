@@ -36,7 +36,7 @@ import itertools
 import json
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -269,7 +269,7 @@ class SocketModeServer:
 
     def disconnect(self, reason: str = "refresh_requested", *, close_after: bool = False) -> None:
         """Tell every open connection to go away; with `close_after`, close them once the app has
-        opened a newer one (or at once when it had none)."""
+        opened a newer one, as Slack does after a refresh."""
         message = json.dumps(
             {"type": "disconnect", "reason": reason, "debug_info": {"host": DEBUG_HOST}}
         )
@@ -315,7 +315,7 @@ class SocketModeServer:
         self.wait_for(lambda: len(self._links) >= count, timeout=timeout)
         return self.links
 
-    def wait_for(self, condition: Any, timeout: float = 10.0) -> None:
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
         """Wait until `condition()` (checked under the server's lock) holds; TimeoutError when
         it does not within `timeout` seconds."""
         with self._changed:
