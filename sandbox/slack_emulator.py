@@ -9,6 +9,8 @@ Slack's own response shapes:
 - `views.open`, `views.push`, `views.update`, `views.publish`
 - `reactions.add`, `reactions.remove`
 - `conversations.open`, `usergroups.users.list`, `users.info`
+- `apps.connections.open`, with the app-level token: the URL of the Socket Mode server attached
+  as `socket_mode_url` (`sandbox/socket_mode_server.py`)
 - `POST /response/<id>`: the `response_url` of a slash command or an interaction, honouring
   `response_type`, `replace_original`, `delete_original` and `thread_ts`
 
@@ -39,7 +41,11 @@ Approximations, chosen where Slack documents no exact figure: an unknown method 
 the text `used_url` or `expired_url`; a reply to a `response_url` posts a new message unless
 `replace_original` or `delete_original` is true. Not reproduced: rate-limit tiers (throttling
 happens only when injected), message formatting beyond a plain rendering, files, pagination,
-Enterprise Grid, Socket Mode, and every validation not listed above.
+Enterprise Grid, and every validation not listed above. Socket Mode's WebSocket side is
+`sandbox/socket_mode_server.py`; with none attached, `apps.connections.open` answers
+`socket_mode_not_enabled` (an approximation: Slack documents no error for an app with Socket
+Mode off). A bot token on `apps.connections.open`, or the app-level token on any other method,
+gets `not_allowed_token_type`.
 """
 
 from __future__ import annotations
@@ -66,6 +72,9 @@ from services.clock import Clock, SystemClock
 
 HOST = "127.0.0.1"
 DEFAULT_TOKEN = "xoxb-emulator-bot-token"
+DEFAULT_APP_TOKEN = "xapp-1-A0APP-1-emulator-app-token"
+#: Methods called with the app-level token instead of the bot token.
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -271,6 +280,7 @@ class SlackEmulator:
         self,
         *,
         bot_token: str = DEFAULT_TOKEN,
+        app_token: str = DEFAULT_APP_TOKEN,
         team_id: str = "T0EMULATOR",
         team_name: str = "Emulated Workspace",
         team_domain: str = "emulated",
@@ -282,6 +292,9 @@ class SlackEmulator:
         clock: Clock | None = None,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
+        #: Issues a Socket Mode WebSocket URL; a `SocketModeServer` attaches itself here.
+        self.socket_mode_url: Callable[[], str] | None = None
         self.team_id = team_id
         self.team_name = team_name
         self.team_domain = team_domain
@@ -331,6 +344,7 @@ class SlackEmulator:
             "conversations.open": self._conversations_open,
             "usergroups.users.list": self._usergroups_users_list,
             "users.info": self._users_info,
+            "apps.connections.open": self._apps_connections_open,
         }
         self._users[bot_user_id] = self._user_object(
             bot_user_id, bot_name, real_name=bot_name, is_bot=True
@@ -881,6 +895,11 @@ class SlackEmulator:
             "is_enterprise_install": False,
         }
 
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.socket_mode_url is None:
+            raise _Refused("socket_mode_not_enabled")
+        return {"url": self.socket_mode_url()}
+
     def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         ch = self._writable_channel(params)
         text, blocks, attachments = self._content(params)
@@ -1370,8 +1389,11 @@ class SlackEmulator:
         token = _bearer(headers.get("Authorization")) or params.get("token")
         if not token:
             return 200, extra, {"ok": False, "error": "not_authed"}
-        if token != self.bot_token:
-            return 200, extra, {"ok": False, "error": "invalid_auth"}
+        expected = self.app_token if method in APP_TOKEN_METHODS else self.bot_token
+        if token != expected:
+            known = token in (self.bot_token, self.app_token)
+            error = "not_allowed_token_type" if known else "invalid_auth"
+            return 200, extra, {"ok": False, "error": error}
         fault = self._take_fault(method)
         if fault is not None:
             if fault.delay:

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
 
     slack_bot_token: SecretStr = SecretStr("")
     slack_signing_secret: SecretStr = SecretStr("")
+    #: Socket Mode only (`python -m bot socket`): the app-level token, `xapp-…`.
+    slack_app_token: SecretStr = SecretStr("")
     #: Slack Web API base URL; tests point it at the loopback emulator.
     slack_api_url: str = "https://slack.com/api/"
     #: The Slack workspaces (team ids) the bot answers; requests from others are refused.
