@@ -31,6 +31,7 @@ import logging
 import os
 import re
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -314,6 +315,16 @@ def configure(settings: Settings) -> None:
         if target is not None:
             secrets += re.findall(r"AccountKey=([^;]+)", target.get_secret_value())
         install_records(secrets)
+        # Every storage and ARM request at INFO, headers and all: noise that drowns the app's own
+        # records in Application Insights. Its warnings still come through.
+        logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(
+            logging.WARNING
+        )
+        for name in EXPORTED_LOGGERS:
+            # The app's own records at INFO, whatever the root logger's level (WARNING by default).
+            own = logging.getLogger(name)
+            if own.getEffectiveLevel() > logging.INFO:
+                own.setLevel(logging.INFO)
         if settings.log_format == "json":
             use_json_logs()
         connection = settings.applicationinsights_connection_string
@@ -477,13 +488,26 @@ def job(body: str, reference: str | None = None, *, poisoned: bool = False) -> I
     kind and outcome (`handled`, `failed`: it will be retried or poisoned; `poisoned`)."""
     found = job_fields(body, reference)
     kind = str(found.get("job_kind") or "unknown")
+    started = time.monotonic()
     with invocation("poison" if poisoned else "work", **found):
         try:
             yield
-        except Exception:
+        except Exception as exc:
             count("acrbot.jobs", kind=kind, outcome="failed")
+            logger.warning(
+                "job %s failed after %d ms (%s); the queue retries it",
+                kind,
+                _ms(started),
+                type(exc).__name__,
+            )
             raise
-        count("acrbot.jobs", kind=kind, outcome="poisoned" if poisoned else "handled")
+        outcome = "poisoned" if poisoned else "handled"
+        count("acrbot.jobs", kind=kind, outcome=outcome)
+        logger.info("job %s %s in %d ms", kind, outcome, _ms(started))
+
+
+def _ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
 
 
 def reset_for_tests() -> None:
