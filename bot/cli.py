@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from bot import ops
+from bot import ops, report_cmd
 from services.diagnosis.known_ips import KnownIps, KnownIpsError
 from services.diagnosis.parsing import parse_pull_failure
 from services.diagnosis.service_tags import ServiceTagIndex, ServiceTagsError
@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--examples", type=Path, default=EXAMPLES_DIR, help=argparse.SUPPRESS)
     demo.set_defaults(handler=_cmd_demo, prog=demo.prog)
     ops.add_commands(commands)
+    report_cmd.add_commands(commands)
     add_operations_commands(commands)
     return parser
 
