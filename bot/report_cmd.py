@@ -191,7 +191,7 @@ def format_report(found: Sequence[RecurringIp], since: datetime | None, min_gran
     lines += [
         "",
         f"{len(found)} address{'es' if len(found) != 1 else ''} on {registries} "
-        f"registr{'ies' if registries != 1 else 'y'}; {known} already known egress "
-        "(give it a permanent rule); for the others consider a NAT gateway with one known IP.",
+        f"registr{'ies' if registries != 1 else 'y'}; {known} already in ACRBOT_KNOWN_IPS "
+        "(give those a permanent rule); for the others consider a NAT gateway.",
     ]
     return "\n".join(lines)

@@ -78,7 +78,7 @@ def test_the_report_lists_recurring_ips_per_registry(env, capsys) -> None:
     assert lines[fabrikam + 2].split()[:3] == ["4.175.12.34", "2", "2"]
     assert lines[fabrikam + 2].endswith("known: NAT gateway ng-aks-prod")
     assert "91.38.188.165" not in out
-    assert lines[-1].startswith("2 addresses on 2 registries; 1 already known egress")
+    assert lines[-1].startswith("2 addresses on 2 registries; 1 already in ACRBOT_KNOWN_IPS")
 
 
 def test_json_gives_one_object_with_every_candidate(env, capsys) -> None:
