@@ -43,7 +43,9 @@ def install(value: Runtime | None) -> None:
 
 
 def slack_events(req: func.HttpRequest) -> func.HttpResponse:
-    return runtime().front.handle(req)
+    response = runtime().front.handle(req)
+    telemetry.start()  # only now: the acknowledgement never waits for its imports
+    return response
 
 
 def work(msg: func.QueueMessage) -> None:
@@ -67,7 +69,9 @@ def sweep(timer: func.TimerRequest) -> None:
 def health(req: func.HttpRequest) -> func.HttpResponse:
     from bot import health as route
 
-    return route.handle(lambda: runtime().settings)
+    response = route.handle(lambda: runtime().settings)
+    telemetry.start()
+    return response
 
 
 def refresh_service_tags(timer: func.TimerRequest) -> None:

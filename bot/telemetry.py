@@ -12,11 +12,12 @@ Map of this module:
   and a message is cut at `MAX_MESSAGE` characters, so a paste that slips into a message one day
   still cannot reach the logs whole.
 - `JsonFormatter` — one JSON object a line with the fields (`ACRBOT_LOG_FORMAT=json`).
-- `configure(settings)` — once per process, from `bot.functions`: the records and the format, and,
-  only when `APPLICATIONINSIGHTS_CONNECTION_STRING` is set, Azure Monitor OpenTelemetry. That is
-  imported and set up on a background thread (about a second of imports), so neither importing
-  `function_app` nor the first Slack request waits for it; without the setting nothing of
-  OpenTelemetry is ever imported.
+- `configure(settings)` — once per process, from `bot.functions`: the records and the format.
+  `start()` then sets Azure Monitor OpenTelemetry up, only when
+  `APPLICATIONINSIGHTS_CONNECTION_STRING` is set, on a background thread (about a second of
+  imports): queue and timer invocations start it as they begin, the HTTP functions once their
+  answer is ready, so neither importing `function_app` nor a Slack acknowledgement waits for it.
+  Without the setting nothing of OpenTelemetry is ever imported.
 - `invocation(name, **fields)` and `job(body, reference)` — a span (once telemetry is up), the log
   context and the job counters around one function invocation; `count(name, **attributes)` — a
   counter, a no-op until telemetry is up.
@@ -263,6 +264,8 @@ class _State:
         self.factory: _RecordFactory | None = None
         self.json_handlers: list[tuple[logging.Handler, logging.Formatter | None, bool]] = []
         self.thread: threading.Thread | None = None
+        #: Application Insights' connection string, until `start` has used it.
+        self.connection: str | None = None
         self.ready = threading.Event()
         self.tracer: Tracer | None = None
         self.meter: Meter | None = None
@@ -329,15 +332,28 @@ def configure(settings: Settings) -> None:
             use_json_logs()
         connection = settings.applicationinsights_connection_string
         if connection is not None and connection.get_secret_value().strip():
-            _state.thread = threading.Thread(
-                target=_start_azure_monitor,
-                args=(connection.get_secret_value().strip(),),
-                name="acrbot-telemetry",
-                daemon=True,
-            )
-            _state.thread.start()
+            _state.connection = connection.get_secret_value().strip()
         else:
             _state.ready.set()
+
+
+def start() -> None:
+    """Set OpenTelemetry up on a background thread, once, if `configure` found it configured.
+
+    Its imports cost about a second of CPU, which a thread still takes from the code running
+    beside it (one interpreter lock): queue and timer invocations start it as they begin, the
+    HTTP functions only once their answer is ready, so no Slack acknowledgement waits for it.
+    """
+    with _state.mutex:
+        if _state.connection is None or _state.thread is not None:
+            return
+        _state.thread = threading.Thread(
+            target=_start_azure_monitor,
+            args=(_state.connection,),
+            name="acrbot-telemetry",
+            daemon=True,
+        )
+        _state.thread.start()
 
 
 def wait(timeout: float | None = None) -> bool:
@@ -460,6 +476,7 @@ def invocation(name: str, **values: object) -> Iterator[None]:
     """One function invocation: its fields on every record, and a span `acrbot.<name>` once
     telemetry is up. A failure marks the span with the exception's class name only (its text
     could quote what someone pasted)."""
+    start()
     with log_context(**values):
         tracer = _state.tracer
         if tracer is None:
@@ -528,4 +545,5 @@ def reset_for_tests() -> None:
         _state.json_handlers.clear()
         _secrets.set([])
         _state.configured = False
+        _state.connection = None
         _state.ready.clear()
