@@ -152,9 +152,11 @@ def test_storage_that_never_answers_is_given_up_on_within_the_budget(
 
     assert status == 503
     assert not any(check["ok"] for check in body["checks"].values())
+    # The budget ran out first, or the SDK's own read time-out (the same budget) did.
     assert {check["error"] for check in body["checks"].values()} <= {
         "Timeout",
         "ServiceResponseError",
+        "ServiceResponseTimeoutError",
     }
     assert elapsed < 2.0
     assert_reveals_nothing(body, "AccountKey", str(black_hole))
