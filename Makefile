@@ -26,7 +26,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: $(STAMP)
+demo: $(STAMP) node_modules/.package-lock.json
 	$(PY) -m bot demo
 
 lint: $(STAMP)
@@ -46,6 +46,7 @@ test: $(STAMP) node_modules/.package-lock.json lint typecheck infra-check
 bench: $(STAMP) node_modules/.package-lock.json
 	$(PY) bench/parse.py
 	$(PY) bench/reconcile.py
+	$(PY) bench/front_door.py
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -286,16 +286,31 @@ def demo_step_diagnose(inputs: DemoInputs, out: TextIO) -> None:
 
 
 #: The demo, step by step; the Slack flow will add its steps here.
-DEMO_STEPS: list[Callable[[DemoInputs, TextIO], None]] = [demo_step_diagnose]
+def demo_step_conversation(inputs: DemoInputs, out: TextIO) -> None:
+    """Step: the Slack conversation from paste to expiry, on local stand-ins (Azurite from
+    node_modules, the ARM and Slack emulators). Imported here: `sandbox/` is not deployed."""
+    from sandbox.demo import demo_step_conversation as step
+
+    step(inputs, out)
 
 
-def run_demo(out: TextIO, examples: Path = EXAMPLES_DIR) -> int:
-    """Run every demo step on the examples; returns the exit code."""
+DEMO_STEPS: list[Callable[[DemoInputs, TextIO], None]] = [
+    demo_step_diagnose,
+    demo_step_conversation,
+]
+
+
+def run_demo(
+    out: TextIO,
+    examples: Path = EXAMPLES_DIR,
+    steps: Sequence[Callable[[DemoInputs, TextIO], None]] | None = None,
+) -> int:
+    """Run the demo steps (all by default) on the examples; returns the exit code."""
     try:
         inputs = load_demo_inputs(examples)
     except (ValueError, OSError, KnownIpsError, ServiceTagsError) as exc:
         raise UsageError(f"bot demo: error: {exc}") from exc
-    for step in DEMO_STEPS:
+    for step in DEMO_STEPS if steps is None else steps:
         step(inputs, out)
     return 0
 

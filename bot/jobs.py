@@ -30,6 +30,7 @@ class Surface(StrEnum):
     SHORTCUT = "shortcut"
     MENTION = "mention"
     DM = "dm"
+    HOME = "home"
 
 
 class Origin(BaseModel):
@@ -103,5 +104,57 @@ class ReplyJob(BaseModel):
     message: Literal["help", "empty_mention"]
 
 
-AnyJob = Annotated[DiagnoseJob | ReplyJob | ReconcileJob | GrantNotice, Field(discriminator="kind")]
-JOBS: TypeAdapter[DiagnoseJob | ReplyJob | ReconcileJob | GrantNotice] = TypeAdapter(AnyJob)
+class RequestJob(BaseModel):
+    """A request for temporary access, submitted from the modal a diagnosis card opened."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["request"] = "request"
+    key: str
+    offer_id: str = Field(max_length=64)
+    origin: Origin
+    justification: str = Field(max_length=4000)
+    duration_seconds: int | None = None
+    #: Typed by the person when the paste hid the address; checked again on the server.
+    ip: str | None = Field(default=None, max_length=64)
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+    WITHDRAW = "withdraw"
+    REVOKE = "revoke"
+    EXTEND_ASK = "extend_ask"
+    EXTEND_APPROVE = "extend_approve"
+    EXTEND_DENY = "extend_deny"
+
+
+class DecideJob(BaseModel):
+    """A click on a grant's card. Only the grant id comes from the button; who clicked comes
+    from Slack's signed payload; everything else is worked out by the services."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["decide"] = "decide"
+    key: str
+    decision: Decision
+    grant_id: str = Field(max_length=64)
+    origin: Origin
+    duration_seconds: int | None = None
+    reason: str | None = Field(default=None, max_length=4000)
+
+
+class HomeJob(BaseModel):
+    """Publish a person's App Home (what they asked for, what waits for them)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["home"] = "home"
+    key: str
+    team_id: str
+    user_id: str
+
+
+Job = DiagnoseJob | ReplyJob | RequestJob | DecideJob | HomeJob | ReconcileJob | GrantNotice
+AnyJob = Annotated[Job, Field(discriminator="kind")]
+JOBS: TypeAdapter[Job] = TypeAdapter(AnyJob)

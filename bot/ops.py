@@ -8,13 +8,16 @@ failed (the reason on stderr), 2 for a usage or configuration error.
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from pydantic import ValidationError
 
 from services.domain.errors import DomainError
+from services.domain.grants import GrantState
 from services.ports import Ports
 
 
@@ -40,6 +43,28 @@ def add_commands(commands: Any) -> None:
     )
     swp.add_argument("--dry-run", action="store_true", help="say what is due, change nothing")
     swp.set_defaults(handler=_cmd_sweep, prog=swp.prog)
+
+    lst = commands.add_parser(
+        "grants",
+        help="list grants",
+        description="List grants, newest first, from the grant store.",
+    )
+    lst.add_argument("--registry", help="registry name, login server or custom domain")
+    lst.add_argument("--state", choices=[s.value for s in GrantState], help="only this state")
+    lst.add_argument("--json", action="store_true", help="one JSON object per line")
+    lst.set_defaults(handler=_cmd_grants, prog=lst.prog)
+
+    aud = commands.add_parser(
+        "audit",
+        help="a grant's history, or a registry's changes for an auditor",
+        description="Print a grant's audit events, or export a registry's changes.",
+    )
+    which = aud.add_mutually_exclusive_group(required=True)
+    which.add_argument("--grant", metavar="ID", help="a grant's whole history")
+    which.add_argument("--registry", help="a registry's changes")
+    aud.add_argument("--since", type=_date, help="only events from this date (YYYY-MM-DD) on")
+    aud.add_argument("--format", choices=["text", "csv", "json"], default="text")
+    aud.set_defaults(handler=_cmd_audit, prog=aud.prog)
 
 
 def _ports() -> Ports:
@@ -120,11 +145,108 @@ def sweep_command(
         file=out,
     )
     failing = dict(report.errors)
-    for registry in report.registries:
-        result = reconcile_registry(ports, registry, dry_run=args.dry_run or None)
+    for registry in [*report.registries, *report.to_check]:
+        result = reconcile_registry(ports, registry, dry_run=args.dry_run or None, check=True)
         print(f"  {registry}: {result.status.value}", file=out)
         if result.status in (ReconcileStatus.BUSY, ReconcileStatus.RETRY, ReconcileStatus.FAILED):
             failing[registry] = result.error or "busy"
     for registry, error in failing.items():
         print(f"{args.prog}: {registry}: {error}", file=err)
     return 1 if failing else 0
+
+
+def _date(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _cmd_grants(args: argparse.Namespace, ports: Ports | None = None) -> int:
+    return _guard(args.prog, lambda: grants_command(ports or _ports(), args), sys.stderr)
+
+
+def grants_command(ports: Ports, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    registry = ports.registries.get(args.registry).effective_login_server if args.registry else None
+    state = GrantState(args.state) if args.state else None
+    grants = sorted(
+        ports.grants.scan(registry=registry, state=state), key=lambda g: g.id, reverse=True
+    )
+    for grant in grants:
+        if args.json:
+            print(grant.model_dump_json(), file=out)
+            continue
+        until = f" until {grant.expires_at:%Y-%m-%d %H:%M}Z" if grant.expires_at else ""
+        print(
+            f"{grant.id}  {grant.state.value:<9} {grant.registry}  {grant.ip}  "
+            f"{grant.requester.user_id}{until}",
+            file=out,
+        )
+    if not args.json:
+        print(f"{len(grants)} grant(s)", file=out)
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace, ports: Ports | None = None) -> int:
+    return _guard(args.prog, lambda: audit_command(ports or _ports(), args), sys.stderr)
+
+
+def audit_command(ports: Ports, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    if args.grant:
+        events = ports.audit.for_grant(args.grant)
+        if args.since:
+            events = [e for e in events if e.at >= args.since]
+    else:
+        login = ports.registries.get(args.registry).effective_login_server
+        events = ports.audit.for_registry(login, since=args.since)
+    if args.format == "json":
+        for event in events:
+            print(event.model_dump_json(), file=out)
+    elif args.format == "csv":
+        writer = csv.writer(out)
+        writer.writerow(
+            ["at", "kind", "actor", "grant_id", "registry", "from_state", "to_state",
+             "added", "removed", "gone", "rules_before", "rules_after", "request_id"]
+        )  # fmt: skip
+        for event in events:
+            detail = event.detail or {}
+            writer.writerow(
+                [
+                    event.at.isoformat(),
+                    event.kind,
+                    event.actor,
+                    event.grant_id or "",
+                    event.registry or "",
+                    event.from_state or "",
+                    event.to_state or "",
+                    " ".join(detail.get("added") or []),
+                    " ".join(detail.get("removed") or []),
+                    " ".join(detail.get("gone") or []),
+                    " ".join(_rule_values(event.before)),
+                    " ".join(_rule_values(event.after)),
+                    detail.get("request_id") or "",
+                ]
+            )
+    else:
+        for event in events:
+            what = (
+                f"{event.from_state or '-'} -> {event.to_state}"
+                if event.kind == "transition"
+                else f"rules {', '.join(_rule_values(event.before)) or '(none)'} -> "
+                f"{', '.join(_rule_values(event.after)) or '(none)'}"
+            )
+            print(
+                f"{event.at:%Y-%m-%d %H:%M:%S}Z  {event.actor:<12} {event.kind:<15} {what}",
+                file=out,
+            )
+        if not events:
+            print("no events", file=out)
+    return 0
+
+
+def _rule_values(rules: object) -> list[str]:
+    if not isinstance(rules, list):
+        return []
+    return [str(r.get("value", r)) if isinstance(r, dict) else str(r) for r in rules]

@@ -138,3 +138,43 @@ class Replier:
                 )
         except SlackApiError as exc:
             logger.info("reaction %s not changed: %s", name, exc.response.get("error"))
+
+    def tell(self, origin: Origin, text: str) -> None:
+        """A private note to the person who clicked or asked (not deduplicated: it changes
+        nothing)."""
+        if origin.response_url and self._respond(origin.response_url, text, [], replace=False):
+            return
+        if origin.channel_id:
+            try:
+                self._client.chat_postEphemeral(
+                    channel=origin.channel_id, user=origin.user_id, text=text
+                )
+                return
+            except SlackApiError as exc:
+                logger.info("ephemeral note failed: %s", exc.response.get("error"))
+        self.direct(origin.user_id, text=text)
+
+    def post(
+        self,
+        channel: str,
+        *,
+        text: str,
+        blocks: Sequence[Block] = (),
+        thread_ts: str | None = None,
+    ) -> tuple[str, str]:
+        """Post a message; returns (channel, ts) as Slack placed it."""
+        posted = self._client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=text,
+            blocks=list(blocks) or None,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(posted["channel"]), str(posted["ts"])
+
+    def update(self, channel: str, ts: str, *, text: str, blocks: Sequence[Block]) -> None:
+        self._client.chat_update(channel=channel, ts=ts, text=text, blocks=list(blocks))
+
+    def open_dm(self, user_id: str) -> str:
+        return str(self._client.conversations_open(users=user_id)["channel"]["id"])

@@ -11,16 +11,49 @@ never help.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from bot.jobs import JOBS, DiagnoseJob, ReplyJob
+from bot.jobs import (
+    JOBS,
+    DecideJob,
+    Decision,
+    DiagnoseJob,
+    HomeJob,
+    ReplyJob,
+    RequestJob,
+    Surface,
+)
+from bot.notices import REQUESTER_THREAD, Notices, safe_handle
+from bot.signing import seal_value
 from bot.views.diagnosis import diagnosis_blocks, diagnosis_text
-from bot.views.messages import EMPTY_MENTION, HELP, failed_job
+from bot.views.format import mention
+from bot.views.home import RegistryLine, home_view
+from bot.views.messages import EMPTY_MENTION, HELP, failed_job, refusal
+from services.domain.errors import DomainError, NotAllowed
+from services.domain.grants import (
+    Grant,
+    GrantState,
+    MessageRef,
+    Requester,
+    registry_partition,
+    requester_partition,
+)
 from services.domain.jobs import GrantNotice, ReconcileJob
-from services.flows.diagnose import diagnose_paste
+from services.flows.book import approvers_for, grants_in
+from services.flows.decisions import (
+    approve_grant,
+    deny_extension_of,
+    deny_grant,
+    extend_grant,
+    request_extension_of,
+    revoke_grant,
+)
+from services.flows.diagnose import diagnose_paste, make_offer
 from services.flows.reconcile import run_reconcile_job
+from services.flows.requests import request_from_offer, withdraw_request
 from services.flows.sweep import SweepReport, sweep
 
 if TYPE_CHECKING:
@@ -34,6 +67,7 @@ _WORKING = "eyes"
 class Worker:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
+        self._notices = Notices(runtime)
 
     def handle(self, text: str, *, reference: str | None = None) -> None:
         """Run one queue message. Raises when the job should be tried again."""
@@ -53,27 +87,184 @@ class Worker:
         elif isinstance(job, ReconcileJob):
             report = run_reconcile_job(self._rt.ports, job)
             logger.info("reconcile %s: %s", report.registry, report.status.value)
+        elif isinstance(job, RequestJob):
+            self.request(job)
+        elif isinstance(job, DecideJob):
+            self.decide(job)
+            if job.origin.surface is Surface.HOME:
+                self.home(
+                    HomeJob(key=job.key, team_id=job.origin.team_id, user_id=job.origin.user_id)
+                )
+        elif isinstance(job, HomeJob):
+            self.home(job)
         elif isinstance(job, GrantNotice):
-            self.notice(job)
+            safe_handle(self._notices, job)
 
     def diagnose(self, job: DiagnoseJob) -> None:
         replier = self._rt.replier
         replier.react(job.origin, _WORKING)
-        result = diagnose_paste(self._rt.ports, job.text, states=self._rt.ports.states)
+        ports = self._rt.ports
+        result = diagnose_paste(ports, job.text, states=ports.states)
+        offer = make_offer(ports, result)
+        value = None
+        if offer is not None:
+            value = seal_value(
+                self._rt.settings.slack_signing_secret.get_secret_value(),
+                {
+                    "o": offer.id,
+                    "r": offer.registry,
+                    "i": str(offer.ip) if offer.ip is not None else None,
+                    "s": offer.summary[:300],
+                    "c": offer.client,
+                },
+            )
         replier.answer(
             job.key,
             job.origin,
             text=diagnosis_text(result),
-            blocks=diagnosis_blocks(result, cut=job.cut),
+            blocks=diagnosis_blocks(
+                result,
+                cut=job.cut,
+                request_value=value,
+                needs_ip=offer is not None and offer.ip is None,
+            ),
         )
         replier.react(job.origin, _WORKING, remove=True)
+
+    def request(self, job: RequestJob) -> None:
+        """A request from a diagnosis card. The approval card and the requester's confirmation
+        follow from the `requested` notice the flow queues."""
+        ports, replier = self._rt.ports, self._rt.replier
+        claim = f"request:{job.key}"
+        if not ports.ledger.claim(claim):
+            return
+        origin = job.origin
+        thread = None
+        if origin.channel_id and origin.surface is not Surface.SLASH:
+            thread = MessageRef(
+                kind=REQUESTER_THREAD,
+                channel=origin.channel_id,
+                ts=origin.thread_ts or origin.message_ts or "",
+            )
+        try:
+            outcome = request_from_offer(
+                ports,
+                job.offer_id,
+                requester=Requester(user_id=origin.user_id, team_id=origin.team_id),
+                justification=job.justification,
+                duration=timedelta(seconds=job.duration_seconds) if job.duration_seconds else None,
+                ip=job.ip,
+                origin=thread if thread is not None and thread.ts else None,
+            )
+        except DomainError as exc:
+            replier.tell(origin, refusal(exc))
+            return
+        except Exception:
+            ports.ledger.release(claim)
+            raise
+        if not outcome.created:
+            grant = outcome.grant
+            replier.tell(
+                origin,
+                f"There is already an open request for `{grant.ip}` on `{grant.registry}` "
+                f"({grant.state.value}, asked by {mention(grant.requester.user_id)}); "
+                "it covers you too.",
+            )
+
+    def decide(self, job: DecideJob) -> None:
+        ports, replier = self._rt.ports, self._rt.replier
+        claim = f"decide:{job.key}"
+        if not ports.ledger.claim(claim):
+            return
+        user = job.origin.user_id
+        try:
+            self._check_card(job)
+            if job.decision is Decision.APPROVE:
+                duration = timedelta(seconds=job.duration_seconds) if job.duration_seconds else None
+                approve_grant(ports, job.grant_id, approver=user, duration=duration)
+            elif job.decision is Decision.DENY:
+                deny_grant(ports, job.grant_id, approver=user, reason=job.reason)
+            elif job.decision is Decision.WITHDRAW:
+                withdraw_request(ports, job.grant_id, actor=user)
+            elif job.decision is Decision.REVOKE:
+                revoke_grant(ports, job.grant_id, actor=user, reason=job.reason)
+            elif job.decision is Decision.EXTEND_ASK:
+                seconds = job.duration_seconds or 0
+                request_extension_of(
+                    ports, job.grant_id, actor=user, duration=timedelta(seconds=seconds)
+                )
+            elif job.decision is Decision.EXTEND_APPROVE:
+                extend_grant(ports, job.grant_id, approver=user)
+            elif job.decision is Decision.EXTEND_DENY:
+                deny_extension_of(ports, job.grant_id, approver=user)
+        except DomainError as exc:
+            replier.tell(job.origin, refusal(exc))
+        except Exception:
+            ports.ledger.release(claim)
+            raise
+
+    def _check_card(self, job: DecideJob) -> None:
+        """The clicked message must be one of the grant's own: a button whose value was changed
+        to name another grant is refused (its own card would have said so)."""
+        origin = job.origin
+        refs = self._rt.ports.grants.messages(job.grant_id)
+        if not origin.message_ts:
+            return  # a modal's submission: its grant came from the card that opened it
+        if not any(r.channel == origin.channel_id and r.ts == origin.message_ts for r in refs):
+            raise NotAllowed("This button does not belong to that request; nothing changed.")
 
     def reply(self, job: ReplyJob) -> None:
         text = HELP if job.message == "help" else EMPTY_MENTION
         self._rt.replier.answer(job.key, job.origin, text=text)
 
-    def notice(self, job: GrantNotice) -> None:
-        logger.info("grant %s: %s", job.grant_id, job.event.value)
+    def home(self, job: HomeJob) -> None:
+        """Publish `job.user_id`'s App Home from the grants and registries as they are now."""
+        ports = self._rt.ports
+        user = job.user_id
+        mine = [
+            g
+            for g in grants_in(
+                ports, requester_partition(Requester(user_id=user, team_id=job.team_id))
+            )
+            if g.is_open
+        ]
+        waiting: list[Grant] = []
+        active: list[Grant] = []
+        lines: list[RegistryLine] = []
+        is_approver = False
+        for config in ports.registries:
+            login = config.effective_login_server
+            try:
+                approves = user in approvers_for(ports, config, user)
+            except DomainError:
+                approves = False
+            if approves:
+                is_approver = True
+                for grant in grants_in(ports, registry_partition(login)):
+                    if grant.state is GrantState.PENDING and grant.requester.user_id != user:
+                        waiting.append(grant)
+                    elif grant.state in (GrantState.APPROVED, GrantState.ACTIVE):
+                        active.append(grant)
+            try:
+                state = ports.states.get(config) if ports.states else None
+                lines.append(
+                    RegistryLine(
+                        login,
+                        used=state.rules_used if state else None,
+                        limit=state.rules_limit if state else None,
+                    )
+                )
+            except DomainError as exc:
+                lines.append(RegistryLine(login, error=exc.message))
+        view = home_view(
+            mine=mine,
+            waiting=waiting,
+            active=active,
+            registries=lines,
+            is_approver=is_approver,
+            now=ports.clock.now(),
+        )
+        self._rt.slack.views_publish(user_id=user, view=view)
 
     def poisoned(self, text: str, *, reference: str | None = None) -> None:
         """A job that kept failing: tell whoever asked, once."""
@@ -84,8 +275,13 @@ class Worker:
             return
         ref = reference or str(getattr(job, "key", "unknown"))
         logger.error("job %s (%s) failed for good", ref, job.kind)
-        if isinstance(job, DiagnoseJob | ReplyJob):
-            what = "diagnosing your paste" if isinstance(job, DiagnoseJob) else "answering you"
+        if isinstance(job, DiagnoseJob | ReplyJob | RequestJob | DecideJob):
+            what = {
+                "diagnose": "diagnosing your paste",
+                "reply": "answering you",
+                "request": "sending your request",
+                "decide": "recording your decision",
+            }[job.kind]
             self._rt.replier.answer(
                 f"poison:{job.key}",
                 job.origin,
@@ -97,7 +293,7 @@ class Worker:
         """The timer's work: the sweep, then one reconcile job per registry it names."""
         ports = self._rt.ports
         report = sweep(ports)
-        for registry in report.registries:
+        for registry in [*report.registries, *report.to_check]:
             ports.jobs.send(ReconcileJob(registry=registry, check=True))
         logger.info(
             "sweep: %d expired, %d lapsed, %d stalled, reconcile %s",

@@ -323,6 +323,11 @@ class ArmEmulator:
             for _ in range(times):
                 self._faults.append(Fault(kind, status, retry_after, delay, drop, code, message))
 
+    def clear_faults(self) -> None:
+        """Forget every queued fault: ARM behaves again."""
+        with self._lock:
+            self._faults.clear()
+
     def throttle(self, kind: Kind | None = None, *, times: int = 1, retry_after: float = 0) -> None:
         self.inject(kind, status=429, retry_after=retry_after, times=times)
 

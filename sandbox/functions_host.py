@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 import azure.functions as func
+from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueMessage
 
 from sandbox.queue_runner import QueueRunner, RunStats
@@ -60,7 +61,7 @@ class FunctionsHost:
         return response
 
     def timer(self) -> None:
-        _function(self._app, "sweep")(func.TimerRequest())
+        _function(self._app, "sweep")(TimerRequest())
 
     def run_queue(
         self, *, until: Callable[[], bool] | None = None, timeout: float = 30.0, workers: int = 1

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from services.clock import Clock
 from services.domain.audit import AuditEvent
 from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
+from services.domain.offers import Offer
 from services.domain.policy import Policy, RegistryConfig, RegistryDirectory
 from services.domain.reconcile import OwnedEntry
 from services.domain.registry import RawRule, RegistrySnapshot, RuleUsage
@@ -126,6 +127,10 @@ class GrantStore(Protocol):
     def put_entry(self, entry: OwnedEntry) -> None: ...
 
     def drop_entry(self, registry: str, ip: ipaddress.IPv4Address) -> None: ...
+
+    def put_offer(self, offer: Offer) -> None: ...
+
+    def get_offer(self, offer_id: str) -> Offer | None: ...
 
     def add_message(self, grant_id: str, ref: MessageRef) -> None: ...
 

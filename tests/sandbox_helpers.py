@@ -3,28 +3,23 @@ that keep retries and polling fast, and registry configurations matching the emu
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from azure.core.credentials import AccessToken
-
 from sandbox.arm_emulator import ArmEmulator
+from sandbox.credentials import StaticTokenCredential
 from services.domain.policy import RegistryConfig
 from services.settings import ArmSettings
 
+__all__ = [
+    "RESOURCE_GROUP",
+    "SUBSCRIPTION",
+    "StaticTokenCredential",
+    "arm_settings",
+    "registry_config",
+]
+
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
 RESOURCE_GROUP = "rg-registries"
-
-
-class StaticTokenCredential:
-    """Our test double for Entra ID: a `TokenCredential` handing out one fixed token."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        self.calls += 1
-        return AccessToken("test-token", int(time.time()) + 3600)
 
 
 def registry_config(name: str, **kwargs: Any) -> RegistryConfig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.app import FrontDeps
-from bot.listeners import commands, events, shortcuts, views
+from bot.listeners import actions, commands, events, shortcuts, views
 
 
 def register_listeners(app: App, deps: FrontDeps) -> None:
@@ -13,3 +13,4 @@ def register_listeners(app: App, deps: FrontDeps) -> None:
     shortcuts.register(app, deps)
     events.register(app, deps)
     views.register(app, deps)
+    actions.register(app, deps)

@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.app import FrontDeps
-from bot.jobs import DiagnoseJob, Origin, ReplyJob, Surface
+from bot.jobs import DiagnoseJob, HomeJob, Origin, ReplyJob, Surface
 
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 #: Message subtypes that are a person saying something new.
@@ -90,6 +90,16 @@ def on_message(event: dict[str, Any], body: dict[str, Any], deps: FrontDeps) -> 
     _send(deps, key, job)
 
 
-def on_home_opened(event: dict[str, Any], deps: FrontDeps) -> None:
-    """The App Home is published by the worker (it reads grants); nothing to do on the ack path
-    until it is built."""
+def on_home_opened(event: dict[str, Any], body: dict[str, Any], deps: FrontDeps) -> None:
+    """The App Home is published by the worker (it reads grants and registries)."""
+    if event.get("tab") != "home":
+        return
+    key = _claimed(deps, body)
+    if key is None:
+        return
+    job = HomeJob(key=key, team_id=str(body.get("team_id") or ""), user_id=str(event.get("user")))
+    try:
+        deps.jobs.send(job)
+    except Exception:
+        deps.ledger.release(key)
+        raise

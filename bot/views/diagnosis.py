@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.ids import REQUEST_ACTION
 from bot.views.format import SECTION_LIMIT, clip, code, escape
 from services.diagnosis.verdicts import Diagnosis, Verdict
 from services.flows.diagnose import DiagnosisResult
@@ -47,7 +48,6 @@ CAN_READ = (
     "error, with the image name and the line that says `denied` or the HTTP status."
 )
 
-REQUEST_ACTION = "request_access"
 _EVIDENCE_CHARS = 280
 
 
@@ -98,11 +98,16 @@ def _steps_text(diagnosis: Diagnosis) -> str:
 
 
 def diagnosis_blocks(
-    result: DiagnosisResult, *, cut: int = 0, request_value: str | None = None
+    result: DiagnosisResult,
+    *,
+    cut: int = 0,
+    request_value: str | None = None,
+    needs_ip: bool = False,
 ) -> list[Block]:
     """The card for `result`. `cut`: characters of the paste that were not read (too long);
-    `request_value`: when given and the verdict allows a temporary rule, the request button
-    carries it (a reference the server resolves, never the address itself)."""
+    `request_value`: when given, the request button carries it (a sealed reference the server
+    resolves; the address comes from the server, never from the button); `needs_ip`: the paste
+    hid the address, so the button asks for it."""
     d = result.diagnosis
     summary, _ = clip(escape(d.summary), SECTION_LIMIT)
     blocks: list[Block] = [
@@ -133,14 +138,15 @@ def diagnosis_blocks(
         blocks.append(
             ContextBlock(elements=[MarkdownTextObject(text=clip(t, 2000)[0]) for t in context[:10]])
         )
-    if d.grant_eligible and d.grant_ip is not None and request_value is not None:
+    if request_value is not None:
+        label = "Enter the address and request access" if needs_ip else "Request temporary access"
         blocks.append(DividerBlock())
         blocks.append(
             ActionsBlock(
                 block_id="diagnosis_actions",
                 elements=[
                     ButtonElement(
-                        text="Request temporary access",
+                        text=label,
                         action_id=REQUEST_ACTION,
                         value=request_value,
                         style="primary",

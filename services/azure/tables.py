@@ -10,6 +10,7 @@ Tables (names prefixed with `Settings.table_prefix`):
   Deadline RowKeys start with a fixed-width time, so "due by now" is a key range.
 - `<prefix>entries` — the bot's own `ipRules` entries: PartitionKey = registry, RowKey = IP.
 - `<prefix>messages` — where each grant's Slack messages are: PartitionKey = grant id.
+- `<prefix>offers` — what each diagnosis card lets people request: PartitionKey = day, RowKey = id.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from azure.data.tables import UpdateMode
 
 from services.clock import Clock
 from services.domain.errors import ConcurrentUpdate, GrantNotFound
-from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
+from services.domain.grants import Grant, GrantState, IndexRow, MessageRef, index_rows
 from services.domain.ids import is_ulid, ulid_time
+from services.domain.offers import Offer
 from services.domain.reconcile import OwnedEntry
 from services.ports import IndexEntry
 
@@ -52,6 +54,7 @@ class TableGrantStore:
         self._index = service.create_table_if_not_exists(f"{prefix}grantindex")
         self._entries = service.create_table_if_not_exists(f"{prefix}entries")
         self._messages = service.create_table_if_not_exists(f"{prefix}messages")
+        self._offers = service.create_table_if_not_exists(f"{prefix}offers")
         self._clock = clock
 
     # --- grants ---
@@ -216,6 +219,53 @@ class TableGrantStore:
 
     def drop_entry(self, registry: str, ip: ipaddress.IPv4Address) -> None:
         self._entries.delete_entity(registry, str(ip))
+
+    # --- bulk ---
+
+    def bulk_load(self, grants: Iterable[Grant], entries: Iterable[OwnedEntry] = ()) -> None:
+        """Write many new grants with their index rows, and entries, in entity-group
+        transactions of up to 100 per partition (a restore, or a test's history). Claim rows are
+        written as they would be claimed; nothing here may exist yet."""
+        grant_rows: list[dict[str, Any]] = []
+        index: list[dict[str, Any]] = []
+        for grant in grants:
+            grant_rows.append(self._grant_entity(grant))
+            index += [self._row_entity(r, grant.id) for r in index_rows(grant)]
+        entry_rows = [
+            {
+                "PartitionKey": e.registry,
+                "RowKey": str(e.ip),
+                "data": e.model_dump_json(),
+                "value": e.value,
+                "state": e.state.value,
+            }
+            for e in entries
+        ]
+        for table, rows in (
+            (self._grants, grant_rows),
+            (self._index, index),
+            (self._entries, entry_rows),
+        ):
+            by_partition: dict[str, list[dict[str, Any]]] = {}
+            for row in rows:
+                by_partition.setdefault(row["PartitionKey"], []).append(row)
+            for batch in by_partition.values():
+                for start in range(0, len(batch), 100):
+                    table.submit_transaction([("create", e) for e in batch[start : start + 100]])
+
+    # --- offers ---
+
+    def put_offer(self, offer: Offer) -> None:
+        self._offers.upsert_entity(
+            {"PartitionKey": _day(offer.id), "RowKey": offer.id, "data": offer.model_dump_json()}
+        )
+
+    def get_offer(self, offer_id: str) -> Offer | None:
+        try:
+            entity = self._offers.get_entity(_day(offer_id), offer_id)
+        except (ResourceNotFoundError, GrantNotFound):
+            return None
+        return Offer.model_validate_json(entity["data"])
 
     # --- messages ---
 

@@ -112,6 +112,14 @@ class InvalidDuration(InvalidRequest):
         self.allowed = allowed
 
 
+class OfferExpired(InvalidRequest):
+    def __init__(self) -> None:
+        super().__init__(
+            "This diagnosis is too old (or unknown) to request access from: the registry's rules "
+            "may have changed. Paste the error again for a fresh diagnosis."
+        )
+
+
 class GrantNotFound(InvalidRequest):
     def __init__(self, grant_id: str) -> None:
         super().__init__(f"There is no request `{grant_id}`; it may have been cleaned up.")

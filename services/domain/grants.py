@@ -159,6 +159,12 @@ class Grant(BaseModel):
     #: Why it was denied, lapsed, withdrawn or revoked.
     end_reason: str | None = None
     extension_count: int = 0
+    #: An extension the requester asked for, waiting for an approver.
+    extension_requested: timedelta | None = None
+    #: When the requester is reminded that the grant expires (None: reminded, or no reminder).
+    remind_at: AwareDatetime | None = None
+    #: When the approvers are reminded that the request lapses (None: reminded, or none due).
+    lapse_remind_at: AwareDatetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -371,10 +377,91 @@ def activate(grant: Grant, *, now: datetime, policy: Policy, entry: str | None) 
             "state": GrantState.ACTIVE,
             "activated_at": now,
             "expires_at": now + duration,
+            "remind_at": _reminder(now, now + duration, policy),
             "rule_entry": entry if entry is not None else grant.rule_entry,
             "rule_preexisted": entry is None and grant.rule_preexisted,
         }
     )
+
+
+def _reminder(now: datetime, expires_at: datetime, policy: Policy) -> datetime | None:
+    """When to remind the requester before `expires_at`; None when that is already past (a
+    grant shorter than the reminder lead gets none)."""
+    at = expires_at - policy.expiry_reminder
+    return at if policy.expiry_reminder > timedelta(0) and at > now else None
+
+
+def lapse_reminder(requested_at: datetime, lapses_at: datetime, policy: Policy) -> datetime | None:
+    """When to remind the approvers of a pending request before it lapses."""
+    at = lapses_at - policy.lapse_reminder
+    return at if policy.lapse_reminder > timedelta(0) and at > requested_at else None
+
+
+def mark_reminded(grant: Grant) -> Grant:
+    """The requester was reminded of the expiry (until an extension sets a new reminder)."""
+    if grant.state is not GrantState.ACTIVE or grant.remind_at is None:
+        raise InvalidTransition(grant.id, grant.state, grant.state, "Nothing to remind of.")
+    return grant.model_copy(update={"remind_at": None})
+
+
+def mark_lapse_reminded(grant: Grant) -> Grant:
+    if grant.state is not GrantState.PENDING or grant.lapse_remind_at is None:
+        raise InvalidTransition(grant.id, grant.state, grant.state, "Nothing to remind of.")
+    return grant.model_copy(update={"lapse_remind_at": None})
+
+
+def request_extension(
+    grant: Grant, *, actor: str, duration: timedelta, now: datetime, policy: Policy
+) -> Grant:
+    """The requester asks an active grant to run longer; an approver decides (`extend`)."""
+    if actor != grant.requester.user_id:
+        raise NotRequester("ask for an extension of this grant")
+    _check_extendable(grant, duration, now, policy)
+    return grant.model_copy(update={"extension_requested": duration})
+
+
+def deny_extension(
+    grant: Grant, *, approver: str, approvers: Collection[str], now: datetime
+) -> Grant:
+    if approver == grant.requester.user_id:
+        raise SelfDecision(approver)
+    if approver not in approvers:
+        raise NotAnApprover(approver, grant.registry)
+    if grant.state is not GrantState.ACTIVE or grant.extension_requested is None:
+        raise ExtensionRefused(
+            grant.id, grant.state, grant.state, "No extension is waiting for a decision."
+        )
+    return grant.model_copy(update={"extension_requested": None})
+
+
+def _check_extendable(grant: Grant, duration: timedelta, now: datetime, policy: Policy) -> None:
+    if grant.state is not GrantState.ACTIVE or grant.expires_at is None:
+        raise InvalidTransition(grant.id, grant.state, GrantState.ACTIVE)
+    if now >= grant.expires_at:
+        raise ExtensionRefused(
+            grant.id,
+            grant.state,
+            GrantState.ACTIVE,
+            "This grant has expired; its rule is being removed. Ask for a new one.",
+        )
+    if grant.extension_count >= policy.max_extensions:
+        raise ExtensionRefused(
+            grant.id,
+            grant.state,
+            GrantState.ACTIVE,
+            f"This grant was already extended {grant.extension_count} times, the most allowed; "
+            "ask for a new one.",
+        )
+    validate_duration(duration, policy)
+    started = grant.activated_at or now
+    if grant.expires_at >= started + policy.max_total_duration:
+        raise ExtensionRefused(
+            grant.id,
+            grant.state,
+            GrantState.ACTIVE,
+            f"This grant already runs the longest the policy allows "
+            f"({format_duration(policy.max_total_duration)} in all).",
+        )
 
 
 def fail(grant: Grant, *, reason: str, now: datetime) -> Grant:
@@ -395,49 +482,34 @@ def extend(
     *,
     approver: str,
     approvers: Collection[str],
-    duration: timedelta,
+    duration: timedelta | None,
     now: datetime,
     policy: Policy,
 ) -> Grant:
-    """active → active with a later expiry, decided by an approver (never the requester).
-
-    Refused once the expiry has passed (even before the sweep expired it), beyond the policy's
-    number of extensions, and beyond its maximum total duration.
-    """
+    """active → active with a later expiry, decided by an approver (never the requester):
+    `duration` (default: the extension the requester asked for) is added to the expiry, capped
+    at the policy's maximum total duration. Refused once the expiry has passed (even before the
+    sweep expired it) and beyond the policy's number of extensions."""
     if approver == grant.requester.user_id:
         raise SelfDecision(approver)
     if approver not in approvers:
         raise NotAnApprover(approver, grant.registry)
-    if grant.state is not GrantState.ACTIVE or grant.expires_at is None:
-        raise InvalidTransition(grant.id, grant.state, GrantState.ACTIVE)
-    if now >= grant.expires_at:
+    chosen = duration if duration is not None else grant.extension_requested
+    if chosen is None:
         raise ExtensionRefused(
-            grant.id,
-            grant.state,
-            GrantState.ACTIVE,
-            "This grant has expired; its rule is being removed. Ask for a new one.",
+            grant.id, grant.state, grant.state, "No extension is waiting for a decision."
         )
-    if grant.extension_count >= policy.max_extensions:
-        raise ExtensionRefused(
-            grant.id,
-            grant.state,
-            GrantState.ACTIVE,
-            f"This grant was already extended {grant.extension_count} times, the most allowed; "
-            "ask for a new one.",
-        )
-    validate_duration(duration, policy)
+    _check_extendable(grant, chosen, now, policy)
+    assert grant.expires_at is not None  # checked above
     started = grant.activated_at or now
-    new_expiry = min(grant.expires_at + duration, started + policy.max_total_duration)
-    if new_expiry <= grant.expires_at:
-        raise ExtensionRefused(
-            grant.id,
-            grant.state,
-            GrantState.ACTIVE,
-            f"This grant already runs the longest the policy allows "
-            f"({format_duration(policy.max_total_duration)} in all).",
-        )
+    new_expiry = min(grant.expires_at + chosen, started + policy.max_total_duration)
     return grant.model_copy(
-        update={"expires_at": new_expiry, "extension_count": grant.extension_count + 1}
+        update={
+            "expires_at": new_expiry,
+            "extension_count": grant.extension_count + 1,
+            "extension_requested": None,
+            "remind_at": _reminder(now, new_expiry, policy),
+        }
     )
 
 
@@ -491,6 +563,10 @@ def flag_vanished(grant: Grant, *, now: datetime) -> Grant:
 class DeadlineKind(StrEnum):
     #: A pending grant lapses.
     LAPSE = "lapse"
+    #: The approvers of a pending grant are reminded before it lapses.
+    LAPSE_REMINDER = "lapse_reminder"
+    #: The requester of an active grant is reminded before it expires.
+    EXPIRY_REMINDER = "expiry_reminder"
     #: An approved grant must be active by then.
     ACTIVATION = "activation"
     #: An active grant expires.
@@ -547,8 +623,12 @@ def index_rows(grant: Grant) -> frozenset[IndexRow]:
         rows.add(IndexRow(registry_partition(grant.registry), grant.id))
     if grant.state is GrantState.PENDING:
         rows.add(deadline_row(DeadlineKind.LAPSE, grant.lapses_at, grant.id))
+        if grant.lapse_remind_at is not None:
+            rows.add(deadline_row(DeadlineKind.LAPSE_REMINDER, grant.lapse_remind_at, grant.id))
     if grant.state is GrantState.APPROVED and grant.activation_due_at is not None:
         rows.add(deadline_row(DeadlineKind.ACTIVATION, grant.activation_due_at, grant.id))
     if grant.state is GrantState.ACTIVE and grant.expires_at is not None:
         rows.add(deadline_row(DeadlineKind.EXPIRY, grant.expires_at, grant.id))
+        if grant.remind_at is not None:
+            rows.add(deadline_row(DeadlineKind.EXPIRY_REMINDER, grant.remind_at, grant.id))
     return frozenset(rows)

@@ -43,6 +43,8 @@ class GrantEvent(StrEnum):
     ACTIVATED = "activated"
     FAILED = "failed"
     APPLY_DELAYED = "apply_delayed"
+    EXTENSION_REQUESTED = "extension_requested"
+    EXTENSION_DENIED = "extension_denied"
     EXTENDED = "extended"
     EXPIRED = "expired"
     REVOKED = "revoked"

@@ -16,7 +16,9 @@ from services.domain.grants import (
     GrantState,
     approve,
     deny,
+    deny_extension,
     extend,
+    request_extension,
     revoke,
     validate_reason,
 )
@@ -89,8 +91,54 @@ def deny_grant(ports: Ports, grant_id: str, *, approver: str, reason: str | None
     return after
 
 
-def extend_grant(ports: Ports, grant_id: str, *, approver: str, duration: timedelta) -> Grant:
+def request_extension_of(ports: Ports, grant_id: str, *, actor: str, duration: timedelta) -> Grant:
+    """The requester asks for more time; the approvers decide on the card (`extend_grant`).
+
+    Refused (`ExtensionRefused`) once the expiry has passed or beyond the policy's limits."""
+    _, after = transition(
+        ports,
+        grant_id,
+        lambda g, now: request_extension(
+            g, actor=actor, duration=duration, now=now, policy=ports.policy
+        ),
+        actor=actor,
+    )
+    ports.jobs.send(
+        GrantNotice(
+            grant_id=grant_id,
+            event=GrantEvent.EXTENSION_REQUESTED,
+            actor=actor,
+            seq=str(after.extension_count),
+        )
+    )
+    return after
+
+
+def deny_extension_of(ports: Ports, grant_id: str, *, approver: str) -> Grant:
+    grant = ports.grants.get(grant_id)[0]
+    approvers = approvers_for(ports, ports.registries.get(grant.registry), approver)
+    _, after = transition(
+        ports,
+        grant_id,
+        lambda g, now: deny_extension(g, approver=approver, approvers=approvers, now=now),
+        actor=approver,
+    )
+    ports.jobs.send(
+        GrantNotice(
+            grant_id=grant_id,
+            event=GrantEvent.EXTENSION_DENIED,
+            actor=approver,
+            seq=str(after.extension_count),
+        )
+    )
+    return after
+
+
+def extend_grant(
+    ports: Ports, grant_id: str, *, approver: str, duration: timedelta | None = None
+) -> Grant:
     """An active grant runs longer; decided by an approver of its registry, never the requester.
+    `duration` defaults to the extension the requester asked for.
 
     Raises `ExtensionRefused` once its expiry has passed or beyond the policy's limits.
     """

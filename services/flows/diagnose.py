@@ -14,8 +14,10 @@ from pydantic import BaseModel, ConfigDict
 
 from services.clock import Clock
 from services.diagnosis.parsing import parse_pull_failure
-from services.diagnosis.verdicts import Diagnosis, diagnose
+from services.diagnosis.verdicts import Diagnosis, Verdict, diagnose
 from services.domain.errors import DomainError
+from services.domain.ids import new_ulid
+from services.domain.offers import Offer
 from services.domain.policy import RegistryConfig
 from services.domain.registry import RegistryState
 from services.ports import Ports, RegistryGateway
@@ -92,3 +94,38 @@ def diagnose_paste(
         service_tags=ports.lookups.service_tags,
     )
     return DiagnosisResult(diagnosis=result, registry_errors=tuple(errors))
+
+
+#: Verdicts whose card lets the person enter the address the paste did not show.
+_IP_TO_ENTER = frozenset({Verdict.NO_IP_IN_ERROR, Verdict.IP_REDACTED})
+
+
+def make_offer(ports: Ports, result: DiagnosisResult) -> Offer | None:
+    """What the card may offer to request, stored so the button carries only its id: the
+    diagnosed address on a managed registry when a temporary rule is the fix, or the registry
+    alone when the paste hid the address. None when nothing may be requested."""
+    d = result.diagnosis
+    named = d.facts.login_server or d.failure.registry
+    config = ports.registries.find(named) if named else None
+    if config is None:
+        return None
+    if d.grant_eligible and d.grant_ip is not None:
+        ip = d.grant_ip
+    elif d.verdict in _IP_TO_ENTER:
+        ip = None
+    else:
+        return None
+    now = ports.clock.now()
+    offer = Offer(
+        id=new_ulid(now),
+        registry=config.effective_login_server,
+        ip=ip,
+        verdict=d.verdict.value,
+        summary=d.summary,
+        warning=getattr(d, "grant_warning", None),
+        command=getattr(d.failure, "command", None),
+        client=d.failure.client.value,
+        created_at=now,
+    )
+    ports.grants.put_offer(offer)
+    return offer

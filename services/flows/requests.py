@@ -17,7 +17,13 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict
 
 from services.domain.audit import transition_event
-from services.domain.errors import ConcurrentUpdate, InvalidTransition, TooManyOpenRequests
+from services.domain.errors import (
+    ConcurrentUpdate,
+    InvalidTransition,
+    NotAnIp,
+    OfferExpired,
+    TooManyOpenRequests,
+)
 from services.domain.grants import (
     Grant,
     GrantState,
@@ -26,6 +32,7 @@ from services.domain.grants import (
     cap_row,
     index_rows,
     lapse,
+    lapse_reminder,
     slot_row,
     validate_duration,
     validate_justification,
@@ -34,6 +41,7 @@ from services.domain.grants import (
 from services.domain.ids import new_ulid
 from services.domain.ips import parse_grantable_ip
 from services.domain.jobs import GrantEvent, GrantNotice
+from services.domain.offers import OFFER_TTL
 from services.flows.book import claim, find, transition
 from services.ports import Ports
 
@@ -97,6 +105,7 @@ def request_grant(
         required_approvals=config.required_approvals,
         requested_at=now,
         lapses_at=now + ports.policy.pending_ttl,
+        lapse_remind_at=lapse_reminder(now, now + ports.policy.pending_ttl, ports.policy),
         verdict=verdict,
         summary=_clip(summary),
         warning=_clip(warning),
@@ -194,3 +203,41 @@ def withdraw_request(ports: Ports, grant_id: str, *, actor: str) -> Grant:
     )
     ports.jobs.send(GrantNotice(grant_id=grant_id, event=GrantEvent.WITHDRAWN, actor=actor))
     return after
+
+
+def request_from_offer(
+    ports: Ports,
+    offer_id: str,
+    *,
+    requester: Requester,
+    justification: str,
+    duration: timedelta | None = None,
+    ip: str | None = None,
+    origin: MessageRef | None = None,
+) -> RequestOutcome:
+    """A request made from a diagnosis card: the registry and the address come from the offer,
+    never from the caller. `ip` is used only when the offer has none (the paste hid it); it is
+    then checked like any other. Raises `OfferExpired` and what `request_grant` raises."""
+    offer = ports.grants.get_offer(offer_id)
+    if offer is None or ports.clock.now() - offer.created_at > OFFER_TTL:
+        raise OfferExpired()
+    address: str | ipaddress.IPv4Address
+    if offer.ip is not None:
+        address = offer.ip
+    else:
+        if not ip or not ip.strip():
+            raise NotAnIp(ip or "")
+        address = ip
+    return request_grant(
+        ports,
+        registry=offer.registry,
+        ip=address,
+        requester=requester,
+        justification=justification,
+        duration=duration,
+        verdict=offer.verdict,
+        summary=offer.summary,
+        warning=offer.warning,
+        command=offer.command,
+        origin=origin,
+    )

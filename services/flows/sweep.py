@@ -11,7 +11,9 @@ ETag-guarded and skipped when someone else made it first).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from services.domain.errors import DomainError, InvalidTransition
 from services.domain.grants import (
@@ -22,6 +24,9 @@ from services.domain.grants import (
     deadline_partition,
     expire,
     lapse,
+    mark_lapse_reminded,
+    mark_reminded,
+    registry_partition,
 )
 from services.domain.ids import time_key
 from services.domain.jobs import GrantEvent, GrantNotice
@@ -38,11 +43,23 @@ class SweepReport:
     lapsed: list[Grant] = field(default_factory=list)
     #: Approved but not active by their activation deadline; their registry is reconciled again.
     stalled: list[Grant] = field(default_factory=list)
+    #: Requesters reminded that their grant expires soon; approvers reminded of a pending one.
+    reminded: list[Grant] = field(default_factory=list)
+    lapse_reminded: list[Grant] = field(default_factory=list)
     #: Login servers whose rules need a reconcile, each once.
     registries: list[str] = field(default_factory=list)
+    #: Registries with active grants and nothing due: read to notice rules removed by hand.
+    to_check: list[str] = field(default_factory=list)
     #: Registries the sweep could not look at, with why (the others went ahead).
     errors: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
+
+
+def _ignore_now(mark: Callable[[Grant], Grant]) -> Callable[[Grant, datetime], Grant]:
+    def change(grant: Grant, _now: datetime) -> Grant:
+        return mark(grant)
+
+    return change
 
 
 def _due(ports: Ports, kind: DeadlineKind) -> list[Grant]:
@@ -82,6 +99,27 @@ def sweep(ports: Ports, *, dry_run: bool = False) -> SweepReport:
         if before.state is GrantState.PENDING:
             report.lapsed.append(after)
             ports.jobs.send(GrantNotice(grant_id=grant.id, event=GrantEvent.LAPSED))
+    for kind, mark, event, into in (
+        (DeadlineKind.EXPIRY_REMINDER, mark_reminded, GrantEvent.EXPIRY_REMINDER, report.reminded),
+        (
+            DeadlineKind.LAPSE_REMINDER,
+            mark_lapse_reminded,
+            GrantEvent.LAPSE_REMINDER,
+            report.lapse_reminded,
+        ),
+    ):
+        for grant in _due(ports, kind):
+            if dry_run:
+                into.append(grant)
+                continue
+            try:
+                _, after = transition(ports, grant.id, _ignore_now(mark), actor=SYSTEM_ACTOR)
+            except InvalidTransition:
+                continue  # ended, extended or already reminded since it was read
+            into.append(after)
+            # The key names the deadline reminded of, so a reminder after an extension is new.
+            seq = (grant.expires_at or grant.lapses_at).isoformat()
+            ports.jobs.send(GrantNotice(grant_id=grant.id, event=event, seq=seq))
     for grant in _due(ports, DeadlineKind.ACTIVATION):
         report.stalled.append(grant)
         touched[grant.registry] = None
@@ -92,6 +130,10 @@ def sweep(ports: Ports, *, dry_run: bool = False) -> SweepReport:
         try:
             if has_work(ports, login):
                 touched[login] = None
+            elif any(
+                g.state is GrantState.ACTIVE for g in grants_in(ports, registry_partition(login))
+            ):
+                report.to_check.append(login)
         except DomainError as exc:
             report.errors[login] = exc.message
     report.registries = list(touched)

@@ -154,3 +154,20 @@ def test_message_refs_are_kept_beside_the_grant(grant_store) -> None:
     grant_store.add_message("g1", thread)
     assert sorted(grant_store.messages("g1"), key=lambda m: m.kind) == [card, thread]
     assert grant_store.messages("g2") == []
+
+
+def test_offers_round_trip_and_an_unknown_one_is_none(grant_store) -> None:
+    from services.domain.offers import Offer
+
+    offer = Offer(
+        id=new_ulid(NOW),
+        registry="contoso.azurecr.io",
+        ip=ipaddress.IPv4Address("20.1.2.3"),
+        verdict="ip_not_allowed",
+        summary="20.1.2.3 is not allowed",
+        created_at=NOW,
+    )
+    grant_store.put_offer(offer)
+    assert grant_store.get_offer(offer.id) == offer
+    assert grant_store.get_offer(new_ulid(NOW)) is None
+    assert grant_store.get_offer("not-an-id") is None

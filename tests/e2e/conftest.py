@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,7 +18,7 @@ from sandbox.arm_emulator import ArmEmulator
 from sandbox.functions_host import FunctionsHost
 from sandbox.slack_client import SlackClient
 from sandbox.slack_emulator import SlackEmulator
-from services.clock import SystemClock
+from services.clock import FrozenClock, SystemClock
 from services.settings import Settings
 from tests.sandbox_helpers import RESOURCE_GROUP, SUBSCRIPTION, StaticTokenCredential
 
@@ -42,8 +44,10 @@ class World:
         return self.host.run_queue(**kwargs)
 
 
-@pytest.fixture
-def world(azurite_connection_string, unique_name, monkeypatch) -> Iterator[World]:
+@contextmanager
+def make_world(
+    azurite_connection_string: str, unique_name: str, monkeypatch, **registry: object
+) -> Iterator[World]:
     with SlackEmulator(bot_token=TOKEN, clock=SystemClock()) as slack, ArmEmulator() as arm:
         for user, name in ((DEV, "dev"), (APPROVER, "approver"), (APPROVER_2, "approver2")):
             slack.add_user(user, name)
@@ -71,6 +75,7 @@ def world(azurite_connection_string, unique_name, monkeypatch) -> Iterator[World
                         "resource_group": RESOURCE_GROUP,
                         "custom_domains": ["cr.contoso.cloud"],
                         "approvers": [APPROVER, APPROVER_2],
+                        **registry,
                     }
                 ]
             ),
@@ -79,12 +84,20 @@ def world(azurite_connection_string, unique_name, monkeypatch) -> Iterator[World
             "ACRBOT_ARM__CA_BUNDLE": arm.ca_path,
             "ACRBOT_ARM__POLLING_INTERVAL": "0",
             "ACRBOT_ARM__RETRY_BACKOFF_FACTOR": "0.01",
+            "ACRBOT_ARM__RETRY_BACKOFF_MAX": "0.05",
+            "ACRBOT_ARM__RETRY_TOTAL": "2",
+            # Re-queued reconciles become visible at once: Azurite's queue runs on the wall clock.
+            "ACRBOT_ARM__BUSY_RETRY_SECONDS": "0",
+            "ACRBOT_ARM__FAILURE_RETRY_SECONDS": "0",
             "ACRBOT_ARM__LOCK_CONTAINER": f"{unique_name}-locks",
         }
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         settings = Settings()
-        runtime = Runtime(settings, credential=StaticTokenCredential())
+        # Grants run on a clock the tests can move; Slack's signatures use the real one.
+        runtime = Runtime(
+            settings, credential=StaticTokenCredential(), clock=FrozenClock(datetime.now(UTC))
+        )
         functions.install(runtime)
         host = FunctionsHost(function_app, settings)
         host.clear()
@@ -92,3 +105,30 @@ def world(azurite_connection_string, unique_name, monkeypatch) -> Iterator[World
             yield World(slack, SlackClient(SECRET, emulator=slack), arm, host, runtime, settings)
         finally:
             functions.install(None)
+
+
+@pytest.fixture
+def world(azurite_connection_string, unique_name, monkeypatch) -> Iterator[World]:
+    with make_world(azurite_connection_string, unique_name, monkeypatch) as made:
+        yield made
+
+
+@pytest.fixture
+def two_approvers(azurite_connection_string, unique_name, monkeypatch) -> Iterator[World]:
+    with make_world(
+        azurite_connection_string, unique_name, monkeypatch, required_approvals=2
+    ) as made:
+        yield made
+
+
+@pytest.fixture
+def group_world(azurite_connection_string, unique_name, monkeypatch) -> Iterator[World]:
+    # The registry's approvers are a user group Slack cannot find.
+    with make_world(
+        azurite_connection_string,
+        unique_name,
+        monkeypatch,
+        approvers=[],
+        approver_group="S0MISSING",
+    ) as made:
+        yield made

@@ -16,6 +16,7 @@ from services.domain.audit import AuditEvent
 from services.domain.errors import ConcurrentUpdate, GrantNotFound
 from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
 from services.domain.ids import is_ulid, time_key
+from services.domain.offers import Offer
 from services.domain.reconcile import OwnedEntry
 from services.ports import IndexEntry
 
@@ -33,6 +34,7 @@ class InMemoryGrantStore:
         self._index: dict[tuple[str, str], IndexEntry] = {}
         self._entries: dict[tuple[str, str], OwnedEntry] = {}
         self._messages: dict[str, dict[str, MessageRef]] = {}
+        self._offers: dict[str, Offer] = {}
         self._mutex = threading.RLock()
 
     # grants
@@ -136,6 +138,15 @@ class InMemoryGrantStore:
     def drop_entry(self, registry: str, ip: ipaddress.IPv4Address) -> None:
         with self._mutex:
             self._entries.pop((registry, str(ip)), None)
+
+    # offers
+    def put_offer(self, offer: Offer) -> None:
+        with self._mutex:
+            self._offers[offer.id] = offer
+
+    def get_offer(self, offer_id: str) -> Offer | None:
+        with self._mutex:
+            return self._offers.get(offer_id)
 
     # messages
     def add_message(self, grant_id: str, ref: MessageRef) -> None:

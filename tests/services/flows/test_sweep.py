@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
+
 from services.domain.grants import GrantState
 from services.flows.reconcile import ReconcileStatus
 from services.flows.sweep import sweep
@@ -124,3 +126,66 @@ def test_stale_index_rows_are_ignored_then_cleaned_after_the_grace() -> None:
     sweep(fakes.ports)
     assert (stale.partition, stale.row) not in fakes.grants.index_keys("deadline|expiry")
     assert APPROVER  # the approver plays no part here
+
+
+def test_the_requester_is_reminded_once_before_expiry_and_again_after_an_extension() -> None:
+    from services.domain.jobs import GrantEvent, GrantNotice
+    from services.flows.decisions import extend_grant, request_extension_of
+
+    fakes = make_fakes()
+    grant = active(fakes, duration=timedelta(hours=4))
+    fakes.jobs.jobs.clear()
+    fakes.clock.advance(timedelta(hours=3, minutes=29))
+    assert sweep(fakes.ports).reminded == []
+    fakes.clock.advance(timedelta(minutes=2))  # 29 minutes left, the reminder is 30 before
+    assert [g.id for g in sweep(fakes.ports).reminded] == [grant.id]
+    assert sweep(fakes.ports).reminded == []  # once
+    reminders = [
+        j.job for j in fakes.jobs.jobs
+        if isinstance(j.job, GrantNotice) and j.job.event is GrantEvent.EXPIRY_REMINDER
+    ]  # fmt: skip
+    assert len(reminders) == 1
+    from tests.fakes.ports import REQUESTER
+
+    request_extension_of(fakes.ports, grant.id, actor=REQUESTER, duration=timedelta(hours=1))
+    extended = extend_grant(fakes.ports, grant.id, approver=APPROVER)
+    assert extended.extension_requested is None
+    assert extended.remind_at is not None
+    fakes.clock.advance(timedelta(minutes=40))  # 49 minutes left of the new 5 h
+    assert sweep(fakes.ports).reminded == []
+    fakes.clock.advance(timedelta(minutes=20))  # 29 minutes left
+    assert [g.id for g in sweep(fakes.ports).reminded] == [grant.id]
+
+
+def test_approvers_are_reminded_once_before_a_request_lapses() -> None:
+    fakes = make_fakes()
+    pending = request(fakes)
+    fakes.clock.advance(timedelta(hours=7, minutes=1))  # lapses at 8 h, reminded 1 h before
+    assert [g.id for g in sweep(fakes.ports).lapse_reminded] == [pending.id]
+    assert sweep(fakes.ports).lapse_reminded == []
+
+
+def test_an_extension_is_asked_by_the_requester_and_decided_by_an_approver() -> None:
+    from services.domain import errors
+    from services.flows.decisions import (
+        deny_extension_of,
+        extend_grant,
+        request_extension_of,
+    )
+    from tests.fakes.ports import REQUESTER
+
+    fakes = make_fakes()
+    grant = active(fakes)
+    with pytest.raises(errors.NotRequester):
+        request_extension_of(fakes.ports, grant.id, actor=APPROVER, duration=timedelta(hours=1))
+    asked = request_extension_of(
+        fakes.ports, grant.id, actor=REQUESTER, duration=timedelta(hours=4)
+    )
+    assert asked.extension_requested == timedelta(hours=4)
+    with pytest.raises(errors.SelfDecision):
+        extend_grant(fakes.ports, grant.id, approver=REQUESTER)
+    denied = deny_extension_of(fakes.ports, grant.id, approver=APPROVER)
+    assert denied.extension_requested is None
+    assert denied.expires_at == grant.expires_at
+    with pytest.raises(errors.ExtensionRefused):
+        extend_grant(fakes.ports, grant.id, approver=APPROVER)  # nothing asked any more

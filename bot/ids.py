@@ -1,0 +1,14 @@
+"""Block Kit ids: the contract between the views that draw buttons and the listeners that answer
+them. Kept apart so the HTTP function's listeners load no view builders or services they do not
+need on the ack path."""
+
+from __future__ import annotations
+
+REQUEST_ACTION = "request_access"
+APPROVE, DENY, WITHDRAW, REVOKE = "grant_approve", "grant_deny", "grant_withdraw", "grant_revoke"
+EXTEND_ASK, EXTEND_APPROVE, EXTEND_DENY = (
+    "grant_extend_ask",
+    "grant_extend_approve",
+    "grant_extend_deny",
+)
+APPROVAL_DURATION_BLOCK, APPROVAL_DURATION_ACTION = "approval_duration", "approval_duration_choice"

@@ -1,0 +1,211 @@
+"""Telling people a grant changed (`GrantNotice` jobs): the approval card posted once to the
+registry's approvers and updated from the grant's current state on every change, and the
+requester told in their thread. Updating a card is idempotent; every post is claimed in the
+delivery ledger first, so a redelivered notice posts nothing twice."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+
+from bot.views.format import channel as channel_link
+from bot.views.format import date, mention
+from bot.views.grants import approval_card, approval_text, requester_message
+from services.domain.errors import DomainError
+from services.domain.grants import Grant, MessageRef
+from services.domain.jobs import GrantEvent, GrantNotice
+from services.domain.policy import RegistryConfig, approver_group_of, approvers_of
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+APPROVAL_CARD = "approval_card"
+REQUESTER_THREAD = "requester_thread"
+REQUESTER_MESSAGE = "requester_message"
+
+
+class Notices:
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+
+    def approvers_text(self, config: RegistryConfig | None) -> str:
+        if config is None:
+            return ""
+        policy = self._rt.settings.policy
+        people = [mention(u) for u in sorted(approvers_of(config, policy))]
+        group = approver_group_of(config, policy)
+        if group:
+            safe = "".join(c for c in group if c.isalnum())
+            people.append(f"<!subteam^{safe}>")
+        return ", ".join(people)
+
+    def handle(self, job: GrantNotice) -> None:
+        ports = self._rt.ports
+        grant = ports.grants.get(job.grant_id)[0]
+        config = ports.registries.find(grant.registry)
+        refs = ports.grants.messages(grant.id)
+        if job.event is GrantEvent.REQUESTED:
+            refs = self._post_cards(grant, config, refs)
+        else:
+            self._update_cards(grant, config, refs)
+        if job.event is GrantEvent.RULE_VANISHED:
+            self._tell_approvers(grant, config, refs)
+        if job.event is GrantEvent.LAPSE_REMINDER:
+            self._remind_approvers(job, grant, config, refs)
+        self._tell_requester(job, grant, config, refs)
+
+    def _card(self, grant: Grant, config: RegistryConfig | None) -> tuple[str, list[Block]]:
+        blocks = approval_card(
+            grant, approvers=self.approvers_text(config), policy=self._rt.settings.policy
+        )
+        return approval_text(grant), blocks
+
+    def _approval_channels(self, config: RegistryConfig | None) -> list[str]:
+        channel = (config.approvals_channel if config else None) or (
+            self._rt.settings.slack_approvals_channel
+        )
+        if channel:
+            return [channel]
+        # No channel configured: each listed approver gets the card in a direct message.
+        if config is None:
+            return []
+        replier = self._rt.replier
+        return [replier.open_dm(u) for u in sorted(approvers_of(config, self._rt.settings.policy))]
+
+    def _post_cards(
+        self, grant: Grant, config: RegistryConfig | None, refs: list[MessageRef]
+    ) -> list[MessageRef]:
+        if any(r.kind == APPROVAL_CARD for r in refs):
+            return refs
+        ledger, replier = self._rt.ports.ledger, self._rt.replier
+        claim = f"cards:{grant.id}"
+        if not ledger.claim(claim):
+            return refs
+        text, blocks = self._card(grant, config)
+        try:
+            for channel in self._approval_channels(config):
+                where, ts = replier.post(channel, text=text, blocks=blocks)
+                ref = MessageRef(kind=APPROVAL_CARD, channel=where, ts=ts)
+                self._rt.ports.grants.add_message(grant.id, ref)
+                refs = [*refs, ref]
+        except Exception:
+            ledger.release(claim)
+            raise
+        return refs
+
+    def _update_cards(
+        self, grant: Grant, config: RegistryConfig | None, refs: list[MessageRef]
+    ) -> None:
+        text, blocks = self._card(grant, config)
+        for ref in refs:
+            if ref.kind != APPROVAL_CARD:
+                continue
+            try:
+                self._rt.replier.update(ref.channel, ref.ts, text=text, blocks=blocks)
+            except SlackApiError as exc:
+                if exc.response.get("error") not in ("message_not_found", "channel_not_found"):
+                    raise
+                logger.warning(
+                    "approval card of %s is gone: %s", grant.id, exc.response.get("error")
+                )
+
+    def _tell_requester(
+        self,
+        job: GrantNotice,
+        grant: Grant,
+        config: RegistryConfig | None,
+        refs: list[MessageRef],
+    ) -> None:
+        cards = [r for r in refs if r.kind == APPROVAL_CARD]
+        where = ""
+        if job.event is GrantEvent.REQUESTED and cards:
+            where = (
+                f" in {channel_link(cards[0].channel)}" if cards[0].channel.startswith("C") else ""
+            )
+        message = requester_message(
+            grant,
+            job.event,
+            actor=job.actor,
+            approvers=self.approvers_text(config) + where,
+        )
+        if message is None:
+            return
+        ledger = self._rt.ports.ledger
+        claim = f"told:{job.key}"
+        if not ledger.claim(claim):
+            return
+        text, blocks = message
+        try:
+            thread = next((r for r in refs if r.kind == REQUESTER_THREAD), None)
+            replier = self._rt.replier
+            if thread is not None:
+                try:
+                    channel, ts = replier.post(
+                        thread.channel, text=text, blocks=blocks, thread_ts=thread.ts
+                    )
+                except SlackApiError as exc:
+                    logger.info("requester thread unavailable: %s", exc.response.get("error"))
+                    thread = None
+            if thread is None:
+                channel, ts = replier.post(
+                    replier.open_dm(grant.requester.user_id), text=text, blocks=blocks
+                )
+            self._rt.ports.grants.add_message(
+                grant.id, MessageRef(kind=REQUESTER_MESSAGE, channel=channel, ts=ts)
+            )
+        except Exception:
+            ledger.release(claim)
+            raise
+
+    def _tell_approvers(
+        self, grant: Grant, config: RegistryConfig | None, refs: list[MessageRef]
+    ) -> None:
+        claim = f"vanished:{grant.id}"
+        if not self._rt.ports.ledger.claim(claim):
+            return
+        text = (
+            f":warning: The rule for `{grant.ip}` on `{grant.registry}` was removed by hand while "
+            f"{mention(grant.requester.user_id)}'s grant is active; the bot has not put it back."
+        )
+        for ref in refs:
+            if ref.kind == APPROVAL_CARD:
+                try:
+                    self._rt.replier.post(ref.channel, text=text, thread_ts=ref.ts)
+                except SlackApiError as exc:
+                    logger.warning("could not flag %s: %s", grant.id, exc.response.get("error"))
+
+    def _remind_approvers(
+        self,
+        job: GrantNotice,
+        grant: Grant,
+        config: RegistryConfig | None,
+        refs: list[MessageRef],
+    ) -> None:
+        claim = f"reminded:{job.key}"
+        if not self._rt.ports.ledger.claim(claim):
+            return
+        text = (
+            f":alarm_clock: {self.approvers_text(config)} this request lapses "
+            f"{date(grant.lapses_at)} unless someone decides."
+        )
+        for ref in refs:
+            if ref.kind == APPROVAL_CARD:
+                try:
+                    self._rt.replier.post(ref.channel, text=text, thread_ts=ref.ts)
+                except SlackApiError as exc:
+                    logger.warning(
+                        "could not remind on %s: %s", grant.id, exc.response.get("error")
+                    )
+
+
+def safe_handle(notices: Notices, job: GrantNotice) -> None:
+    """A notice about a grant that no longer exists is dropped, not retried."""
+    try:
+        notices.handle(job)
+    except DomainError as exc:
+        logger.warning("notice %s dropped: %s", job.key, exc.message)

@@ -1,0 +1,202 @@
+"""The modals of a request: asking for temporary access (from a diagnosis card), and the optional
+reason an approver gives when denying."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from slack_sdk.models.blocks import (
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.views.format import clip, code, escape
+from services.domain.grants import format_duration
+from services.domain.policy import Policy
+
+REQUEST_CALLBACK = "request_access_submit"
+EXTEND_CALLBACK = "extend_submit"
+DENY_CALLBACK = "deny_reason_submit"
+IP_BLOCK, IP_ACTION = "ip", "ip_text"
+DURATION_BLOCK, DURATION_ACTION = "duration", "duration_choice"
+JUSTIFICATION_BLOCK, JUSTIFICATION_ACTION = "justification", "justification_text"
+REASON_BLOCK, REASON_ACTION = "reason", "reason_text"
+
+#: How to find the public address the registry sees, per client (for a paste that hid it).
+FIND_EGRESS: dict[str, str] = {
+    "kubelet": "For an AKS cluster, its egress: `az aks show -g <rg> -n <cluster> --query "
+    "networkProfile.loadBalancerProfile.effectiveOutboundIPs`, then `az network public-ip show "
+    "--ids <id> --query ipAddress` (or the NAT gateway's public IP).",
+    "containerd": "For a Kubernetes node, the cluster's egress: on AKS `az aks show -g <rg> -n "
+    "<cluster> --query networkProfile.loadBalancerProfile.effectiveOutboundIPs` (or the NAT "
+    "gateway's public IP).",
+    "container_apps": "For a Container App: `az containerapp show -n <app> -g <rg> --query "
+    "properties.outboundIpAddresses`.",
+    "app_service": "For App Service: `az webapp show -n <app> -g <rg> --query "
+    "possibleOutboundIpAddresses`.",
+    "container_instances": "For Container Instances the outbound address is Azure's and changes "
+    "per group; with a VNet and a NAT gateway, it is the NAT gateway's public IP.",
+    "ci": "A hosted CI runner gets a new address every run: print it in the job with "
+    "`curl -s https://ifconfig.me` and ask right after, or use a self-hosted runner.",
+}
+DEFAULT_EGRESS = (
+    "On the machine that pulled, run `curl -s https://ifconfig.me`: that is the public address "
+    "the registry sees (not the machine's private one)."
+)
+
+
+def duration_options(policy: Policy, longest: timedelta | None = None) -> list[Option]:
+    limit = min(policy.max_duration, longest or policy.max_duration)
+    return [
+        Option(value=str(int(d.total_seconds())), text=format_duration(d))
+        for d in policy.allowed_durations
+        if d <= limit
+    ]
+
+
+def request_modal(
+    *,
+    registry: str,
+    ip: str | None,
+    summary: str,
+    client: str,
+    policy: Policy,
+    private_metadata: dict[str, object],
+) -> View:
+    """Registry and address shown, not editable; the address asked for only when the paste hid
+    it; a duration from the policy's choices; a required justification."""
+    blocks: list[object] = []
+    if ip is not None:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f"Allow {code(ip)} on {code(registry)} for a while, once an approver "
+                    "agrees. The bot removes the rule when it expires."
+                )
+            )
+        )
+    else:
+        help_text = FIND_EGRESS.get(client, DEFAULT_EGRESS)
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f"The error did not show which address {code(registry)} refused. "
+                    f"{escape(help_text)}"
+                )
+            )
+        )
+        blocks.append(
+            InputBlock(
+                block_id=IP_BLOCK,
+                label="Public IPv4 address that pulls",
+                element=PlainTextInputElement(
+                    action_id=IP_ACTION, placeholder="20.61.12.7", max_length=18
+                ),
+                hint="One public IPv4 address; private, IPv6 and ranges cannot be allowed.",
+            )
+        )
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(escape(summary), 2000)[0])]))
+    options = duration_options(policy)
+    initial = next(
+        (o for o in options if o.value == str(int(policy.default_duration.total_seconds()))),
+        options[0],
+    )
+    blocks.append(
+        InputBlock(
+            block_id=DURATION_BLOCK,
+            label="For how long",
+            element=StaticSelectElement(
+                action_id=DURATION_ACTION, options=options, initial_option=initial
+            ),
+        )
+    )
+    blocks.append(
+        InputBlock(
+            block_id=JUSTIFICATION_BLOCK,
+            label="Why do you need it?",
+            element=PlainTextInputElement(
+                action_id=JUSTIFICATION_ACTION,
+                multiline=True,
+                min_length=policy.justification_min_length,
+                max_length=policy.justification_max_length,
+                placeholder="Deploying the hotfix for INC-1234 from the build agent",
+            ),
+        )
+    )
+    view = View(
+        type="modal",
+        callback_id=REQUEST_CALLBACK,
+        title="Request access",
+        submit="Send to approvers",
+        close="Cancel",
+        private_metadata=json.dumps(private_metadata, separators=(",", ":")),
+        blocks=blocks,  # type: ignore[arg-type]
+    )
+    view.validate_json()
+    return view
+
+
+def deny_modal(*, grant_id: str, about: str, private_metadata: dict[str, object]) -> View:
+    """`about` is the card's own text as Slack sent it back (the bot wrote it)."""
+    view = View(
+        type="modal",
+        callback_id=DENY_CALLBACK,
+        title="Deny the request",
+        submit="Deny",
+        close="Cancel",
+        private_metadata=json.dumps({"grant": grant_id, **private_metadata}, separators=(",", ":")),
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(text=clip(f"Deny this request? {about}", 2000)[0])
+            ),
+            InputBlock(
+                block_id=REASON_BLOCK,
+                label="Reason (the requester is told)",
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=REASON_ACTION, multiline=True, max_length=500
+                ),
+            ),
+        ],
+    )
+    view.validate_json()
+    return view
+
+
+def extend_modal(*, grant_id: str, policy: Policy, private_metadata: dict[str, object]) -> View:
+    """How much more time to ask for (an approver decides)."""
+    options = duration_options(policy)
+    view = View(
+        type="modal",
+        callback_id=EXTEND_CALLBACK,
+        title="Ask for more time",
+        submit="Ask the approvers",
+        close="Cancel",
+        private_metadata=json.dumps({"grant": grant_id, **private_metadata}, separators=(",", ":")),
+        blocks=[
+            InputBlock(
+                block_id=DURATION_BLOCK,
+                label="Extend by",
+                element=StaticSelectElement(
+                    action_id=DURATION_ACTION, options=options, initial_option=options[0]
+                ),
+            ),
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=f"At most {policy.max_extensions} extensions and "
+                        f"{format_duration(policy.max_total_duration)} in all."
+                    )
+                ]
+            ),
+        ],
+    )
+    view.validate_json()
+    return view

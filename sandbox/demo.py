@@ -1,0 +1,178 @@
+"""The demo's conversation: a developer's refused pull, from the paste to the rule removed at
+expiry, played through `function_app`'s own functions against local stand-ins — Azurite
+(storage and the job queue), the ARM emulator (the registry) and the Slack emulator — and
+printed as a transcript of what each person saw in Slack, with the registry's rules alongside.
+
+Nothing here talks to Slack or Azure; the same code paths run in production.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TextIO
+
+import function_app
+from bot import functions
+from bot.runtime import Runtime
+from sandbox.arm_emulator import ArmEmulator
+from sandbox.azurite import Azurite
+from sandbox.credentials import StaticTokenCredential
+from sandbox.functions_host import FunctionsHost
+from sandbox.slack_client import SlackClient
+from sandbox.slack_emulator import SlackEmulator
+from services.clock import FrozenClock, SystemClock
+from services.settings import Settings
+
+SECRET = "demo-signing-secret"
+TOKEN = "xoxb-demo"
+SUBSCRIPTION = "00000000-0000-0000-0000-00000000c0de"
+RESOURCE_GROUP = "rg-registry"
+DANA, ARI, SAM = "U0DANA", "U0ARI", "U0SAM"
+BUILD, APPROVALS = "C0BUILD", "C0APPROVALS"
+
+#: The seed report's case: docker behind the Application Gateway's custom domain.
+PASTE = (
+    "$ docker pull cr.contoso.cloud/shop/api:1.4\n"
+    'Error response from daemon: Head "https://cr.contoso.cloud/v2/shop/api/manifests/1.4": '
+    "denied: client with IP '91.38.188.165' is not allowed access. Refer "
+    "https://aka.ms/acr/firewall to grant access."
+)
+
+
+def _settings(azurite: Azurite, arm: ArmEmulator, slack: SlackEmulator) -> Settings:
+    return Settings(
+        storage_connection_string=azurite.connection_string,
+        table_prefix="demo",
+        queue_name=function_app.JOB_QUEUE,
+        slack_bot_token=TOKEN,
+        slack_signing_secret=SECRET,
+        slack_api_url=slack.api_url,
+        slack_team_ids=(slack.team_id,),
+        slack_bot_user_id=slack.bot_user_id,
+        slack_bot_id=slack.bot_id,
+        slack_approvals_channel=APPROVALS,
+        registries=[
+            {
+                "name": "contosoprod",
+                "subscription_id": SUBSCRIPTION,
+                "resource_group": RESOURCE_GROUP,
+                "custom_domains": ["cr.contoso.cloud"],
+                "approvers": [ARI, SAM],
+            }
+        ],
+        known_ips={"4.175.12.34": "NAT gateway ng-aks-prod-westeurope"},
+        arm={
+            "endpoint": arm.base_url,
+            "ca_bundle": arm.ca_path,
+            "polling_interval": 0,
+            "busy_retry_seconds": 0,
+            "failure_retry_seconds": 0,
+            "lock_container": "demo-locks",
+        },
+    )
+
+
+def run_conversation(out: TextIO) -> dict[str, float]:
+    """Play the conversation and print its transcript; returns measured figures."""
+    figures: dict[str, float] = {}
+    start = datetime.now(UTC).replace(microsecond=0)
+    with (
+        Azurite() as azurite,
+        ArmEmulator() as arm,
+        SlackEmulator(bot_token=TOKEN, clock=SystemClock()) as slack,
+    ):
+        for user, name in ((DANA, "dana"), (ARI, "ari"), (SAM, "sam")):
+            slack.add_user(user, name)
+        slack.add_channel(BUILD, "build", members=[DANA, ARI])
+        slack.add_channel(APPROVALS, "acr-approvals", members=[ARI, SAM])
+        arm.add_registry(SUBSCRIPTION, RESOURCE_GROUP, "contosoprod", rules=["4.175.12.34"])
+        settings = _settings(azurite, arm, slack)
+        clock = FrozenClock(start)
+        runtime = Runtime(settings, clock=clock, credential=StaticTokenCredential())
+        functions.install(runtime)
+        host = FunctionsHost(function_app, settings)
+        client = SlackClient(SECRET, emulator=slack)
+
+        def rules(note: str) -> None:
+            slack.narrate(
+                f"(registry contosoprod: ipRules {', '.join(arm.rules('contosoprod'))}) {note}",
+                place="Azure",
+            )
+
+        def send(request: object) -> None:
+            response = host.http(request.to_azure())  # type: ignore[attr-defined]
+            if response.status_code != 200:
+                raise RuntimeError(f"the HTTP function answered {response.status_code}")
+
+        def work(until: Callable[[], bool] | None = None) -> None:
+            host.run_queue(until=until, timeout=60)
+
+        try:
+            rules("before")
+            send(client.slash_command("/acr-why", PASTE, user=DANA, channel=BUILD))
+            work()
+            card = slack.ephemerals(DANA)[-1]
+            send(client.block_action("request_access", user=DANA, message=card))
+            view = slack.calls("views.open")[-1].response["view"]
+            send(
+                client.view_submission(
+                    view["id"],
+                    user=DANA,
+                    values={
+                        "justification": {
+                            "justification_text": "Deploying the 1.4 hotfix from my laptop"
+                        },
+                        "duration": {"duration_choice": "3600"},
+                    },
+                )
+            )
+            work()
+            approval = next(m for m in slack.messages(APPROVALS) if "Access request" in m.text)
+            arm.clear_log()
+            clicked = time.perf_counter()
+            send(client.block_action("grant_approve", user=ARI, message=approval))
+            [grant] = list(runtime.ports.grants.scan())
+
+            def active_card() -> bool:
+                shown = slack.message(APPROVALS, approval.ts)
+                return "Active until" in json.dumps(shown.blocks)
+
+            work(until=active_card)
+            figures["approve_to_active_card_s"] = time.perf_counter() - clicked
+            calls = [r.kind for r in arm.requests]
+            figures["arm_calls_of_the_approval"] = float(len(calls))
+            work()
+            rules("after the approval")
+            clock.advance(timedelta(hours=1, minutes=5))
+            slack.narrate("(an hour and five minutes later, the sweep timer fires)", place="Azure")
+            host.timer()
+            work()
+            rules("after the sweep")
+            send(client.app_home_opened(user=ARI))
+            work()
+            figures["grant_state_is_expired"] = float(
+                runtime.ports.grants.get(grant.id)[0].state.value == "expired"
+            )
+        finally:
+            functions.install(None)
+        print(slack.transcript(), file=out)
+    return figures
+
+
+def demo_step_conversation(_inputs: object, out: TextIO) -> None:
+    """Demo step: the Slack conversation from paste to expiry."""
+    print("\n== A conversation in Slack, through function_app's own functions ==", file=out)
+    print(
+        "(Azurite, the ARM emulator and the Slack emulator stand in for Azure and Slack.)\n",
+        file=out,
+    )
+    figures = run_conversation(out)
+    print(
+        f"Approve click to the 'Active' card: {figures['approve_to_active_card_s']:.2f} s, "
+        f"{figures['arm_calls_of_the_approval']:.0f} ARM calls (quota, read, PATCH, polls, read "
+        "back; the emulator answers at once and polls are not spaced here).",
+        file=out,
+    )

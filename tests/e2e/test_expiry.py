@@ -1,0 +1,185 @@
+"""Expiry, reminders, extension and revocation, and the App Home, end to end through
+`function_app`'s functions (the timer included) with the clock moved by the test."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from services.domain.grants import GrantState
+from tests.e2e.conftest import APPROVER, APPROVER_2, DEV, World
+from tests.e2e.test_approvals import (
+    IP,
+    approval_card,
+    click,
+    grant_state,
+    pending_grant,
+    requester_texts,
+    text_of,
+)
+
+pytestmark = pytest.mark.azurite
+
+
+def active_grant(world: World, **values):
+    grant = pending_grant(world, **values)
+    click(world, APPROVER, "grant_approve", approval_card(world))
+    world.run_jobs()
+    assert grant_state(world, grant.id) is GrantState.ACTIVE
+    return world.runtime.ports.grants.get(grant.id)[0]
+
+
+def later(world: World, delta: timedelta) -> None:
+    world.runtime.clock.advance(delta)  # type: ignore[attr-defined]
+
+
+def requester_messages_with(world: World, words: str) -> list:
+    dm = world.slack.dm_channel(DEV)
+    found = {}
+    for message in world.slack.messages(dm):
+        for candidate in [message, *world.slack.replies(dm, message.ts)]:
+            if words in text_of(candidate):
+                found[candidate.ts] = candidate
+    return list(found.values())
+
+
+def requester_message_with(world: World, words: str):
+    dm = world.slack.dm_channel(DEV)
+    for message in world.slack.messages(dm):
+        for candidate in [message, *world.slack.replies(dm, message.ts)]:
+            if words in text_of(candidate):
+                return candidate
+    raise AssertionError(f"no message with {words!r}")
+
+
+def test_the_timer_expires_the_grant_removes_the_rule_and_tells_everyone(world: World) -> None:
+    grant = active_grant(world)
+    assert IP in world.arm.rules("contosoprod")
+    later(world, timedelta(hours=5))
+    world.host.timer()
+    world.run_jobs()
+    assert grant_state(world, grant.id) is GrantState.EXPIRED
+    assert IP not in world.arm.rules("contosoprod")
+    assert "4.175.12.34" in world.arm.rules("contosoprod")  # the foreign rule stays
+    assert "Expired at" in text_of(approval_card(world))
+    told = requester_texts(world)
+    assert "expired" in told
+    assert "is removed from" in told
+
+
+def test_a_reminder_is_sent_once_and_an_extension_is_an_approvers_decision(world: World) -> None:
+    grant = active_grant(world)  # 4 h, the policy default
+    later(world, timedelta(hours=3, minutes=35))
+    world.host.timer()
+    world.run_jobs()
+    world.host.timer()
+    world.run_jobs()
+    assert len(requester_messages_with(world, "Need longer?")) == 1
+    reminder = requester_message_with(world, "Need longer?")
+    click(world, DEV, "grant_extend_ask", reminder)
+    view = world.slack.calls("views.open")[-1].response["view"]
+    world.post(
+        world.client.view_submission(
+            view["id"], user=DEV, values={"duration": {"duration_choice": "3600"}}
+        )
+    )
+    world.run_jobs()
+    card = approval_card(world)
+    assert "asks to extend it by 1 h" in text_of(card)
+    click(world, APPROVER_2, "grant_extend_approve", card)
+    world.run_jobs()
+    extended = world.runtime.ports.grants.get(grant.id)[0]
+    assert extended.expires_at == grant.expires_at + timedelta(hours=1)
+    assert "extended" in requester_texts(world)
+
+
+def test_an_extension_after_the_expiry_passed_is_refused(world: World) -> None:
+    grant = active_grant(world)
+    message = requester_message_with(world, "Ask for more time")
+    later(world, timedelta(hours=4, minutes=1))  # expired, the sweep has not run yet
+    click(world, DEV, "grant_extend_ask", message)
+    view = world.slack.calls("views.open")[-1].response["view"]
+    world.post(
+        world.client.view_submission(
+            view["id"], user=DEV, values={"duration": {"duration_choice": "3600"}}
+        )
+    )
+    world.run_jobs()
+    assert world.runtime.ports.grants.get(grant.id)[0].extension_requested is None
+    notes = world.slack.calls("chat.postMessage") + world.slack.calls("response_url")
+    assert any("has expired" in str(c.params) for c in notes)
+
+
+def test_revoke_by_the_requester_and_by_an_approver_but_not_a_stranger(world: World) -> None:
+    world.slack.add_user("U0STRANGER", "stranger")
+    grant = active_grant(world)
+    card = approval_card(world)
+    click(world, "U0STRANGER", "grant_revoke", card)
+    world.run_jobs()
+    assert grant_state(world, grant.id) is GrantState.ACTIVE
+    mine = requester_message_with(world, "Revoke now")
+    click(world, DEV, "grant_revoke", mine)
+    world.run_jobs()
+    assert grant_state(world, grant.id) is GrantState.REVOKED
+    assert IP not in world.arm.rules("contosoprod")
+    assert "Revoked by" in text_of(approval_card(world))
+
+
+def test_an_approver_revokes_from_the_card(world: World) -> None:
+    grant = active_grant(world)
+    click(world, APPROVER_2, "grant_revoke", approval_card(world))
+    world.run_jobs()
+    assert grant_state(world, grant.id) is GrantState.REVOKED
+    assert IP not in world.arm.rules("contosoprod")
+    assert f"<@{APPROVER_2}> revoked" in requester_texts(world)
+
+
+def test_a_rule_removed_by_hand_is_flagged_to_the_approvers_once(world: World) -> None:
+    grant = active_grant(world)
+    world.arm.set_rules("contosoprod", ["4.175.12.34"])
+    for _ in range(2):
+        world.host.timer()
+        world.run_jobs()
+    flags = [
+        r
+        for m in world.slack.messages("C0APPROVALS")
+        for r in world.slack.replies("C0APPROVALS", m.ts)
+        if "removed by hand" in text_of(r)
+    ]
+    assert len(flags) == 1
+    assert world.runtime.ports.grants.get(grant.id)[0].rule_vanished_at is not None
+
+
+def home_of(world: World, user: str) -> str:
+    world.post(world.client.app_home_opened(user=user))
+    world.run_jobs()
+    return json.dumps(world.slack.home(user))
+
+
+def test_the_app_home_for_a_requester_an_approver_and_someone_with_nothing_open(
+    world: World,
+) -> None:
+    world.slack.add_user("U0NOBODY", "nobody")
+    grant = pending_grant(world)
+    mine = home_of(world, DEV)
+    assert "Your requests" in mine
+    assert IP in mine
+    assert "Withdraw" in mine
+    theirs = home_of(world, APPROVER)
+    assert "Waiting for your decision" in theirs
+    assert IP in theirs
+    assert "of 100 IP rules used" in theirs
+    nothing = home_of(world, "U0NOBODY")
+    assert "nothing open" in nothing
+    assert "Waiting for your decision" not in nothing
+    # Approving from the Home works like the card, and the Home is published again.
+    home_view = world.slack.home(APPROVER)
+    click_home = world.client.block_action(
+        "grant_approve", user=APPROVER, view=home_view, value=grant.id
+    )
+    world.post(click_home)
+    world.run_jobs()
+    assert grant_state(world, grant.id) is GrantState.ACTIVE
+    assert "Active on your registries" in json.dumps(world.slack.home(APPROVER))
