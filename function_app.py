@@ -4,7 +4,12 @@
 - `work`: the queue trigger that runs jobs; `poison`: what lands in the poison queue after
   host.json's `maxDequeueCount` attempts.
 - `sweep`: the timer (schedule from the `ACRBOT_SWEEP_SCHEDULE` app setting).
+- `health`: `GET /api/health` (anonymous; reveals nothing sensitive).
+- `refresh_service_tags`: the daily service-tag fetch (schedule from
+  `ACRBOT_SERVICE_TAGS__SCHEDULE`, read when the host indexes the app; a default when unset).
 """
+
+import os
 
 import azure.functions as func
 
@@ -35,3 +40,21 @@ def poison(msg: func.QueueMessage) -> None:
 @app.timer_trigger(arg_name="timer", schedule="%ACRBOT_SWEEP_SCHEDULE%", run_on_startup=False)
 def sweep(timer: func.TimerRequest) -> None:
     entry.sweep(timer)
+
+
+#: When the daily service-tag refresh runs unless `ACRBOT_SERVICE_TAGS__SCHEDULE` says otherwise.
+SERVICE_TAGS_SCHEDULE = "0 30 3 * * *"
+
+
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    return entry.health(req)
+
+
+@app.timer_trigger(
+    arg_name="timer",
+    schedule=os.environ.get("ACRBOT_SERVICE_TAGS__SCHEDULE") or SERVICE_TAGS_SCHEDULE,
+    run_on_startup=False,
+)
+def refresh_service_tags(timer: func.TimerRequest) -> None:
+    entry.refresh_service_tags(timer)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from bot import ops, socket_mode
+from bot import ops, report_cmd, socket_mode
 from services.diagnosis.known_ips import KnownIps, KnownIpsError
 from services.diagnosis.parsing import parse_pull_failure
 from services.diagnosis.service_tags import ServiceTagIndex, ServiceTagsError
@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_cmd_demo, prog=demo.prog)
     ops.add_commands(commands)
     socket_mode.add_commands(commands)
+    report_cmd.add_commands(commands)
     add_operations_commands(commands)
     return parser
 

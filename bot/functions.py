@@ -1,17 +1,23 @@
 """The entry points `function_app.py` binds, one line each: the HTTP route Slack calls, the job
-queue, its poison queue and the sweep timer. The process's `Runtime` is built on first use from
-the environment; tests and the demo `install` their own.
+queue, its poison queue, the sweep timer, the health route and the daily service-tag refresh. The
+process's `Runtime` is built on first use from the environment, and telemetry is configured with
+it (`bot.telemetry`); tests and the demo `install` their own.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING
+
+from bot import telemetry
 
 if TYPE_CHECKING:
     import azure.functions as func
 
     from bot.runtime import Runtime
+
+logger = logging.getLogger(__name__)
 
 _process: dict[str, Runtime] = {}
 _mutex = threading.Lock()
@@ -22,7 +28,9 @@ def runtime() -> Runtime:
         if "runtime" not in _process:
             from bot.runtime import Runtime
 
-            _process["runtime"] = Runtime()
+            built = Runtime()
+            telemetry.configure(built.settings)
+            _process["runtime"] = built
         return _process["runtime"]
 
 
@@ -35,16 +43,51 @@ def install(value: Runtime | None) -> None:
 
 
 def slack_events(req: func.HttpRequest) -> func.HttpResponse:
-    return runtime().front.handle(req)
+    response = runtime().front.handle(req)
+    telemetry.start()  # only now: the acknowledgement never waits for its imports
+    return response
 
 
 def work(msg: func.QueueMessage) -> None:
-    runtime().worker.handle(msg.get_body().decode("utf-8"), reference=msg.id)
+    body = msg.get_body().decode("utf-8")
+    with telemetry.job(body, msg.id):
+        runtime().worker.handle(body, reference=msg.id)
 
 
 def poison(msg: func.QueueMessage) -> None:
-    runtime().worker.poisoned(msg.get_body().decode("utf-8"), reference=msg.id)
+    body = msg.get_body().decode("utf-8")
+    with telemetry.job(body, msg.id, poisoned=True):
+        runtime().worker.poisoned(body, reference=msg.id)
 
 
 def sweep(timer: func.TimerRequest) -> None:
-    runtime().worker.sweep()
+    with telemetry.invocation("sweep"):
+        runtime().worker.sweep()
+        telemetry.count("acrbot.sweeps")
+
+
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    from bot import health as route
+
+    response = route.handle(lambda: runtime().settings)
+    telemetry.start()
+    return response
+
+
+def refresh_service_tags(timer: func.TimerRequest) -> None:
+    """The daily timer: fetch the service tags and store them for the diagnosis. A failure is
+    logged and raised (the invocation shows as failed); yesterday's tags stay in place."""
+    from services.azure.service_tags import ServiceTagsRefreshError
+    from services.azure.service_tags import refresh_service_tags as refresh
+
+    rt = runtime()
+    with telemetry.invocation("refresh_service_tags"):
+        try:
+            # The runtime's ARM credential (a test's static token); None: the managed identity.
+            result = refresh(rt.settings, credential=rt._credential)
+        except ServiceTagsRefreshError as exc:
+            telemetry.count("acrbot.service_tags.refreshes", outcome="failed")
+            logger.error("service tag refresh failed: %s", exc)
+            raise
+        telemetry.count("acrbot.service_tags.refreshes", outcome="stored")
+        logger.info("service tags refreshed: %d tags, change %s", result.tags, result.change_number)

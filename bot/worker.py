@@ -74,7 +74,11 @@ class Worker:
         try:
             job = JOBS.validate_json(text)
         except ValidationError as exc:
-            logger.error("dropped a queue message that is not a job (%s): %s", reference, exc)
+            logger.error(
+                "dropped a queue message that is not a job (%s): %s",
+                reference,
+                [e["type"] for e in exc.errors(include_input=False)][:5],
+            )
             return
         if isinstance(job, DiagnoseJob):
             self.diagnose(job)

@@ -66,6 +66,9 @@ param sweepSchedule string = '0 */5 * * * *'
 @description('Azure regions whose service tags the daily refresh fetches. Empty: the deployment region.')
 param serviceTagsLocations array = []
 
+@description('NCRONTAB schedule of the daily service-tag refresh (six fields, with seconds).')
+param serviceTagsSchedule string = '0 30 3 * * *'
+
 @description('Grant the app Microsoft.Network/locations/serviceTags/read on this subscription (for the daily service-tag refresh).')
 param grantServiceTagsRead bool = true
 
@@ -126,6 +129,7 @@ module app 'modules/app.bicep' = {
     policyPendingTtl: policyPendingTtl
     sweepSchedule: sweepSchedule
     serviceTagsLocations: empty(serviceTagsLocations) ? [location] : serviceTagsLocations
+    serviceTagsSchedule: serviceTagsSchedule
     alwaysReadyHttpInstances: alwaysReadyHttpInstances
     maximumInstanceCount: maximumInstanceCount
   }

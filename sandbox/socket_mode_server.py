@@ -305,17 +305,17 @@ class SocketModeServer:
         with self._changed:
             return self._acks.get(envelope_id)
 
-    def wait_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    def wait_ack(self, envelope_id: str, timeout: float = 30.0) -> dict[str, Any]:
         self.wait_for(lambda: envelope_id in self._acks, timeout=timeout)
         with self._changed:
             return self._acks[envelope_id]
 
-    def wait_for_links(self, count: int, timeout: float = 10.0) -> list[Link]:
+    def wait_for_links(self, count: int, timeout: float = 30.0) -> list[Link]:
         """Wait until `count` connections were opened in all; returns them."""
         self.wait_for(lambda: len(self._links) >= count, timeout=timeout)
         return self.links
 
-    def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 30.0) -> None:
         """Wait until `condition()` (checked under the server's lock) holds; TimeoutError when
         it does not within `timeout` seconds."""
         with self._changed:

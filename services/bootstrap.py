@@ -13,9 +13,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from services.clock import Clock, SystemClock
-from services.diagnosis.service_tags import ServiceTagIndex
 from services.directory import StaticApproverDirectory
-from services.lookups import AddressBook
+from services.lookups import AddressBook, ServiceTagSource
 from services.ports import ApproverDirectory, Ports
 from services.settings import Settings
 
@@ -44,15 +43,12 @@ def build_queue(settings: Settings) -> StorageJobQueue:
     return StorageJobQueue(queue_client(settings.storage, settings.queue_name))
 
 
-def service_tags_loader(settings: Settings) -> Callable[[], ServiceTagIndex | None]:
-    """Service tags from the file named in settings, if any (the daily fetch stores its own)."""
+def service_tags_loader(settings: Settings, clock: Clock | None = None) -> ServiceTagSource:
+    """The diagnosis's service tags: the document the daily refresh stores, kept per process and
+    re-read when it changes; before the first refresh, the file named in settings, if any."""
+    from services.azure.service_tags import StoredServiceTags
 
-    def load() -> ServiceTagIndex | None:
-        if settings.service_tags.file:
-            return ServiceTagIndex.load(settings.service_tags.file)
-        return None
-
-    return load
+    return StoredServiceTags.from_settings(settings, clock or SystemClock())
 
 
 def build_ports(
@@ -90,7 +86,7 @@ def build_ports(
         jobs=build_queue(settings),
         approvers=approvers or StaticApproverDirectory(),
         clock=clock,
-        lookups=AddressBook(settings.known_ips, service_tags_loader(settings)),
+        lookups=AddressBook(settings.known_ips, service_tags_loader(settings, clock)),
         settings=settings,
         dry_run=settings.arm.dry_run,
         states=RegistryStates(gateway, clock, timedelta(seconds=settings.arm.state_cache_seconds)),

@@ -1,17 +1,26 @@
 """The address books a diagnosis reads: the organisation's known egress IPs and Azure's service
 tags. The service-tag index is built on first use (it costs a few hundred milliseconds), so the
-processes that never diagnose never pay for it."""
+processes that never diagnose never pay for it. A `ServiceTagSource` (the stored daily document)
+is asked on every use instead and decides itself when to look for a newer document."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from typing import Protocol, runtime_checkable
 
 from services.diagnosis.known_ips import KnownIps
 from services.diagnosis.service_tags import ServiceTagIndex
 
 logger = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class ServiceTagSource(Protocol):
+    def current(self) -> ServiceTagIndex | None:
+        """The index to use now (cheap: the source caches and refreshes on its own)."""
+        ...
 
 
 class AddressBook:
@@ -20,10 +29,20 @@ class AddressBook:
     def __init__(
         self,
         known_ips: Mapping[str, str] | KnownIps | None = None,
-        service_tags: Callable[[], ServiceTagIndex | None] | ServiceTagIndex | None = None,
+        service_tags: (
+            ServiceTagSource | Callable[[], ServiceTagIndex | None] | ServiceTagIndex | None
+        ) = None,
     ) -> None:
         self._known = known_ips if isinstance(known_ips, KnownIps) else KnownIps(known_ips)
-        self._loader = service_tags if callable(service_tags) else (lambda: service_tags)
+        self._source: ServiceTagSource | None = None
+        self._loader: Callable[[], ServiceTagIndex | None]
+        if isinstance(service_tags, ServiceTagSource):
+            self._source, self._loader = service_tags, lambda: None
+        elif isinstance(service_tags, ServiceTagIndex) or service_tags is None:
+            fixed = service_tags
+            self._loader = lambda: fixed
+        else:
+            self._loader = service_tags
         self._tags: ServiceTagIndex | None = None
         self._loaded = False
         self._mutex = threading.Lock()
@@ -34,6 +53,12 @@ class AddressBook:
 
     @property
     def service_tags(self) -> ServiceTagIndex | None:
+        if self._source is not None:
+            try:
+                return self._source.current()
+            except Exception:
+                logger.exception("service tags could not be loaded; diagnosing without them")
+                return None
         with self._mutex:
             if not self._loaded:
                 try:

@@ -11,7 +11,7 @@ Everything is validated here, so a setting that could not work stops the app at 
 from __future__ import annotations
 
 import ipaddress
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +55,11 @@ class ServiceTagSettings(BaseModel):
     locations: tuple[str, ...] = ()
     #: A ServiceTags_Public JSON file, used when nothing was fetched yet.
     file: str | None = None
+    #: The subscription whose `serviceTags` endpoint the daily refresh asks (the app's own; the
+    #: template sets it).
+    subscription_id: str = ""
+    #: How often the diagnosis checks whether the stored document changed (its ETag), in seconds.
+    check_seconds: float = Field(default=300.0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -103,6 +108,19 @@ class Settings(BaseSettings):
     service_tags: ServiceTagSettings = Field(default_factory=ServiceTagSettings)
     arm: ArmSettings = Field(default_factory=ArmSettings)
     policy: Policy = Field(default_factory=Policy)
+    #: `json`: one JSON object per log line (fields included); `text`: the host's own format.
+    log_format: Literal["text", "json"] = "text"
+    #: Application Insights (set by the template). Unset: no OpenTelemetry at all.
+    applicationinsights_connection_string: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "ACRBOT_APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_CONNECTION_STRING"
+        ),
+    )
+    #: What `GET /api/health` reports as the version after pyproject.toml's (a build id, a commit).
+    build: str | None = None
+    #: The health route's whole budget for its storage checks, in seconds.
+    health_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
 
     @field_validator("known_ips", mode="after")
     @classmethod

@@ -18,6 +18,7 @@ param policyAllowedDurations array
 param policyPendingTtl string
 param sweepSchedule string
 param serviceTagsLocations array
+param serviceTagsSchedule string
 param alwaysReadyHttpInstances int
 param maximumInstanceCount int
 
@@ -293,6 +294,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       ACRBOT_POLICY__PENDING_TTL: policyPendingTtl
       ACRBOT_SWEEP_SCHEDULE: sweepSchedule
       ACRBOT_SERVICE_TAGS__LOCATIONS: string(serviceTagsLocations)
+      ACRBOT_SERVICE_TAGS__SCHEDULE: serviceTagsSchedule
       // The daily service-tag fetch asks the app's own subscription (where it may read them).
       ACRBOT_SERVICE_TAGS__SUBSCRIPTION_ID: subscription().subscriptionId
     })

@@ -136,6 +136,11 @@ class HeldLease:
                 self._lease.renew()
                 self.renewals += 1
             except HttpResponseError as exc:
-                logger.error("could not renew the lease on %s: %s", self.registry, exc)
+                logger.error(
+                    "could not renew the lease on %s: %s",
+                    self.registry,
+                    exc,
+                    extra={"registry": self.registry},
+                )
                 self.lost = exc
                 return

@@ -14,9 +14,14 @@ The stored document has the shape of Microsoft's ServiceTags_Public file (`{"cha
 accepts a copy of it too.
 
 Settings: the locations are `Settings.service_tags.locations` (`ACRBOT_SERVICE_TAGS__LOCATIONS`),
-the container `Settings.data_container`, the account `Settings.storage` (connection string or
-identity). The subscription to ask, the app's own, is `ACRBOT_SERVICE_TAGS__SUBSCRIPTION_ID`,
-read here by `ServiceTagsFetchSettings` until `ServiceTagSettings` carries it.
+the subscription to ask (the app's own) `Settings.service_tags.subscription_id`
+(`ACRBOT_SERVICE_TAGS__SUBSCRIPTION_ID`), the container `Settings.data_container`, the account
+`Settings.storage` (connection string or identity).
+
+`StoredServiceTags` is what a worker's diagnosis reads: the stored index, built once and kept
+per process; at most every `Settings.service_tags.check_seconds` it asks for the blob's ETag (a
+HEAD request) and loads the document again only when it changed. Before the first refresh it
+falls back to `ACRBOT_SERVICE_TAGS__FILE`.
 """
 
 from __future__ import annotations
@@ -24,16 +29,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.azure.clients import blob_service, default_credential
 from services.azure.network import describe_azure_error, network_client
+from services.clock import Clock
 from services.diagnosis.service_tags import ServiceTagIndex, ServiceTagsError
 from services.settings import ArmSettings, Settings
 
@@ -49,16 +55,6 @@ SERVICE_TAGS_BLOB = "service-tags.json"
 
 class ServiceTagsRefreshError(Exception):
     """The fetch or the store failed; the message says which and why, in one line."""
-
-
-class ServiceTagsFetchSettings(BaseSettings):
-    """`ACRBOT_SERVICE_TAGS__SUBSCRIPTION_ID`, read here until `ServiceTagSettings` has it."""
-
-    model_config = SettingsConfigDict(env_prefix="ACRBOT_SERVICE_TAGS__", extra="ignore")
-
-    #: The subscription whose `serviceTags` endpoint is asked (the app's own, where the
-    #: template lets it read them).
-    subscription_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,19 +166,119 @@ class ServiceTagStore:
 
     def load(self) -> dict[str, Any] | None:
         """The stored document, or None when nothing was stored yet."""
+        loaded = self.load_versioned()
+        return None if loaded is None else loaded[0]
+
+    def load_versioned(self) -> tuple[dict[str, Any], str] | None:
+        """The stored document and the ETag it was read at, or None when nothing was stored."""
         try:
-            raw = self._container.download_blob(self._blob).readall()
+            downloader = self._container.download_blob(self._blob)
+            raw = downloader.readall()
         except ResourceNotFoundError:
             return None
-        data = json.loads(raw)
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise ServiceTagsError(f"{self.location} is not JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise ServiceTagsError(f"{self.location} does not hold a service tags object")
-        return data
+        return data, str(downloader.properties.etag)
+
+    def version(self) -> str | None:
+        """The stored document's ETag (one HEAD request), or None when nothing was stored."""
+        try:
+            props = self._container.get_blob_client(self._blob).get_blob_properties()
+        except ResourceNotFoundError:
+            return None
+        return str(props.etag)
 
     def load_index(self) -> ServiceTagIndex | None:
         """The stored tags as an index for the diagnosis, or None before the first refresh."""
         data = self.load()
         return None if data is None else ServiceTagIndex.from_json(data)
+
+
+class StoredServiceTags:
+    """The service tags a diagnosis uses, kept per process: the stored document's index, else the
+    file `ACRBOT_SERVICE_TAGS__FILE`, else None.
+
+    `current()` costs nothing between checks; a check (at most every `check_every`) is one HEAD
+    request, and the few-MB document is read and indexed again only when its ETag changed. A
+    failed check or an unusable new document keeps the index in hand: yesterday's tags are far
+    better than none.
+    """
+
+    def __init__(
+        self,
+        store: Callable[[], ServiceTagStore],
+        *,
+        clock: Clock,
+        check_every: timedelta,
+        fallback_file: str | None = None,
+    ) -> None:
+        self._make_store = store
+        self._store: ServiceTagStore | None = None
+        self._clock = clock
+        self._check_every = check_every
+        self._fallback_file = fallback_file
+        self._index: ServiceTagIndex | None = None
+        self._etag: str | None = None
+        self._source = "none"
+        self._checked_at: datetime | None = None
+        self._mutex = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock) -> StoredServiceTags:
+        return cls(
+            lambda: ServiceTagStore.from_settings(settings),
+            clock=clock,
+            check_every=timedelta(seconds=settings.service_tags.check_seconds),
+            fallback_file=settings.service_tags.file,
+        )
+
+    @property
+    def source(self) -> str:
+        """Where the index in hand came from: `stored`, `file` or `none`."""
+        return self._source
+
+    def current(self) -> ServiceTagIndex | None:
+        with self._mutex:
+            now = self._clock.now()
+            if self._checked_at is not None and now - self._checked_at < self._check_every:
+                return self._index
+            self._checked_at = now
+            try:
+                self._reload_stored()
+            except (AzureError, ServiceTagsError) as exc:
+                logger.warning(
+                    "stored service tags not read (%s); keeping the %s tags",
+                    type(exc).__name__,
+                    self._source,
+                )
+            if self._source == "none" and self._fallback_file:
+                try:
+                    self._index, self._source = ServiceTagIndex.load(self._fallback_file), "file"
+                except ServiceTagsError as exc:
+                    logger.warning("service tags file not usable (%s)", type(exc).__name__)
+            return self._index
+
+    def _reload_stored(self) -> None:
+        if self._store is None:
+            self._store = self._make_store()
+        etag = self._store.version()
+        if etag is None or etag == self._etag:
+            return
+        loaded = self._store.load_versioned()
+        if loaded is None:
+            return
+        document, read_etag = loaded
+        self._index = ServiceTagIndex.from_json(document)
+        self._etag, self._source = read_etag, "stored"
+        logger.info(
+            "service tags loaded from %s (change %s)",
+            self._store.location,
+            document.get("changeNumber", "?"),
+        )
 
 
 def load_service_tags(settings: Settings) -> ServiceTagIndex | None:
@@ -201,12 +297,12 @@ def refresh_service_tags(
 ) -> ServiceTagsRefresh:
     """Fetch the configured locations' service tags and store them; what the daily timer runs.
 
-    `subscription_id` defaults to `ACRBOT_SERVICE_TAGS__SUBSCRIPTION_ID`, `locations` to
+    `subscription_id` defaults to `settings.service_tags.subscription_id`, `locations` to
     `settings.service_tags.locations`, the store to `ServiceTagStore.from_settings(settings)`.
     A document that does not build a `ServiceTagIndex` is never stored, so a bad answer leaves
     yesterday's tags in place. Raises `ServiceTagsRefreshError`.
     """
-    subscription = subscription_id or ServiceTagsFetchSettings().subscription_id
+    subscription = subscription_id or settings.service_tags.subscription_id
     if not subscription:
         raise ServiceTagsRefreshError(
             "no subscription to ask: set ACRBOT_SERVICE_TAGS__SUBSCRIPTION_ID"

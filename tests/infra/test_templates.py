@@ -122,6 +122,7 @@ def test_app_settings_are_the_names_the_code_reads() -> None:
         "ACRBOT_POLICY__PENDING_TTL",
         "ACRBOT_SWEEP_SCHEDULE",
         "ACRBOT_SERVICE_TAGS__LOCATIONS",
+        "ACRBOT_SERVICE_TAGS__SCHEDULE",
         "ACRBOT_SERVICE_TAGS__SUBSCRIPTION_ID",
     }
     # Secrets never sit in settings: both Slack credentials are Key Vault references.

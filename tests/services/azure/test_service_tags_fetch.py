@@ -14,7 +14,6 @@ from sandbox.arm_emulator import ArmEmulator
 from sandbox.arm_network import NetworkResources
 from services.azure.service_tags import (
     SERVICE_TAGS_BLOB,
-    ServiceTagsFetchSettings,
     ServiceTagsRefreshError,
     ServiceTagStore,
     load_service_tags,
@@ -205,8 +204,8 @@ def test_subscription_and_locations_come_from_the_app_settings(
     monkeypatch.setenv("ACRBOT_SERVICE_TAGS__SUBSCRIPTION_ID", SUB)
     monkeypatch.setenv("ACRBOT_STORAGE_CONNECTION_STRING", azurite_connection_string)
     monkeypatch.setenv("ACRBOT_DATA_CONTAINER", unique_name)
-    assert ServiceTagsFetchSettings().subscription_id == SUB
     settings = Settings(arm=arm_settings(emulator))
+    assert settings.service_tags.subscription_id == SUB
 
     result = refresh_service_tags(settings, credential=StaticTokenCredential())
 
