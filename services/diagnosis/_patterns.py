@@ -90,7 +90,9 @@ def glue_at_width(width: int) -> re.Pattern[str]:
 
 #: Signs of a CI runner's log, looked for at the start and the end of the lower-cased paste
 #: (a runner marks every line, so a window shows it).
-CI_TIMESTAMP = re.compile(r"\n[ \t]{0,4}\d{4}-\d\d-\d\dt\d\d:\d\d:\d\d\.\d{1,9}z[ \t]")
+#: GitHub Actions and Azure Pipelines stamp lines with seven-digit fractions (App Service's log,
+#: which is not a CI log, with three).
+CI_TIMESTAMP = re.compile(r"\n[ \t]{0,4}\d{4}-\d\d-\d\dt\d\d:\d\d:\d\d\.\d{7}z[ \t]")
 CI_MARKER = re.compile(
     r"##\[(?:error|warning|group|endgroup|section|command|debug)\]|##vso\[|\n::(?:error|group)"
     r"|\nrun [\w-]{1,40}/[\w.-]{1,60}@v\d"
@@ -190,7 +192,7 @@ CORRELATION = re.compile(
 PULL = re.compile(r"pull\s{1,3}(?=[^\s|;&])")
 #: The tool right before `pull`, matched at the end of the text before it.
 PULL_TOOL = re.compile(
-    r"(?:^|[\s$>#:'\"(])(?:sudo\s{1,3})?(?P<tool>docker|podman|nerdctl|buildah|crictl|oras|helm"
+    r"(?:^|[\s$>#:'\"(/\]])(?:sudo\s{1,3})?(?P<tool>docker|podman|nerdctl|buildah|crictl|oras|helm"
     r"|ctr(?:\s{1,3}-n\s{1,3}[a-z0-9.-]{1,40})?\s{1,3}(?:images|image|i)"
     r"|(?:docker|podman|nerdctl)\s{1,3}image)\s{1,3}$"
 )
@@ -401,15 +403,18 @@ _CLIENT_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
         r"podman\b", r"initializing\s{1,3}source\s{1,3}docker://",
         r"trying\s{1,3}to\s{1,3}pull\b")),
     ("buildkit", (r"failed\s{1,3}to\s{1,3}solve\b", r"buildkit", r"buildx\b")),
+    # The az CLI's own error texts, before docker: `az acr login` drives docker, and its errors
+    # say more about what failed than the daemon's lines around them.
+    ("az_cli", (
+        r"connectivity_[a-z_]{1,40}_error\b",
+        r"unable\s{1,3}to\s{1,3}get\s{1,3}aad\s{1,3}authorization",
+        r"looks\s{1,3}like\s{1,3}you\s{1,3}don'?t\s{1,3}have\s{1,3}access",
+        r"could\s{1,3}not\s{1,3}connect\s{1,3}to\s{1,3}the\s{1,3}registry\s{1,3}login")),
     ("docker", (
         r"error\s{1,3}response\s{1,3}from\s{1,3}daemon",
         r"docker(?:-compose)?\s{1,3}(?:pull|push|run|login|create|compose)\b",
         r"unable\s{1,3}to\s{1,3}find\s{1,3}image\s{1,3}'")),
-    ("az_cli", (
-        r"az\s{1,3}acr\b", r"unable\s{1,3}to\s{1,3}get\s{1,3}aad\s{1,3}authorization",
-        r"connectivity_[a-z_]{1,40}_error\b", r"access\s{1,3}to\s{1,3}registry\s{1,3}'",
-        r"looks\s{1,3}like\s{1,3}you\s{1,3}don'?t\s{1,3}have\s{1,3}access",
-        r"could\s{1,3}not\s{1,3}connect\s{1,3}to\s{1,3}the\s{1,3}registry\s{1,3}login")),
+    ("az_cli", (r"az\s{1,3}acr\b", r"access\s{1,3}to\s{1,3}registry\s{1,3}'")),
     ("sdk", (
         r"azure\.core\.exceptions", r"httpresponseerror\b", r"clientauthenticationerror\b",
         r"containerregistryclient\b", r"azure\.containerregistry", r"requestfailedexception\b",
