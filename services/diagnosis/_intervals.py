@@ -1,0 +1,97 @@
+"""An index of nested-or-disjoint integer ranges (CIDR blocks): which ranges cover a point.
+
+CIDR blocks never partly overlap: two blocks are nested or disjoint. So the address line is cut
+once into disjoint segments, each pointing at the innermost block that covers it, and each block
+remembers its parent. A lookup is one `bisect` plus a walk up the (short) chain of parents,
+memoised per block; building is one sort and one pass with a stack.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class NestedRanges(Generic[T]):
+    """Values attached to ranges `[first, last]`; `covering(x)` gives those of every range that
+    contains `x`, innermost range first (values of one range in the order given, each once)."""
+
+    def __init__(self, ranges: Iterable[tuple[int, int, T]]) -> None:
+        grouped: dict[tuple[int, int], list[T]] = {}
+        for first, last, value in ranges:
+            key = (first, -last)
+            values = grouped.get(key)
+            if values is None:
+                grouped[key] = [value]
+            elif value not in values:
+                values.append(value)
+        own: list[list[T]] = []
+        parents: list[int] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        blocks: list[int] = []
+        # Widest first among equal starts, so a parent is on the stack before its children.
+        # This loop runs once per distinct prefix (tens of thousands for the service tags), so
+        # it appends segments inline rather than through a method.
+        stack: list[tuple[int, int]] = []  # (last, block)
+        pos = 0  # the first address not yet given to a segment
+        for (first, negative_last), values in sorted(grouped.items()):
+            while stack and stack[-1][0] < first:
+                last, block = stack.pop()
+                if pos <= last:
+                    starts.append(pos)
+                    ends.append(last)
+                    blocks.append(block)
+                    pos = last + 1
+            if stack:
+                if pos < first:
+                    starts.append(pos)
+                    ends.append(first - 1)
+                    blocks.append(stack[-1][1])
+                parents.append(stack[-1][1])
+            else:
+                parents.append(-1)
+            pos = max(pos, first)
+            stack.append((-negative_last, len(own)))
+            own.append(values)
+        while stack:
+            last, block = stack.pop()
+            if pos <= last:
+                starts.append(pos)
+                ends.append(last)
+                blocks.append(block)
+                pos = last + 1
+        self._own, self._parent = own, parents
+        self._starts, self._ends, self._segment_block = starts, ends, blocks
+        self._full: list[tuple[T, ...] | None] = [None] * len(own)
+
+    def __len__(self) -> int:
+        """The number of disjoint segments."""
+        return len(self._starts)
+
+    def covering(self, value: int) -> tuple[T, ...]:
+        """The values of every range containing `value`, innermost first; () when none does."""
+        i = bisect_right(self._starts, value) - 1
+        if i < 0 or value > self._ends[i]:
+            return ()
+        return self._chain(self._segment_block[i])
+
+    def innermost(self, value: int) -> T | None:
+        """The first value of the innermost range containing `value`, or None."""
+        i = bisect_right(self._starts, value) - 1
+        if i < 0 or value > self._ends[i]:
+            return None
+        return self._own[self._segment_block[i]][0]
+
+    def _chain(self, block: int) -> tuple[T, ...]:
+        full = self._full[block]
+        if full is None:
+            own, parent = self._own[block], self._parent[block]
+            full = tuple(own)
+            if parent >= 0:
+                full += tuple(v for v in self._chain(parent) if v not in own)
+            self._full[block] = full
+        return full
