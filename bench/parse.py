@@ -255,17 +255,20 @@ def main(show_all: bool = False) -> None:
     measured = []
     for name, text in shapes.items():
         figures = measure(text, GENERATED_REPEATS)
-        measured.append((figures[0], name, len(text.encode("utf-8", "surrogatepass")), figures))
+        measured.append((figures[1], name, len(text.encode("utf-8", "surrogatepass")), figures))
+    # Ranked by the fastest of the runs: on a shared machine the minimum is the cost of the
+    # parse, the rest is other people's work.
     measured.sort(reverse=True)
-    over_100 = sum(1 for median, *_ in measured if median > 0.1)
-    over_50 = sum(1 for median, *_ in measured if median > 0.05)
+    over = {limit: sum(1 for low, *_ in measured if low > limit / 1e3) for limit in (50, 100)}
+    medians_over_100 = sum(1 for *_, figures in measured if figures[0] > 0.1)
     print()
     print(
-        f"{len(measured)} adversarial 1 MB shapes (median of {GENERATED_REPEATS}): slowest "
-        f"{measured[0][0] * 1e3:.1f} ms, {over_50} over 50 ms, {over_100} over 100 ms"
+        f"{len(measured)} adversarial 1 MB shapes ({GENERATED_REPEATS} runs each): slowest "
+        f"{measured[0][0] * 1e3:.1f} ms (min), {over[50]} over 50 ms, {over[100]} over 100 ms "
+        f"({medians_over_100} with a median over 100 ms)"
     )
     print(header)
-    for _median, name, size, figures in measured if show_all else measured[:20]:
+    for _low, name, size, figures in measured if show_all else measured[:20]:
         print(_row(name, size, figures, baseline))
     print()
     # One script for every figure: rule, known-IP and service-tag lookups live in lookup.py.

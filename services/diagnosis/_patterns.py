@@ -1,20 +1,25 @@
 """Compiled regular expressions for `services.diagnosis.parsing`.
 
-Speed and safety on a 1 MB paste come from four habits:
-- Patterns run on a lower-cased copy of the text and start with a literal, so the engine jumps
-  from one occurrence of that literal to the next instead of trying every position (a big
-  case-insensitive alternation costs about a thousand times more per megabyte).
-- Every repetition is bounded (`\\s{0,3}`, `{0,80}`), and a repeated class never overlaps what
-  follows it, so no match attempt can backtrack more than a constant.
-- Keyword rules are small separate patterns, not one alternation. Where a rule needs more than
-  its own words (a 403 with storage beside it, `not found` after `docker:`), the parser looks at
-  a bounded window around each match in code instead of widening the pattern.
+Speed and safety on a 1 MB paste come from these habits:
+- Patterns run on a lower-cased copy of the text and start with a literal of several characters,
+  so the engine jumps from one occurrence of it to the next instead of trying every position (a
+  big case-insensitive alternation costs about a thousand times more per megabyte, and a
+  one-character literal costs a match attempt at every occurrence of that character).
+- Every repetition is bounded (`\\s{0,3}`, `{0,80}`); whitespace gaps in the rules are made
+  possessive (`tight`), and a repeated class never overlaps what follows it, so no match attempt
+  can backtrack more than a constant.
+- Keyword rules are small separate patterns, not one alternation, and each has a gate word: the
+  parser runs a rule only when its gate occurs in the paste. Where a rule needs more than its own
+  words (a 403 with storage beside it, `not found` after `docker:`), the parser looks at a bounded
+  window around each match in code instead of widening the pattern.
 - A substitution whose replacement refers to a group (`\\1`) or calls a function costs Python
   work per match; normalisation uses plain `str.replace` or literal replacements where it can and
   caps the rest.
 
 `bench/parse.py` measures all of this on realistic pastes and on adversarial ones generated from
-the patterns below (each pattern's literal prefix repeated, each normalisation trigger repeated).
+the patterns below (each pattern's literal prefix repeated, its sample match and near miss
+repeated, each normalisation trigger repeated); `tests/services/diagnosis/test_parsing_growth.py`
+checks on the same shapes that time grows linearly with size.
 """
 
 from __future__ import annotations
@@ -142,6 +147,9 @@ ACR_NAME_REVERSED = re.compile(
 )
 #: Characters that continue a host name to the left (so `.azurecr.` is not the end of a name).
 HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_$%")
+#: The run of those characters before `.azurecr.`, read on the reversed text (bounded: no name
+#: with its region and `privatelink` is longer).
+HOST_RUN_REVERSED = re.compile(r"[a-z0-9.\-_$%]{0,130}")
 
 
 def custom_domain_pattern(domains: tuple[str, ...]) -> re.Pattern[str]:
@@ -222,12 +230,28 @@ class Rule(NamedTuple):
     label: FirewallHint | NotFirewallCause | None
     gate: str
     pattern: re.Pattern[str]
+    #: The match counts only right after a colon (`…/v2/": EOF`): a bare word elsewhere is prose.
+    after_colon: bool = False
+
+
+def tight(source: str) -> str:
+    """`source` with its whitespace gaps possessive: a gap never gives back what it took, so a
+    match that fails at its end is not retried with the spaces shared out differently."""
+    return source.replace(r"\s{0,3}", r"\s{0,3}+").replace(r"\s{1,3}", r"\s{1,3}+")
+
+
+def _after_colon(label: FirewallHint | NotFirewallCause | None, word: str) -> Rule:
+    """A bare word that counts only right after a colon (`…": Forbidden`, `…": EOF`)."""
+    return Rule(label, word, re.compile(word + r"\b"), after_colon=True)
 
 
 def _rules(
-    *rules: tuple[FirewallHint | NotFirewallCause | None, str, str],
+    *rules: tuple[FirewallHint | NotFirewallCause | None, str, str] | Rule,
 ) -> tuple[Rule, ...]:
-    return tuple(Rule(label, gate, re.compile(source)) for label, gate, source in rules)
+    return tuple(
+        rule if isinstance(rule, Rule) else Rule(rule[0], rule[1], re.compile(tight(rule[2])))
+        for rule in rules
+    )
 
 
 #: Status codes, however the tool prints them; the code decides what the match means.
@@ -238,6 +262,7 @@ STATUS_RULES = _rules(
     (None, "forbidden", r"(?P<code>403)\s{0,3}\(?forbidden\b"),
     (None, "forbidden", r"forbidden\s{0,3}\((?P<code>403)\)"),
     (None, "forbidden", r"invalid\s{1,3}status\s{1,3}'forbidden'"),
+    _after_colon(None, "forbidden"),
 )
 
 #: Refusals that are most likely the firewall. Which hint names a paste that shows several is
@@ -285,6 +310,12 @@ NOT_FIREWALL_RULES = _rules(
     (N.DNS, "getaddrinfo", r"getaddrinfo\s{0,3}(?:enotfound|eai_again|failed)"),
     (N.DNS, "servname", r"nodename\s{1,3}nor\s{1,3}servname"),
     (N.DNS, "nxdomain", r"nxdomain"),
+    # The az CLI's own checks (`az acr check-health`, `az acr login`).
+    (N.DNS, "connectivity_", r"connectivity_dns_error"),
+    (N.DNS, "login_server_error", r"login_server_error"),
+    (N.TLS, "connectivity_", r"connectivity_ssl_error"),
+    (N.AUTHENTICATION, "connectivity_", r"connectivity_aad_login_error"),
+    (N.PERMISSION, "connectivity_", r"connectivity_access_token_error"),
     # A lookup answered (or not) by a DNS server `<ip>:53`: that address is the resolver.
     (N.DNS, "lookup",
      r"lookup\s{1,3}[a-z0-9*.-]{1,253}\s{1,3}on\s{1,3}\[?[0-9a-f.:]{2,45}\]?:53\b"),
@@ -293,6 +324,7 @@ NOT_FIREWALL_RULES = _rules(
      r"certificate\s{1,3}(?:verify\s{1,3}failed|has\s{1,3}expired|is\s{1,3}not\s{1,3}valid"
      r"|signed\s{1,3}by\s{1,3}unknown)"),
     (N.TLS, "verify", r"tls:\s{0,3}failed\s{1,3}to\s{1,3}verify"),
+    (N.TLS, "handshake", r"tls:\s{0,3}handshake\s{1,3}failure"),
     (N.TLS, "certificate", r"ssl\s{1,3}certificate\s{1,3}problem"),
     (N.TLS, "certificate", r"remote\s{1,3}certificate\s{1,3}is\s{1,3}invalid"),
     (N.TLS, "certificate", r"local\s{1,3}issuer\s{1,3}certificate"),
@@ -303,6 +335,11 @@ NOT_FIREWALL_RULES = _rules(
     (N.SERVER_ERROR, "gateway", r"bad\s{1,3}gateway"),
     (N.SERVER_ERROR, "unavailable", r"service\s{1,3}unavailable"),
     (N.SERVER_ERROR, "gateway", r"gateway\s{1,3}time-?out"),
+    # Container Instances: the registry answered with an error (often Docker Hub under load).
+    (N.SERVER_ERROR, "registryerrorresponse", r"registryerrorresponse"),
+    (N.SERVER_ERROR, "received",
+     r"an\s{1,3}error\s{1,3}response\s{1,3}is\s{1,3}received\s{1,3}from\s{1,3}the\s{1,3}docker"
+     r"\s{1,3}registry"),
     (N.NOT_FROM_REGISTRY, "parsing",
      r"error\s{1,3}parsing\s{1,3}http\s{1,3}\d{3}\s{1,3}response\s{1,3}body:\s{0,3}"
      r"(?:unexpected\s{1,3}end\s{1,3}of\s{1,3}json|invalid\s{1,3}character\s{1,3}'<')"),
@@ -320,6 +357,7 @@ NOT_FIREWALL_RULES = _rules(
     (N.CONNECTIVITY, "unreachable", r"network\s{1,3}is\s{1,3}unreachable"),
     (N.CONNECTIVITY, "establish",
      r"failed\s{1,3}to\s{1,3}establish\s{1,3}a\s{1,3}new\s{1,3}connection"),
+    (N.LOCAL_TOOL, "docker_", r"docker_(?:command|daemon)_error"),
     (N.STORAGE, "authorized", r"this\s{0,3}request\s{0,3}is\s{0,3}not\s{0,3}authorized"),
     (N.STORAGE, "authorization", r"authorization(?:failure|permissionmismatch)\b"),
     (N.AUTHENTICATION, "unauthorized", r"unauthorized\b"),
@@ -335,6 +373,8 @@ NOT_FIREWALL_RULES = _rules(
     # Also `docker: not found` and `command not found: helm`: the parser reads what is around
     # it and makes those LOCAL_TOOL.
     (N.NOT_FOUND, "found", r"not\s{1,3}found\b"),
+    # A connection cut before any answer: `Get "https://…/v2/": EOF`.
+    _after_colon(N.CONNECTIVITY, "eof"),
 )  # fmt: skip
 #: Which cause explains a paste that shows several (a timeout explains a later `not found`).
 CAUSE_PRIORITY: tuple[NotFirewallCause, ...] = (
@@ -431,5 +471,5 @@ _CLIENT_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )  # fmt: skip
 #: (client, pattern) in order of preference when several clients are named.
 CLIENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (client, re.compile(source)) for client, sources in _CLIENT_SOURCES for source in sources
+    (client, re.compile(tight(source))) for client, sources in _CLIENT_SOURCES for source in sources
 )

@@ -41,6 +41,7 @@ from services.diagnosis._text import (
     normalise,
     truncate,
 )
+from services.diagnosis._text import lower as _lower
 from services.domain.failure import (
     COMMAND,
     Client,
@@ -73,6 +74,12 @@ _RULE_HITS = 100
 _COMMAND_HITS = 200
 #: Denial sentences read: more are repeats of the same retry loop.
 _DENIAL_HITS = 500
+#: Above this size, gates look at each distinct line once, when lines average at least
+#: `_DEDUPE_MIN_LINE` characters (splitting a flood of short lines would cost more than it saves).
+_DEDUPE_ABOVE = 256_000
+_DEDUPE_MIN_LINE = 16
+#: How far before `.azurecr.` a registry name (with region, `data` and `privatelink`) can start.
+_NAME_REACH = 130
 
 _H = FirewallHint
 _N = NotFirewallCause
@@ -211,6 +218,7 @@ class _Paste:
         self.is_ci = is_ci
         self._gates: dict[str, bool] = {}
         self._chars: dict[str, bool] = {}
+        self._many_gates = False
 
     def read(self) -> PullFailure:
         mentions = self.mentions
@@ -242,6 +250,25 @@ class _Paste:
 
     # -- helpers ----------------------------------------------------------------------------
 
+    @cached_property
+    def _distinct_lines(self) -> str:
+        """The glued view, or, for a large paste without hard wraps, each distinct line once: a
+        log repeats its lines, so a gate lookup then scans what is different, not the megabyte.
+        Used once the evidence rules run, which look up some fifty gate words."""
+        views = self.views
+        norm = self.norm
+        if (
+            len(norm) < _DEDUPE_ABOVE
+            or views.glued is not views.flat
+            or norm.count("\n") * _DEDUPE_MIN_LINE > len(norm)
+        ):
+            return views.low_glued
+        return _lower("\n".join(dict.fromkeys(norm.split("\n"))))
+
+    @property
+    def _gate_text(self) -> str:
+        return self._distinct_lines if self._many_gates else self.views.low_glued
+
     def gate(self, word: str) -> bool:
         """Whether `word` occurs in the paste (glued view: a superset for words without spaces).
 
@@ -252,7 +279,7 @@ class _Paste:
         found = self._gates.get(word)
         if found is None:
             found = all(self._has(c) for c in sorted(set(word), key=_commonness)) and (
-                word in self.views.low_glued
+                word in self._gate_text
             )
             self._gates[word] = found
         return found
@@ -260,7 +287,7 @@ class _Paste:
     def _has(self, char: str) -> bool:
         found = self._chars.get(char)
         if found is None:
-            found = self._chars[char] = char in self.views.low_glued
+            found = self._chars[char] = char in self._gate_text
         return found
 
     def find(self, pattern: re.Pattern[str], gate: str, limit: int = MAX_HITS) -> list[Hit]:
@@ -271,7 +298,13 @@ class _Paste:
     def _find_rule(self, rule: p.Rule) -> list[Hit]:
         if not self.gate(rule.gate):
             return []
-        return self.views.find(rule.pattern, word=True, limit=_RULE_HITS)
+        hits = self.views.find(rule.pattern, word=True, limit=_RULE_HITS)
+        if rule.after_colon:
+            low = self.low
+            hits = [
+                h for h in hits if low[max(0, h.start - 3) : h.start].rstrip(" '\"").endswith(":")
+            ]
+        return hits
 
     @cached_property
     def api_urls(self) -> list[Hit]:
@@ -296,6 +329,7 @@ class _Paste:
             denials, cut = self._cut_denials()
         if denials:
             return _Decision(FailureKind.IP_DENIED, [(d.start, d.end) for d in denials], denials)
+        self._many_gates = True
         firewall = cut + self._firewall_signals()
         hints = [s for s in firewall if s.hint is not None]
         if hints:
@@ -449,9 +483,11 @@ class _Paste:
 
     def _dialled(self, start: int) -> IPAddress | None:
         """A private address the connection error right before `start` says was dialled."""
-        targets = list(p.CONNECT_TARGET.finditer(self.low, max(0, start - 200), start))
+        before = max(0, start - 200)
+        targets = list(p.CONNECT_TARGET.finditer(self.low, before, start))
         target = targets[-1] if targets else None
-        if target is None or target.group("port") == "53":  # port 53 is the DNS server
+        # Port 53 is the DNS server; after `proxyconnect` the address is the proxy's.
+        if target is None or target["port"] == "53" or "proxyconnect" in self.low[before:start]:
             return None
         ip = _read_ip(target.group("ip"))
         if ip is None or ip.is_loopback or ip.is_link_local or not ip.is_private:
@@ -503,46 +539,62 @@ class _Paste:
         return sorted(found, key=lambda m: m.start)
 
     def _acr_mentions(self) -> list[_Mention]:
-        """ACR login servers, data endpoints and private-link names, found from `.azurecr.`."""
+        """ACR login servers, data endpoints and private-link names, found from `.azurecr.`.
+
+        A log names the same image hundreds of times: each distinct spelling (with the text just
+        before it, which decides where the name starts) is read once.
+        """
         found = []
         views = self.views
+        seen: dict[tuple[bool, str], tuple[int, str | None, bool, str | None, str | None,
+                                           str | None] | None] = {}  # fmt: skip
         for hit in self.find(p.ACR_SUFFIX, ".azurecr."):
-            text = hit.match.string
-            at = hit.match.start()
-            tld = hit.match.group("tld")
-            reversed_text = views.reversed_flat if text is views.low_flat else views.reversed_glued
-            name = p.ACR_NAME_REVERSED.match(reversed_text, len(text) - at)
-            endpoint = None
-            if name and name.group("name")[::-1] != "privatelink":  # the DNS zone, not a name
-                login = safe_host(f"{name.group('name')[::-1]}.azurecr.{tld}")
-                if login is None:
-                    continue
-                if name.group("pl") or name.group("region"):
-                    endpoint = safe_host(
-                        f"{text[at - (name.end() - name.start()) : at]}.azurecr.{tld}"
-                    )
-                start = hit.start - (name.end() - name.start())
-                redacted = set(login.split(".", 1)[0]) == {"x"}  # `xxxxx.azurecr.io`
-                registry: str | None = None if redacted else login
-            elif _starts_host(text, at) and not name:
-                registry, start, redacted = None, hit.start, True  # `<acrname>.azurecr.io`
-            else:
-                continue  # `$ACR.azurecr.io`, `a.b.azurecr.io`: not a login server we can name
-            # `start` is in source coordinates; the match's own host start is in its view's.
-            repo, ref = self._image_on(hit.match, at - (hit.start - start))
+            m = hit.match
+            at = m.start()
+            flat = m.string is views.low_flat
+            source = views.flat if flat else views.glued
+            reversed_text = views.reversed_flat if flat else views.reversed_glued
+            # The host-like run before `.azurecr.` and the character before it decide the name.
+            run = p.HOST_RUN_REVERSED.match(reversed_text, len(m.string) - at)
+            reach = run.end() - run.start() + 1 if run else 1
+            key = (flat, source[max(0, at - reach) : m.end()])
+            read = seen.get(key)
+            if read is None and key not in seen:
+                read = seen[key] = self._read_acr_mention(m)
+            if read is None:
+                continue
+            name_length, registry, redacted, repo, ref, endpoint = read
             found.append(
-                _Mention(
-                    start,
-                    hit.end,
-                    registry,
-                    None,
-                    redacted,
-                    repo,
-                    ref,
-                    None if redacted else endpoint,
-                )
-            )
+                _Mention(hit.start - name_length, hit.end, registry, None, redacted, repo, ref,
+                         endpoint)
+            )  # fmt: skip
         return found
+
+    def _read_acr_mention(
+        self, m: re.Match[str]
+    ) -> tuple[int, str | None, bool, str | None, str | None, str | None] | None:
+        """(length of the name before `.azurecr.`, login server, redacted, repository,
+        reference, endpoint) of one `ACR_SUFFIX` match, or None when it names nothing."""
+        text, at, tld = m.string, m.start(), m.group("tld")
+        views = self.views
+        reversed_text = views.reversed_flat if text is views.low_flat else views.reversed_glued
+        name = p.ACR_NAME_REVERSED.match(reversed_text, len(text) - at)
+        endpoint = None
+        if name and name.group("name")[::-1] != "privatelink":  # the DNS zone, not a name
+            login = safe_host(f"{name.group('name')[::-1]}.azurecr.{tld}")
+            if login is None:
+                return None
+            length = name.end() - name.start()
+            if name.group("pl") or name.group("region"):
+                endpoint = safe_host(f"{text[at - length : at]}.azurecr.{tld}")
+            redacted = set(login.split(".", 1)[0]) == {"x"}  # `xxxxx.azurecr.io`
+            registry: str | None = None if redacted else login
+        elif _starts_host(text, at) and not name:
+            length, registry, redacted = 0, None, True  # `<acrname>.azurecr.io`, `.azurecr.io`
+        else:
+            return None  # `$ACR.azurecr.io`, `a.b.azurecr.io`: not a login server we can name
+        repo, ref = self._image_on(m, at - length)
+        return length, registry, redacted, repo, ref, None if redacted else endpoint
 
     @cached_property
     def _az_acr_args(self) -> list[tuple[int, int, str, str, str]]:

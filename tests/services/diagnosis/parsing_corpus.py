@@ -919,3 +919,47 @@ ROUND2: list[Case] = [
          "internal or external command,\noperable program or batch file.",
          K.NOT_FIREWALL, (), "contoso.azurecr.io", C.DOCKER, "web", "2.0", cause=N.LOCAL_TOOL),
 ]  # fmt: skip
+
+ROUND2 += [
+    Case("check-health-dns-error", "docs: az acr check-health error reference (CONNECTIVITY_DNS_ERROR)",
+         "$ az acr check-health -n fabrikamedge --yes\nDocker daemon status: available\nAn error "
+         "occurred: CONNECTIVITY_DNS_ERROR\nDNS lookup to registry 'fabrikamedge.azurecr.io' "
+         "failed.\nPlease refer to https://aka.ms/acr/errors#connectivity_dns_error for more "
+         "information.",
+         K.NOT_FIREWALL, (), "fabrikamedge.azurecr.io", C.AZ_CLI, cause=N.DNS),
+    Case("check-health-ssl-error", "docs: az acr check-health error reference (CONNECTIVITY_SSL_ERROR, behind a proxy)",
+         "An error occurred: CONNECTIVITY_SSL_ERROR\nUnable to establish a secure connection to "
+         "'fabrikamedge.azurecr.io'.",
+         K.NOT_FIREWALL, (), "fabrikamedge.azurecr.io", C.AZ_CLI, cause=N.TLS),
+    Case("aci-registry-error-response", "constructed: Container Instances, the registry answered with an error",
+         "(RegistryErrorResponse) An error response is received from the docker registry "
+         "'index.docker.io'. Please retry later.\nCode: RegistryErrorResponse",
+         K.NOT_FIREWALL, (), None, C.UNKNOWN, cause=N.SERVER_ERROR),
+    Case("proxyconnect-refused", "constructed: containerd through an HTTPS proxy that is down (the proxy's address is private)",
+         "failed to do request: Head \"https://contoso.azurecr.io/v2/web/manifests/2.0\": "
+         "proxyconnect tcp: dial tcp 10.0.0.5:3128: connect: connection refused",
+         K.NOT_FIREWALL, (), "contoso.azurecr.io", C.UNKNOWN, "web", "2.0", cause=N.CONNECTIVITY),
+    Case("tls-handshake-failure", "constructed: TLS refused by a middlebox",
+         "Error response from daemon: Get \"https://contoso.azurecr.io/v2/\": remote error: tls: "
+         "handshake failure",
+         K.NOT_FIREWALL, (), "contoso.azurecr.io", C.DOCKER, cause=N.TLS),
+]  # fmt: skip
+
+ROUND2 += [
+    Case("docker-head-bare-forbidden", "constructed: a HEAD refused with no body (docker prints the status text)",
+         "Error response from daemon: Head \"https://contoso.azurecr.io/v2/web/manifests/1.0\": "
+         "Forbidden",
+         K.FIREWALL_SUSPECTED, (), "contoso.azurecr.io", C.DOCKER, "web", "1.0",
+         hint=H.STATUS_403),
+    Case("prose-forbidden-is-not-a-status", "constructed: the word in a sentence is not a 403",
+         "Pushing to contoso.azurecr.io is forbidden on Fridays, see the wiki.",
+         K.UNRECOGNIZED, (), "contoso.azurecr.io", C.UNKNOWN),
+    Case("connection-cut-eof", "constructed: the connection closed before any answer",
+         "Error response from daemon: Get \"https://contoso.azurecr.io/v2/\": EOF",
+         K.NOT_FIREWALL, (), "contoso.azurecr.io", C.DOCKER, cause=N.CONNECTIVITY),
+    Case("az-docker-command-error", "docs: az acr login without Docker (DOCKER_COMMAND_ERROR)",
+         "$ az acr login -n contoso\nAn error occurred: DOCKER_COMMAND_ERROR\nPlease verify if "
+         "Docker client is installed and running.",
+         K.NOT_FIREWALL, (), "contoso.azurecr.io", C.AZ_CLI, cause=N.LOCAL_TOOL,
+         command="az acr login --name contoso"),
+]  # fmt: skip
