@@ -28,17 +28,28 @@ class NestedRanges(Generic[T]):
                 grouped[key] = [value]
             elif value not in values:
                 values.append(value)
+        self._build(sorted(grouped.items()))
+
+    @classmethod
+    def from_groups(cls, groups: Iterable[tuple[int, int, list[T]]]) -> NestedRanges[T]:
+        """From ranges already grouped: each `(first, last)` once, with its values in order."""
+        index = cls.__new__(cls)
+        index._build(sorted(((first, -last), values) for first, last, values in groups))
+        return index
+
+    def _build(self, blocks_in_order: list[tuple[tuple[int, int], list[T]]]) -> None:
+        """`blocks_in_order`: ((first, -last), values) sorted, widest first among equal starts,
+        so a parent is on the stack before its children."""
         own: list[list[T]] = []
         parents: list[int] = []
         starts: list[int] = []
         ends: list[int] = []
         blocks: list[int] = []
-        # Widest first among equal starts, so a parent is on the stack before its children.
         # This loop runs once per distinct prefix (tens of thousands for the service tags), so
         # it appends segments inline rather than through a method.
         stack: list[tuple[int, int]] = []  # (last, block)
         pos = 0  # the first address not yet given to a segment
-        for (first, negative_last), values in sorted(grouped.items()):
+        for (first, negative_last), values in blocks_in_order:
             while stack and stack[-1][0] < first:
                 last, block = stack.pop()
                 if pos <= last:

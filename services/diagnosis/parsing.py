@@ -270,7 +270,8 @@ class _Paste:
         return self._distinct_lines if self._many_gates else self.views.low_glued
 
     def gate(self, word: str) -> bool:
-        """Whether `word` occurs in the paste (glued view: a superset for words without spaces).
+        """Whether `word` occurs in the paste. Looked up in the glued view (a superset of the
+        flat one for words without spaces) or its distinct lines (`_distinct_lines`).
 
         Each character of the word is looked up first, rarest first: a one-character `in` is a
         memchr, and a paste made of few characters (the usual flood) rules most words out
@@ -737,11 +738,13 @@ class _Paste:
             windows += [(start - _CLIENT_WINDOW, end + _CLIENT_WINDOW)]
             windows += [(start - _CLIENT_FAR, end + _CLIENT_FAR)]
         windows += [(0, _CLIENT_FAR), (size - _CLIENT_FAR, size)]
-        for lo, hi in windows:
+        searched: list[tuple[int, int]] = []
+        for lo, hi in [(max(0, lo), min(size, hi)) for lo, hi in windows]:
+            if any(a <= lo and hi <= b for a, b in searched):
+                continue  # a short paste: the wider window was this one already
+            searched.append((lo, hi))
             for client, pattern in p.CLIENT_RULES:
-                if next(
-                    iter(finditer(pattern, self.low, word=True, pos=max(0, lo), endpos=hi)), None
-                ):
+                if next(iter(finditer(pattern, self.low, word=True, pos=lo, endpos=hi)), None):
                     return Client(client)
         return Client.CI if self.is_ci else Client.UNKNOWN
 
@@ -752,7 +755,9 @@ class _Paste:
         commands = [c for c in self._pull_commands() if c is not None]
         for start, _end, sub, _flag, name in self._az_acr_args:
             if sub == "login":
-                commands.append(_Command(start, f"az acr login --name {name}", None))
+                commands.append(
+                    _Command(start, f"az acr login --name {name}", f"{name}.azurecr.io")
+                )
         hosts = {h for h in (registry, custom) if h}
         if hosts:
             commands = [c for c in commands if c.host is None or c.host in hosts]

@@ -65,12 +65,23 @@ class ServiceTagIndex:
         # the more specific: AzureContainerApps.WestEurope < AzureCloud.westeurope < AzureCloud.
         # Equal breadth (a service's global tag and its one regional tag): the regional one.
         order = sorted(self._tags.values(), key=lambda t: (t.address_count, not t.region, t.name))
-        by_version: dict[int, list[tuple[int, int, str]]] = {4: [], 6: []}
+        # Grouped by the range tuples themselves: the parser shares one tuple per distinct
+        # prefix, so no new key is made per listing.
+        groups: dict[Range, list[str]] = {}
         for tag in order:
-            for version, first, last in tag.ranges:
-                by_version[version].append((first, last, tag.name))
-        self._v4 = NestedRanges(by_version[4])
-        self._v6 = NestedRanges(by_version[6])
+            name = tag.name
+            for prefix in tag.ranges:
+                names = groups.get(prefix)
+                if names is None:
+                    groups[prefix] = [name]
+                elif name not in names:
+                    names.append(name)
+        self._v4 = NestedRanges.from_groups(
+            (first, last, names) for (v, first, last), names in groups.items() if v == 4
+        )
+        self._v6 = NestedRanges.from_groups(
+            (first, last, names) for (v, first, last), names in groups.items() if v == 6
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ServiceTagIndex:

@@ -155,7 +155,10 @@ def diagnose(
     `refuse_azure_ips` the login servers whose policy refuses rules for Azure-owned addresses.
     Pure: no I/O. Raises KnownIpsError if `known_ips` is a mapping with an invalid CIDR.
     """
-    known = known_ips if isinstance(known_ips, KnownIps) else KnownIps(known_ips)
+    if isinstance(known_ips, KnownIps):
+        known = known_ips
+    else:
+        known = KnownIps(known_ips) if known_ips else _NO_KNOWN_IPS
     refused = frozenset(s.strip().lower() for s in refuse_azure_ips)
     return _Diagnoser(failure, registries, known, service_tags, refused).run()
 
@@ -173,6 +176,8 @@ class _Found:
     #: A login server to report instead of the resolved registry's (registry_unknown).
     login_server: str | None = None
 
+
+_NO_KNOWN_IPS = KnownIps()
 
 #: Which Azure services keep a pulling client's address, by service tag `systemService`.
 _STAYING_SERVICES = {
