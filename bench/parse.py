@@ -212,7 +212,12 @@ def adversarial_shapes(size: int = MAX_PASTE_BYTES) -> dict[str, str]:
                 units.setdefault(unit, f"pattern {pattern.pattern[:40]!r}")
     for trigger in NORMALISATION_TRIGGERS:
         units.setdefault(trigger, "normalisation")
-    shapes = {f"{why}: {unit[:30]!r} repeated": _fill(unit, size) for unit, why in units.items()}
+    shapes: dict[str, str] = {}
+    for unit, why in units.items():
+        name = f"{why}: {unit[:30]!r} repeated"
+        while name in shapes:  # two units alike in their first 30 characters
+            name += "'"
+        shapes[name] = _fill(unit, size)
     shapes.update({name: build(size) for name, build in NAMED.items()})
     return shapes
 

@@ -234,8 +234,9 @@ def _dns(s: Subject) -> tuple[str, list[str]]:
         or s.remote_ip is not None
     )
     steps = [
-        f"From the client, `nslookup {s.login}` must answer. A typo in the registry name also "
-        f"gives `no such host`: `az acr show --name {s.name} --query loginServer`.",
+        f"From the client, `nslookup {s.endpoint or s.login}` must answer. A typo in the "
+        f"registry name also gives `no such host`: `az acr show --name {s.name} --query "
+        "loginServer`.",
     ]
     if private:
         steps.append(

@@ -343,6 +343,10 @@ NOT_FIREWALL_RULES = _rules(
     (N.NOT_FROM_REGISTRY, "parsing",
      r"error\s{1,3}parsing\s{1,3}http\s{1,3}\d{3}\s{1,3}response\s{1,3}body:\s{0,3}"
      r"(?:unexpected\s{1,3}end\s{1,3}of\s{1,3}json|invalid\s{1,3}character\s{1,3}'<')"),
+    # An HTML error page (a proxy's, a gateway's or a WAF's): the registry answers in JSON.
+    (N.NOT_FROM_REGISTRY, "<title>", r"<title>\s{0,3}[45]\d\d\b"),
+    (N.NOT_FROM_REGISTRY, "gave",
+     r"server\s{1,3}gave\s{1,3}http\s{1,3}response\s{1,3}to\s{1,3}https\s{1,3}client"),
     (N.NOT_FROM_REGISTRY, "attempt",
      r"login\s{1,3}attempt\s{1,3}to\s{1,3}\S{1,300}\s{1,3}failed\s{1,3}with\s{1,3}status:"
      r"\s{0,3}404"),

@@ -963,3 +963,16 @@ ROUND2 += [
          K.NOT_FIREWALL, (), "contoso.azurecr.io", C.AZ_CLI, cause=N.LOCAL_TOOL,
          command="az acr login --name contoso"),
 ]  # fmt: skip
+
+ROUND2 += [
+    Case("podman-html-403-proxy", "constructed: podman through a proxy that answers with its own HTML page",
+         "Error: initializing source docker://contoso.azurecr.io/web:2.0: reading manifest 2.0 in "
+         "contoso.azurecr.io/web: StatusCode: 403, \"<html>\\r\\n<head><title>403 Forbidden</title>"
+         "</head>\\r\\n<body>\\r\\n<center><h1>403 Forbidden</h1></center>\\r\\n</body>\\r\\n</html>\"",
+         K.NOT_FIREWALL, (), "contoso.azurecr.io", C.PODMAN, "web", "2.0",
+         cause=N.NOT_FROM_REGISTRY),
+    Case("http-answer-to-https", "constructed: something plain-HTTP answers on the registry's name",
+         "Error response from daemon: Get \"https://contoso.azurecr.io/v2/\": http: server gave "
+         "HTTP response to HTTPS client",
+         K.NOT_FIREWALL, (), "contoso.azurecr.io", C.DOCKER, cause=N.NOT_FROM_REGISTRY),
+]  # fmt: skip
