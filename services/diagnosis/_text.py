@@ -135,9 +135,10 @@ def _json_escapes(text: str) -> str:
             break
         text = text.replace("\\\\", "\\")
     if "\\u" in text:
-        for escape, char in p.COMMON_UNICODE_ESCAPES:
-            if escape in text:
-                text = text.replace(escape, char)
+        if "\\u00" in text:  # every common escape is in the first 256 code points
+            for escape, char in p.COMMON_UNICODE_ESCAPES:
+                if escape in text:
+                    text = text.replace(escape, char)
         if "\\u" in text and text.count("\\u") <= MAX_CALLBACKS:
             text = p.JSON_UNICODE.sub(_unicode_escape, text)
     for escape, char in p.JSON_SIMPLE_ESCAPES:
