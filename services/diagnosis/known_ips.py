@@ -46,11 +46,14 @@ class KnownIps:
         self._entries = tuple(sorted(items, key=lambda k: -k.network.prefixlen))
         self._index = {
             version: NestedRanges(
-                (int(k.network.network_address), int(k.network.broadcast_address), k)
-                for k in self._entries
-                if k.network.version == version
+                (
+                    (int(k.network.network_address), int(k.network.broadcast_address), k)
+                    for k in self._entries
+                    if k.network.version == version
+                ),
+                bits=bits,
             )
-            for version in (4, 6)
+            for version, bits in ((4, 32), (6, 128))
         }
 
     @classmethod

@@ -61,23 +61,25 @@ class ServiceTagIndex:
         self._tags: dict[str, ServiceTag] = {}
         for tag in tags:
             self._tags[tag.name] = tag
+        groups: dict[Range, list[str]] = {}
+        for tag in self._tags.values():
+            for prefix in tag.ranges:
+                groups.setdefault(prefix, []).append(tag.name)
+        self._index(groups, {tag.name: tag.address_count for tag in self._tags.values()})
+
+    def _index(self, groups: dict[Range, list[str]], counts: Mapping[str, int]) -> None:
+        """Index `groups`: each range with the names of the tags that list it."""
         # Among tags with the same matching prefix, the one covering fewer addresses overall is
         # the more specific: AzureContainerApps.WestEurope < AzureCloud.westeurope < AzureCloud.
         # Equal breadth (a service's global tag and its one regional tag): the regional one.
-        order = sorted(self._tags.values(), key=lambda t: (t.address_count, not t.region, t.name))
-        # Grouped by the range tuples themselves: the parser shares one tuple per distinct
-        # prefix, so no new key is made per listing.
-        groups: dict[Range, list[str]] = {}
-        for tag in order:
-            name = tag.name
-            for prefix in tag.ranges:
-                names = groups.get(prefix)
-                if names is None:
-                    groups[prefix] = [name]
-                elif name not in names:
-                    names.append(name)
+        ranked = sorted(self._tags.values(), key=lambda t: (counts[t.name], not t.region, t.name))
+        rank = {tag.name: i for i, tag in enumerate(ranked)}
+        for names in groups.values():
+            if len(names) > 1:
+                names.sort(key=rank.__getitem__)
         self._v4 = NestedRanges.from_groups(
-            (first, last, names) for (v, first, last), names in groups.items() if v == 4
+            ((first, last, names) for (v, first, last), names in groups.items() if v == 4),
+            bits=32,
         )
         self._v6 = NestedRanges.from_groups(
             (first, last, names) for (v, first, last), names in groups.items() if v == 6
@@ -85,20 +87,28 @@ class ServiceTagIndex:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ServiceTagIndex:
-        """Build from a parsed ServiceTags_Public document; raises ServiceTagsError if malformed."""
+        """Build from a parsed ServiceTags_Public document; raises ServiceTagsError if malformed.
+
+        One pass over the ~50,000 listed prefixes parses each spelling once, groups the tags by
+        prefix and counts each tag's addresses; the index is then built from those groups.
+        """
         if not isinstance(data, Mapping):
             raise ServiceTagsError("service tags JSON must be an object with a 'values' list")
         values = data.get("values")
         if not isinstance(values, list):
             raise ServiceTagsError("service tags JSON has no 'values' list")
-        tags: list[ServiceTag] = []
+        tags: dict[str, ServiceTag] = {}
+        counts: dict[str, int] = {}
+        groups: dict[Range, list[str]] = {}
         # The same prefix is listed under AzureCloud, AzureCloud.<region> and the service's
         # global and regional tags: parse each spelling once.
         parsed: dict[str, Range] = {}
+        repeated = False
         for entry in values:
             if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
                 raise ServiceTagsError("every service tag entry needs a 'name'")
             name: str = entry["name"]
+            repeated = repeated or name in tags
             props = entry.get("properties") or {}
             if not isinstance(props, Mapping):
                 raise ServiceTagsError(f"service tag {name!r}: 'properties' is not an object")
@@ -106,6 +116,7 @@ class ServiceTagIndex:
             if not isinstance(raw_prefixes, list):
                 raise ServiceTagsError(f"service tag {name!r}: 'addressPrefixes' is not a list")
             ranges: list[Range] = []
+            count = 0
             for raw in raw_prefixes:
                 found = parsed.get(raw) if isinstance(raw, str) else None
                 if found is None:
@@ -115,15 +126,25 @@ class ServiceTagIndex:
                     if isinstance(raw, str):
                         parsed[raw] = found
                 ranges.append(found)
-            tags.append(
-                ServiceTag(
-                    name=name,
-                    region=str(props.get("region") or "").lower(),
-                    system_service=str(props.get("systemService") or ""),
-                    ranges=tuple(ranges),
-                )
+                count += found[2] - found[1] + 1
+                names = groups.get(found)
+                if names is None:
+                    groups[found] = [name]
+                else:
+                    names.append(name)
+            tags[name] = ServiceTag(
+                name=name,
+                region=str(props.get("region") or "").lower(),
+                system_service=str(props.get("systemService") or ""),
+                ranges=tuple(ranges),
             )
-        return cls(tags)
+            counts[name] = count
+        if repeated:  # a name listed twice: its last listing counts, as for the constructor
+            return cls(tags.values())
+        index = cls.__new__(cls)
+        index._tags = tags
+        index._index(groups, counts)
+        return index
 
     @classmethod
     def load(cls, path: str | Path) -> ServiceTagIndex:
@@ -161,11 +182,15 @@ def _parse_prefix(raw: object) -> Range | None:
     if not isinstance(raw, str):
         return None
     address, slash, length = raw.strip().partition("/")
-    version = 6 if ":" in address else 4
-    family, bits = _FAMILIES[version]
+    # IPv4 first: nine in ten service-tag prefixes are.
     try:
-        packed = socket.inet_pton(family, address)
-    except (OSError, ValueError):
+        packed, version, bits = socket.inet_pton(socket.AF_INET, address), 4, 32
+    except OSError:
+        try:
+            packed, version, bits = socket.inet_pton(socket.AF_INET6, address), 6, 128
+        except (OSError, ValueError):
+            return None
+    except ValueError:  # an embedded NUL
         return None
     if not slash:
         prefix = bits
