@@ -10,75 +10,76 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+_FIRST = itemgetter(0)
+_LAST = itemgetter(1)
 
 
 class NestedRanges(Generic[T]):
     """Values attached to ranges `[first, last]`; `covering(x)` gives those of every range that
     contains `x`, innermost range first (values of one range in the order given, each once)."""
 
-    def __init__(self, ranges: Iterable[tuple[int, int, T]], *, bits: int = 128) -> None:
+    def __init__(self, ranges: Iterable[tuple[int, int, T]]) -> None:
         grouped: dict[tuple[int, int], list[T]] = {}
         for first, last, value in ranges:
             grouped.setdefault((first, last), []).append(value)
-        self._build(((first, last, values) for (first, last), values in grouped.items()), bits)
+        self._build((first, last, values) for (first, last), values in grouped.items())
 
     @classmethod
-    def from_groups(
-        cls, groups: Iterable[tuple[int, int, list[T]]], *, bits: int = 128
-    ) -> NestedRanges[T]:
-        """From ranges already grouped: each `(first, last)` once, with its values in order.
-        `bits` bounds the addresses (32 for IPv4), which keeps the sort keys small."""
+    def from_groups(cls, groups: Iterable[tuple[int, int, list[T]]]) -> NestedRanges[T]:
+        """From ranges already grouped: each `(first, last)` once, with its values in order."""
         index = cls.__new__(cls)
-        index._build(groups, bits)
+        index._build(groups)
         return index
 
-    def _build(self, groups: Iterable[tuple[int, int, list[T]]], bits: int) -> None:
-        # Widest first among equal starts, so a parent is on the stack before its children. One
-        # integer per range orders them (start, then end descending): sorting plain integers is
-        # several times faster than sorting pairs, and this runs on ~25,000 service-tag prefixes.
-        span = 1 << bits
-        blocks_in_order = sorted(
-            (first * span + (span - 1 - last), first, last, values)
-            for first, last, values in groups
-        )
+    def _build(self, groups: Iterable[tuple[int, int, list[T]]]) -> None:
+        # Widest first among equal starts, so a parent is on the stack before its children: two
+        # stable sorts on C-level keys, cheaper than building a sort key per range.
+        items = list(groups)
+        items.sort(key=_LAST, reverse=True)
+        items.sort(key=_FIRST)
         own: list[list[T]] = []
         parents: list[int] = []
         starts: list[int] = []
         ends: list[int] = []
         blocks: list[int] = []
-        # This loop runs once per distinct prefix (tens of thousands for the service tags), so
-        # it appends segments inline rather than through a method.
-        stack: list[tuple[int, int]] = []  # (last, block)
+        # This loop runs once per distinct prefix (tens of thousands for the service tags): its
+        # appends are bound once.
+        add_start, add_end, add_block = starts.append, ends.append, blocks.append
+        add_parent, add_own = parents.append, own.append
+        stack_last: list[int] = []
+        stack_block: list[int] = []
         pos = 0  # the first address not yet given to a segment
-        for _, first, end, values in blocks_in_order:
-            while stack and stack[-1][0] < first:
-                last, block = stack.pop()
-                if pos <= last:
-                    starts.append(pos)
-                    ends.append(last)
-                    blocks.append(block)
-                    pos = last + 1
-            if stack:
+        for block, (first, last, values) in enumerate(items):
+            while stack_last and stack_last[-1] < first:
+                top_last, top = stack_last.pop(), stack_block.pop()
+                if pos <= top_last:
+                    add_start(pos)
+                    add_end(top_last)
+                    add_block(top)
+                    pos = top_last + 1
+            if stack_last:
                 if pos < first:
-                    starts.append(pos)
-                    ends.append(first - 1)
-                    blocks.append(stack[-1][1])
-                parents.append(stack[-1][1])
+                    add_start(pos)
+                    add_end(first - 1)
+                    add_block(stack_block[-1])
+                add_parent(stack_block[-1])
             else:
-                parents.append(-1)
+                add_parent(-1)
             pos = max(pos, first)
-            stack.append((end, len(own)))
-            own.append(values)
-        while stack:
-            last, block = stack.pop()
-            if pos <= last:
-                starts.append(pos)
-                ends.append(last)
-                blocks.append(block)
-                pos = last + 1
+            stack_last.append(last)
+            stack_block.append(block)
+            add_own(values)
+        while stack_last:
+            top_last, top = stack_last.pop(), stack_block.pop()
+            if pos <= top_last:
+                add_start(pos)
+                add_end(top_last)
+                add_block(top)
+                pos = top_last + 1
         self._own, self._parent = own, parents
         self._starts, self._ends, self._segment_block = starts, ends, blocks
         self._full: list[tuple[T, ...] | None] = [None] * len(own)

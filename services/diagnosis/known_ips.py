@@ -46,14 +46,11 @@ class KnownIps:
         self._entries = tuple(sorted(items, key=lambda k: -k.network.prefixlen))
         self._index = {
             version: NestedRanges(
-                (
-                    (int(k.network.network_address), int(k.network.broadcast_address), k)
-                    for k in self._entries
-                    if k.network.version == version
-                ),
-                bits=bits,
+                (int(k.network.network_address), int(k.network.broadcast_address), k)
+                for k in self._entries
+                if k.network.version == version
             )
-            for version, bits in ((4, 32), (6, 128))
+            for version in (4, 6)
         }
 
     @classmethod

@@ -75,11 +75,13 @@ class ServiceTagIndex:
         ranked = sorted(self._tags.values(), key=lambda t: (counts[t.name], not t.region, t.name))
         rank = {tag.name: i for i, tag in enumerate(ranked)}
         for names in groups.values():
-            if len(names) > 1:
+            if len(names) == 2:  # the usual case (a tag and its regional one): no sort call
+                if rank[names[0]] > rank[names[1]]:
+                    names.reverse()
+            elif len(names) > 2:
                 names.sort(key=rank.__getitem__)
         self._v4 = NestedRanges.from_groups(
-            ((first, last, names) for (v, first, last), names in groups.items() if v == 4),
-            bits=32,
+            (first, last, names) for (v, first, last), names in groups.items() if v == 4
         )
         self._v6 = NestedRanges.from_groups(
             (first, last, names) for (v, first, last), names in groups.items() if v == 6
@@ -118,7 +120,10 @@ class ServiceTagIndex:
             ranges: list[Range] = []
             count = 0
             for raw in raw_prefixes:
-                found = parsed.get(raw) if isinstance(raw, str) else None
+                try:
+                    found = parsed.get(raw)
+                except TypeError:  # a list or object where a prefix should be
+                    found = None
                 if found is None:
                     found = _parse_prefix(raw)
                     if found is None:
