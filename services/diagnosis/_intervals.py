@@ -1,9 +1,10 @@
 """An index of nested-or-disjoint integer ranges (CIDR blocks): which ranges cover a point.
 
-CIDR blocks never partly overlap: two blocks are nested or disjoint. So the address line is cut
-once into disjoint segments, each pointing at the innermost block that covers it, and each block
-remembers its parent. A lookup is one `bisect` plus a walk up the (short) chain of parents,
-memoised per block; building is one sort and one pass with a stack.
+CIDR blocks never partly overlap: two blocks are nested or disjoint. Sorted by start (the wider
+first among equal starts), every block's parent is the nearest earlier block still open, found
+with one stack pass. A point's innermost block is then an ancestor (or itself) of the last block
+that starts at or before it: one `bisect`, and a short walk up while the block ends before the
+point. The chain of names of a block (its own, then its parents') is memoised.
 """
 
 from __future__ import annotations
@@ -36,71 +37,48 @@ class NestedRanges(Generic[T]):
         return index
 
     def _build(self, groups: Iterable[tuple[int, int, list[T]]]) -> None:
-        # Widest first among equal starts, so a parent is on the stack before its children: two
-        # stable sorts on C-level keys, cheaper than building a sort key per range.
+        # Widest first among equal starts, so a parent comes before its children: two stable
+        # sorts on C-level keys, cheaper than building a sort key per range.
         items = list(groups)
         items.sort(key=_LAST, reverse=True)
         items.sort(key=_FIRST)
-        own: list[list[T]] = []
-        parents: list[int] = []
-        starts: list[int] = []
-        ends: list[int] = []
-        blocks: list[int] = []
-        # This loop runs once per distinct prefix (tens of thousands for the service tags): its
-        # appends are bound once.
-        add_start, add_end, add_block = starts.append, ends.append, blocks.append
-        add_parent, add_own = parents.append, own.append
-        stack_last: list[int] = []
-        stack_block: list[int] = []
-        pos = 0  # the first address not yet given to a segment
-        for block, (first, last, values) in enumerate(items):
-            while stack_last and stack_last[-1] < first:
-                top_last, top = stack_last.pop(), stack_block.pop()
-                if pos <= top_last:
-                    add_start(pos)
-                    add_end(top_last)
-                    add_block(top)
-                    pos = top_last + 1
-            if stack_last:
-                if pos < first:
-                    add_start(pos)
-                    add_end(first - 1)
-                    add_block(stack_block[-1])
-                add_parent(stack_block[-1])
-            else:
-                add_parent(-1)
-            pos = max(pos, first)
-            stack_last.append(last)
-            stack_block.append(block)
-            add_own(values)
-        while stack_last:
-            top_last, top = stack_last.pop(), stack_block.pop()
-            if pos <= top_last:
-                add_start(pos)
-                add_end(top_last)
-                add_block(top)
-                pos = top_last + 1
-        self._own, self._parent = own, parents
-        self._starts, self._ends, self._segment_block = starts, ends, blocks
-        self._full: list[tuple[T, ...] | None] = [None] * len(own)
+        # One transpose in C instead of three comprehensions.
+        columns = list(zip(*items, strict=True)) or [(), (), ()]
+        firsts: list[int] = list(columns[0])
+        lasts: list[int] = list(columns[1])
+        self._firsts, self._lasts = firsts, lasts
+        self._own: list[list[T]] = list(columns[2])
+        parents = self._parent = [-1] * len(items)
+        # Runs once per distinct prefix (tens of thousands for the service tags).
+        open_blocks: list[int] = []
+        for block, first in enumerate(firsts):
+            while open_blocks and lasts[open_blocks[-1]] < first:
+                open_blocks.pop()
+            if open_blocks:
+                parents[block] = open_blocks[-1]
+            open_blocks.append(block)
+        self._full: list[tuple[T, ...] | None] = [None] * len(items)
 
     def __len__(self) -> int:
-        """The number of disjoint segments."""
-        return len(self._starts)
+        """The number of distinct ranges."""
+        return len(self._firsts)
+
+    def _innermost_block(self, value: int) -> int:
+        block = bisect_right(self._firsts, value) - 1
+        lasts, parents = self._lasts, self._parent
+        while block >= 0 and lasts[block] < value:
+            block = parents[block]
+        return block
 
     def covering(self, value: int) -> tuple[T, ...]:
         """The values of every range containing `value`, innermost first; () when none does."""
-        i = bisect_right(self._starts, value) - 1
-        if i < 0 or value > self._ends[i]:
-            return ()
-        return self._chain(self._segment_block[i])
+        block = self._innermost_block(value)
+        return () if block < 0 else self._chain(block)
 
     def innermost(self, value: int) -> T | None:
         """The first value of the innermost range containing `value`, or None."""
-        i = bisect_right(self._starts, value) - 1
-        if i < 0 or value > self._ends[i]:
-            return None
-        return self._own[self._segment_block[i]][0]
+        block = self._innermost_block(value)
+        return None if block < 0 else self._own[block][0]
 
     def _chain(self, block: int) -> tuple[T, ...]:
         full = self._full[block]

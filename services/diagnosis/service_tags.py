@@ -3,9 +3,9 @@
 The input is Microsoft's `ServiceTags_Public_<date>.json` (or `az network list-service-tags`):
 `values[].name` and `values[].properties.addressPrefixes`, plus `region` and `systemService`.
 
-CIDR prefixes nest or are disjoint, never partly overlap, so the index (`_intervals`) cuts the
-address line into disjoint segments once, and a lookup is one `bisect` plus a short walk up the
-nesting. IPv4 and IPv6 get separate indexes.
+CIDR prefixes nest or are disjoint, never partly overlap, so the index (`_intervals`) sorts them
+once and links each to the prefix it is nested in; a lookup is one `bisect` plus a short walk up
+the nesting. IPv4 and IPv6 get separate indexes.
 
 Building it is paid once per process on ~50,000 prefixes, so each distinct prefix string is
 parsed once, into integers, by `socket.inet_pton` (C) rather than `ipaddress.ip_network` (which
@@ -161,7 +161,8 @@ class ServiceTagIndex:
         return len(self._tags)
 
     @property
-    def segment_count(self) -> int:
+    def range_count(self) -> int:
+        """Distinct prefixes indexed."""
         return len(self._v4) + len(self._v6)
 
     def lookup(self, ip: IPAddress | str) -> tuple[str, ...]:
