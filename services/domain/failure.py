@@ -187,7 +187,16 @@ def _one_line(value: str) -> str:
 PasteIp = Annotated[IPAddress, AfterValidator(_no_zone)]
 Repository = Annotated[str, _check(REPOSITORY, "repository name", 256)]
 Reference = Annotated[str, AfterValidator(_reference)]
-Hostname = Annotated[str, _check(HOSTNAME, "DNS name", 253)]
+
+
+def _hostname(value: str) -> str:
+    host = safe_host(value)
+    if host is None:
+        raise ValueError(f"not a DNS name: {value[:80]!r}")
+    return host
+
+
+Hostname = Annotated[str, AfterValidator(_hostname)]
 Command = Annotated[str, _check(COMMAND, "command", 1000)]
 CorrelationId = Annotated[str, _check(CORRELATION_ID, "correlation id", 36)]
 Evidence = Annotated[str, AfterValidator(_one_line)]
