@@ -32,7 +32,7 @@ MAX_CALLBACKS = 5_000
 CI_WINDOW = 20_000
 #: Matches of one pattern in one view beyond which the rest of the paste is not searched: a paste
 #: that repeats one thing more often says nothing more, and every match costs Python work.
-MAX_HITS = 2_000
+MAX_HITS = 1_000
 
 _QUOTES = (
     ("‘", "'"), ("’", "'"), ("‚", "'"), ("‛", "'"), ("′", "'"), ("‹", "'"), ("›", "'"),
@@ -204,17 +204,15 @@ def lower(text: str) -> str:
 
 def _glue_rule(norm: str) -> re.Pattern[str] | None:
     """Which line breaks to glue: after any terminal-wide line in a paste of a few screens; in a
-    large paste only after lines of its wrap width, if a sample shows one (most long lines of
-    one exact length), else none."""
+    large paste only after lines of its wrap width, if a sample shows one (most of its distinct
+    long lines of one exact length), else none."""
     if "\n" not in norm:
         return None
     if len(norm) <= p.GLUE_ANY_LINE_BELOW:
         return p.GLUE
-    lengths = Counter(
-        len(line)
-        for line in norm[: p.WRAP_SAMPLE].split("\n")[:-1]
-        if len(line) >= p.WRAP_MIN_COLUMNS
-    )
+    # Distinct lines only: a log repeating one long line is not a terminal wrapping a text.
+    lines = set(norm[: p.WRAP_SAMPLE].split("\n")[:-1])
+    lengths = Counter(len(line) for line in lines if len(line) >= p.WRAP_MIN_COLUMNS)
     if not lengths:
         return None
     width, count = lengths.most_common(1)[0]
