@@ -16,7 +16,12 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
+
+# pydantic validates TypedDicts from typing_extensions only, before Python 3.12.
+from typing_extensions import TypedDict
 
 from bot import ops, report_cmd, socket_mode
 from services.diagnosis.known_ips import KnownIps, KnownIpsError
@@ -27,6 +32,8 @@ from services.domain.registry import RegistryState
 from services.files import read_json
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+
+_T = TypeVar("_T")
 
 
 class UsageError(Exception):
@@ -105,24 +112,118 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _cmd_diagnose(args: argparse.Namespace) -> int:
     def fail(message: str) -> NoReturn:
-        raise UsageError(f"bot diagnose: error: {message}")
+        # One line whatever the message: a pydantic error or an OSError text can hold breaks.
+        raise UsageError("bot diagnose: error: " + " ".join(message.split()))
 
+    def load(what: str, path: str, loader: Callable[[str], _T]) -> _T:
+        try:
+            return loader(path)
+        except RecursionError:
+            fail(f"{what} file {path!r} is nested too deeply to read")
+        except ValidationError as exc:
+            fail(f"{what} file {path!r}: {_validation_message(exc)}")
+        except (ValueError, OSError) as exc:
+            message = str(exc)
+            fail(message if repr(path) in message else f"{what} file {path!r}: {message}")
+
+    registries = [
+        reg for path in args.registry_json for reg in load("registry", path, load_registries)
+    ]
+    known = load("known IPs", args.known_ips, KnownIps.load) if args.known_ips else None
+    tags = (
+        load("service tags", args.service_tags, ServiceTagIndex.load) if args.service_tags else None
+    )
     try:
-        registries = [reg for path in args.registry_json for reg in load_registries(path)]
-        known = KnownIps.load(args.known_ips) if args.known_ips else None
-        tags = ServiceTagIndex.load(args.service_tags) if args.service_tags else None
         domains = parse_custom_domains(args.custom_domain)
-    except (ValueError, OSError) as exc:
+    except ValueError as exc:
         fail(str(exc))
 
-    text = sys.stdin.read() if args.text in (None, "-") else args.text
+    if args.text in (None, "-"):
+        try:
+            text = _read_stdin()
+        except UnicodeDecodeError as exc:
+            fail(f"standard input is not valid UTF-8 ({exc.reason} at byte {exc.start})")
+    else:
+        text = args.text
     failure = parse_pull_failure(text, custom_domains=domains or None)
     result = diagnose(failure, registries=registries, known_ips=known, service_tags=tags)
     if args.json:
-        print(json.dumps(diagnosis_to_json(result), ensure_ascii=False))
+        data = diagnosis_to_json(result)
+        # Plain ASCII escapes when the terminal's encoding cannot carry the paste's characters.
+        ascii_only = not _encodable(json.dumps(data, ensure_ascii=False))
+        print(json.dumps(data, ensure_ascii=ascii_only))
     else:
-        print(format_diagnosis(result))
+        readable = format_diagnosis(result)
+        if not _encodable(readable):
+            readable = readable.encode("ascii", "backslashreplace").decode("ascii")
+        print(readable)
     return 0
+
+
+def _read_stdin() -> str:
+    """Standard input as UTF-8 whatever the locale, with the stream's own error handling
+    (`strict` unless Python was told otherwise, e.g. `surrogateescape` in UTF-8 mode)."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a text stream put in place by a caller
+        return sys.stdin.read()
+    raw: bytes = buffer.read()
+    return raw.decode("utf-8", errors=getattr(sys.stdin, "errors", None) or "strict")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode(sys.stdout.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _validation_message(exc: ValidationError) -> str:
+    """A pydantic error on one line: where and what, for the first few problems."""
+    errors = exc.errors()
+    parts = [f"{'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}" for e in errors[:3]]
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return "; ".join(parts) + more
+
+
+class _Rule(TypedDict, total=False):
+    action: str
+    value: str
+    ipAddressOrRange: str
+
+
+class _RuleSet(TypedDict, total=False):
+    defaultAction: str | None
+    ipRules: list[_Rule] | None
+
+
+class _Sku(TypedDict, total=False):
+    name: str | None
+    tier: str | None
+
+
+class _RegistryFields(TypedDict, total=False):
+    name: str
+    loginServer: str
+    id: str | None
+    location: str | None
+    sku: _Sku | str | None
+    publicNetworkAccess: str | None
+    networkRuleSet: _RuleSet | None
+    networkRuleBypassOptions: str | None
+    networkRuleBypassAllowedForTasks: bool | None
+    dataEndpointEnabled: bool | None
+    dataEndpointHostNames: list[str] | None
+    privateEndpointConnections: list[Any] | None
+
+
+class _RegistryDocument(_RegistryFields, total=False):
+    properties: _RegistryFields | None
+
+
+#: The shape `RegistryState.from_json` reads, checked first so that a wrong type anywhere is a
+#: message naming the field, not an exception from deep inside.
+_REGISTRY_DOCUMENT = TypeAdapter(_RegistryDocument)
 
 
 def load_registries(path: str | Path) -> list[RegistryState]:
@@ -132,10 +233,22 @@ def load_registries(path: str | Path) -> list[RegistryState]:
     """
     data = read_json(path, "registry", ValueError)
     docs = data if isinstance(data, list) else [data]
-    try:
-        return [RegistryState.from_json(doc) for doc in docs]
-    except ValueError as exc:
-        raise ValueError(f"registry file {str(path)!r} is not a registry: {exc}") from exc
+    registries = []
+    for index, doc in enumerate(docs):
+        where = f"registry file {str(path)!r}" + (f" entry {index}" if len(docs) > 1 else "")
+        if not isinstance(doc, dict):
+            raise ValueError(f"{where} is not a registry: expected a JSON object")
+        try:
+            _REGISTRY_DOCUMENT.validate_python(doc)
+        except ValidationError as exc:
+            raise ValueError(f"{where} is not a registry: {_validation_message(exc)}") from None
+        try:
+            registries.append(RegistryState.from_json(doc))
+        except ValidationError as exc:
+            raise ValueError(f"{where} is not a registry: {_validation_message(exc)}") from None
+        except ValueError as exc:
+            raise ValueError(f"{where} is not a registry: {exc}") from exc
+    return registries
 
 
 def parse_custom_domains(values: Sequence[str]) -> dict[str, str]:
@@ -155,7 +268,10 @@ def _is_host(name: str) -> bool:
 
 
 def diagnosis_to_json(d: Diagnosis) -> dict[str, Any]:
-    """The `--json` object: the parsed paste's fields at top level, the verdict, and the facts."""
+    """The `--json` object: the parsed paste's fields at top level, the verdict, and the facts.
+
+    `recommendation` is the steps joined with line breaks, kept for tools that read it.
+    """
     f = d.failure
     return {
         "kind": f.kind.value,
@@ -163,16 +279,22 @@ def diagnosis_to_json(d: Diagnosis) -> dict[str, Any]:
         "ip_redacted": f.ip_redacted,
         "registry": f.registry,
         "registry_redacted": f.registry_redacted,
+        "endpoint": f.endpoint,
         "custom_domain": f.custom_domain,
         "repository": f.repository,
         "reference": f.reference,
         "client": f.client.value,
+        "command": f.command,
+        "cause": f.cause.value if f.cause else None,
+        "hint": f.hint.value if f.hint else None,
         "correlation_id": f.correlation_id,
         "verdict": d.verdict.value,
         "summary": d.summary,
-        "recommendation": d.recommendation,
+        "recommendation": "\n".join(d.steps),
+        "steps": list(d.steps),
         "grant_eligible": d.grant_eligible,
         "grant_ip": str(d.grant_ip) if d.grant_ip is not None else None,
+        "grant_warning": d.grant_warning,
         "facts": d.facts.model_dump(mode="json"),
     }
 
@@ -183,12 +305,18 @@ def format_diagnosis(d: Diagnosis) -> str:
     lines = [f"Verdict: {d.verdict.value}", f"  {d.summary}"]
 
     seen: list[str] = [f"kind {f.kind.value}", f"client {f.client.value}"]
+    if f.cause:
+        seen.append(f"cause {f.cause.value}")
+    if f.hint:
+        seen.append(f"hint {f.hint.value}")
     if f.ips:
         seen.append("IP " + ", ".join(str(ip) for ip in f.ips))
     elif f.ip_redacted:
         seen.append("IP redacted")
     if f.registry:
         seen.append(f"registry {f.registry}")
+    if f.endpoint:
+        seen.append(f"endpoint {f.endpoint}")
     if f.custom_domain:
         seen.append(f"via {f.custom_domain}")
     if f.repository:
@@ -196,6 +324,8 @@ def format_diagnosis(d: Diagnosis) -> str:
             f"@{f.reference}" if (f.reference or "").startswith("sha256:") else f":{f.reference}"
         )
         seen.append(f"image {image}" if f.reference else f"image {f.repository}")
+    if f.command:
+        seen.append(f"command `{f.command}`")
     lines.append("Paste:   " + "; ".join(seen))
 
     known: list[str] = []
@@ -212,6 +342,8 @@ def format_diagnosis(d: Diagnosis) -> str:
         known.append(f"known egress {facts.gateway_label} ({facts.gateway_network})")
     if facts.service_tags:
         known.append("service tags " + ", ".join(facts.service_tags))
+    if facts.azure_egress:
+        known.append(f"Azure egress {facts.azure_egress.value}")
     if facts.other_ips:
         known.append("other IPs " + ", ".join(str(ip) for ip in facts.other_ips))
     if known:
@@ -219,11 +351,13 @@ def format_diagnosis(d: Diagnosis) -> str:
 
     if d.grant_eligible:
         lines.append(f"Grant:   a temporary allow rule for {d.grant_ip} can be requested")
+        if d.grant_warning:
+            lines.append(f"Warning: {d.grant_warning}")
     else:
         reason = (facts.grant_refusal or "not applicable").rstrip(".")
         lines.append(f"Grant:   not offered ({reason})")
     lines.append("What to do:")
-    lines.extend(f"  - {step}" for step in d.recommendation.splitlines())
+    lines.extend(f"  - {step}" for step in d.steps)
     return "\n".join(lines)
 
 

@@ -31,6 +31,13 @@ EXPECTED = {
     "14-quota-full.txt": "rule_quota_full",
     "15-firewall-open.txt": "firewall_open",
     "16-unrecognized.txt": "unrecognized",
+    "17-aks-private-dns.txt": "not_a_firewall_error",
+    "18-container-apps-managed-identity.txt": "no_ip_in_error",
+    "19-docker-hub-rate-limit.txt": "not_a_firewall_error",
+    "20-docker-not-installed.txt": "not_a_firewall_error",
+    "21-aks-node-azure-egress.txt": "azure_service_ip",
+    "22-acr-task-agent.txt": "azure_service_ip",
+    "23-quoted-wrapped-address.txt": "ip_not_allowed",
 }
 
 
@@ -54,12 +61,17 @@ def test_demo_prints_every_examples_verdict() -> None:
     assert _verdicts(out.getvalue()) == EXPECTED
 
 
-def test_demo_offers_a_grant_for_exactly_the_seed_case() -> None:
+def test_demo_offers_grants_exactly_where_a_temporary_rule_is_the_everyday_fix() -> None:
     out = io.StringIO()
     run_demo(out)
     grants = re.findall(r"^Grant:   a temporary allow rule for (\S+) can be requested$",
                         out.getvalue(), flags=re.MULTILINE)  # fmt: skip
-    assert grants == ["91.38.188.165"]
+    # The seed's two cases (a laptop behind the gateway, a Container App on an Azure-owned
+    # address), an AKS node's Azure egress, and a quoted paste with its address wrapped.
+    assert grants == ["91.38.188.165", "20.103.186.69", "52.236.40.7", "91.38.190.7"]
+    warnings = re.findall(r"^Warning: (\S+) is an Azure-owned address", out.getvalue(),
+                          flags=re.MULTILINE)  # fmt: skip
+    assert warnings == ["20.103.186.69", "52.236.40.7"]
 
 
 def test_demo_subcommand_prints_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:

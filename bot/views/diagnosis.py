@@ -56,7 +56,7 @@ def title(diagnosis: Diagnosis) -> str:
 
 
 def steps_of(diagnosis: Diagnosis) -> list[str]:
-    return [s for s in diagnosis.recommendation.splitlines() if s.strip()]
+    return [s for s in diagnosis.steps if s.strip()]
 
 
 def _facts(result: DiagnosisResult) -> list[str]:
@@ -119,6 +119,9 @@ def diagnosis_blocks(
         blocks.append(SectionBlock(fields=[MarkdownTextObject(text=t) for t in facts]))
     if steps_of(d):
         blocks.append(SectionBlock(text=MarkdownTextObject(text=_steps_text(d))))
+    if d.grant_eligible and d.grant_warning:
+        warning, _ = clip(escape(d.grant_warning), SECTION_LIMIT - 20)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f":warning: {warning}")))
     if d.verdict is Verdict.UNRECOGNIZED:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=CAN_READ)))
     context: list[str] = []

@@ -1,30 +1,27 @@
-"""Text for Slack, made safe at one boundary (DESIGN.md invariant 9).
-
-Everything a builder puts into `mrkdwn` goes through `escape` (Slack's own three: `&`, `<`, `>`),
-so a paste can never ping `@channel`, mention someone or forge a link; a value shown in a code
-span goes through `code`, which also makes sure it cannot close the span. Mentions and dates the
-bot means are made by `mention` and `date`, after escaping.
+"""Text for Slack in the builders: the one escaping boundary (`bot.views.mrkdwn`: `escape` for
+every text, `code` for a value in a code span) plus the markup the bot means — mentions and dates
+— made from ids and times, never from a paste; and clipping to Slack's limits.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from bot.views.mrkdwn import code as _code
+from bot.views.mrkdwn import escape
+
+__all__ = ["SECTION_LIMIT", "channel", "clip", "code", "date", "escape", "mention"]
+
 #: Slack's limit on a section's text; cards stay under it.
 SECTION_LIMIT = 3000
 
 
-def escape(text: str) -> str:
-    """Slack's escaping for `&`, `<` and `>`; nothing else."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def code(value: str, limit: int = 200) -> str:
-    """`value` as an inline code span that nothing in it can close or break."""
-    flat = " ".join(str(value).split()).replace("`", "ˋ")
+    """`value` as an inline code span (`mrkdwn.code`), shortened to `limit` characters."""
+    flat = " ".join(str(value).split())
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
-    return f"`{escape(flat)}`"
+    return _code(flat)
 
 
 def clip(text: str, limit: int) -> tuple[str, int]:

@@ -1,2 +1,3 @@
-"""From a paste to advice: `parsing` (paste → pull failure), `verdicts` (failure + registry state →
-verdict, facts and steps), with the address indexes `known_ips` and `service_tags`."""
+"""From a paste to advice: `parsing` (paste → pull failure, with `_text` and `_patterns`),
+`verdicts` (failure + registry state → verdict, typed facts and steps, with `_advice`), and the
+address indexes `known_ips` and `service_tags` (both over `_intervals`)."""

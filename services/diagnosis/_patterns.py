@@ -1,55 +1,103 @@
 """Compiled regular expressions for `services.diagnosis.parsing`.
 
-Speed and safety on a 1 MB paste come from three habits:
-- Patterns run on a lower-cased copy of the text and start with a literal, so the engine jumps
-  from one occurrence of that literal to the next instead of trying every position (a big
-  case-insensitive alternation costs about a thousand times more per megabyte).
-- Every repetition is bounded (`\\s{0,3}`, `{0,80}`), and a repeated class never overlaps what
-  follows it, so no match attempt can backtrack more than a constant.
-- Keyword rules are small separate patterns, not one alternation; `KEYWORD_BOUNDARY` rules also
-  need a non-word character before them, checked in code (a leading look-behind would cost the
-  literal scan).
+Speed and safety on a 1 MB paste come from these habits:
+- Patterns run on a lower-cased copy of the text and start with a literal of several characters,
+  so the engine jumps from one occurrence of it to the next instead of trying every position (a
+  big case-insensitive alternation costs about a thousand times more per megabyte, and a
+  one-character literal costs a match attempt at every occurrence of that character).
+- Every repetition is bounded (`\\s{0,3}`, `{0,80}`); whitespace gaps in the rules are made
+  possessive (`tight`), and a repeated class never overlaps what follows it, so no match attempt
+  can backtrack more than a constant.
+- Keyword rules are small separate patterns, not one alternation, and each has a gate word: the
+  parser runs a rule only when its gate occurs in the paste. Where a rule needs more than its own
+  words (a 403 with storage beside it, `not found` after `docker:`), the parser looks at a bounded
+  window around each match in code instead of widening the pattern.
+- A substitution whose replacement refers to a group (`\\1`) or calls a function costs Python
+  work per match; normalisation uses plain `str.replace` or literal replacements where it can and
+  caps the rest.
 
-`bench/parse.py` measures this on realistic and adversarial pastes.
+`bench/parse.py` measures all of this on realistic pastes and on adversarial ones generated from
+the patterns below (each pattern's literal prefix repeated, its sample match and near miss
+repeated, each normalisation trigger repeated); `tests/services/diagnosis/test_parsing_growth.py`
+checks on the same shapes that time grows linearly with size.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from typing import NamedTuple
+
+from services.domain.failure import FirewallHint, NotFirewallCause
 
 #: Lines shorter than this are never treated as hard-wrapped.
 WRAP_MIN_COLUMNS = 70
 
-# --- normalisation (run on the text as pasted, before lower-casing) -------------------------------
+# --- normalisation (run on the text as pasted, before lower-casing) ------------------------------
 
-ANSI = re.compile(r"\x1b\[[0-9;?]{0,32}[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b")
-#: Slack wraps URLs it recognises: `<https://x|label>` or `<https://x>`.
-SLACK_LINK = re.compile(
-    r"<((?:https?|ftp|mailto|docker|oci):[^<>|\s]{1,2048})(?:\|([^<>\n]{0,2048}))?>",
-    re.IGNORECASE,
+#: Colour and cursor sequences (`ESC [ 31 m`); a lone ESC left after them is dropped by replace.
+ANSI = re.compile(r"\x1b\[[0-9;?]{0,32}[A-Za-z]")
+ANSI_CHARSET = re.compile(r"\x1b[()][A-Za-z0-9]")
+#: Slack wraps URLs it recognises: `<https://x|label>` or `<https://x>`. Each scheme has its own
+#: pattern so that the scan looks for `<http`, not for every `<`.
+SLACK_LINKS = tuple(
+    re.compile(r"<(" + scheme + r"[^<>|\s]{1,2048}+)(?:\|([^<>\n]{0,2048}+))?>")
+    for scheme in ("https?://", "ftp://", "mailto:", "docker://", "oci://")
 )
-#: An HTML character reference with its semicolon (Slack writes `&amp;`, `&lt;`, `&gt;`).
+#: Entities Slack and HTML write most, decoded with `str.replace`; `&amp;` goes last so that
+#: `&amp;lt;` becomes `&lt;` and not `<` (one level of escaping is undone, never two).
+COMMON_ENTITIES = (
+    ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&#x27;", "'"),
+    ("&apos;", "'"), ("&#34;", '"'), ("&nbsp;", " "), ("&#x2F;", "/"), ("&#47;", "/"),
+    ("&#x3D;", "="), ("&#61;", "="),
+)  # fmt: skip
+#: Any other character reference with its semicolon; run only when few `&` are left, because
+#: each `&` costs a match attempt.
 ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
-#: JSON string escapes, possibly escaped again (a JSON body inside a JSON string).
-JSON_UNICODE = re.compile(r"\\{1,8}u([0-9A-Fa-f]{4})")
-JSON_QUOTE = re.compile(r"\\{1,8}([\"'/])")
-JSON_NEWLINE = re.compile(r"\\{1,8}[rn]")
-JSON_TAB = re.compile(r"\\{1,8}t(?![a-z])")
-#: What a CI runner or a Slack quote puts before each log line. The look-ahead lets lines that
-#: start with anything else go by without a (costly) empty substitution.
-LINE_PREFIX = re.compile(
-    r"^(?=[ \t>\d#])[ \t]{0,20}(?:>[ \t]?)?"
-    r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?[ \t]{1,4})?"
-    r"(?:##\[[a-z]{1,12}\][ \t]?)?",
-    re.MULTILINE | re.IGNORECASE,
+JSON_UNICODE = re.compile(r"\\u([0-9A-Fa-f]{4})")
+#: The `\uXXXX` escapes error bodies use most, decoded with `str.replace`.
+COMMON_UNICODE_ESCAPES = tuple(
+    (f"\\u{code:04{case}}", chr(code))
+    for code in (0x27, 0x22, 0x3C, 0x3E, 0x26, 0x2F, 0x3D, 0xA0)
+    for case in ("x", "X")
 )
+#: JSON escapes, after runs of backslashes were collapsed (a JSON body inside a JSON string is
+#: escaped twice; any depth is read as one escape).
+JSON_SIMPLE_ESCAPES = (
+    ('\\"', '"'), ("\\'", "'"), ("\\/", "/"), ("\\n", "\n"), ("\\r", "\n"), ("\\t", " "),
+)  # fmt: skip
+#: What a CI runner puts before each log line (matched after a line break).
+CI_LINE_TIMESTAMP = re.compile(
+    r"\n\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:[Zz]|[+-]\d\d:?\d\d)?[ \t]{1,4}"
+)
+#: Azure Pipelines / GitHub Actions line markers, stripped at the start of a line.
+CI_LINE_MARKER = re.compile(
+    r"\n##\[(?:error|warning|group|endgroup|section|command|debug|info)\] ?"
+)
+#: Quote marks people put before every line of a quoted log (Slack `>`, shell or Markdown `#`).
+QUOTE_MARKS = ("\n>", "\n# ", "\n## ")
 #: A line break that is probably a hard wrap inside a token: the line is terminal-wide (so not a
 #: short line that simply ended) and the break falls between two non-space characters. Matching
 #: the `\n` first keeps the scan literal-driven; the look-behind runs only at line ends.
 GLUE = re.compile(r"\n(?<=[^\n]{" + str(WRAP_MIN_COLUMNS - 1) + r"}\S\n)[ \t]{0,200}(?=\S)")
+#: Above this size a paste is glued only where it is evidently hard-wrapped (`glue_at_width`): a
+#: natural log has thousands of long lines, and gluing them all would double every scan.
+GLUE_ANY_LINE_BELOW = 128_000
+#: How much of a large paste is sampled for its wrap width.
+WRAP_SAMPLE = 65_536
 
-#: Signs of a CI runner's log (checked on the lower-cased paste before prefixes are stripped).
-CI_TIMESTAMP = re.compile(r"\n[ \t]{0,4}\d{4}-\d\d-\d\dt\d\d:\d\d:\d\d\.\d{1,9}z[ \t]")
+
+@lru_cache(maxsize=8)
+def glue_at_width(width: int) -> re.Pattern[str]:
+    """`GLUE` for lines of exactly `width` characters (run on the text with a `\n` before it)."""
+    return re.compile(r"\n(?<=\n[^\n]{" + str(width - 1) + r"}\S\n)[ \t]{0,200}(?=\S)")
+
+
+#: Signs of a CI runner's log, looked for at the start and the end of the lower-cased paste
+#: (a runner marks every line, so a window shows it).
+#: GitHub Actions and Azure Pipelines stamp lines with seven-digit fractions (App Service's log,
+#: which is not a CI log, with three).
+CI_TIMESTAMP = re.compile(r"\n[ \t]{0,4}\d{4}-\d\d-\d\dt\d\d:\d\d:\d\d\.\d{7}z[ \t]")
 CI_MARKER = re.compile(
     r"##\[(?:error|warning|group|endgroup|section|command|debug)\]|##vso\[|\n::(?:error|group)"
     r"|\nrun [\w-]{1,40}/[\w.-]{1,60}@v\d"
@@ -57,40 +105,51 @@ CI_MARKER = re.compile(
 CI_LITERALS = (
     "/home/runner/work/", "/home/vsts/work/", ":\\a\\", "running with gitlab-runner",
     "github_actions", "github_workspace", "github_run_id", "azure pipelines", "github actions",
+    "process completed with exit code", "job failed: exit code",
 )  # fmt: skip
 
-# --- the ACR denial sentence (lower-cased text) ---------------------------------------------------
+# --- the ACR denial sentence (lower-cased text) --------------------------------------------------
 
 #: `client with IP '1.2.3.4' is not allowed access`, with every gap optional so it also matches the
 #: glued view where a line break inside a word was removed. `mid` refuses to run into a second
-#: sentence, so two denials in one paste stay two matches.
+#: sentence, so two denials in one paste stay two matches. A sentence cut after `is not allowed`
+#: still counts; Azure SQL's `is not allowed to access the server` does not.
 DENIAL = re.compile(
     r"client\s{0,3}(?:with\s{0,3})?ip(?:\s{0,3}address)?"
     r"(?P<mid>(?:(?!client)[^\n]){0,80}?)"
-    r"\s{0,3}is\s{0,3}not\s{0,3}allowed\s{0,3}access"
+    r"\s{0,3}is\s{0,3}not\s{0,3}allowed(?:\s{0,3}access|(?!\s{0,3}to\b))"
 )
+#: The start of ACR's sentence, for a paste cut before `is not allowed` (the parser checks that
+#: `denied` comes just before it).
+DENIAL_HEAD = re.compile(r"client\s{0,3}with\b(?P<ip>\s{0,3}ip\b(?:\s{0,3}address)?)?")
+DENIED_WORD = re.compile(r"denied")
 IP_TRIM = " \t'\"`*_~=()[]{}<>.,;!"
 IPV4_WITH_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}")
 
-# --- registries and images (lower-cased text) -----------------------------------------------------
+# --- registries and images (lower-cased text) ----------------------------------------------------
 
 #: What may follow a registry host: an API path (`/v2/<repo>/manifests/<ref>`) or an image path.
+#: Names are read with their grammar's characters only; `services.domain.failure` checks the rest.
 _REF_SUFFIX = (
     r"(?P<port>:\d{1,5})?"
     r"(?:(?P<api>/v2/(?P<arepo>[a-z0-9._/-]{1,256}?)/(?P<akind>manifests|blobs|tags)/"
-    r"(?P<aref>sha256:[0-9a-f]{64}|\w[\w.-]{0,127})?)"
+    r"(?P<aref>sha256:[0-9a-f]{64}|[a-z0-9_][a-z0-9_.-]{0,127})?)"
     r"|(?P<path>/(?P<repo>[a-z0-9][a-z0-9._/-]{0,255})"
-    r"(?::(?P<tag>\w[\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?))?"
+    r"(?::(?P<tag>[a-z0-9_][a-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?))?"
 )
 #: The end of an ACR login server or data endpoint; the name before it is read backwards.
 ACR_SUFFIX = re.compile(r"\.azurecr\.(?P<tld>io|cn|us)(?![\w-])" + _REF_SUFFIX)
-#: Matched on the *reversed* text just before `.azurecr.`: `[<name>.<region>.data]` backwards.
-#: The closing look-ahead is a look-behind in reading order: nothing host-like before the name.
+#: Matched on the *reversed* text just before `.azurecr.`: `[<name>.<region>.data][.privatelink]`
+#: backwards. The closing look-ahead is a look-behind in reading order: nothing host-like before.
 ACR_NAME_REVERSED = re.compile(
-    r"(?:atad\.(?P<region>[a-z0-9-]{1,40})\.)?(?P<name>[a-z0-9-]{1,63})(?![\w.$%-])"
+    r"(?P<pl>kniletavirp\.)?(?:atad\.(?P<region>[a-z0-9-]{1,40})\.)?"
+    r"(?P<name>[a-z0-9-]{1,63})(?![\w.$%-])"
 )
 #: Characters that continue a host name to the left (so `.azurecr.` is not the end of a name).
 HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_$%")
+#: The run of those characters before `.azurecr.`, read on the reversed text (bounded: no name
+#: with its region and `privatelink` is longer).
+HOST_RUN_REVERSED = re.compile(r"[a-z0-9.\-_$%]{0,130}")
 
 
 def custom_domain_pattern(domains: tuple[str, ...]) -> re.Pattern[str]:
@@ -103,17 +162,24 @@ def custom_domain_pattern(domains: tuple[str, ...]) -> re.Pattern[str]:
 API_URL = re.compile(
     r"https?://(?P<host>[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8})(?::\d{1,5})?"
     r"/v2/(?P<arepo>[a-z0-9._/-]{1,256}?)/(?P<akind>manifests|blobs|tags)/"
-    r"(?P<aref>sha256:[0-9a-f]{64}|\w[\w.-]{0,127})?"
+    r"(?P<aref>sha256:[0-9a-f]{64}|[a-z0-9_][a-z0-9_.-]{0,127})?"
 )
 ARM_ID = re.compile(
     r"/registries/"
     r"(?P<name>[a-z0-9-]{1,50}(?![\w-])|<[^<>\s]{0,40}>|\{[^{}\n]{0,40}\}|\[[^\[\]\n]{0,40}\])"
 )
-#: `az acr <sub> ... -r <name>`; `-n` names the registry only for some subcommands.
-AZ_ACR_ARG = re.compile(
-    r"az\s{1,3}acr\s{1,3}(?P<sub>[a-z-]{2,20})[^\n|;&]{0,300}?\s"
-    r"(?P<flag>-r|--registry|-n|--name)(?:\s{1,3}|=)(?P<name>[a-z0-9]{5,50})(?![\w$.-])"
+#: `az acr <subcommand>`; the flag naming the registry is found separately (`AZ_ACR_FLAG`) and
+#: paired with the nearest head before it on the same command line, so no pattern has to run a
+#: lazy gap across 300 characters from every `az acr` in the paste.
+AZ_ACR_HEAD = re.compile(r"az\s{1,3}acr\s{1,3}(?P<sub>[a-z][a-z-]{1,19}+)(?![a-z-])")
+#: ` -n NAME` / ` --registry=NAME`: the leading space gives the scan a two-character literal.
+AZ_ACR_FLAG = re.compile(
+    r" -(?P<flag>r|-registry|n|-name)(?:\s{1,3}|=)(?P<name>[a-z0-9]{5,50})(?![\w$.-])"
 )
+#: What ends a command line for `AZ_ACR_FLAG` (`|`, `;`, `&`, a line break).
+COMMAND_END = re.compile(r"[\n|;&]")
+#: How far after `az acr <sub>` its `-n`/`-r` flag may be.
+AZ_ACR_REACH = 300
 AZ_NAME_SUBCOMMANDS = frozenset(
     {"login", "show", "update", "import", "repository", "network-rule", "check-health",
      "credential", "show-usage", "show-endpoints"}
@@ -127,69 +193,245 @@ CORRELATION = re.compile(
     r"(?P<id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![0-9a-f])"
 )
 
-# --- kinds without an IP (lower-cased text) -------------------------------------------------------
+# --- the command that failed (lower-cased text; arguments read from the original case) -----------
 
-_403 = (
-    r"403\s{0,3}\(?forbidden\b",
-    r"forbidden\s{0,3}\(403\)",
-    r"status(?:\s{0,3}code)?\s{0,3}[:=]?\s{0,3}'?403\b",
-    r"response\s{0,3}code:?\s{0,3}403\b",
-    r"http(?:/\d(?:\.\d)?)?\s{1,3}403\b",
-    r"invalid\s{1,3}status\s{1,3}'forbidden'",
+#: `… pull <args>`; the tool before `pull` is checked in code (`PULL_TOOL`), and the arguments
+#: are read from the original-case text up to the end of the line.
+PULL = re.compile(r"pull\s{1,3}(?=[^\s|;&])")
+#: The tool right before `pull`, matched at the end of the text before it.
+PULL_TOOL = re.compile(
+    r"(?:^|[\s$>#:'\"(/\]])(?:sudo\s{1,3})?(?P<tool>docker|podman|nerdctl|buildah|crictl|oras|helm"
+    r"|ctr(?:\s{1,3}-n\s{1,3}[a-z0-9.-]{1,40})?\s{1,3}(?:images|image|i)"
+    r"|(?:docker|podman|nerdctl)\s{1,3}image)\s{1,3}$"
 )
-#: (rule, pattern): `generic` 403s are weighed against their surroundings by the parser.
-FIREWALL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("anon_token", re.compile(
-        r"failed\s{0,3}to\s{0,3}fetch\s{0,3}(?:anonymous|oauth)\s{0,3}token"
-        r"[:\s]{0,6}unexpected\s{0,3}status(?:\s{0,3}code)?"
-        r"(?:\s{0,3}from\s{0,3}[a-z]{3,7}\s{0,3}request\s{0,3}to\s{0,3}\S{1,600})?[:\s]{0,6}403")),
-    ("inaccessible", re.compile(r"inaccessibleimage")),
-    ("refresh", re.compile(r"connectivity_refresh_token_error")),
-    ("app_service", re.compile(r"\{\s{0,5}\"message\"\s{0,5}:\s{0,5}\"denied\"\s{0,5}\}")),
-    ("link", re.compile(r"aka\.ms/acr/firewall")),
-    *(("generic", re.compile(p)) for p in _403),
-)  # fmt: skip
-#: A 403 near these came from storage, not from the registry's firewall.
-STORAGE_HOST = re.compile(r"\.blob\.core\.(?:windows\.net|chinacloudapi\.cn)|\.data\.azurecr\.")
-NOT_FIREWALL_RULES: tuple[re.Pattern[str], ...] = tuple(
-    re.compile(p)
-    for p in (
-        r"unauthorized\b",
-        r"status(?:\s{0,3}code)?\s{0,3}[:=]?\s{0,3}'?401\b",
-        r"response\s{0,3}code:?\s{0,3}401\b",
-        r"http(?:/\d(?:\.\d)?)?\s{1,3}401\b",
-        r"authentication\s{0,3}required",
-        r"insufficient_scope",
-        r"retrieving\s{0,3}permissions\s{0,3}failed",
-        r"requested\s{0,3}access\s{0,3}to\s{0,3}the\s{0,3}resource\s{0,3}is\s{0,3}denied",
-        r"manifest\s{0,3}unknown",
-        r"manifest_unknown",
-        r"name_unknown",
-        r"not\s{1,3}found\b",
-        r"this\s{0,3}request\s{0,3}is\s{0,3}not\s{0,3}authorized",
-        r"authorization(?:failure|permissionmismatch)\b",
+#: An image reference as typed (original case): `[host[:port]/]repo[:tag][@digest]`.
+IMAGE_REF = re.compile(
+    r"(?P<scheme>oci://|docker://)?"
+    r"(?:(?P<host>[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}|localhost)(?P<port>:\d{1,5})?/)?"
+    r"(?P<repo>[a-z0-9][a-z0-9._/-]{0,255}?)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?"
+)
+
+# --- evidence without an IP (lower-cased text) ---------------------------------------------------
+
+H = FirewallHint
+N = NotFirewallCause
+
+
+class Rule(NamedTuple):
+    """A pattern, what a match means, and a word every match contains.
+
+    The parser runs the pattern only when its `gate` occurs in the paste: one `in` costs less
+    than a regex pass, and most pastes contain few of these words, so a paste pays for the rules
+    it could match, not for all of them. A property test checks each gate against generated
+    matches of its pattern.
+    """
+
+    label: FirewallHint | NotFirewallCause | None
+    gate: str
+    pattern: re.Pattern[str]
+    #: The match counts only right after a colon (`…/v2/": EOF`): a bare word elsewhere is prose.
+    after_colon: bool = False
+
+
+def tight(source: str) -> str:
+    """`source` with its whitespace gaps possessive: a gap never gives back what it took, so a
+    match that fails at its end is not retried with the spaces shared out differently."""
+    return source.replace(r"\s{0,3}", r"\s{0,3}+").replace(r"\s{1,3}", r"\s{1,3}+")
+
+
+def _after_colon(label: FirewallHint | NotFirewallCause | None, word: str) -> Rule:
+    """A bare word that counts only right after a colon (`…": Forbidden`, `…": EOF`)."""
+    return Rule(label, word, re.compile(word + r"\b"), after_colon=True)
+
+
+def _rules(
+    *rules: tuple[FirewallHint | NotFirewallCause | None, str, str] | Rule,
+) -> tuple[Rule, ...]:
+    return tuple(
+        rule if isinstance(rule, Rule) else Rule(rule[0], rule[1], re.compile(tight(rule[2])))
+        for rule in rules
     )
-)
-REFRESH_403 = re.compile(r"\b403\b")
-REFRESH_401 = re.compile(r"\b401\b")
 
-# --- clients (lower-cased text), most specific first ----------------------------------------------
+
+#: Status codes, however the tool prints them; the code decides what the match means.
+STATUS_RULES = _rules(
+    (None, "status", r"status(?:\s{0,3}code)?\s{0,3}[:=]?\s{0,3}['\"]?(?P<code>[1-5]\d\d)\b"),
+    (None, "response", r"response\s{0,3}(?:status\s{0,3})?code:?\s{0,3}(?P<code>[1-5]\d\d)\b"),
+    (None, "http", r"http(?:/\d(?:\.\d)?)?\s{1,3}(?:status:?\s{0,3})?(?P<code>[1-5]\d\d)\b"),
+    (None, "forbidden", r"(?P<code>403)\s{0,3}\(?forbidden\b"),
+    (None, "forbidden", r"forbidden\s{0,3}\((?P<code>403)\)"),
+    (None, "forbidden", r"invalid\s{1,3}status\s{1,3}'forbidden'"),
+    _after_colon(None, "forbidden"),
+)
+
+#: Refusals that are most likely the firewall. Which hint names a paste that shows several is
+#: `HINT_PRIORITY`; bare 403s come from `STATUS_RULES` and are weighed against their surroundings.
+FIREWALL_RULES = _rules(
+    (H.ANONYMOUS_TOKEN, "token",
+     r"failed\s{0,3}to\s{0,3}fetch\s{0,3}(?:anonymous|oauth)\s{0,3}token"
+     r"[:\s]{0,6}unexpected\s{0,3}status(?:\s{0,3}code)?"
+     r"(?:\s{0,3}from\s{0,3}[a-z]{3,7}\s{0,3}request\s{0,3}to\s{0,3}\S{1,600})?[:\s]{0,6}403"),
+    (H.INACCESSIBLE_IMAGE, "inaccessibleimage", r"inaccessibleimage"),
+    (H.INACCESSIBLE_IMAGE, "credential",
+     r"please\s{0,3}check\s{0,3}the\s{0,3}image\s{0,3}and\s{0,3}registry\s{0,3}credential"),
+    (H.MANAGED_IDENTITY_PULL, "managed",
+     r"unable\s{0,3}to\s{0,3}pull\s{0,3}image\s{0,3}using\s{0,3}managed\s{0,3}identity"),
+    (H.REFRESH_TOKEN, "connectivity_", r"connectivity_refresh_token_error"),
+    (H.CHALLENGE, "connectivity_", r"connectivity_challenge_error"),
+    (H.CHALLENGE, "challenge", r"did\s{0,3}not\s{0,3}issue\s{0,3}a\s{0,3}challenge"),
+    (H.FORBIDDEN, "connectivity_", r"connectivity_forbidden_error"),
+    (H.FORBIDDEN, "looks",
+     r"looks\s{0,3}like\s{0,3}you\s{0,3}don'?t\s{0,3}have\s{0,3}access\s{0,3}to\s{0,3}registry"),
+    (H.REGISTRY_ACCESS_DENIED, "denied",
+     r"access\s{1,3}to\s{1,3}(?:registry\s{1,3})?['\"]?[a-z0-9<>{}*-]{1,63}"
+     r"(?:\.[a-z0-9<>{}*-]{1,63}){1,8}['\"]?\s{1,3}(?:was\s{1,3})?denied"),
+    (H.APP_SERVICE_DENIED, "denied", r"\"message\"\s{0,5}:\s{0,5}\"denied\"\s{0,5}\}"),
+    (H.FIREWALL_LINK, "aka.ms/acr/firewall", r"aka\.ms/acr/firewall"),
+)  # fmt: skip
+#: The most telling hint first.
+HINT_PRIORITY: tuple[FirewallHint, ...] = (
+    H.SENTENCE_CUT, H.MANAGED_IDENTITY_PULL, H.INACCESSIBLE_IMAGE, H.REFRESH_TOKEN, H.CHALLENGE,
+    H.FORBIDDEN, H.REGISTRY_ACCESS_DENIED, H.ANONYMOUS_TOKEN, H.APP_SERVICE_DENIED,
+    H.FIREWALL_LINK, H.STATUS_403,
+)  # fmt: skip
+
+#: Errors that are not the firewall, by cause. Which cause wins when several are present is
+#: `CAUSE_PRIORITY`.
+NOT_FIREWALL_RULES = _rules(
+    (N.LOCAL_TOOL, "recognized",
+     r"recognized\s{1,3}as\s{1,3}an\s{1,3}internal\s{1,3}or\s{1,3}external"),
+    (N.LOCAL_TOOL, "daemon", r"connect\s{1,3}to\s{1,3}the\s{1,3}docker\s{1,3}daemon"),
+    (N.DNS, "such", r"no\s{1,3}such\s{1,3}host"),
+    (N.DNS, "misbehaving", r"server\s{1,3}misbehaving"),
+    (N.DNS, "resolution", r"temporary\s{1,3}failure\s{1,3}in\s{1,3}name\s{1,3}resolution"),
+    (N.DNS, "known", r"name\s{1,3}or\s{1,3}service\s{1,3}not\s{1,3}known"),
+    (N.DNS, "resolve", r"could\s{1,3}not\s{1,3}resolve\s{1,3}host"),
+    (N.DNS, "getaddrinfo", r"getaddrinfo\s{0,3}(?:enotfound|eai_again|failed)"),
+    (N.DNS, "servname", r"nodename\s{1,3}nor\s{1,3}servname"),
+    (N.DNS, "nxdomain", r"nxdomain"),
+    # The az CLI's own checks (`az acr check-health`, `az acr login`).
+    (N.DNS, "connectivity_", r"connectivity_dns_error"),
+    (N.DNS, "login_server_error", r"login_server_error"),
+    (N.TLS, "connectivity_", r"connectivity_ssl_error"),
+    (N.AUTHENTICATION, "connectivity_", r"connectivity_aad_login_error"),
+    (N.PERMISSION, "connectivity_", r"connectivity_access_token_error"),
+    # A lookup answered (or not) by a DNS server `<ip>:53`: that address is the resolver.
+    (N.DNS, "lookup",
+     r"lookup\s{1,3}[a-z0-9*.-]{1,253}\s{1,3}on\s{1,3}\[?[0-9a-f.:]{2,45}\]?:53\b"),
+    (N.TLS, "x509:", r"x509:"),
+    (N.TLS, "certificate",
+     r"certificate\s{1,3}(?:verify\s{1,3}failed|has\s{1,3}expired|is\s{1,3}not\s{1,3}valid"
+     r"|signed\s{1,3}by\s{1,3}unknown)"),
+    (N.TLS, "verify", r"tls:\s{0,3}failed\s{1,3}to\s{1,3}verify"),
+    (N.TLS, "handshake", r"tls:\s{0,3}handshake\s{1,3}failure"),
+    (N.TLS, "certificate", r"ssl\s{1,3}certificate\s{1,3}problem"),
+    (N.TLS, "certificate", r"remote\s{1,3}certificate\s{1,3}is\s{1,3}invalid"),
+    (N.TLS, "certificate", r"local\s{1,3}issuer\s{1,3}certificate"),
+    (N.RATE_LIMITED, "toomanyrequests", r"toomanyrequests"),
+    (N.RATE_LIMITED, "requests", r"too\s{1,3}many\s{1,3}requests"),
+    (N.RATE_LIMITED, "limit", r"pull\s{1,3}rate\s{1,3}limit"),
+    (N.SERVER_ERROR, "internal", r"internal\s{1,3}server\s{1,3}error"),
+    (N.SERVER_ERROR, "gateway", r"bad\s{1,3}gateway"),
+    (N.SERVER_ERROR, "unavailable", r"service\s{1,3}unavailable"),
+    (N.SERVER_ERROR, "gateway", r"gateway\s{1,3}time-?out"),
+    # Container Instances: the registry answered with an error (often Docker Hub under load).
+    (N.SERVER_ERROR, "registryerrorresponse", r"registryerrorresponse"),
+    (N.SERVER_ERROR, "received",
+     r"an\s{1,3}error\s{1,3}response\s{1,3}is\s{1,3}received\s{1,3}from\s{1,3}the\s{1,3}docker"
+     r"\s{1,3}registry"),
+    (N.NOT_FROM_REGISTRY, "parsing",
+     r"error\s{1,3}parsing\s{1,3}http\s{1,3}\d{3}\s{1,3}response\s{1,3}body:\s{0,3}"
+     r"(?:unexpected\s{1,3}end\s{1,3}of\s{1,3}json|invalid\s{1,3}character\s{1,3}'<')"),
+    # An HTML error page (a proxy's, a gateway's or a WAF's): the registry answers in JSON.
+    (N.NOT_FROM_REGISTRY, "<title>", r"<title>\s{0,3}[45]\d\d\b"),
+    (N.NOT_FROM_REGISTRY, "gave",
+     r"server\s{1,3}gave\s{1,3}http\s{1,3}response\s{1,3}to\s{1,3}https\s{1,3}client"),
+    (N.NOT_FROM_REGISTRY, "attempt",
+     r"login\s{1,3}attempt\s{1,3}to\s{1,3}\S{1,300}\s{1,3}failed\s{1,3}with\s{1,3}status:"
+     r"\s{0,3}404"),
+    (N.CONNECTIVITY, "timeout", r"i/o\s{1,3}timeout"),
+    (N.CONNECTIVITY, "timeout", r"tls\s{1,3}handshake\s{1,3}timeout"),
+    (N.CONNECTIVITY, "timeout", r"client\.timeout\s{1,3}exceeded"),
+    (N.CONNECTIVITY, "connect", r"connection\s{1,3}(?:timed\s{1,3}out|reset|refused)"),
+    (N.CONNECTIVITY, "connect", r"could\s{1,3}not\s{1,3}connect\s{1,3}to\s{1,3}the\s{1,3}registry"),
+    (N.CONNECTIVITY, "connect", r"proxyconnect\s{1,3}tcp"),
+    (N.CONNECTIVITY, "deadline", r"context\s{1,3}deadline\s{1,3}exceeded"),
+    (N.CONNECTIVITY, "route", r"no\s{1,3}route\s{1,3}to\s{1,3}host"),
+    (N.CONNECTIVITY, "unreachable", r"network\s{1,3}is\s{1,3}unreachable"),
+    (N.CONNECTIVITY, "establish",
+     r"failed\s{1,3}to\s{1,3}establish\s{1,3}a\s{1,3}new\s{1,3}connection"),
+    (N.LOCAL_TOOL, "docker_", r"docker_(?:command|daemon)_error"),
+    (N.STORAGE, "authorized", r"this\s{0,3}request\s{0,3}is\s{0,3}not\s{0,3}authorized"),
+    (N.STORAGE, "authorization", r"authorization(?:failure|permissionmismatch)\b"),
+    (N.AUTHENTICATION, "unauthorized", r"unauthorized\b"),
+    (N.AUTHENTICATION, "authentication", r"authentication\s{0,3}required"),
+    (N.PERMISSION, "insufficient_scope", r"insufficient_scope"),
+    (N.PERMISSION, "permissions", r"retrieving\s{0,3}permissions\s{0,3}failed"),
+    (N.PERMISSION, "resource",
+     r"requested\s{0,3}access\s{0,3}to\s{0,3}the\s{0,3}resource\s{0,3}is\s{0,3}denied"),
+    (N.NOT_FOUND, "manifest", r"manifest\s{0,3}unknown"),
+    (N.NOT_FOUND, "manifest", r"manifest_unknown"),
+    (N.NOT_FOUND, "name_unknown", r"name_unknown"),
+    (N.NOT_FOUND, "specified", r"specified\s{1,3}tag\s{1,3}does\s{1,3}not\s{1,3}exist"),
+    # Also `docker: not found` and `command not found: helm`: the parser reads what is around
+    # it and makes those LOCAL_TOOL.
+    (N.NOT_FOUND, "found", r"not\s{1,3}found\b"),
+    # A connection cut before any answer: `Get "https://…/v2/": EOF`.
+    _after_colon(N.CONNECTIVITY, "eof"),
+)  # fmt: skip
+#: Which cause explains a paste that shows several (a timeout explains a later `not found`).
+CAUSE_PRIORITY: tuple[NotFirewallCause, ...] = (
+    N.LOCAL_TOOL, N.DNS, N.TLS, N.PRIVATE_ENDPOINT, N.CONNECTIVITY, N.RATE_LIMITED,
+    N.NOT_FROM_REGISTRY, N.SERVER_ERROR, N.STORAGE, N.AUTHENTICATION, N.PERMISSION, N.NOT_FOUND,
+)  # fmt: skip
+#: Tools whose absence (`docker: not found`) is a local error, not a registry one.
+LOCAL_TOOLS = (
+    r"docker|podman|nerdctl|crictl|ctr|helm|oras|skopeo|buildah|kubectl|az|regctl|crane|"
+    r"docker-compose"
+)
+TOOL_NOT_FOUND_BEFORE = re.compile(
+    r"(?:^|[\s'\"/])(?:"
+    + LOCAL_TOOLS
+    + r")(?:\.exe)?'?:\s{0,3}(?:line\s{1,3}\d{1,6}:\s{0,3}|\d{1,6}"
+    r":\s{0,3})?(?:command\s{1,3})?$"
+)
+TOOL_NOT_FOUND_AFTER = re.compile(r"\s{0,3}:\s{0,3}(?:" + LOCAL_TOOLS + r")\b")
+#: The address a connection error dialled: `dial tcp 10.1.2.4:443` or `->52.1.2.3:443`.
+CONNECT_TARGET = re.compile(
+    r"(?:dial\s{1,3}tcp\s{1,3}|->)\[?(?P<ip>[0-9a-f:.]{2,45}?)\]?:(?P<port>\d{1,5})\b"
+)
+#: A 5xx that the docker SDK or App Service wraps around another error says nothing itself.
+WRAPPER_5XX = re.compile(r"http\+docker|docker\s{1,3}api\s{1,3}responded")
+#: A 403 near these came from storage, not from the registry's firewall.
+STORAGE_HOSTS = (
+    re.compile(r"\.blob\.core\.(?:windows\.net|chinacloudapi\.cn)"),
+    re.compile(r"\.data\.azurecr\."),
+)
+#: After an `access … denied` or a refresh-token error: which status followed.
+FOLLOWING_401 = re.compile(r"\b401\b")
+FOLLOWING_403 = re.compile(r"\b403\b")
+FOLLOWING_404 = re.compile(r"\b404\b")
+
+# --- clients (lower-cased text), most specific first --------------------------------------------
 
 _CLIENT_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("container_apps", (
         r"webhookinvalidparametervalue", r"containerapp", r"microsoft\.app\b",
-        r"template\.containers")),
+        r"template\.containers", r"unable\s{1,3}to\s{1,3}pull\s{1,3}image\s{1,3}using\s{1,3}"
+        r"managed\s{1,3}identity")),
     ("container_instances", (
         r"inaccessibleimage", r"container\s{1,3}group\b", r"microsoft\.containerinstance",
         r"az\s{1,3}container\s{1,3}create")),
     ("app_service", (
         r"dockerapiexception", r"kudu\b", r"microsoft\.web\b", r"az\s{1,3}webapp\b",
-        r"\{\s{0,5}\"message\"\s{0,5}:\s{0,5}\"denied\"\s{0,5}\}", r"pulling\s{1,3}image:",
+        r"\"message\"\s{0,5}:\s{0,5}\"denied\"\s{0,5}\}", r"pulling\s{1,3}image:",
         r"container\s{1,3}\S{1,80}\s{1,3}for\s{1,3}site\s", r"_docker\.log\b", r"websites?_\w")),
-    ("acr_import", (r"az\s{1,3}acr\s{1,3}import\b",)),
+    ("acr_import", (r"az\s{1,3}acr\s{1,3}import\b", r"/importimage\b")),
     ("acr_tasks", (
         r"az\s{1,3}acr\s{1,3}(?:build|run|task)\b", r"run\s{1,3}id:\s{0,3}\w",
-        r"waiting\s{1,3}for\s{1,3}an\s{1,3}agent", r"queued\s{1,3}a\s{1,3}(?:build|run)\b")),
+        r"waiting\s{1,3}for\s{1,3}an\s{1,3}agent", r"queued\s{1,3}a\s{1,3}(?:build|run)\b",
+        r"acb_(?:step|vol|default)")),
     ("kubelet", (
         r"kubelet\b", r"failed\s{1,3}to\s{1,3}pull\s{1,3}image\b", r"errimagepull\b",
         r"imagepullbackoff\b", r"back-off\s{1,3}pulling\s{1,3}image",
@@ -205,12 +447,18 @@ _CLIENT_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
         r"podman\b", r"initializing\s{1,3}source\s{1,3}docker://",
         r"trying\s{1,3}to\s{1,3}pull\b")),
     ("buildkit", (r"failed\s{1,3}to\s{1,3}solve\b", r"buildkit", r"buildx\b")),
+    # The az CLI's own error texts, before docker: `az acr login` drives docker, and its errors
+    # say more about what failed than the daemon's lines around them.
+    ("az_cli", (
+        r"connectivity_[a-z_]{1,40}_error\b",
+        r"unable\s{1,3}to\s{1,3}get\s{1,3}aad\s{1,3}authorization",
+        r"looks\s{1,3}like\s{1,3}you\s{1,3}don'?t\s{1,3}have\s{1,3}access",
+        r"could\s{1,3}not\s{1,3}connect\s{1,3}to\s{1,3}the\s{1,3}registry\s{1,3}login")),
     ("docker", (
         r"error\s{1,3}response\s{1,3}from\s{1,3}daemon",
-        r"docker(?:-compose)?\s{1,3}(?:pull|push|run|login|create|compose)\b")),
-    ("az_cli", (
-        r"az\s{1,3}acr\b", r"unable\s{1,3}to\s{1,3}get\s{1,3}aad\s{1,3}authorization",
-        r"connectivity_[a-z_]{1,40}_error\b", r"access\s{1,3}to\s{1,3}registry\s{1,3}'")),
+        r"docker(?:-compose)?\s{1,3}(?:pull|push|run|login|create|compose)\b",
+        r"unable\s{1,3}to\s{1,3}find\s{1,3}image\s{1,3}'")),
+    ("az_cli", (r"az\s{1,3}acr\b", r"access\s{1,3}to\s{1,3}registry\s{1,3}'")),
     ("sdk", (
         r"azure\.core\.exceptions", r"httpresponseerror\b", r"clientauthenticationerror\b",
         r"containerregistryclient\b", r"azure\.containerregistry", r"requestfailedexception\b",
@@ -227,5 +475,5 @@ _CLIENT_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )  # fmt: skip
 #: (client, pattern) in order of preference when several clients are named.
 CLIENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (client, re.compile(source)) for client, sources in _CLIENT_SOURCES for source in sources
+    (client, re.compile(tight(source))) for client, sources in _CLIENT_SOURCES for source in sources
 )

@@ -1,7 +1,8 @@
 """The organisation's known egress addresses (NAT gateways, office ranges, VPN exits) by label.
 
 Configured as a JSON object, IP or CIDR → label (`Settings.known_ips`, `--known-ips FILE`).
-A lookup returns the most specific entry covering the address.
+A lookup returns the most specific entry covering the address: one `bisect` in an index of the
+entries' address ranges (`_intervals`), not a scan of every entry.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from services.diagnosis._intervals import NestedRanges
 from services.domain.ips import IPAddress, IPNetwork
 from services.files import read_json
 
@@ -42,6 +44,14 @@ class KnownIps:
             items.append(KnownIp(network=network, label=label.strip() or str(network)))
         # Longest prefix first, so the first hit is the most specific.
         self._entries = tuple(sorted(items, key=lambda k: -k.network.prefixlen))
+        self._index = {
+            version: NestedRanges(
+                (int(k.network.network_address), int(k.network.broadcast_address), k)
+                for k in self._entries
+                if k.network.version == version
+            )
+            for version in (4, 6)
+        }
 
     @classmethod
     def load(cls, path: str | Path) -> KnownIps:
@@ -60,7 +70,4 @@ class KnownIps:
 
     def lookup(self, ip: IPAddress) -> KnownIp | None:
         """The most specific known network containing `ip`, or None."""
-        for entry in self._entries:
-            if ip.version == entry.network.version and ip in entry.network:
-                return entry
-        return None
+        return self._index[ip.version].innermost(int(ip))

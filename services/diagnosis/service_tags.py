@@ -3,26 +3,35 @@
 The input is Microsoft's `ServiceTags_Public_<date>.json` (or `az network list-service-tags`):
 `values[].name` and `values[].properties.addressPrefixes`, plus `region` and `systemService`.
 
-CIDR prefixes nest or are disjoint, never partly overlap, so the index cuts the address line into
-disjoint segments once, each carrying every tag that covers it (most specific first), and a lookup
-is one `bisect` over the segment starts. IPv4 and IPv6 get separate segment lists.
+CIDR prefixes nest or are disjoint, never partly overlap, so the index (`_intervals`) sorts them
+once and links each to the prefix it is nested in; a lookup is one `bisect` plus a short walk up
+the nesting. IPv4 and IPv6 get separate indexes.
+
+Building it is paid once per process on ~50,000 prefixes, so each distinct prefix string is
+parsed once, into integers, by `socket.inet_pton` (C) rather than `ipaddress.ip_network` (which
+costs about ten times as much per prefix); `ipaddress` objects are made only when asked for.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from bisect import bisect_right
+import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services.diagnosis._intervals import NestedRanges
 from services.domain.ips import IPAddress, IPNetwork
 from services.files import read_json
 
 
 class ServiceTagsError(ValueError):
     """The document is not a usable ServiceTags JSON."""
+
+
+#: (IP version, first address, last address) of a prefix, as integers.
+Range = tuple[int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,27 +43,15 @@ class ServiceTag:
     region: str
     #: The service the tag belongs to (`AzureContainerApps`), or "" (as for `AzureCloud`).
     system_service: str
-    prefixes: tuple[IPNetwork, ...]
+    ranges: tuple[Range, ...]
 
     @property
     def address_count(self) -> int:
-        return sum(_size(net) for net in self.prefixes)
+        return sum(last - first + 1 for _, first, last in self.ranges)
 
-
-@dataclass(frozen=True, slots=True)
-class _Segments:
-    starts: list[int]
-    ends: list[int]
-    tags: list[tuple[str, ...]]
-
-    def names_of_last(self) -> tuple[str, ...] | None:
-        return self.tags[-1] if self.tags else None
-
-    def find(self, value: int) -> tuple[str, ...]:
-        i = bisect_right(self.starts, value) - 1
-        if i >= 0 and value <= self.ends[i]:
-            return self.tags[i]
-        return ()
+    @property
+    def prefixes(self) -> tuple[IPNetwork, ...]:
+        return tuple(ipaddress.ip_network(_cidr(*r)) for r in self.ranges)
 
 
 class ServiceTagIndex:
@@ -64,55 +61,95 @@ class ServiceTagIndex:
         self._tags: dict[str, ServiceTag] = {}
         for tag in tags:
             self._tags[tag.name] = tag
+        groups: dict[Range, list[str]] = {}
+        for tag in self._tags.values():
+            for prefix in tag.ranges:
+                groups.setdefault(prefix, []).append(tag.name)
+        self._index(groups, {tag.name: tag.address_count for tag in self._tags.values()})
+
+    def _index(self, groups: dict[Range, list[str]], counts: Mapping[str, int]) -> None:
+        """Index `groups`: each range with the names of the tags that list it."""
         # Among tags with the same matching prefix, the one covering fewer addresses overall is
         # the more specific: AzureContainerApps.WestEurope < AzureCloud.westeurope < AzureCloud.
         # Equal breadth (a service's global tag and its one regional tag): the regional one.
-        breadth = {name: (tag.address_count, not tag.region) for name, tag in self._tags.items()}
-        self._v4 = _build(self._tags.values(), 4, breadth)
-        self._v6 = _build(self._tags.values(), 6, breadth)
+        ranked = sorted(self._tags.values(), key=lambda t: (counts[t.name], not t.region, t.name))
+        rank = {tag.name: i for i, tag in enumerate(ranked)}
+        for names in groups.values():
+            if len(names) == 2:  # the usual case (a tag and its regional one): no sort call
+                if rank[names[0]] > rank[names[1]]:
+                    names.reverse()
+            elif len(names) > 2:
+                names.sort(key=rank.__getitem__)
+        self._v4 = NestedRanges.from_groups(
+            (first, last, names) for (v, first, last), names in groups.items() if v == 4
+        )
+        self._v6 = NestedRanges.from_groups(
+            (first, last, names) for (v, first, last), names in groups.items() if v == 6
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ServiceTagIndex:
-        """Build from a parsed ServiceTags_Public document; raises ServiceTagsError if malformed."""
+        """Build from a parsed ServiceTags_Public document; raises ServiceTagsError if malformed.
+
+        One pass over the ~50,000 listed prefixes parses each spelling once, groups the tags by
+        prefix and counts each tag's addresses; the index is then built from those groups.
+        """
         if not isinstance(data, Mapping):
             raise ServiceTagsError("service tags JSON must be an object with a 'values' list")
         values = data.get("values")
         if not isinstance(values, list):
             raise ServiceTagsError("service tags JSON has no 'values' list")
-        tags: list[ServiceTag] = []
+        tags: dict[str, ServiceTag] = {}
+        counts: dict[str, int] = {}
+        groups: dict[Range, list[str]] = {}
         # The same prefix is listed under AzureCloud, AzureCloud.<region> and the service's
         # global and regional tags: parse each spelling once.
-        parsed: dict[str, IPNetwork] = {}
+        parsed: dict[str, Range] = {}
+        repeated = False
         for entry in values:
             if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
                 raise ServiceTagsError("every service tag entry needs a 'name'")
             name: str = entry["name"]
+            repeated = repeated or name in tags
             props = entry.get("properties") or {}
             if not isinstance(props, Mapping):
                 raise ServiceTagsError(f"service tag {name!r}: 'properties' is not an object")
             raw_prefixes = props.get("addressPrefixes") or []
             if not isinstance(raw_prefixes, list):
                 raise ServiceTagsError(f"service tag {name!r}: 'addressPrefixes' is not a list")
-            prefixes: list[IPNetwork] = []
+            ranges: list[Range] = []
+            count = 0
             for raw in raw_prefixes:
-                net = parsed.get(raw) if isinstance(raw, str) else None
-                if net is None:
-                    try:
-                        net = ipaddress.ip_network(str(raw).strip(), strict=False)
-                    except ValueError as exc:
-                        raise ServiceTagsError(f"service tag {name!r}: bad prefix {raw!r}") from exc
+                try:
+                    found = parsed.get(raw)
+                except TypeError:  # a list or object where a prefix should be
+                    found = None
+                if found is None:
+                    found = _parse_prefix(raw)
+                    if found is None:
+                        raise ServiceTagsError(f"service tag {name!r}: bad prefix {raw!r}")
                     if isinstance(raw, str):
-                        parsed[raw] = net
-                prefixes.append(net)
-            tags.append(
-                ServiceTag(
-                    name=name,
-                    region=str(props.get("region") or "").lower(),
-                    system_service=str(props.get("systemService") or ""),
-                    prefixes=tuple(prefixes),
-                )
+                        parsed[raw] = found
+                ranges.append(found)
+                count += found[2] - found[1] + 1
+                names = groups.get(found)
+                if names is None:
+                    groups[found] = [name]
+                else:
+                    names.append(name)
+            tags[name] = ServiceTag(
+                name=name,
+                region=str(props.get("region") or "").lower(),
+                system_service=str(props.get("systemService") or ""),
+                ranges=tuple(ranges),
             )
-        return cls(tags)
+            counts[name] = count
+        if repeated:  # a name listed twice: its last listing counts, as for the constructor
+            return cls(tags.values())
+        index = cls.__new__(cls)
+        index._tags = tags
+        index._index(groups, counts)
+        return index
 
     @classmethod
     def load(cls, path: str | Path) -> ServiceTagIndex:
@@ -124,14 +161,15 @@ class ServiceTagIndex:
         return len(self._tags)
 
     @property
-    def segment_count(self) -> int:
-        return len(self._v4.starts) + len(self._v6.starts)
+    def range_count(self) -> int:
+        """Distinct prefixes indexed."""
+        return len(self._v4) + len(self._v6)
 
     def lookup(self, ip: IPAddress | str) -> tuple[str, ...]:
         """Names of every tag covering `ip`, most specific first; () when it is not Azure's."""
         addr = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
-        segments = self._v4 if addr.version == 4 else self._v6
-        return segments.find(int(addr))
+        index = self._v4 if addr.version == 4 else self._v6
+        return index.covering(int(addr))
 
     def tag(self, name: str) -> ServiceTag | None:
         return self._tags.get(name)
@@ -141,52 +179,37 @@ class ServiceTagIndex:
         return tuple(self._tags[name] for name in self.lookup(ip))
 
 
-def _build(
-    tags: Iterable[ServiceTag], version: int, breadth: Mapping[str, tuple[int, bool]]
-) -> _Segments:
-    # The same prefix is usually listed by several tags: group the names per prefix first.
-    groups: dict[tuple[int, int], set[str]] = {}
-    for tag in tags:
-        for net in tag.prefixes:
-            if net.version == version:
-                start = int(net.network_address)
-                groups.setdefault((start, start + _size(net) - 1), set()).add(tag.name)
-
-    out = _Segments([], [], [])
-    # CIDRs nest or are disjoint, so walking them by start (widest first) keeps the open ones
-    # on a stack whose top is the innermost; each stack entry carries its full ordered names:
-    # its own (the longest prefix) first, then its parent's.
-    stack: list[tuple[int, tuple[str, ...]]] = []
-    pos = 0
-    for (start, end), own in sorted(groups.items(), key=lambda g: (g[0][0], -g[0][1])):
-        while stack and stack[-1][0] < start:
-            top_end, top_names = stack.pop()
-            if pos <= top_end:
-                _emit(out, pos, top_end, top_names)
-                pos = top_end + 1
-        if stack and pos < start:
-            _emit(out, pos, start - 1, stack[-1][1])
-        pos = start
-        mine = sorted(own, key=lambda n: (breadth.get(n, (0, False)), n))
-        inherited = [n for n in stack[-1][1] if n not in own] if stack else []
-        stack.append((end, tuple(mine + inherited)))
-    while stack:
-        top_end, top_names = stack.pop()
-        if pos <= top_end:
-            _emit(out, pos, top_end, top_names)
-            pos = top_end + 1
-    return out
+_FAMILIES = {4: (socket.AF_INET, 32), 6: (socket.AF_INET6, 128)}
 
 
-def _emit(out: _Segments, start: int, end: int, names: tuple[str, ...]) -> None:
-    if out.names_of_last() == names and out.ends[-1] + 1 == start:
-        out.ends[-1] = end  # same tags as the segment just before: extend it
+def _parse_prefix(raw: object) -> Range | None:
+    """`a.b.c.d/n` or `x::/n` as (version, first, last); host bits are ignored, as by
+    `ip_network(strict=False)`. None when it is not a prefix."""
+    if not isinstance(raw, str):
+        return None
+    address, slash, length = raw.strip().partition("/")
+    # IPv4 first: nine in ten service-tag prefixes are.
+    try:
+        packed, version, bits = socket.inet_pton(socket.AF_INET, address), 4, 32
+    except OSError:
+        try:
+            packed, version, bits = socket.inet_pton(socket.AF_INET6, address), 6, 128
+        except (OSError, ValueError):
+            return None
+    except ValueError:  # an embedded NUL
+        return None
+    if not slash:
+        prefix = bits
+    elif length.isdigit() and length.isascii() and int(length) <= bits:
+        prefix = int(length)
     else:
-        out.starts.append(start)
-        out.ends.append(end)
-        out.tags.append(names)
+        return None
+    size = 1 << (bits - prefix)
+    first = int.from_bytes(packed, "big") & ~(size - 1)
+    return version, first, first + size - 1
 
 
-def _size(net: IPNetwork) -> int:
-    # `num_addresses` goes through the cached `broadcast_address`; this is the same, cheaper.
-    return 1 << (net.max_prefixlen - net.prefixlen)
+def _cidr(version: int, first: int, last: int) -> str:
+    bits = _FAMILIES[version][1]
+    address = ipaddress.IPv4Address(first) if version == 4 else ipaddress.IPv6Address(first)
+    return f"{address}/{bits - (last - first + 1).bit_length() + 1}"

@@ -9,19 +9,34 @@ not a firewall error → unrecognized → IP redacted → (no IP: registry check
 Several IPs in one paste: the subject is the first IP the registry does not already allow (the
 first IP when no registry is known, or when all are allowed); the rest are listed in the facts.
 A paste that names no registry is checked against the only snapshot when exactly one is given.
+
+An Azure-owned address gets a temporary rule when the client's egress stays with its resource
+(Container Apps, Container Instances, App Service, an AKS cluster), with a warning for the
+approver that the address is Azure's and may be shared; never when it changes with every run
+(hosted CI runners, ACR Tasks agents), when nothing says which service pulled, or when the
+registry's policy refuses Azure-owned addresses.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from services.diagnosis import _advice
 from services.diagnosis.known_ips import KnownIp, KnownIps
 from services.diagnosis.service_tags import ServiceTag, ServiceTagIndex
-from services.domain.failure import Client, FailureKind, PullFailure
+from services.domain.failure import (
+    Client,
+    FailureKind,
+    FirewallHint,
+    NotFirewallCause,
+    PasteIp,
+    PullFailure,
+)
 from services.domain.ips import IPAddress, non_public_reason
 from services.domain.registry import IpRule, RegistryState
 
@@ -46,17 +61,32 @@ class Verdict(StrEnum):
     UNRECOGNIZED = "unrecognized"
 
 
-class DiagnosisFacts(BaseModel):
-    """What the verdict rests on; fields that do not apply stay None or empty."""
+class AzureEgress(StrEnum):
+    """How long the Azure-owned address a pull came from stays with the client."""
 
-    model_config = ConfigDict(frozen=True)
+    #: Container Apps, Container Instances, App Service, an AKS cluster: for the resource's life.
+    STAYS_WITH_RESOURCE = "stays_with_resource"
+    #: Hosted CI runners, ACR Tasks agents, `az acr import`: a new address on every run.
+    CHANGES_PER_RUN = "changes_per_run"
+    #: Only generic Azure space, and the paste does not say which service pulled.
+    UNKNOWN = "unknown"
+
+
+class DiagnosisFacts(BaseModel):
+    """What the verdict rests on; fields that do not apply stay None or empty.
+
+    Built in one place (`_Diagnoser._make`) with keyword arguments: `extra="forbid"` makes the
+    pydantic mypy plugin refuse a misspelt fact at type-checking time.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     #: The address the verdict is about.
-    ip: IPAddress | None = None
+    ip: PasteIp | None = None
     #: Other addresses in the paste, in order.
-    other_ips: tuple[IPAddress, ...] = ()
+    other_ips: tuple[PasteIp, ...] = ()
     #: Addresses of the paste the registry's rules already allow.
-    allowed_ips: tuple[IPAddress, ...] = ()
+    allowed_ips: tuple[PasteIp, ...] = ()
     registry_name: str | None = None
     login_server: str | None = None
     #: The paste named no registry; the only snapshot given was taken to be the one.
@@ -79,15 +109,23 @@ class DiagnosisFacts(BaseModel):
     service_tags: tuple[str, ...] = ()
     service_tag_region: str | None = None
     service_tag_service: str | None = None
+    #: For an Azure-owned `ip`: whether it stays with the client's resource.
+    azure_egress: AzureEgress | None = None
+    #: The registry's policy refuses rules for Azure-owned addresses.
+    azure_ips_refused_by_policy: bool = False
     quota_used: int | None = None
     quota_limit: int | None = None
     retry_after_minutes: int | None = None
+    #: For `not_a_firewall_error`: what the error is instead.
+    cause: NotFirewallCause | None = None
+    #: For a refusal without an IP: what makes it look like the firewall.
+    hint: FirewallHint | None = None
     #: Why a temporary grant is not offered, when it is not.
     grant_refusal: str | None = None
 
 
 class Diagnosis(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     verdict: Verdict
     failure: PullFailure
@@ -95,8 +133,11 @@ class Diagnosis(BaseModel):
     #: A temporary allow rule may be offered for `grant_ip`.
     grant_eligible: bool
     grant_ip: ipaddress.IPv4Address | None = None
+    #: What the approver must know before allowing `grant_ip` (an Azure-owned, shared address).
+    grant_warning: str | None = None
     summary: str
-    recommendation: str
+    #: What to do, one step each, in order.
+    steps: tuple[str, ...]
 
 
 def diagnose(
@@ -105,15 +146,51 @@ def diagnose(
     registries: Sequence[RegistryState] = (),
     known_ips: KnownIps | Mapping[str, str] | None = None,
     service_tags: ServiceTagIndex | None = None,
+    refuse_azure_ips: frozenset[str] = frozenset(),
 ) -> Diagnosis:
     """Explain a refused pull.
 
     `registries` are the snapshots the bot knows (none: judge from the paste alone); `known_ips`
-    the organisation's egress networks; `service_tags` Microsoft's Azure address index. Pure: no
-    I/O. Raises KnownIpsError if `known_ips` is a mapping with an invalid CIDR.
+    the organisation's egress networks; `service_tags` Microsoft's Azure address index;
+    `refuse_azure_ips` the login servers whose policy refuses rules for Azure-owned addresses.
+    Pure: no I/O. Raises KnownIpsError if `known_ips` is a mapping with an invalid CIDR.
     """
-    known = known_ips if isinstance(known_ips, KnownIps) else KnownIps(known_ips)
-    return _Diagnoser(failure, registries, known, service_tags).run()
+    if isinstance(known_ips, KnownIps):
+        known = known_ips
+    else:
+        known = KnownIps(known_ips) if known_ips else _NO_KNOWN_IPS
+    refused = frozenset(s.strip().lower() for s in refuse_azure_ips)
+    return _Diagnoser(failure, registries, known, service_tags, refused).run()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Found:
+    """What a verdict found beyond the registry snapshot and the paste."""
+
+    matched_rule: str | None = None
+    gateway: KnownIp | None = None
+    tags: tuple[ServiceTag, ...] = ()
+    azure_egress: AzureEgress | None = None
+    azure_ips_refused_by_policy: bool = False
+    retry_after_minutes: int | None = None
+    #: A login server to report instead of the resolved registry's (registry_unknown).
+    login_server: str | None = None
+
+
+_NO_KNOWN_IPS = KnownIps()
+
+#: Which Azure services keep a pulling client's address, by service tag `systemService`.
+_STAYING_SERVICES = {
+    "azurecontainerapps": Client.CONTAINER_APPS,
+    "azurecontainerinstance": Client.CONTAINER_INSTANCES,
+    "appservice": Client.APP_SERVICE,
+    "azureappservice": Client.APP_SERVICE,
+}
+_PER_RUN_CLIENTS = frozenset({Client.ACR_TASKS, Client.ACR_IMPORT, Client.CI})
+_STAYING_CLIENTS = frozenset(
+    {Client.CONTAINER_APPS, Client.CONTAINER_INSTANCES, Client.APP_SERVICE, Client.KUBELET,
+     Client.CONTAINERD}
+)  # fmt: skip
 
 
 class _Diagnoser:
@@ -123,11 +200,13 @@ class _Diagnoser:
         registries: Sequence[RegistryState],
         known: KnownIps,
         tags: ServiceTagIndex | None,
+        refuse_azure_ips: frozenset[str],
     ) -> None:
         self.failure = failure
         self.registries = tuple(registries)
         self.known = known
         self.tags = tags
+        self.refuse_azure_ips = refuse_azure_ips
         self.registry, self.assumed, self.unknown_name = self._resolve_registry()
         # The covering rule of each pasted IP, looked up once.
         self.covering: dict[IPAddress, IpRule | None] = (
@@ -136,7 +215,7 @@ class _Diagnoser:
             else {}
         )
 
-    # -- resolution --------------------------------------------------------------------------------
+    # -- resolution -------------------------------------------------------------------------
 
     def _resolve_registry(self) -> tuple[RegistryState | None, bool, str | None]:
         """(registry, assumed, name the paste gave that matches no snapshot)."""
@@ -165,63 +244,99 @@ class _Diagnoser:
                     return ip
         return ips[0]
 
-    # -- facts -------------------------------------------------------------------------------------
+    def _registry_name(self) -> str:
+        if self.registry is not None:
+            return self.registry.name
+        if self.failure.registry:
+            return self.failure.registry.split(".", 1)[0]
+        return "<registry>"
 
-    def _base_facts(self, subject: IPAddress | None) -> dict[str, object]:
-        reg = self.registry
-        facts: dict[str, object] = {
-            "ip": subject,
-            "other_ips": tuple(ip for ip in self.failure.ips if ip != subject),
-            "known_registries": tuple(r.login_server for r in self.registries),
-            "registry_assumed": self.assumed,
-        }
-        if reg is not None:
-            facts.update(
-                registry_name=reg.name,
-                login_server=reg.login_server,
-                sku=reg.sku,
-                public_network_access=reg.public_network_access,
-                default_action=reg.default_action,
-                network_rule_bypass_options=reg.network_rule_bypass_options,
-                network_rule_bypass_allowed_for_tasks=reg.network_rule_bypass_allowed_for_tasks,
-                data_endpoint_enabled=reg.data_endpoint_enabled,
-                data_endpoint_host_names=reg.data_endpoint_host_names,
-                private_endpoint_count=reg.private_endpoint_count,
-                quota_used=reg.rules_used,
-                quota_limit=reg.rules_limit,
-                allowed_ips=tuple(ip for ip in self.failure.ips if self.covering[ip]),
-            )
-        elif self.failure.registry:
-            facts["login_server"] = self.failure.registry
-        return facts
+    def _login_server(self) -> str:
+        if self.registry is not None:
+            return self.registry.login_server
+        return self.failure.registry or "<registry>.azurecr.io"
+
+    def _subject(self) -> _advice.Subject:
+        f = self.failure
+        return _advice.Subject(
+            name=self._registry_name(),
+            login=self._login_server(),
+            repository=f.repository,
+            reference=f.reference,
+            custom_domain=f.custom_domain,
+            endpoint=f.endpoint,
+            remote_ip=f.remote_ip,
+            client=f.client,
+            private_endpoints=bool(self.registry and self.registry.private_endpoint_count),
+        )
+
+    # -- building a diagnosis ---------------------------------------------------------------
 
     def _make(
         self,
         verdict: Verdict,
-        facts: dict[str, object],
+        subject: IPAddress | None,
         summary: str,
-        advice: list[str],
+        steps: list[str],
         *,
+        found: _Found | None = None,
         grant_ip: ipaddress.IPv4Address | None = None,
         refusal: str | None = None,
+        warning: str | None = None,
     ) -> Diagnosis:
-        if self.failure.custom_domain and verdict not in _NOT_NETWORK_VERDICTS:
-            advice.append(_custom_domain_note(self.failure.custom_domain))
+        found = found or _Found()
+        f = self.failure
+        reg = self.registry
+        if f.custom_domain and verdict not in _NOT_NETWORK_VERDICTS:
+            steps.append(_custom_domain_note(f.custom_domain))
         if grant_ip is None and refusal:
-            advice.append(f"The bot will not offer a temporary rule: {refusal}")
-        if grant_ip is None:
-            facts["grant_refusal"] = refusal or _DEFAULT_REFUSALS.get(verdict)
+            steps.append(f"The bot will not offer a temporary rule: {refusal}")
+        tags = found.tags
+        facts = DiagnosisFacts(
+            ip=subject,
+            other_ips=tuple(ip for ip in f.ips if ip != subject),
+            allowed_ips=tuple(ip for ip in f.ips if self.covering.get(ip)),
+            registry_name=reg.name if reg else None,
+            login_server=found.login_server or (reg.login_server if reg else f.registry),
+            registry_assumed=self.assumed,
+            known_registries=tuple(r.login_server for r in self.registries),
+            sku=reg.sku if reg else None,
+            public_network_access=reg.public_network_access if reg else None,
+            default_action=reg.default_action if reg else None,
+            network_rule_bypass_options=reg.network_rule_bypass_options if reg else None,
+            network_rule_bypass_allowed_for_tasks=(
+                reg.network_rule_bypass_allowed_for_tasks if reg else None
+            ),
+            data_endpoint_enabled=reg.data_endpoint_enabled if reg else None,
+            data_endpoint_host_names=reg.data_endpoint_host_names if reg else (),
+            private_endpoint_count=reg.private_endpoint_count if reg else None,
+            matched_rule=found.matched_rule,
+            gateway_label=found.gateway.label if found.gateway else None,
+            gateway_network=str(found.gateway.network) if found.gateway else None,
+            service_tags=tuple(t.name for t in tags),
+            service_tag_region=next((t.region for t in tags if t.region), None),
+            service_tag_service=next((t.system_service for t in tags if t.system_service), None),
+            azure_egress=found.azure_egress,
+            azure_ips_refused_by_policy=found.azure_ips_refused_by_policy,
+            quota_used=reg.rules_used if reg else None,
+            quota_limit=reg.rules_limit if reg else None,
+            retry_after_minutes=found.retry_after_minutes,
+            cause=f.cause if verdict is Verdict.NOT_A_FIREWALL_ERROR else None,
+            hint=f.hint if f.kind is FailureKind.FIREWALL_SUSPECTED else None,
+            grant_refusal=None if grant_ip else (refusal or _DEFAULT_REFUSALS.get(verdict)),
+        )
         return Diagnosis(
             verdict=verdict,
-            failure=self.failure,
-            facts=DiagnosisFacts.model_validate(facts),
+            failure=f,
+            facts=facts,
             grant_eligible=grant_ip is not None,
             grant_ip=grant_ip,
+            grant_warning=warning if grant_ip is not None else None,
             summary=summary,
-            recommendation="\n".join(advice),
+            steps=tuple(step for step in steps if step),
         )
 
-    # -- the decision ------------------------------------------------------------------------------
+    # -- the decision -----------------------------------------------------------------------
 
     def run(self) -> Diagnosis:
         f = self.failure
@@ -269,44 +384,32 @@ class _Diagnoser:
             return self._firewall_open(subject, reg)
         return None
 
-    def _registry_name(self) -> str:
-        if self.registry is not None:
-            return self.registry.name
-        if self.failure.registry:
-            return self.failure.registry.split(".", 1)[0]
-        return "<registry>"
+    def _grant_blocker(self) -> str | None:
+        """Why no rule can be written for this pull even though its address could have one."""
+        reg = self.registry
+        if reg is not None and not reg.is_premium:
+            return f"{reg.name} is {reg.sku or 'not Premium'}; IP rules need the Premium SKU."
+        if reg is None and self.registries:
+            return (
+                "the paste does not say which registry it was; paste the error with the image "
+                "name, or name the registry."
+            )
+        if reg is not None and reg.rules_used >= reg.rules_limit:
+            return (
+                f"the registry's IP rule quota is full, {reg.rules_used} of {reg.rules_limit} used."
+            )
+        return None
 
-    def _login_server(self) -> str:
-        if self.registry is not None:
-            return self.registry.login_server
-        return self.failure.registry or "<registry>.azurecr.io"
-
-    # -- verdicts ----------------------------------------------------------------------------------
+    # -- verdicts ---------------------------------------------------------------------------
 
     def _not_firewall(self) -> Diagnosis:
-        facts = self._base_facts(None)
-        name = self._registry_name()
-        repo = self.failure.repository or "<repo>"
-        return self._make(
-            Verdict.NOT_A_FIREWALL_ERROR,
-            facts,
-            "This is not a firewall refusal: the registry answered, and refused on identity, "
-            "permission or image name.",
-            [
-                f"Log in again: `az acr login --name {name}` (or `docker login` with a token "
-                "that has not expired).",
-                "Check the identity pulling has the AcrPull role on the registry "
-                "(for AKS: `az aks check-acr`).",
-                "Check the repository and tag exist: "
-                f"`az acr repository show-tags --name {name} --repository {repo}`.",
-                "A temporary IP rule would change nothing here.",
-            ],
-        )
+        summary, steps = _advice.not_firewall(self.failure.cause, self._subject())
+        return self._make(Verdict.NOT_A_FIREWALL_ERROR, None, summary, steps)
 
     def _unrecognized(self) -> Diagnosis:
         return self._make(
             Verdict.UNRECOGNIZED,
-            self._base_facts(None),
+            None,
             "I could not find a registry refusal in this text.",
             [
                 "Paste the full error as printed, including the line with `denied` or the HTTP "
@@ -320,7 +423,7 @@ class _Diagnoser:
     def _redacted(self) -> Diagnosis:
         return self._make(
             Verdict.IP_REDACTED,
-            self._base_facts(None),
+            None,
             "The registry firewall refused the pull, but the IP address in the paste was redacted.",
             [
                 "Paste the original error with the IP left in: it is the public address the "
@@ -331,20 +434,20 @@ class _Diagnoser:
         )
 
     def _no_ip(self) -> Diagnosis:
-        facts = self._base_facts(None)
         client = self.failure.client
-        advice: list[str] = []
+        steps: list[str] = _advice.suspected(self.failure.hint, self._subject())
         if client is Client.CONTAINER_APPS:
-            advice += [
+            steps += [
                 "Container Apps does not always show the refused IP. Find the environment's "
                 "outbound addresses: `az containerapp show -n <app> -g <rg> --query "
-                "properties.outboundIpAddresses`.",
+                "properties.outboundIpAddresses`, and paste the error with the one it used to "
+                "ask for a temporary rule.",
                 "Those addresses belong to Azure and can change; for lasting access give the "
                 "environment a fixed egress (workload profiles with a NAT gateway) and allow "
                 "that one IP permanently.",
             ]
         elif client is Client.CONTAINER_INSTANCES:
-            advice += [
+            steps += [
                 "Container Instances hides the refused IP and its outbound IP is unknown until "
                 "the group exists, so a rule cannot be added beforehand.",
                 "Pull with a managed identity and let trusted Azure services through "
@@ -352,36 +455,31 @@ class _Diagnoser:
                 "whose NAT gateway has a permanent rule.",
             ]
         elif client in (Client.KUBELET, Client.CONTAINERD):
-            advice += [
-                "A 403 on containerd's token request (`failed to fetch anonymous token`) is "
-                "how the registry firewall refuses a Kubernetes node; containerd does not show "
-                "the IP.",
+            steps += [
                 "The address that counts is the cluster's public egress: for AKS the outbound "
                 "load balancer's or NAT gateway's public IP (`az aks show -n <cluster> -g <rg> "
                 "--query networkProfile`). That egress is fixed, so it should get a permanent "
                 "rule from the platform team. Or attach the registry privately (private "
                 "endpoint in the cluster's VNet).",
             ]
-        else:
-            advice += [
-                "The refusal looks like the registry firewall, but the error shows no IP; some "
-                "clients and Azure services hide it.",
+        elif self.failure.hint is not FirewallHint.SENTENCE_CUT:
+            steps += [
                 "Run the same pull with `docker pull` from that machine, which prints the "
                 "refused IP, and paste that error; or paste the machine's public egress IP "
                 "(its NAT gateway, proxy or service outbound address), not its private one.",
             ]
-        advice.append(self._bypass_note())
+        steps.append(self._bypass_note())
         return self._make(
             Verdict.NO_IP_IN_ERROR,
-            facts,
+            None,
             "Most likely refused by the registry firewall, but the error does not say which IP.",
-            [a for a in advice if a],
+            steps,
         )
 
     def _ipv6(self, ip: IPAddress) -> Diagnosis:
         return self._make(
             Verdict.IPV6_NOT_SUPPORTED,
-            self._base_facts(ip),
+            ip,
             f"The pull came from the IPv6 address {ip}; registry IP rules are IPv4 only.",
             [
                 "No rule can allow an IPv6 client. Make the client reach the registry over IPv4 "
@@ -395,7 +493,7 @@ class _Diagnoser:
         name, login = self._registry_name(), self._login_server()
         return self._make(
             Verdict.PRIVATE_IP,
-            self._base_facts(ip),
+            ip,
             f"{ip} is a private (non-public) address; the registry's IP rules only see public "
             "addresses.",
             [
@@ -412,12 +510,10 @@ class _Diagnoser:
         )
 
     def _registry_unknown(self, ip: IPAddress | None, name: str) -> Diagnosis:
-        facts = self._base_facts(ip)
-        facts["login_server"] = name
         known = ", ".join(r.login_server for r in self.registries)
         return self._make(
             Verdict.REGISTRY_UNKNOWN,
-            facts,
+            ip,
             f"{name} is not a registry this bot manages.",
             [
                 f"The registries I know are: {known}.",
@@ -425,6 +521,7 @@ class _Diagnoser:
                 "them, ask the bot's owner to add it to that registry's configuration. Otherwise "
                 "ask that registry's owner for access.",
             ],
+            found=_Found(login_server=name),
             refusal=f"{name} is not managed by this bot.",
         )
 
@@ -436,7 +533,7 @@ class _Diagnoser:
         )
         return self._make(
             Verdict.PUBLIC_ACCESS_DISABLED,
-            self._base_facts(ip),
+            ip,
             f"{reg.name} has public network access disabled, so no IP rule can let a client in.",
             [
                 f"Rules do nothing while public access is disabled.{pe}",
@@ -455,7 +552,7 @@ class _Diagnoser:
         )
         return self._make(
             Verdict.FIREWALL_OPEN,
-            self._base_facts(ip),
+            ip,
             f"{reg.name} accepts every public IP ({why}); the firewall did not refuse this pull.",
             [
                 "If the error still says `not allowed access`, the registry may have changed "
@@ -467,9 +564,7 @@ class _Diagnoser:
         )
 
     def _already_allowed(self, ip: IPAddress, reg: RegistryState, rule: str) -> Diagnosis:
-        facts = self._base_facts(ip)
-        facts.update(matched_rule=rule, retry_after_minutes=RETRY_AFTER_MINUTES)
-        advice = [
+        steps = [
             f"The rule `{rule}` on {reg.name} already covers {ip}. A new or changed rule takes a "
             f"few minutes to take effect: retry in {RETRY_AFTER_MINUTES} minutes.",
             "If it still fails, check the address the registry really sees (a proxy, NAT or VPN "
@@ -480,25 +575,24 @@ class _Diagnoser:
             hosts = (
                 ", ".join(reg.data_endpoint_host_names) or "`<registry>.<region>.data.azurecr.io`"
             )
-            advice.append(
+            steps.append(
                 f"Dedicated data endpoints are on: layers come from {hosts}, which the client "
                 "must also reach (proxy and firewall allow-lists)."
             )
         return self._make(
             Verdict.ALREADY_ALLOWED,
-            facts,
+            ip,
             f"{ip} is already allowed on {reg.name} by the rule {rule}.",
-            advice,
+            steps,
+            found=_Found(matched_rule=rule, retry_after_minutes=RETRY_AFTER_MINUTES),
             refusal="the address is already allowed.",
         )
 
     def _known_gateway(self, ip: IPAddress, gateway: KnownIp) -> Diagnosis:
-        facts = self._base_facts(ip)
-        facts.update(gateway_label=gateway.label, gateway_network=str(gateway.network))
         where = f" on {self.registry.name}" if self.registry is not None else ""
         return self._make(
             Verdict.KNOWN_GATEWAY_NOT_ALLOWED,
-            facts,
+            ip,
             f"{ip} is {gateway.label}, a known egress of the organisation, and is not "
             f"allowed{where}.",
             [
@@ -507,50 +601,115 @@ class _Diagnoser:
                 "not a temporary one that expires.",
                 "Ask the platform team to add it to the registry's network rule set.",
             ],
+            found=_Found(gateway=gateway),
             refusal="known company egress addresses get a permanent rule, not a temporary one.",
         )
 
+    def _azure_client(self, tags: tuple[ServiceTag, ...]) -> tuple[AzureEgress, Client | None]:
+        """How long the address stays with the client, and which client that is."""
+        client = self.failure.client
+        services = {t.system_service.lower() for t in tags if t.system_service}
+        if client in (Client.ACR_TASKS, Client.ACR_IMPORT) or "azurecontainerregistry" in services:
+            return AzureEgress.CHANGES_PER_RUN, (
+                client if client is Client.ACR_IMPORT else Client.ACR_TASKS
+            )
+        if client in _STAYING_CLIENTS and client not in (Client.KUBELET, Client.CONTAINERD):
+            return AzureEgress.STAYS_WITH_RESOURCE, client
+        staying = next((_STAYING_SERVICES[s] for s in services if s in _STAYING_SERVICES), None)
+        if staying is not None and client in (Client.UNKNOWN, Client.DOCKER, Client.CI):
+            return AzureEgress.STAYS_WITH_RESOURCE, staying
+        if client in _PER_RUN_CLIENTS or self.failure.ci_log:
+            return AzureEgress.CHANGES_PER_RUN, Client.CI
+        if client in (Client.KUBELET, Client.CONTAINERD):
+            return AzureEgress.STAYS_WITH_RESOURCE, Client.KUBELET
+        return AzureEgress.UNKNOWN, None
+
     def _azure(self, ip: IPAddress, matches: tuple[ServiceTag, ...]) -> Diagnosis:
-        facts = self._base_facts(ip)
         best = matches[0]
-        region = next((t.region for t in matches if t.region), "")
         service = next((t.system_service for t in matches if t.system_service), "")
-        facts.update(
-            service_tags=tuple(t.name for t in matches),
-            service_tag_region=region or None,
-            service_tag_service=service or None,
-        )
-        advice = [
-            f"{ip} belongs to Azure ({best.name}). Azure addresses are shared and change, so a "
-            "rule for it would not last and could let other tenants in.",
-            *self._azure_advice(service),
-        ]
-        bypass = self._bypass_note()
-        if bypass:
-            advice.append(bypass)
+        egress, client = self._azure_client(matches)
+        login = self._login_server()
+        policy = login.lower() in self.refuse_azure_ips
+        steps: list[str] = []
+        warning: str | None = None
+        grant_ip: ipaddress.IPv4Address | None = None
+        if policy:
+            refusal: str | None = (
+                f"the policy of {login} refuses rules for Azure-owned addresses; it needs the "
+                "lasting fix below."
+            )
+        elif egress is AzureEgress.CHANGES_PER_RUN:
+            refusal = _PER_RUN_REFUSALS.get(client, _PER_RUN_REFUSALS[Client.CI])
+        elif egress is AzureEgress.UNKNOWN:
+            refusal = (
+                "the paste does not say which Azure service pulled, and an Azure address with no "
+                "service named may be a hosted runner's or an ACR Tasks agent's, which changes "
+                "every run. Paste the error with its deployment or pipeline context."
+            )
+        else:
+            refusal = self._grant_blocker()
+        if refusal is None and isinstance(ip, ipaddress.IPv4Address) and client is not None:
+            grant_ip = ip
+            warning = _shared_address_warning(ip, best.name, client, self._registry_name())
+            steps.append(
+                f"Request a temporary allow rule for {ip}: it unblocks this deployment now. The "
+                "approver is told the address is Azure's and may be shared; the bot removes the "
+                f"rule when it expires. Retry about {RETRY_AFTER_MINUTES} minutes after it is "
+                "granted."
+            )
+        else:
+            steps.append(
+                f"{ip} belongs to Azure ({best.name}). Azure addresses are shared and change, so "
+                "a rule for it would not last and could let other tenants in."
+            )
+        steps += self._azure_advice(client, service)
+        steps.append(self._bypass_note())
+        if grant_ip is not None:
+            summary = (
+                f"{ip} is an Azure-owned address ({best.name}) that the pull came from; a "
+                "temporary rule can unblock it now, a NAT gateway fixes it for good."
+            )
+        else:
+            summary = (
+                f"{ip} is an Azure-owned address ({best.name}); it needs a lasting fix, not an "
+                "IP rule."
+            )
         return self._make(
             Verdict.AZURE_SERVICE_IP,
-            facts,
-            f"{ip} is an Azure-owned address ({best.name}); it needs a lasting fix, not an IP "
-            "rule.",
-            advice,
-            refusal="the address is shared Azure address space that changes.",
+            ip,
+            summary,
+            steps,
+            found=_Found(tags=matches, azure_egress=egress, azure_ips_refused_by_policy=policy),
+            grant_ip=grant_ip,
+            refusal=refusal,
+            warning=warning,
         )
 
-    def _azure_advice(self, service: str) -> list[str]:
-        client = self.failure.client
+    def _azure_advice(self, client: Client | None, service: str) -> list[str]:
         svc = service.lower()
         if client is Client.CONTAINER_APPS or "containerapps" in svc:
             return [
-                "Container Apps: give the environment a fixed egress (workload profiles "
-                "environment in a VNet with a NAT gateway) and allow the NAT gateway's IP "
-                "permanently.",
+                "Lasting fix for Container Apps: give the environment a fixed egress (workload "
+                "profiles environment in a VNet with a NAT gateway) and allow the NAT gateway's "
+                "IP permanently.",
             ]
         if client is Client.CONTAINER_INSTANCES or "containerinstance" in svc:
             return [
-                "Container Instances: pull with a managed identity and allow trusted Azure "
-                "services (`networkRuleBypassOptions: AzureServices`), or deploy into a VNet "
-                "whose NAT gateway has a permanent rule.",
+                "Lasting fix for Container Instances: pull with a managed identity and allow "
+                "trusted Azure services (`networkRuleBypassOptions: AzureServices`), or deploy "
+                "into a VNet whose NAT gateway has a permanent rule.",
+            ]
+        if client is Client.APP_SERVICE or "appservice" in svc:
+            return [
+                "Lasting fix for App Service: trusted services do not cover App Service. Use "
+                "VNet integration with a NAT gateway (a fixed egress with a permanent rule) or a "
+                "private endpoint.",
+            ]
+        if client is Client.ACR_IMPORT:
+            return [
+                "`az acr import` runs on ACR's own shared addresses: allow trusted Azure services "
+                "on the source registry (`az acr update --name <source> --allow-trusted-services "
+                "true`) instead of an IP rule.",
             ]
         if client is Client.ACR_TASKS or "containerregistry" in svc:
             return [
@@ -558,10 +717,12 @@ class _Diagnoser:
                 "(the trusted-services switch does not cover task agents), or run the task on a "
                 "dedicated agent pool in a VNet.",
             ]
-        if client is Client.APP_SERVICE or "appservice" in svc:
+        if client is Client.KUBELET:
             return [
-                "App Service: trusted services do not cover App Service. Use VNet integration "
-                "with a NAT gateway (a fixed egress with a permanent rule) or a private endpoint.",
+                "Lasting fix for AKS: the cluster's outbound address belongs to its load "
+                "balancer or NAT gateway and stays for the cluster's life; ask the platform team "
+                "for a permanent rule for it (`az aks show -n <cluster> -g <rg> --query "
+                "networkProfile.loadBalancerProfile`), or attach the registry privately.",
             ]
         if client is Client.CI:
             return [
@@ -593,7 +754,7 @@ class _Diagnoser:
         used, limit = reg.rules_used, reg.rules_limit
         return self._make(
             Verdict.RULE_QUOTA_FULL,
-            self._base_facts(ip),
+            ip,
             f"{ip} is not allowed on {reg.name}, and the registry has no room for another rule "
             f"({used} of {limit} used).",
             [
@@ -606,9 +767,8 @@ class _Diagnoser:
 
     def _ip_not_allowed(self, ip: IPAddress) -> Diagnosis:
         reg = self.registry
-        facts = self._base_facts(ip)
         where = f"{reg.name}'s firewall" if reg is not None else "the registry firewall"
-        advice = [
+        steps = [
             f"Request a temporary allow rule for {ip}: the bot can add it once an approver "
             "agrees, and removes it when it expires. A new rule takes a few minutes to take "
             f"effect; retry about {RETRY_AFTER_MINUTES} minutes after it is granted.",
@@ -616,19 +776,12 @@ class _Diagnoser:
             "and ask the platform team for a permanent rule for the gateway's IP.",
         ]
         assert isinstance(ip, ipaddress.IPv4Address)  # IPv6 was handled before
-        refusal: str | None = None
-        if reg is not None and not reg.is_premium:
-            refusal = f"{reg.name} is {reg.sku or 'not Premium'}; IP rules need the Premium SKU."
-        elif reg is None and self.registries:
-            refusal = (
-                "the paste does not say which registry it was; paste the error with the image "
-                "name, or name the registry."
-            )
+        refusal = self._grant_blocker()
         return self._make(
             Verdict.IP_NOT_ALLOWED,
-            facts,
+            ip,
             f"{ip} is not allowed by {where}.",
-            advice,
+            steps,
             grant_ip=None if refusal else ip,
             refusal=refusal,
         )
@@ -644,6 +797,52 @@ _DEFAULT_REFUSALS = {
 _NOT_NETWORK_VERDICTS = frozenset(
     {Verdict.NOT_A_FIREWALL_ERROR, Verdict.UNRECOGNIZED, Verdict.REGISTRY_UNKNOWN}
 )
+
+_PER_RUN_REFUSALS: dict[Client | None, str] = {
+    Client.CI: (
+        "hosted CI runners get a new Azure address on every run: a rule would not help the next "
+        "run, and it would stay open to whoever gets the address next."
+    ),
+    Client.ACR_TASKS: (
+        "ACR Tasks agents run on shared Azure addresses that change with every run; the tasks "
+        "bypass is the fix, not an IP rule."
+    ),
+    Client.ACR_IMPORT: (
+        "`az acr import` runs on ACR's shared addresses, which change; trusted-services access "
+        "is the fix, not an IP rule."
+    ),
+}
+
+_RESOURCE_WARNINGS = {
+    Client.CONTAINER_APPS: (
+        "Container Apps environments without a NAT gateway send traffic from addresses Azure "
+        "assigns, which can change and may be shared with other workloads in the region"
+    ),
+    Client.CONTAINER_INSTANCES: (
+        "a container group's outbound address is assigned by Azure when the group starts, "
+        "changes when it is recreated and may be shared with other groups in the region"
+    ),
+    Client.APP_SERVICE: (
+        "App Service apps share their outbound addresses with every app on the same scale "
+        "unit, including other customers' apps"
+    ),
+    Client.KUBELET: (
+        "an AKS cluster's outbound address belongs to its load balancer or NAT gateway; it "
+        "stays for the cluster's life, so it deserves a permanent rule rather than repeated "
+        "temporary ones"
+    ),
+}
+
+
+def _shared_address_warning(
+    ip: ipaddress.IPv4Address, tag: str, client: Client, registry: str
+) -> str:
+    resource = _RESOURCE_WARNINGS.get(client, "the address is Azure's, not the organisation's")
+    return (
+        f"{ip} is an Azure-owned address ({tag}), not one of ours: {resource}. While the rule "
+        f"exists, anything else using this address reaches {registry}'s endpoint too (it still "
+        "needs credentials to pull). The lasting fix is a NAT gateway with a permanent rule."
+    )
 
 
 def _custom_domain_note(domain: str) -> str:

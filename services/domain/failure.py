@@ -1,14 +1,21 @@
 """What a pasted error says about a refused pull: its kind, the refused addresses, the registry.
 
 Produced by `services.diagnosis.parsing`; immutable so it can be logged and serialised as it is.
+
+Every value here may have come from a paste, and pastes are written by anyone. So each text field
+has a grammar (a repository name, a tag, a digest, a DNS name, a command) and the model refuses a
+value outside it: a value that passes cannot carry Slack markup, a backtick or a line break. The
+parser reduces what it reads with the `safe_*` functions below before it builds a `PullFailure`.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from services.domain.ips import IPAddress
 
@@ -42,29 +49,199 @@ class Client(StrEnum):
     UNKNOWN = "unknown"
 
 
+class NotFirewallCause(StrEnum):
+    """Why a registry error that is not the firewall happened (kind `not_firewall`)."""
+
+    #: 401, `authentication required`: no or expired credentials.
+    AUTHENTICATION = "authentication"
+    #: The identity is known but may not do this (RBAC, token scope, `requested access … denied`).
+    PERMISSION = "permission"
+    #: `manifest unknown`, `name unknown`, `not found`: the image or tag does not exist.
+    NOT_FOUND = "not_found"
+    #: A layer download refused by the storage behind the registry (blob or data endpoint).
+    STORAGE = "storage"
+    #: The registry name did not resolve (`no such host`, the DNS server refused or timed out).
+    DNS = "dns"
+    #: The TLS certificate check failed (`x509: certificate is valid for …, not …`).
+    TLS = "tls"
+    #: HTTP 429 / `toomanyrequests`: a rate limit (Docker Hub, MCR, the registry's SKU).
+    RATE_LIMITED = "rate_limited"
+    #: HTTP 5xx from the registry or a gateway in front of it.
+    SERVER_ERROR = "server_error"
+    #: An answer that did not come from the registry API (empty or HTML body, a bare 404).
+    NOT_FROM_REGISTRY = "not_from_registry"
+    #: The connection timed out, was reset or refused on the way to a public address.
+    CONNECTIVITY = "connectivity"
+    #: The connection to a private address (a private endpoint) timed out or was refused.
+    PRIVATE_ENDPOINT = "private_endpoint"
+    #: Not a registry error at all: the tool or its daemon is missing (`docker: not found`).
+    LOCAL_TOOL = "local_tool"
+
+
+class FirewallHint(StrEnum):
+    """What made a refusal without an IP look like the firewall (kind `firewall_suspected`)."""
+
+    #: containerd / helm / buildkit: the token request got a 403.
+    ANONYMOUS_TOKEN = "anonymous_token"
+    #: Container Instances: `InaccessibleImage` or `… is not accessible. Please check the image …`.
+    INACCESSIBLE_IMAGE = "inaccessible_image"
+    #: Container Apps: `unable to pull image using Managed identity … for registry …`.
+    MANAGED_IDENTITY_PULL = "managed_identity_pull"
+    #: An ACR task or `az acr import`: `Access to <registry> denied`.
+    REGISTRY_ACCESS_DENIED = "registry_access_denied"
+    #: `az acr login`: CONNECTIVITY_REFRESH_TOKEN_ERROR with a 403.
+    REFRESH_TOKEN = "refresh_token"
+    #: `az acr login`: CONNECTIVITY_CHALLENGE_ERROR, the registry did not issue a challenge.
+    CHALLENGE = "challenge"
+    #: `az acr login`: `Looks like you don't have access to registry`
+    #: (CONNECTIVITY_FORBIDDEN_ERROR).
+    FORBIDDEN = "forbidden"
+    #: App Service: the daemon's answer is only `{"message":"denied"}`.
+    APP_SERVICE_DENIED = "app_service_denied"
+    #: Only ACR's firewall link (`aka.ms/acr/firewall`) survived in the paste.
+    FIREWALL_LINK = "firewall_link"
+    #: ACR's sentence was cut after `client with`, before the address.
+    SENTENCE_CUT = "sentence_cut"
+    #: A bare HTTP 403 from a registry, no other explanation beside it.
+    STATUS_403 = "status_403"
+
+
+# --- the grammar of values taken from a paste ----------------------------------------------------
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+#: A repository name as the distribution spec defines it: lower-case path components.
+REPOSITORY = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+#: A lower-case DNS name with at least two labels.
+HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL}){{1,126}}")
+#: A command rebuilt from checked parts: a tool, words, options and image references.
+COMMAND = re.compile(
+    r"[a-z][a-z0-9-]{0,15}"
+    r"(?: (?:--?[a-z][a-z0-9-]{0,30}|[A-Za-z0-9][A-Za-z0-9._:/@=+-]{0,600})){1,8}"
+)
+CORRELATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_EVIDENCE_MAX = 1000
+
+
+def safe_repository(value: str | None) -> str | None:
+    """`value` as a repository name (stray separators at the ends dropped), or None."""
+    if not value:
+        return None
+    value = value.strip("/._-")
+    if not value or len(value) > 256 or not REPOSITORY.fullmatch(value):
+        return None
+    return value
+
+
+def safe_reference(value: str | None) -> str | None:
+    """`value` as a tag (trailing `.`/`-` dropped) or a digest, or None."""
+    if not value:
+        return None
+    if DIGEST.fullmatch(value):
+        return value
+    value = value.rstrip(".-")
+    return value if TAG.fullmatch(value) else None
+
+
+def safe_host(value: str | None) -> str | None:
+    """`value` as a lower-case DNS name, or None."""
+    if not value:
+        return None
+    value = value.strip().lower().rstrip(".")
+    if len(value) > 253 or not HOSTNAME.fullmatch(value):
+        return None
+    return value
+
+
+def _check(pattern: re.Pattern[str], what: str, limit: int) -> AfterValidator:
+    def check(value: str) -> str:
+        if len(value) > limit or not pattern.fullmatch(value):
+            raise ValueError(f"not a {what}: {value[:80]!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _reference(value: str) -> str:
+    if DIGEST.fullmatch(value) or TAG.fullmatch(value):
+        return value
+    raise ValueError(f"not a tag or digest: {value[:80]!r}")
+
+
+def _no_zone(ip: IPAddress) -> IPAddress:
+    # `ipaddress` accepts `fe80::1%eth0`; a zone names an interface of the machine that printed
+    # it, so it is never part of the address a registry saw, and the text after `%` is anyone's.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id is not None:
+        return ipaddress.IPv6Address(int(ip))
+    return ip
+
+
+def _one_line(value: str) -> str:
+    # Evidence is shown to people; it keeps its words but loses control characters.
+    cleaned = "".join(c if c.isprintable() else " " for c in value)
+    return " ".join(cleaned.split())[:_EVIDENCE_MAX]
+
+
+PasteIp = Annotated[IPAddress, AfterValidator(_no_zone)]
+Repository = Annotated[str, _check(REPOSITORY, "repository name", 256)]
+Reference = Annotated[str, AfterValidator(_reference)]
+
+
+def _hostname(value: str) -> str:
+    host = safe_host(value)
+    if host is None:
+        raise ValueError(f"not a DNS name: {value[:80]!r}")
+    return host
+
+
+Hostname = Annotated[str, AfterValidator(_hostname)]
+Command = Annotated[str, _check(COMMAND, "command", 1000)]
+CorrelationId = Annotated[str, _check(CORRELATION_ID, "correlation id", 36)]
+Evidence = Annotated[str, AfterValidator(_one_line)]
+
+
 class PullFailure(BaseModel):
     """What a pasted error says about a refused pull."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: FailureKind
     #: Denied addresses in order of first appearance, deduplicated. Redactions never appear here.
-    ips: tuple[IPAddress, ...] = ()
+    ips: tuple[PasteIp, ...] = ()
     #: The ACR denial sentence was present but its IP was redacted or unreadable.
     ip_redacted: bool = False
     #: Registry login server, lower case (`myreg.azurecr.io`), or None when absent or redacted.
-    registry: str | None = None
+    registry: Hostname | None = None
     #: The registry name was present but redacted (`<acrname>.azurecr.io`).
     registry_redacted: bool = False
+    #: The registry host as the paste wrote it when that is not the login server: a data
+    #: endpoint (`myreg.westeurope.data.azurecr.io`) or a private-link name
+    #: (`myreg.privatelink.azurecr.io`).
+    endpoint: Hostname | None = None
     #: A custom domain (gateway in front of the registry) the client pulled through.
-    custom_domain: str | None = None
-    repository: str | None = None
+    custom_domain: Hostname | None = None
+    repository: Repository | None = None
     #: Tag (`latest`) or digest (`sha256:…`).
-    reference: str | None = None
+    reference: Reference | None = None
     client: Client = Client.UNKNOWN
-    correlation_id: str | None = None
-    #: The line (or joined lines) that carried the decisive evidence, for display.
-    evidence: str | None = None
+    #: The paste is a CI runner's log (GitHub Actions, Azure Pipelines, GitLab).
+    ci_log: bool = False
+    #: The command that failed, when the paste shows it, rebuilt from checked parts
+    #: (`docker pull contoso.azurecr.io/shop/api:1.4`).
+    command: Command | None = None
+    #: For `not_firewall`: what the error is instead.
+    cause: NotFirewallCause | None = None
+    #: For `firewall_suspected`: what made the refusal look like the firewall.
+    hint: FirewallHint | None = None
+    #: The address a connection error says the client dialled (a private endpoint's, say).
+    #: Never the refused client: that one is only ever read from ACR's denial sentence.
+    remote_ip: PasteIp | None = None
+    correlation_id: CorrelationId | None = None
+    #: The line (or joined lines) that carried the decisive evidence, for display. Free text
+    #: from the paste on one line: render it with `bot.views.mrkdwn.code`.
+    evidence: Evidence | None = None
 
     @property
     def ipv4(self) -> tuple[ipaddress.IPv4Address, ...]:

@@ -87,11 +87,15 @@ def diagnose_paste(
             snapshots.append(reader.get(config))
         except DomainError as exc:
             errors.append(exc.message)
+    refusing = frozenset(
+        c.effective_login_server for c in ports.registries if not c.allow_azure_service_ips
+    )
     result = diagnose(
         failure,
         registries=snapshots,
         known_ips=ports.lookups.known_ips,
         service_tags=ports.lookups.service_tags,
+        refuse_azure_ips=refusing,
     )
     return DiagnosisResult(diagnosis=result, registry_errors=tuple(errors))
 
@@ -122,8 +126,8 @@ def make_offer(ports: Ports, result: DiagnosisResult) -> Offer | None:
         ip=ip,
         verdict=d.verdict.value,
         summary=d.summary,
-        warning=getattr(d, "grant_warning", None),
-        command=getattr(d.failure, "command", None),
+        warning=d.grant_warning,
+        command=d.failure.command,
         client=d.failure.client.value,
         created_at=now,
     )

@@ -62,8 +62,10 @@ def test_json_output_carries_the_contract_fields(capsys: pytest.CaptureFixture[s
         SEED,
     )  # fmt: skip
     for key in ("kind", "ips", "registry", "custom_domain", "client", "verdict", "summary",
-                "recommendation", "grant_eligible", "facts"):  # fmt: skip
+                "recommendation", "steps", "grant_eligible", "grant_warning", "facts"):  # fmt: skip
         assert key in data
+    assert isinstance(data["steps"], list)
+    assert data["recommendation"] == "\n".join(data["steps"])
     assert data["kind"] == "ip_denied"
     assert data["ips"] == ["91.38.188.165"]
     assert data["registry"] == "contosoprod.azurecr.io"
@@ -239,3 +241,118 @@ def test_python_m_bot_usage_error_exits_two_with_one_line() -> None:
     assert proc.stdout == ""
     assert proc.stderr.startswith("bot diagnose: error: --custom-domain 'nope'")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_json_carries_the_steps_the_warning_and_the_failed_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    paste = (
+        "$ az containerapp update -n orders -g rg --image contosoprod.azurecr.io/orders:2\n"
+        + _denial("20.103.186.69").replace("Error response from daemon", "containerapp")
+    )
+    data = _run_json(capsys, "--registry-json", PROD, "--service-tags", TAGS, paste)
+    assert data["verdict"] == "azure_service_ip"
+    assert data["client"] == "container_apps"
+    assert data["grant_eligible"] is True
+    assert "Azure-owned" in data["grant_warning"]
+    assert data["facts"]["azure_egress"] == "stays_with_resource"
+    data = _run_json(capsys, "$ docker pull contosoprod.azurecr.io/web:3\nsh: docker: not found")
+    assert data["verdict"] == "not_a_firewall_error"
+    assert data["cause"] == "local_tool"
+    assert data["facts"]["cause"] == "local_tool"
+    assert data["command"] == "docker pull contosoprod.azurecr.io/web:3"
+    assert data["grant_warning"] is None
+
+
+def test_readable_output_lists_each_step(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagnose", "--registry-json", PROD, _denial("91.38.188.165")]) == 0
+    out = capsys.readouterr().out
+    steps = out.split("What to do:\n", 1)[1].splitlines()
+    assert len(steps) >= 2
+    assert all(line.startswith("  - ") for line in steps)
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ({"name": "x", "networkRuleSet": {"ipRules": "abc"}},
+         "networkRuleSet.ipRules: Input should be a valid list"),
+        ({"name": "x", "networkRuleSet": "open"}, "networkRuleSet: Input should be a valid "
+         "dictionary"),
+        ({"name": "x", "networkRuleSet": {"ipRules": [5]}}, "networkRuleSet.ipRules.0: Input "
+         "should be a valid dictionary"),
+        ({"name": "x", "properties": {"publicNetworkAccess": ["Enabled"]}}, "properties."
+         "publicNetworkAccess: Input should be a valid string"),
+        ({"name": "x", "location": {"a": 1}}, "location: Input should be a valid string"),
+        ([{"name": "ok"}, 7], "entry 1 is not a registry"),
+    ],
+)  # fmt: skip
+def test_structurally_wrong_registry_json_is_one_line_naming_file_and_problem(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, document: object, problem: str
+) -> None:
+    path = tmp_path / "reg.json"
+    path.write_text(json.dumps(document))
+    line = _run_error(capsys, "--registry-json", str(path), SEED)
+    assert str(path) in line
+    assert problem in line
+
+
+def _deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("option", "content", "what"),
+    [
+        ("--registry-json", _deep(100_000), "registry file"),
+        ("--service-tags", '{"values": ' + _deep(100_000) + "}", "service tags file"),
+        ("--known-ips", '{"a": ' + _deep(100_000) + "}", "known IPs file"),
+    ],
+)
+def test_deeply_nested_json_is_a_usage_error_not_a_crash(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, option: str, content: str, what: str
+) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text(content)
+    line = _run_error(capsys, option, str(path), SEED)
+    assert f"{what} {str(path)!r}" in line
+    assert "nested too deeply" in line
+
+
+def _run_bytes(stdin: bytes, *argv: str, **env: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "diagnose", *argv],
+        input=stdin, capture_output=True, cwd=ROOT, env={**_subprocess_env(), **env}, timeout=60,
+        check=False,
+    )  # fmt: skip
+
+
+def test_invalid_utf8_on_strict_stdin_is_one_line_and_exit_two() -> None:
+    proc = _run_bytes(b"denied: client with IP \xff\xfe", PYTHONIOENCODING="utf-8:strict")
+    assert proc.returncode == 2
+    assert proc.stdout == b""
+    err = proc.stderr.decode()
+    assert err.startswith("bot diagnose: error: standard input is not valid UTF-8")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_structurally_wrong_file_through_the_real_command(tmp_path: Path) -> None:
+    path = tmp_path / "reg.json"
+    path.write_text('{"name": "x", "networkRuleSet": {"ipRules": [5]}}')
+    proc = _run_bytes(SEED.encode(), "--json", "--registry-json", str(path))
+    assert proc.returncode == 2
+    assert proc.stdout == b""
+    lines = proc.stderr.decode().strip().splitlines()
+    assert len(lines) == 1
+    assert str(path) in lines[0]
+
+
+def test_a_terminal_that_cannot_print_the_paste_gets_escapes_not_a_crash() -> None:
+    paste = "café: denied: client with IP '91.38.188.165' is not allowed access".encode()
+    proc = _run_bytes(paste, "--json", PYTHONIOENCODING="ascii:strict")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == b""
+    assert json.loads(proc.stdout)["ips"] == ["91.38.188.165"]
+    readable = _run_bytes(paste, PYTHONIOENCODING="ascii:strict")
+    assert readable.returncode == 0, readable.stderr
+    assert readable.stdout.startswith(b"Verdict: ip_not_allowed")

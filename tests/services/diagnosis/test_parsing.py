@@ -8,13 +8,22 @@ import pytest
 
 from services.diagnosis.parsing import MAX_PASTE_BYTES, parse_pull_failure
 from services.domain.failure import Client, FailureKind, PullFailure
-from tests.services.diagnosis.parsing_corpus import CASES, DENIAL, REPORTED, Case
+from tests.services.diagnosis.parsing_corpus import (
+    CASES,
+    DENIAL,
+    REPORTED,
+    ROUND2,
+    UNCHECKED,
+    Case,
+)
+
+ALL_CASES = CASES + REPORTED + ROUND2
 
 
-@pytest.mark.parametrize("case", CASES + REPORTED, ids=[c.id for c in CASES + REPORTED])
+@pytest.mark.parametrize("case", ALL_CASES, ids=[c.id for c in ALL_CASES])
 def test_corpus_case_is_read_as_expected(case: Case) -> None:
     got = parse_pull_failure(case.text, custom_domains=case.custom_domains or None)
-    expected = {
+    expected: dict[str, object] = {
         "kind": case.kind,
         "ips": tuple(ipaddress.ip_address(ip) for ip in case.ips),
         "registry": case.registry,
@@ -25,7 +34,13 @@ def test_corpus_case_is_read_as_expected(case: Case) -> None:
         "custom_domain": case.custom_domain,
         "ip_redacted": case.ip_redacted,
         "registry_redacted": case.registry_redacted,
+        "cause": case.cause,
+        "hint": case.hint,
+        "endpoint": case.endpoint,
+        "remote_ip": ipaddress.ip_address(case.remote_ip) if case.remote_ip else None,
     }
+    if case.command != UNCHECKED:
+        expected["command"] = case.command
     assert {k: getattr(got, k) for k in expected} == expected
 
 

@@ -159,3 +159,25 @@ def test_lookup_agrees_with_a_brute_force_scan(
         assert len(got) == len(expected)
         best_len = [max(n.prefixlen for n in tags[name] if ip in n) for name in got]
         assert best_len == sorted(best_len, reverse=True)
+
+
+def test_a_tag_listed_twice_counts_its_last_listing() -> None:
+    index = ServiceTagIndex.from_json(
+        _doc({"AzureCloud": ["20.0.0.0/8"]})
+        | {
+            "values": [
+                {"name": "X", "properties": {"addressPrefixes": ["1.0.0.0/8"]}},
+                {"name": "X", "properties": {"addressPrefixes": ["2.0.0.0/8"]}},
+            ]
+        }
+    )
+    assert index.lookup("1.2.3.4") == ()
+    assert index.lookup("2.2.3.4") == ("X",)
+
+
+def test_prefixes_are_read_without_host_bits_and_given_back_as_networks() -> None:
+    index = ServiceTagIndex.from_json(_doc({"T": ["10.1.2.3/16", "2603:1020::1/32", "8.8.8.8"]}))
+    tag = index.tag("T")
+    assert tag is not None
+    assert [str(n) for n in tag.prefixes] == ["10.1.0.0/16", "2603:1020::/32", "8.8.8.8/32"]
+    assert tag.address_count == 2**16 + 2**96 + 1

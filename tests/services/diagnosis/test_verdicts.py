@@ -9,8 +9,21 @@ from hypothesis import strategies as st
 
 from services.diagnosis.known_ips import KnownIps, KnownIpsError
 from services.diagnosis.service_tags import ServiceTagIndex
-from services.diagnosis.verdicts import RETRY_AFTER_MINUTES, Diagnosis, Verdict, diagnose
-from services.domain.failure import Client, FailureKind, PullFailure
+from services.diagnosis.verdicts import (
+    RETRY_AFTER_MINUTES,
+    AzureEgress,
+    Diagnosis,
+    DiagnosisFacts,
+    Verdict,
+    diagnose,
+)
+from services.domain.failure import (
+    Client,
+    FailureKind,
+    FirewallHint,
+    NotFirewallCause,
+    PullFailure,
+)
 from services.domain.registry import RegistryState
 
 PROD = "contosoprod.azurecr.io"
@@ -75,8 +88,8 @@ def test_public_ip_not_covered_is_eligible_for_a_grant() -> None:
     assert d.grant_ip == ipaddress.IPv4Address("91.38.188.165")
     assert d.facts.registry_name == "contosoprod"
     assert d.facts.grant_refusal is None
-    assert "temporary" in d.recommendation
-    assert "NAT gateway" in d.recommendation
+    assert "temporary" in "\n".join(d.steps)
+    assert "NAT gateway" in "\n".join(d.steps)
 
 
 def test_ip_covered_by_a_cidr_rule_is_already_allowed() -> None:
@@ -84,7 +97,7 @@ def test_ip_covered_by_a_cidr_rule_is_already_allowed() -> None:
     assert d.verdict is Verdict.ALREADY_ALLOWED
     assert d.facts.matched_rule == "85.214.10.0/24"
     assert d.facts.retry_after_minutes == RETRY_AFTER_MINUTES
-    assert f"{RETRY_AFTER_MINUTES} minutes" in d.recommendation
+    assert f"{RETRY_AFTER_MINUTES} minutes" in "\n".join(d.steps)
     assert d.grant_eligible is False
 
 
@@ -99,7 +112,7 @@ def test_already_allowed_mentions_data_endpoints_when_enabled() -> None:
         dataEndpointEnabled=True, dataEndpointHostNames=["contosoprod.westeurope.data.azurecr.io"]
     )
     d = _diagnose(_failure("85.214.10.20"), reg)
-    assert "contosoprod.westeurope.data.azurecr.io" in d.recommendation
+    assert "contosoprod.westeurope.data.azurecr.io" in "\n".join(d.steps)
 
 
 def test_first_ip_not_allowed_is_the_subject_and_the_rest_are_listed() -> None:
@@ -127,7 +140,7 @@ def test_known_gateway_wins_over_azure_tag_and_is_not_granted() -> None:
     assert d.facts.gateway_label == "NAT gateway ng-aks-prod"
     assert d.facts.gateway_network == "4.175.12.34/32"
     assert d.grant_eligible is False
-    assert "permanent" in d.recommendation
+    assert "permanent" in "\n".join(d.steps)
 
 
 def test_known_ips_prefer_the_most_specific_network() -> None:
@@ -156,9 +169,103 @@ def test_azure_ip_names_the_most_specific_tag_and_gives_container_apps_advice() 
     )
     assert d.facts.service_tag_service == "AzureContainerApps"
     assert d.facts.service_tag_region == "westeurope"
+    assert "NAT gateway" in "\n".join(d.steps)
+    assert "trusted-services bypass is AzureServices" in "\n".join(d.steps)
+
+
+def test_the_seed_case_container_apps_on_azure_space_is_offered_a_rule_with_a_warning() -> None:
+    d = _diagnose(_failure("20.103.186.69", client=Client.CONTAINER_APPS), _registry())
+    assert d.verdict is Verdict.AZURE_SERVICE_IP
+    assert d.grant_eligible is True
+    assert d.grant_ip == ipaddress.IPv4Address("20.103.186.69")
+    assert d.facts.azure_egress is AzureEgress.STAYS_WITH_RESOURCE
+    assert d.facts.grant_refusal is None
+    assert d.grant_warning is not None
+    assert "Azure-owned" in d.grant_warning
+    assert "shared" in d.grant_warning
+    assert "NAT gateway" in d.grant_warning
+    assert "temporary allow rule for 20.103.186.69" in d.steps[0]
+
+
+@pytest.mark.parametrize(
+    "client", [Client.CONTAINER_INSTANCES, Client.APP_SERVICE, Client.KUBELET, Client.CONTAINERD]
+)
+def test_azure_egress_that_stays_with_its_resource_is_offered_a_rule(client: Client) -> None:
+    d = _diagnose(_failure("20.42.15.201", client=client), _registry())
+    assert d.verdict is Verdict.AZURE_SERVICE_IP
+    assert d.facts.azure_egress is AzureEgress.STAYS_WITH_RESOURCE
+    assert d.grant_eligible is True
+    assert d.grant_warning
+
+
+def test_a_service_tag_names_the_service_when_the_paste_does_not() -> None:
+    d = _diagnose(_failure("20.103.186.69"), _registry())
+    assert d.facts.azure_egress is AzureEgress.STAYS_WITH_RESOURCE
+    assert d.grant_eligible is True
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"client": Client.CI}, "every run"),
+        ({"client": Client.DOCKER, "ci_log": True}, "every run"),
+        ({"client": Client.ACR_TASKS}, "tasks bypass"),
+        ({"client": Client.ACR_IMPORT}, "trusted-services"),
+    ],
+)
+def test_azure_addresses_that_change_every_run_get_no_rule(
+    fields: dict[str, Any], reason: str
+) -> None:
+    d = _diagnose(_failure("20.42.15.201", **fields), _registry())
+    assert d.verdict is Verdict.AZURE_SERVICE_IP
+    assert d.facts.azure_egress is AzureEgress.CHANGES_PER_RUN
     assert d.grant_eligible is False
-    assert "NAT gateway" in d.recommendation
-    assert "trusted-services bypass is AzureServices" in d.recommendation
+    assert d.grant_warning is None
+    assert d.facts.grant_refusal is not None
+    assert reason in d.facts.grant_refusal
+    assert d.steps[-1].startswith("The bot will not offer a temporary rule")
+
+
+@pytest.mark.parametrize("client", [Client.UNKNOWN, Client.DOCKER, Client.PODMAN])
+def test_generic_azure_space_without_a_named_service_gets_no_rule(client: Client) -> None:
+    d = _diagnose(_failure("20.42.15.201", client=client), _registry())
+    assert d.facts.azure_egress is AzureEgress.UNKNOWN
+    assert d.grant_eligible is False
+    assert d.facts.grant_refusal is not None
+    assert "which Azure service" in d.facts.grant_refusal
+
+
+def test_a_registry_policy_can_refuse_azure_owned_addresses() -> None:
+    failure = _failure("20.103.186.69", client=Client.CONTAINER_APPS)
+    d = diagnose(
+        failure,
+        registries=[_registry()],
+        service_tags=TAGS,
+        refuse_azure_ips=frozenset({"ContosoProd.azurecr.io"}),
+    )
+    assert d.verdict is Verdict.AZURE_SERVICE_IP
+    assert d.grant_eligible is False
+    assert d.facts.azure_ips_refused_by_policy is True
+    assert d.facts.grant_refusal is not None
+    assert "policy" in d.facts.grant_refusal
+    # Another registry's policy does not apply.
+    other = diagnose(
+        failure,
+        registries=[_registry()],
+        service_tags=TAGS,
+        refuse_azure_ips=frozenset({"contosodev.azurecr.io"}),
+    )
+    assert other.grant_eligible is True
+
+
+def test_an_azure_rule_still_needs_room_and_a_premium_registry() -> None:
+    rules = [{"action": "Allow", "value": f"145.40.0.{i}"} for i in range(100)]
+    full = _registry(networkRuleSet={"defaultAction": "Deny", "ipRules": rules})
+    d = _diagnose(_failure("20.103.186.69", client=Client.CONTAINER_APPS), full)
+    assert d.verdict is Verdict.AZURE_SERVICE_IP
+    assert d.grant_eligible is False
+    assert d.facts.grant_refusal is not None
+    assert "quota" in d.facts.grant_refusal
 
 
 @pytest.mark.parametrize(
@@ -173,7 +280,7 @@ def test_azure_ip_names_the_most_specific_tag_and_gives_container_apps_advice() 
 def test_azure_ip_advice_depends_on_the_client(client: Client, expected: str) -> None:
     d = _diagnose(_failure("20.42.15.201", client=client), _registry())
     assert d.verdict is Verdict.AZURE_SERVICE_IP
-    assert expected in d.recommendation
+    assert expected in "\n".join(d.steps)
 
 
 @pytest.mark.parametrize(
@@ -185,13 +292,13 @@ def test_non_public_addresses_are_private_ip(ip: str) -> None:
     d = _diagnose(_failure(ip), _registry())
     assert d.verdict is Verdict.PRIVATE_IP
     assert d.grant_eligible is False
-    assert "privatelink" in d.recommendation
+    assert "privatelink" in "\n".join(d.steps)
 
 
 def test_ipv6_is_not_supported() -> None:
     d = _diagnose(_failure("2a02:8071:5e1:a00::1"), _registry())
     assert d.verdict is Verdict.IPV6_NOT_SUPPORTED
-    assert "IPv4" in d.recommendation
+    assert "IPv4" in "\n".join(d.steps)
     assert d.grant_eligible is False
 
 
@@ -205,8 +312,8 @@ def test_redacted_ip_asks_for_the_original() -> None:
 def test_not_a_firewall_error_points_at_auth() -> None:
     d = _diagnose(_failure(kind=FailureKind.NOT_FIREWALL), _registry())
     assert d.verdict is Verdict.NOT_A_FIREWALL_ERROR
-    assert "AcrPull" in d.recommendation
-    assert "az acr login" in d.recommendation
+    assert "AcrPull" in "\n".join(d.steps)
+    assert "az acr login" in "\n".join(d.steps)
 
 
 def test_not_firewall_wins_even_with_an_ip_in_the_paste() -> None:
@@ -217,7 +324,7 @@ def test_not_firewall_wins_even_with_an_ip_in_the_paste() -> None:
 def test_unrecognized_says_what_to_paste() -> None:
     d = _diagnose(PullFailure(kind=FailureKind.UNRECOGNIZED))
     assert d.verdict is Verdict.UNRECOGNIZED
-    assert "Paste the full error" in d.recommendation
+    assert "Paste the full error" in "\n".join(d.steps)
 
 
 @pytest.mark.parametrize(
@@ -235,7 +342,7 @@ def test_firewall_suspected_without_ip_explains_how_to_find_it(
 ) -> None:
     d = _diagnose(_failure(kind=FailureKind.FIREWALL_SUSPECTED, client=client), _registry())
     assert d.verdict is Verdict.NO_IP_IN_ERROR
-    assert expected in d.recommendation
+    assert expected in "\n".join(d.steps)
     assert d.grant_eligible is False
 
 
@@ -250,7 +357,7 @@ def test_registry_unknown_lists_the_known_ones() -> None:
     assert d.verdict is Verdict.REGISTRY_UNKNOWN
     assert d.facts.login_server == "fabrikam.azurecr.io"
     assert d.facts.known_registries == (PROD,)
-    assert PROD in d.recommendation
+    assert PROD in "\n".join(d.steps)
     assert d.grant_eligible is False
 
 
@@ -262,7 +369,7 @@ def test_private_ip_is_reported_before_an_unknown_registry() -> None:
 def test_public_access_disabled_beats_rules() -> None:
     d = _diagnose(_failure("85.214.10.20"), _registry(publicNetworkAccess="Disabled"))
     assert d.verdict is Verdict.PUBLIC_ACCESS_DISABLED
-    assert "private endpoint" in d.recommendation
+    assert "private endpoint" in "\n".join(d.steps)
     assert d.grant_eligible is False
 
 
@@ -286,7 +393,7 @@ def test_full_quota_is_reported_with_used_and_limit() -> None:
     d = _diagnose(_failure("62.96.77.14"), reg)
     assert d.verdict is Verdict.RULE_QUOTA_FULL
     assert (d.facts.quota_used, d.facts.quota_limit) == (100, 100)
-    assert "100 of its 100" in d.recommendation
+    assert "100 of its 100" in "\n".join(d.steps)
     assert d.grant_eligible is False
 
 
@@ -335,8 +442,8 @@ def test_registry_matched_by_data_endpoint_host() -> None:
 def test_custom_domain_adds_the_gateway_note() -> None:
     d = _diagnose(_failure("91.38.188.165", custom_domain="cr.contoso.cloud"), _registry())
     assert d.verdict is Verdict.IP_NOT_ALLOWED
-    assert "cr.contoso.cloud" in d.recommendation
-    assert "X-Forwarded-For" in d.recommendation
+    assert "cr.contoso.cloud" in "\n".join(d.steps)
+    assert "X-Forwarded-For" in "\n".join(d.steps)
 
 
 def test_unmapped_custom_domain_is_an_unknown_registry_when_snapshots_exist() -> None:
@@ -385,14 +492,139 @@ def test_a_grant_is_only_ever_offered_for_an_uncovered_public_ipv4(
     assert d.facts.ip in ips
     if not d.grant_eligible:
         assert d.grant_ip is None
+        assert d.grant_warning is None
         assert d.facts.grant_refusal
         return
     ip = d.grant_ip
     assert isinstance(ip, ipaddress.IPv4Address)
     assert ip == d.facts.ip
     assert ip.is_global
-    assert d.verdict is Verdict.IP_NOT_ALLOWED
-    assert not TAGS.lookup(ip)
     assert KnownIps(KNOWN).lookup(ip) is None
     if with_registry:
         assert reg.rule_covering(ip) is None
+    if TAGS.lookup(ip):
+        # Azure-owned: only when its service keeps the address, and always with the warning.
+        assert d.verdict is Verdict.AZURE_SERVICE_IP
+        assert d.facts.azure_egress is AzureEgress.STAYS_WITH_RESOURCE
+        assert d.grant_warning
+    else:
+        assert d.verdict is Verdict.IP_NOT_ALLOWED
+        assert d.grant_warning is None
+
+
+@pytest.mark.parametrize(
+    ("cause", "summary", "step"),
+    [
+        (
+            NotFirewallCause.AUTHENTICATION,
+            "asked for credentials",
+            "az acr login --name contosoprod",
+        ),
+        (NotFirewallCause.PERMISSION, "may not do this", "--role AcrPull"),
+        (NotFirewallCause.NOT_FOUND, "does not exist", "az acr repository show-tags"),
+        (NotFirewallCause.STORAGE, "storage", "az acr show-endpoints --name contosoprod"),
+        (NotFirewallCause.DNS, "could not resolve", "nslookup contosoprod.azurecr.io"),
+        (NotFirewallCause.TLS, "certificate check failed", "root CA"),
+        (NotFirewallCause.RATE_LIMITED, "throttled", "az acr cache create --registry contosoprod"),
+        (NotFirewallCause.SERVER_ERROR, "server error", "az acr check-health --name contosoprod"),
+        (NotFirewallCause.NOT_FROM_REGISTRY, "did not come from the registry", "WWW-Authenticate"),
+        (NotFirewallCause.CONNECTIVITY, "timed out, was reset", "curl -sv https://contosoprod"),
+        (NotFirewallCause.PRIVATE_ENDPOINT, "private address", "private-endpoint-connection list"),
+        (NotFirewallCause.LOCAL_TOOL, "not a registry error", "daemon"),
+    ],
+)
+def test_each_cause_that_is_not_the_firewall_gets_its_own_advice(
+    cause: NotFirewallCause, summary: str, step: str
+) -> None:
+    d = _diagnose(_failure(kind=FailureKind.NOT_FIREWALL, cause=cause), _registry())
+    assert d.verdict is Verdict.NOT_A_FIREWALL_ERROR
+    assert d.facts.cause is cause
+    assert summary in d.summary
+    assert step in "\n".join(d.steps)
+    assert d.grant_eligible is False
+
+
+def test_dns_for_a_private_link_name_points_at_the_private_zone_and_its_vnet_link() -> None:
+    failure = _failure(
+        kind=FailureKind.NOT_FIREWALL,
+        cause=NotFirewallCause.DNS,
+        endpoint="contosoprod.westeurope.data.azurecr.io",
+    )
+    steps = "\n".join(_diagnose(failure, _registry()).steps)
+    assert "privatelink.azurecr.io" in steps
+    assert "linked to the client's VNet" in steps
+    plain = _failure(kind=FailureKind.NOT_FIREWALL, cause=NotFirewallCause.DNS)
+    assert "privatelink.azurecr.io" not in "\n".join(_diagnose(plain, _registry()).steps)
+
+
+def test_tls_on_the_private_link_name_says_to_use_the_login_server() -> None:
+    failure = _failure(
+        kind=FailureKind.NOT_FIREWALL,
+        cause=NotFirewallCause.TLS,
+        endpoint="contosoprod.privatelink.azurecr.io",
+    )
+    first = _diagnose(failure, _registry()).steps[0]
+    assert "`contosoprod.azurecr.io`, not `contosoprod.privatelink.azurecr.io`" in first
+
+
+def test_a_private_endpoint_timeout_names_the_address_dialled() -> None:
+    failure = _failure(
+        kind=FailureKind.NOT_FIREWALL,
+        cause=NotFirewallCause.PRIVATE_ENDPOINT,
+        remote_ip=ipaddress.ip_address("10.201.3.5"),
+    )
+    assert "10.201.3.5" in _diagnose(failure, _registry()).summary
+
+
+@pytest.mark.parametrize(
+    ("hint", "client", "other_cause"),
+    [
+        (FirewallHint.INACCESSIBLE_IMAGE, Client.CONTAINER_INSTANCES, "az role assignment list"),
+        (FirewallHint.MANAGED_IDENTITY_PULL, Client.CONTAINER_APPS, "AcrPull"),
+        (FirewallHint.REGISTRY_ACCESS_DENIED, Client.ACR_IMPORT, "--allow-trusted-services"),
+        (FirewallHint.CHALLENGE, Client.AZ_CLI, "404 or HTML is not the registry"),
+        (FirewallHint.REFRESH_TOKEN, Client.AZ_CLI, "publicNetworkAccess"),
+        (FirewallHint.FORBIDDEN, Client.AZ_CLI, "publicNetworkAccess"),
+        (FirewallHint.APP_SERVICE_DENIED, Client.APP_SERVICE, "vnetImagePullEnabled"),
+        (FirewallHint.ANONYMOUS_TOKEN, Client.KUBELET, "gives a 401 instead"),
+        (FirewallHint.SENTENCE_CUT, Client.DOCKER, "Paste the whole line"),
+        (FirewallHint.STATUS_403, Client.UNKNOWN, "A proxy or a gateway"),
+    ],
+)
+def test_a_refusal_without_an_ip_names_the_other_likely_cause_and_how_to_tell(
+    hint: FirewallHint, client: Client, other_cause: str
+) -> None:
+    failure = _failure(kind=FailureKind.FIREWALL_SUSPECTED, hint=hint, client=client)
+    d = _diagnose(failure, _registry())
+    assert d.verdict is Verdict.NO_IP_IN_ERROR
+    assert d.facts.hint is hint
+    assert other_cause in "\n".join(d.steps)
+
+
+def test_facts_refuse_a_field_that_does_not_exist() -> None:
+    with pytest.raises(ValueError, match="matched_rul"):
+        DiagnosisFacts.model_validate({"matched_rul": "1.2.3.4"})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kind=st.sampled_from(list(FailureKind)),
+    cause=st.none() | st.sampled_from(list(NotFirewallCause)),
+    hint=st.none() | st.sampled_from(list(FirewallHint)),
+    client=st.sampled_from(list(Client)),
+    ip=_any_ip,
+)
+def test_every_diagnosis_has_a_summary_and_one_line_steps(
+    kind: FailureKind,
+    cause: NotFirewallCause | None,
+    hint: FirewallHint | None,
+    client: Client,
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> None:
+    ips = (ip,) if kind is FailureKind.IP_DENIED else ()
+    failure = PullFailure(kind=kind, ips=ips, cause=cause, hint=hint, client=client)
+    d = _diagnose(failure, _registry())
+    assert d.summary
+    assert d.steps
+    assert all(step and "\n" not in step for step in d.steps)
+    assert d.grant_eligible is (d.grant_ip is not None)
