@@ -84,7 +84,7 @@ def refresh_service_tags(timer: func.TimerRequest) -> None:
     with telemetry.invocation("refresh_service_tags"):
         try:
             # The runtime's ARM credential (a test's static token); None: the managed identity.
-            result = refresh(rt.settings, credential=rt._credential)
+            result = refresh(rt.settings, credential=rt.credential)
         except ServiceTagsRefreshError as exc:
             telemetry.count("acrbot.service_tags.refreshes", outcome="failed")
             logger.error("service tag refresh failed: %s", exc)

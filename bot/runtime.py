@@ -38,6 +38,11 @@ class Runtime:
         self._credential = credential
         self._mutex = threading.RLock()
 
+    @property
+    def credential(self) -> TokenCredential | None:
+        """The ARM credential given (tests, the demo); None: `DefaultAzureCredential`."""
+        return self._credential
+
     @cached_property
     def settings(self) -> Settings:
         return self._settings if self._settings is not None else Settings()

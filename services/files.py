@@ -15,3 +15,5 @@ def read_json(path: str | Path, what: str, error: type[ValueError]) -> Any:
         raise error(f"cannot read {what} file {str(path)!r}: {exc.strerror or exc}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise error(f"{what} file {str(path)!r} is not JSON: {exc}") from exc
+    except RecursionError:
+        raise error(f"{what} file {str(path)!r} nests too deeply to be read") from None
