@@ -165,19 +165,13 @@ class Notices:
     def _tell_approvers(
         self, grant: Grant, config: RegistryConfig | None, refs: list[MessageRef]
     ) -> None:
-        claim = f"vanished:{grant.id}"
-        if not self._rt.ports.ledger.claim(claim):
-            return
-        text = (
+        self._in_card_threads(
+            f"vanished:{grant.id}",
+            grant,
+            refs,
             f":warning: The rule for `{grant.ip}` on `{grant.registry}` was removed by hand while "
-            f"{mention(grant.requester.user_id)}'s grant is active; the bot has not put it back."
+            f"{mention(grant.requester.user_id)}'s grant is active; the bot has not put it back.",
         )
-        for ref in refs:
-            if ref.kind == APPROVAL_CARD:
-                try:
-                    self._rt.replier.post(ref.channel, text=text, thread_ts=ref.ts)
-                except SlackApiError as exc:
-                    logger.warning("could not flag %s: %s", grant.id, exc.response.get("error"))
 
     def _remind_approvers(
         self,
@@ -186,21 +180,25 @@ class Notices:
         config: RegistryConfig | None,
         refs: list[MessageRef],
     ) -> None:
-        claim = f"reminded:{job.key}"
+        self._in_card_threads(
+            f"reminded:{job.key}",
+            grant,
+            refs,
+            f":alarm_clock: {self.approvers_text(config)} this request lapses "
+            f"{date(grant.lapses_at)} unless someone decides.",
+        )
+
+    def _in_card_threads(self, claim: str, grant: Grant, refs: list[MessageRef], text: str) -> None:
+        """Say `text` once (per `claim`) in the thread of each of the grant's approval cards."""
         if not self._rt.ports.ledger.claim(claim):
             return
-        text = (
-            f":alarm_clock: {self.approvers_text(config)} this request lapses "
-            f"{date(grant.lapses_at)} unless someone decides."
-        )
         for ref in refs:
             if ref.kind == APPROVAL_CARD:
                 try:
                     self._rt.replier.post(ref.channel, text=text, thread_ts=ref.ts)
                 except SlackApiError as exc:
-                    logger.warning(
-                        "could not remind on %s: %s", grant.id, exc.response.get("error")
-                    )
+                    error = exc.response.get("error")
+                    logger.warning("could not post on %s's card: %s", grant.id, error)
 
 
 def safe_handle(notices: Notices, job: GrantNotice) -> None:

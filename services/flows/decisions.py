@@ -8,7 +8,8 @@ reconcile; everything that people should see becomes a `GrantNotice` job.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from services.domain.errors import RequestLapsed
 from services.domain.grants import (
@@ -28,6 +29,30 @@ from services.flows.requests import lapse_quietly
 from services.ports import Ports
 
 
+def _as_approver(
+    ports: Ports,
+    grant_id: str,
+    approver: str,
+    change: Callable[[Grant, datetime, frozenset[str]], Grant],
+) -> Grant:
+    """Apply an approver's `change` with the approvers of the grant's registry, worked out here;
+    a request found past its deadline on the way is lapsed."""
+    grant = ports.grants.get(grant_id)[0]
+    approvers = approvers_for(ports, ports.registries.get(grant.registry), approver)
+    try:
+        _, after = transition(
+            ports, grant_id, lambda g, now: change(g, now, approvers), actor=approver
+        )
+    except RequestLapsed:
+        lapse_quietly(ports, grant_id)
+        raise
+    return after
+
+
+def _notice(ports: Ports, grant: Grant, event: GrantEvent, actor: str, seq: str = "") -> None:
+    ports.jobs.send(GrantNotice(grant_id=grant.id, event=event, actor=actor, seq=seq))
+
+
 def approve_grant(
     ports: Ports, grant_id: str, *, approver: str, duration: timedelta | None = None
 ) -> Grant:
@@ -38,56 +63,39 @@ def approve_grant(
     was first), `RequestLapsed` (it is lapsed on the way), `InvalidDuration`,
     `DirectoryUnavailable`, `GrantNotFound`.
     """
-    grant = ports.grants.get(grant_id)[0]
-    approvers = approvers_for(ports, ports.registries.get(grant.registry), approver)
-    try:
-        _, after = transition(
-            ports,
-            grant_id,
-            lambda g, now: approve(
-                g,
-                approver=approver,
-                approvers=approvers,
-                now=now,
-                policy=ports.policy,
-                duration=duration,
-            ),
-            actor=approver,
-        )
-    except RequestLapsed:
-        lapse_quietly(ports, grant_id)
-        raise
+    after = _as_approver(
+        ports,
+        grant_id,
+        approver,
+        lambda g, now, approvers: approve(
+            g,
+            approver=approver,
+            approvers=approvers,
+            now=now,
+            policy=ports.policy,
+            duration=duration,
+        ),
+    )
     if after.state is GrantState.APPROVED:
         ports.jobs.send(ReconcileJob(registry=after.registry))
-        ports.jobs.send(GrantNotice(grant_id=grant_id, event=GrantEvent.APPROVED, actor=approver))
+        _notice(ports, after, GrantEvent.APPROVED, approver)
     else:
-        ports.jobs.send(
-            GrantNotice(
-                grant_id=grant_id,
-                event=GrantEvent.APPROVAL_ADDED,
-                actor=approver,
-                seq=str(len(after.approvals)),
-            )
-        )
+        _notice(ports, after, GrantEvent.APPROVAL_ADDED, approver, str(len(after.approvals)))
     return after
 
 
 def deny_grant(ports: Ports, grant_id: str, *, approver: str, reason: str | None = None) -> Grant:
     """pending → denied, with an optional reason the requester is told. Same checks as approve."""
     cleaned = validate_reason(reason, ports.policy)
-    grant = ports.grants.get(grant_id)[0]
-    approvers = approvers_for(ports, ports.registries.get(grant.registry), approver)
-    try:
-        _, after = transition(
-            ports,
-            grant_id,
-            lambda g, now: deny(g, approver=approver, approvers=approvers, now=now, reason=cleaned),
-            actor=approver,
-        )
-    except RequestLapsed:
-        lapse_quietly(ports, grant_id)
-        raise
-    ports.jobs.send(GrantNotice(grant_id=grant_id, event=GrantEvent.DENIED, actor=approver))
+    after = _as_approver(
+        ports,
+        grant_id,
+        approver,
+        lambda g, now, approvers: deny(
+            g, approver=approver, approvers=approvers, now=now, reason=cleaned
+        ),
+    )
+    _notice(ports, after, GrantEvent.DENIED, approver)
     return after
 
 
@@ -103,34 +111,21 @@ def request_extension_of(ports: Ports, grant_id: str, *, actor: str, duration: t
         ),
         actor=actor,
     )
-    ports.jobs.send(
-        GrantNotice(
-            grant_id=grant_id,
-            event=GrantEvent.EXTENSION_REQUESTED,
-            actor=actor,
-            seq=str(after.extension_count),
-        )
-    )
+    _notice(ports, after, GrantEvent.EXTENSION_REQUESTED, actor, str(after.extension_count))
     return after
 
 
 def deny_extension_of(ports: Ports, grant_id: str, *, approver: str) -> Grant:
-    grant = ports.grants.get(grant_id)[0]
-    approvers = approvers_for(ports, ports.registries.get(grant.registry), approver)
-    _, after = transition(
+    """An approver refuses the extension asked for; the grant ends when it was going to."""
+    after = _as_approver(
         ports,
         grant_id,
-        lambda g, now: deny_extension(g, approver=approver, approvers=approvers, now=now),
-        actor=approver,
+        approver,
+        lambda g, now, approvers: deny_extension(
+            g, approver=approver, approvers=approvers, now=now
+        ),
     )
-    ports.jobs.send(
-        GrantNotice(
-            grant_id=grant_id,
-            event=GrantEvent.EXTENSION_DENIED,
-            actor=approver,
-            seq=str(after.extension_count),
-        )
-    )
+    _notice(ports, after, GrantEvent.EXTENSION_DENIED, approver, str(after.extension_count))
     return after
 
 
@@ -142,12 +137,11 @@ def extend_grant(
 
     Raises `ExtensionRefused` once its expiry has passed or beyond the policy's limits.
     """
-    grant = ports.grants.get(grant_id)[0]
-    approvers = approvers_for(ports, ports.registries.get(grant.registry), approver)
-    _, after = transition(
+    after = _as_approver(
         ports,
         grant_id,
-        lambda g, now: extend(
+        approver,
+        lambda g, now, approvers: extend(
             g,
             approver=approver,
             approvers=approvers,
@@ -155,16 +149,8 @@ def extend_grant(
             now=now,
             policy=ports.policy,
         ),
-        actor=approver,
     )
-    ports.jobs.send(
-        GrantNotice(
-            grant_id=grant_id,
-            event=GrantEvent.EXTENDED,
-            actor=approver,
-            seq=str(after.extension_count),
-        )
-    )
+    _notice(ports, after, GrantEvent.EXTENDED, approver, str(after.extension_count))
     return after
 
 
