@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from slack_bolt import App
 
@@ -42,52 +42,62 @@ def _send(deps: FrontDeps, key: str, job: DiagnoseJob | ReplyJob) -> None:
         raise
 
 
-def on_mention(event: dict[str, Any], body: dict[str, Any], deps: FrontDeps) -> None:
+def _diagnose_message(
+    event: dict[str, Any],
+    body: dict[str, Any],
+    deps: FrontDeps,
+    *,
+    surface: Surface,
+    text: str,
+    thread_ts: str | None,
+    if_empty: Literal["help", "empty_mention"],
+) -> None:
+    """A person's message with a paste: one job for it, once per event id."""
     if event.get("bot_id") or event.get("subtype") not in _PERSON_SUBTYPES:
         return
     key = _claimed(deps, body)
     if key is None:
         return
     origin = Origin(
-        surface=Surface.MENTION,
+        surface=surface,
         team_id=str(body.get("team_id") or ""),
         user_id=str(event.get("user") or ""),
         channel_id=event.get("channel"),
         message_ts=event.get("ts"),
-        thread_ts=event.get("thread_ts") or event.get("ts"),
+        thread_ts=thread_ts,
     )
-    text = _MENTION.sub(" ", str(event.get("text") or "")).strip()
     job: DiagnoseJob | ReplyJob = (
         DiagnoseJob.of(key=key, origin=origin, text=text)
         if text
-        else ReplyJob(key=key, origin=origin, message="empty_mention")
+        else ReplyJob(key=key, origin=origin, message=if_empty)
     )
     _send(deps, key, job)
+
+
+def on_mention(event: dict[str, Any], body: dict[str, Any], deps: FrontDeps) -> None:
+    _diagnose_message(
+        event,
+        body,
+        deps,
+        surface=Surface.MENTION,
+        text=_MENTION.sub(" ", str(event.get("text") or "")).strip(),
+        thread_ts=event.get("thread_ts") or event.get("ts"),
+        if_empty="empty_mention",
+    )
 
 
 def on_message(event: dict[str, Any], body: dict[str, Any], deps: FrontDeps) -> None:
     if event.get("channel_type") != "im":
         return  # channel messages reach the bot only as mentions
-    if event.get("bot_id") or event.get("subtype") not in _PERSON_SUBTYPES:
-        return
-    key = _claimed(deps, body)
-    if key is None:
-        return
-    origin = Origin(
+    _diagnose_message(
+        event,
+        body,
+        deps,
         surface=Surface.DM,
-        team_id=str(body.get("team_id") or ""),
-        user_id=str(event.get("user") or ""),
-        channel_id=event.get("channel"),
-        message_ts=event.get("ts"),
+        text=str(event.get("text") or "").strip(),
         thread_ts=event.get("thread_ts"),
+        if_empty="help",
     )
-    text = str(event.get("text") or "").strip()
-    job: DiagnoseJob | ReplyJob = (
-        DiagnoseJob.of(key=key, origin=origin, text=text)
-        if text
-        else ReplyJob(key=key, origin=origin, message="help")
-    )
-    _send(deps, key, job)
 
 
 def on_home_opened(event: dict[str, Any], body: dict[str, Any], deps: FrontDeps) -> None:
