@@ -16,4 +16,4 @@ def read_json(path: str | Path, what: str, error: type[ValueError]) -> Any:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise error(f"{what} file {str(path)!r} is not JSON: {exc}") from exc
     except RecursionError:
-        raise error(f"{what} file {str(path)!r} nests too deeply to be read") from None
+        raise error(f"{what} file {str(path)!r} is nested too deeply to be read") from None
