@@ -56,9 +56,12 @@ def web_client(settings: Settings, token: str | None = None) -> WebClient:
 
 def request_key(request: BoltRequest) -> str:
     """A delivery id for a request Slack does not retry (commands, interactions): its signature,
-    unique to its timestamp and body, so an exact replay gets the same key."""
+    unique to its timestamp and body, so an exact replay gets the same key. A request with no
+    signature (none reaches the HTTP function: Bolt refuses it first) is keyed by its body, which
+    holds a fresh `trigger_id` for every command and click."""
     signature = next(iter(request.headers.get("x-slack-signature", [])), "")
-    return "req:" + hashlib.sha256(signature.encode()).hexdigest()[:40]
+    basis = signature or request.raw_body
+    return "req:" + hashlib.sha256(basis.encode()).hexdigest()[:40]
 
 
 def create_app(settings: Settings, deps: FrontDeps) -> App:

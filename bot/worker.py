@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
+from slack_sdk.errors import SlackApiError
 
 from bot.jobs import (
     JOBS,
@@ -26,7 +27,7 @@ from bot.jobs import (
     RequestJob,
     Surface,
 )
-from bot.notices import REQUESTER_THREAD, Notices, safe_handle
+from bot.notices import APPROVAL_CARD, REQUESTER_THREAD, Notices, safe_handle
 from bot.signing import seal_value
 from bot.views.diagnosis import diagnosis_blocks, diagnosis_text
 from bot.views.format import mention
@@ -164,12 +165,33 @@ class Worker:
             raise
         if not outcome.created:
             grant = outcome.grant
+            link = self._card_link(grant.id)
+            where = f" <{link}|Its approval card>." if link else ""
             replier.tell(
                 origin,
                 f"There is already an open request for `{grant.ip}` on `{grant.registry}` "
                 f"({grant.state.value}, asked by {mention(grant.requester.user_id)}); "
-                "it covers you too.",
+                f"it covers you too.{where}",
             )
+
+    def _card_link(self, grant_id: str) -> str | None:
+        """A link to the grant's approval card, when Slack gives one."""
+        card = next(
+            (r for r in self._rt.ports.grants.messages(grant_id) if r.kind == APPROVAL_CARD), None
+        )
+        if card is None:
+            return None
+        try:
+            answer = self._rt.slack.chat_getPermalink(channel=card.channel, message_ts=card.ts)
+        except SlackApiError:
+            return None
+        link = answer.get("permalink")
+        # Slack's own https link; anything else is not shown (it would be live markup).
+        return (
+            link
+            if isinstance(link, str) and link.startswith("https://") and "|" not in link
+            else None
+        )
 
     def decide(self, job: DecideJob) -> None:
         ports, replier = self._rt.ports, self._rt.replier

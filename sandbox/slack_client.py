@@ -310,12 +310,15 @@ class SlackClient:
         value: str | None = None,
         block_id: str | None = None,
         action: Mapping[str, Any] | None = None,
+        selected: Mapping[str, Mapping[str, Any]] | None = None,
         timestamp: int | None = None,
     ) -> SlackRequest:
         """`user` clicks (or selects in) the element `action_id` on `message` (a message or an
         ephemeral message from the emulator, or a Slack message dict with `channel`) or in
         `view`. `block_id`, the element's type, text and value are read from the blocks;
-        `value`, `block_id` and `action` override them."""
+        `value`, `block_id` and `action` override them. `selected` maps `block_id` → `action_id`
+        → what the person chose in the message's other stateful elements (a select's option
+        value), sent in `state.values` as Slack does."""
         if (message is None) == (view is None):
             raise ValueError("give exactly one of message or view")
         blocks: list[dict[str, Any]]
@@ -363,7 +366,7 @@ class SlackClient:
             payload["channel"] = self._channel(channel)
             if not ephemeral:
                 payload["message"] = slack_message
-            payload["state"] = {"values": {}}
+            payload["state"] = {"values": _state_values(blocks, selected) if selected else {}}
             payload["response_url"] = self._response_url(
                 "actions",
                 channel=channel,
@@ -816,5 +819,6 @@ def _state_values(
     for block_id, by_action in values.items():
         for action_id, given in by_action.items():
             if action_id not in state.get(block_id, {}):
-                state.setdefault(block_id, {})[action_id] = _state_value({}, given)
+                _, element = _find_element(blocks, action_id)
+                state.setdefault(block_id, {})[action_id] = _state_value(element or {}, given)
     return state

@@ -314,3 +314,20 @@ def test_the_requester_can_withdraw_from_their_message(world: World) -> None:
     assert grant_state(world, grant.id) is GrantState.WITHDRAWN
     assert "Withdrawn by the requester" in text_of(approval_card(world))
     assert threading  # concurrency is shown in the test with two approvers
+
+
+def test_an_approver_shortens_the_duration_on_the_card(world: World) -> None:
+    grant = pending_grant(world)  # asks for the default 4 h
+    card = approval_card(world)
+    click(
+        world,
+        APPROVER,
+        "grant_approve",
+        card,
+        selected={"approval_duration": {"approval_duration_choice": "3600"}},
+    )
+    world.run_jobs()
+    stored = world.runtime.ports.grants.get(grant.id)[0]
+    assert stored.state is GrantState.ACTIVE
+    assert stored.approved_duration == timedelta(hours=1)
+    assert stored.expires_at - stored.activated_at == timedelta(hours=1)
