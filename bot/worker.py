@@ -33,7 +33,7 @@ from bot.views.diagnosis import diagnosis_blocks, diagnosis_text
 from bot.views.format import mention
 from bot.views.home import RegistryLine, home_view
 from bot.views.messages import EMPTY_MENTION, HELP, failed_job, refusal
-from services.domain.errors import DomainError, NotAllowed
+from services.domain.errors import DomainError, NotAllowed, RegistryNotManaged
 from services.domain.grants import (
     Grant,
     GrantState,
@@ -63,6 +63,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _WORKING = "eyes"
+#: How long a delivery claim is kept (the sweep forgets older ones).
+LEDGER_RETENTION = timedelta(days=3)
 
 
 class Worker:
@@ -86,7 +88,13 @@ class Worker:
         elif isinstance(job, ReplyJob):
             self.reply(job)
         elif isinstance(job, ReconcileJob):
-            report = run_reconcile_job(self._rt.ports, job)
+            try:
+                report = run_reconcile_job(self._rt.ports, job)
+            except RegistryNotManaged:
+                # Taken out of the configuration since: retrying cannot help; its grants' rules
+                # stay until it is managed again (or are removed by hand).
+                logger.error("reconcile of %s dropped: no longer managed", job.registry)
+                return
             logger.info("reconcile %s: %s", report.registry, report.status.value)
         elif isinstance(job, RequestJob):
             self.request(job)
@@ -317,6 +325,9 @@ class Worker:
         report = sweep(ports)
         for registry in [*report.registries, *report.to_check]:
             ports.jobs.send(ReconcileJob(registry=registry, check=True))
+        # Slack retries events within the hour and queue messages come back within days at most:
+        # claims older than that only fill the table.
+        ports.ledger.purge(ports.clock.now() - LEDGER_RETENTION)
         logger.info(
             "sweep: %d expired, %d lapsed, %d stalled, reconcile %s",
             len(report.expired),

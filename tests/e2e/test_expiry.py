@@ -183,3 +183,21 @@ def test_the_app_home_for_a_requester_an_approver_and_someone_with_nothing_open(
     world.run_jobs()
     assert grant_state(world, grant.id) is GrantState.ACTIVE
     assert "Active on your registries" in json.dumps(world.slack.home(APPROVER))
+
+
+def test_the_sweep_forgets_old_delivery_claims(world: World) -> None:
+    ledger = world.runtime.ports.ledger
+    assert ledger.claim("event:Ev0OLD")
+    later(world, timedelta(days=4))
+    world.host.timer()
+    assert ledger.claim("event:Ev0OLD")  # forgotten, so claimable again
+    assert not ledger.claim("event:Ev0OLD")
+
+
+def test_a_reconcile_of_a_registry_no_longer_managed_is_dropped_not_retried(world: World) -> None:
+    from services.domain.jobs import ReconcileJob
+
+    world.runtime.ports.jobs.send(ReconcileJob(registry="gone.azurecr.io"))
+    stats = world.run_jobs()
+    assert stats.failed == 0
+    assert world.host.stats.poisoned == 0
