@@ -3,7 +3,8 @@
 - `slack_events`: the HTTP route Slack calls (anonymous: Slack's signature is the authentication).
 - `work`: the queue trigger that runs jobs; `poison`: what lands in the poison queue after
   host.json's `maxDequeueCount` attempts.
-- `sweep`: the timer (schedule from the `ACRBOT_SWEEP_SCHEDULE` app setting).
+- `sweep`: the timer (schedule from the `ACRBOT_SWEEP_SCHEDULE` app setting, every five minutes
+  when unset).
 - `health`: `GET /api/health` (anonymous; reveals nothing sensitive).
 - `refresh_service_tags`: the daily service-tag fetch (schedule from
   `ACRBOT_SERVICE_TAGS__SCHEDULE`, read when the host indexes the app; a default when unset).
@@ -17,7 +18,10 @@ from bot import functions as entry
 
 app = func.FunctionApp()
 
-JOB_QUEUE = "acrbot-jobs"
+#: The job queue: `ACRBOT_QUEUE_NAME`, as the app's settings name it, so both sides agree.
+JOB_QUEUE = os.environ.get("ACRBOT_QUEUE_NAME") or "acrbot-jobs"
+#: When the sweep runs unless `ACRBOT_SWEEP_SCHEDULE` says otherwise (NCRONTAB, with seconds).
+SWEEP_SCHEDULE = os.environ.get("ACRBOT_SWEEP_SCHEDULE") or "0 */5 * * * *"
 
 
 @app.route(route="slack/events", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -37,7 +41,7 @@ def poison(msg: func.QueueMessage) -> None:
     entry.poison(msg)
 
 
-@app.timer_trigger(arg_name="timer", schedule="%ACRBOT_SWEEP_SCHEDULE%", run_on_startup=False)
+@app.timer_trigger(arg_name="timer", schedule=SWEEP_SCHEDULE, run_on_startup=False)
 def sweep(timer: func.TimerRequest) -> None:
     entry.sweep(timer)
 
