@@ -40,7 +40,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFo
 from services.azure.clients import blob_service, default_credential
 from services.azure.network import describe_azure_error, network_client
 from services.clock import Clock
-from services.diagnosis.service_tags import ServiceTagIndex, ServiceTagsError
+from services.diagnosis.service_tags import COMPACT_KEY, ServiceTagIndex, ServiceTagsError
 from services.settings import ArmSettings, Settings
 
 if TYPE_CHECKING:
@@ -312,12 +312,14 @@ def refresh_service_tags(
         settings.arm, credential or default_credential(), subscription, wanted
     )
     try:
-        ServiceTagIndex.from_json(document)
+        index = ServiceTagIndex.from_json(document)
     except ServiceTagsError as exc:
         raise ServiceTagsRefreshError(f"the fetched service tags are unusable: {exc}") from exc
     target = store or ServiceTagStore.from_settings(settings)
     try:
-        target.save(document)
+        # The built index travels with the document, so every process that loads it skips the
+        # build (about 40 ms instead of about 140 for Azure's ~50,000 prefixes).
+        target.save({**document, COMPACT_KEY: index.to_compact()})
     except AzureError as exc:
         raise ServiceTagsRefreshError(
             f"cannot store the service tags in {target.location}: {exc}"

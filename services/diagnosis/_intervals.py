@@ -59,6 +59,26 @@ class NestedRanges(Generic[T]):
             open_blocks.append(block)
         self._full: list[tuple[T, ...] | None] = [None] * len(items)
 
+    def columns(self) -> tuple[list[int], list[int], list[int], list[list[T]]]:
+        """The built index as four columns (firsts, lasts, parents, values per range), for
+        `from_columns` to restore without sorting."""
+        return self._firsts, self._lasts, self._parent, self._own
+
+    @classmethod
+    def from_columns(
+        cls, firsts: list[int], lasts: list[int], parents: list[int], own: list[list[T]]
+    ) -> NestedRanges[T]:
+        """The index `columns` described; ValueError when the columns do not fit together."""
+        size = len(firsts)
+        if not len(lasts) == len(parents) == len(own) == size:
+            raise ValueError("the columns of a range index differ in length")
+        if any(not -1 <= p < i for i, p in enumerate(parents)):
+            raise ValueError("a range's parent must come before it")
+        index = cls.__new__(cls)
+        index._firsts, index._lasts, index._parent, index._own = firsts, lasts, parents, own
+        index._full = [None] * size
+        return index
+
     def __len__(self) -> int:
         """The number of distinct ranges."""
         return len(self._firsts)

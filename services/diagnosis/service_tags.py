@@ -14,9 +14,11 @@ costs about ten times as much per prefix); `ipaddress` objects are made only whe
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,10 @@ class ServiceTagsError(ValueError):
 
 #: (IP version, first address, last address) of a prefix, as integers.
 Range = tuple[int, int, int]
+
+#: Where a stored document carries its prebuilt index, and the index's format.
+COMPACT_KEY = "acrbotIndex"
+COMPACT_FORMAT = "acrbot-service-tag-index/1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +95,15 @@ class ServiceTagIndex:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ServiceTagIndex:
+        """Build from a parsed ServiceTags_Public document (or use the prebuilt index a stored
+        document carries); raises ServiceTagsError if malformed."""
+        # Building allocates some hundred thousand small objects that all live on: the cyclic
+        # collector would walk them again and again meanwhile, for nothing (it doubled the cost).
+        with _collector_paused():
+            return cls._from_json(data)
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> ServiceTagIndex:
         """Build from a parsed ServiceTags_Public document; raises ServiceTagsError if malformed.
 
         One pass over the ~50,000 listed prefixes parses each spelling once, groups the tags by
@@ -96,6 +111,10 @@ class ServiceTagIndex:
         """
         if not isinstance(data, Mapping):
             raise ServiceTagsError("service tags JSON must be an object with a 'values' list")
+        compact = data.get(COMPACT_KEY)
+        if isinstance(compact, Mapping) and compact.get("format") == COMPACT_FORMAT:
+            # Built by the daily refresh from this very document: skip the build.
+            return cls._from_compact(compact)
         values = data.get("values")
         if not isinstance(values, list):
             raise ServiceTagsError("service tags JSON has no 'values' list")
@@ -151,11 +170,76 @@ class ServiceTagIndex:
         index._index(groups, counts)
         return index
 
+    def to_compact(self) -> dict[str, Any]:
+        """The built index as plain JSON data: `from_compact` restores it without parsing or
+        sorting a prefix (stored beside the daily refresh's document, under `COMPACT_KEY`)."""
+        names = list(self._tags)
+        number = {name: i for i, name in enumerate(names)}
+        families: dict[str, Any] = {}
+        blocks: list[list[list[int]]] = [[[], []] for _ in names]
+        for family, (key, ranges) in enumerate((("v4", self._v4), ("v6", self._v6))):
+            firsts, lasts, parents, values = ranges.columns()
+            own = [[number[n] for n in named] for named in values]
+            for block, ids in enumerate(own):
+                for tag in ids:
+                    blocks[tag][family].append(block)
+            families[key] = {"firsts": firsts, "lasts": lasts, "parents": parents, "own": own}
+        return {
+            "format": COMPACT_FORMAT,
+            "tags": [[t.name, t.region, t.system_service] for t in self._tags.values()],
+            "blocks": blocks,
+            **families,
+        }
+
+    @classmethod
+    def from_compact(cls, data: Mapping[str, Any]) -> ServiceTagIndex:
+        """The index `to_compact` described; ServiceTagsError when it is not one."""
+        with _collector_paused():
+            return cls._from_compact(data)
+
+    @classmethod
+    def _from_compact(cls, data: Mapping[str, Any]) -> ServiceTagIndex:
+        try:
+            if data.get("format") != COMPACT_FORMAT:
+                raise ServiceTagsError("not a compact service-tag index")
+            tags = [(str(n), str(r), str(s)) for n, r, s in data["tags"]]
+            names = [t[0] for t in tags]
+            families: list[NestedRanges[str]] = []
+            for key in ("v4", "v6"):
+                part = data[key]
+                ranges: NestedRanges[str] = NestedRanges.__new__(NestedRanges)
+                ranges._firsts = list(part["firsts"])
+                ranges._lasts = list(part["lasts"])
+                ranges._parent = list(part["parents"])
+                ranges._own = [[names[i] for i in ids] for ids in part["own"]]
+                if (
+                    not len(ranges._firsts)
+                    == len(ranges._lasts)
+                    == len(ranges._parent)
+                    == len(ranges._own)
+                ):
+                    raise ServiceTagsError("compact service-tag index: columns differ in length")
+                ranges._full = [None] * len(ranges._firsts)
+                families.append(ranges)
+            index = cls.__new__(cls)
+            index._v4, index._v6 = families
+            index._tags = {}
+            for (name, region, service), (v4, v6) in zip(tags, data["blocks"], strict=True):
+                spans = [(4, families[0]._firsts[b], families[0]._lasts[b]) for b in v4]
+                spans += [(6, families[1]._firsts[b], families[1]._lasts[b]) for b in v6]
+                index._tags[name] = ServiceTag(name, region, service, tuple(spans))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            if isinstance(exc, ServiceTagsError):
+                raise
+            raise ServiceTagsError(f"compact service-tag index is damaged: {exc}") from exc
+        return index
+
     @classmethod
     def load(cls, path: str | Path) -> ServiceTagIndex:
         """Read a ServiceTags JSON file; raises ServiceTagsError for unreadable or invalid files."""
-        data = read_json(path, "service tags", ServiceTagsError)
-        return cls.from_json(data)
+        with _collector_paused():
+            data = read_json(path, "service tags", ServiceTagsError)
+            return cls._from_json(data)
 
     def __len__(self) -> int:
         return len(self._tags)
@@ -177,6 +261,17 @@ class ServiceTagIndex:
     def matches(self, ip: IPAddress | str) -> tuple[ServiceTag, ...]:
         """Like `lookup`, with each tag's region and service."""
         return tuple(self._tags[name] for name in self.lookup(ip))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 _FAMILIES = {4: (socket.AF_INET, 32), 6: (socket.AF_INET6, 128)}

@@ -95,6 +95,12 @@ def test_refresh_stores_tags_the_diagnosis_can_look_up(
         "AzureCloud.westeurope",
     )
     assert index.lookup(ipaddress.ip_address("91.38.188.165")) == ()
+    # The built index is stored with the document, so loading it skips the build.
+    from services.diagnosis.service_tags import COMPACT_FORMAT, COMPACT_KEY
+
+    stored = store.load()
+    assert stored is not None
+    assert stored[COMPACT_KEY]["format"] == COMPACT_FORMAT
 
 
 def test_stored_document_has_the_public_file_shape(

@@ -181,3 +181,49 @@ def test_prefixes_are_read_without_host_bits_and_given_back_as_networks() -> Non
     assert tag is not None
     assert [str(n) for n in tag.prefixes] == ["10.1.0.0/16", "2603:1020::/32", "8.8.8.8/32"]
     assert tag.address_count == 2**16 + 2**96 + 1
+
+
+def test_a_compact_index_restores_the_same_lookups() -> None:
+    import json as _json
+    import random
+
+    from services.diagnosis.service_tags import COMPACT_KEY
+
+    built = ServiceTagIndex.load(EXAMPLES / "service-tags.json")
+    compact = _json.loads(_json.dumps(built.to_compact()))  # as stored: plain JSON
+    restored = ServiceTagIndex.from_compact(compact)
+    rng = random.Random(7)
+    probes = ["20.103.186.69", "52.236.40.7", "4.175.12.34", "8.8.8.8"]
+    probes += [f"{rng.randrange(1, 224)}.{rng.randrange(256)}.0.1" for _ in range(2000)]
+    for ip in probes:
+        assert restored.lookup(ip) == built.lookup(ip), ip
+    assert len(restored) == len(built)
+    assert restored.range_count == built.range_count
+    for name in ("AzureCloud", "AzureContainerApps.WestEurope"):
+        if built.tag(name) is not None:
+            assert restored.tag(name) == built.tag(name)
+    # A stored document carrying the index is read through it (its values are not parsed).
+    stored = {"values": [], COMPACT_KEY: compact}
+    assert ServiceTagIndex.from_json(stored).lookup("20.103.186.69") == built.lookup(
+        "20.103.186.69"
+    )
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda c: c.pop("v4"),
+        lambda c: c["v4"]["parents"].append(0),
+        lambda c: c.update(format="something-else/9"),
+        lambda c: c["v4"]["own"].__setitem__(0, [10**6]),
+    ],
+)
+def test_a_damaged_compact_index_is_refused(damage) -> None:
+    import json as _json
+
+    compact = _json.loads(
+        _json.dumps(ServiceTagIndex.load(EXAMPLES / "service-tags.json").to_compact())
+    )
+    damage(compact)
+    with pytest.raises(ServiceTagsError):
+        ServiceTagIndex.from_compact(compact)
