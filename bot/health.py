@@ -21,7 +21,6 @@ management or, with a connection string, the identity SDKs.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 import tomllib
@@ -115,49 +114,12 @@ def _ms(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
 
 
-def storage_probes(settings: Settings, timeout: float) -> dict[str, Callable[[], int | None]]:
-    """One request each: a point read in the delivery table (the one the HTTP function writes)
-    and the properties of the job queue and of its poison queue. A table or queue that does not
-    exist yet still proves the account answers: the app creates them on first use."""
-    from azure.core.exceptions import ResourceNotFoundError
-
-    from services.azure.clients import queue_client, table_service
-
-    once: dict[str, Any] = {
-        "retry_total": 0,
-        "connection_timeout": timeout,
-        "read_timeout": timeout,
-    }
-
-    def tables() -> None:
-        table = table_service(settings.storage).get_table_client(
-            f"{settings.table_prefix}deliveries"
-        )
-        # No such row (or no table yet) is an answer from the service: the check passes.
-        with contextlib.suppress(ResourceNotFoundError):
-            table.get_entity("health", "probe", **once)
-
-    def backlog(queue: str) -> Callable[[], int]:
-        def probe() -> int:
-            try:
-                props = queue_client(settings.storage, queue).get_queue_properties(**once)
-            except ResourceNotFoundError:
-                return 0
-            return int(props.approximate_message_count or 0)
-
-        return probe
-
-    return {
-        "tables": tables,
-        "queue": backlog(settings.queue_name),
-        "poison": backlog(f"{settings.queue_name}-poison"),
-    }
-
-
 def check(settings: Settings) -> Health:
     """Run the storage checks side by side, each bounded by `health_timeout_seconds`."""
+    from services.bootstrap import build_storage_probes
+
     budget = settings.health_timeout_seconds
-    probes = storage_probes(settings, budget)
+    probes = build_storage_probes(settings, budget)
     started = time.monotonic()
     pool = ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="acrbot-health")
     try:

@@ -4,9 +4,10 @@ the same process, for a team trying it in a workspace without a public URL or th
 Only the transport changes. The Bolt app is `create_app`'s (same listeners, same acks, same
 one-workspace guard), connected by Bolt's own `SocketModeHandler` on slack_sdk's built-in
 WebSocket client (no extra package). Jobs still go through the Storage queue (Azurite locally)
-and are run by the same `Worker`, drained by `bot.queue_drain` with host.json's retries and
-poison queue; the poison queue is drained too, so the person who asked is told. The sweep runs
-every `--sweep-every` seconds instead of on the Function app's NCRONTAB schedule.
+and are run by the same `Worker`, drained by `services.azure.queue_drain` (built in
+`services.bootstrap`) with host.json's retries and poison queue; the poison queue is drained
+too, so the person who asked is told. The sweep runs every `--sweep-every` seconds instead of on
+the Function app's NCRONTAB schedule.
 
 Ctrl-C or SIGTERM closes the socket, stops the sweep and the drains, and waits for the jobs in
 hand. Exit codes: 0 after such a stop, 1 when Slack cannot be reached, 2 for a usage or
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import ValidationError
 
-from bot.queue_drain import QueueDrain, QueueOptions
+from services.domain.errors import Unavailable
 
 if TYPE_CHECKING:
     from slack_bolt import BoltRequest, BoltResponse
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from slack_sdk.socket_mode.request import SocketModeRequest
 
     from bot.runtime import Runtime
+    from services.azure.queue_drain import QueueDrain, QueueOptions
     from services.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -107,7 +109,7 @@ class SocketModeRunner:
         self._rt = runtime
         self._app_token = app_token
         self._sweep_every = sweep_every
-        self._options = queue_options or QueueOptions.from_host_json()
+        self._options = queue_options  # None: host.json's, as the Function app runs
         self._ping_interval = ping_interval
         self._handler: SocketModeHandler | None = None
         self._drains: list[QueueDrain] = []
@@ -145,31 +147,21 @@ class SocketModeRunner:
             self._sweeper.start()
 
     def _start_drains(self) -> None:
-        from azure.core.exceptions import AzureError
+        from services.bootstrap import build_queue_drains
 
         settings, worker = self._rt.settings, self._rt.worker
-        queue = settings.queue_name
-        self._drains = [
-            QueueDrain.for_storage(
-                settings.storage,
-                queue,
-                lambda text, ref: worker.handle(text, reference=ref),
-                options=self._options,
-            ),
-            QueueDrain.for_storage(
-                settings.storage,
-                f"{queue}-poison",
-                lambda text, ref: worker.poisoned(text, reference=ref),
-                options=self._options,
-            ),
-        ]
-        logger.info("opening the job queue %s", queue)
+        self._drains = build_queue_drains(
+            settings,
+            jobs=lambda text, ref: worker.handle(text, reference=ref),
+            poison=lambda text, ref: worker.poisoned(text, reference=ref),
+            options=self._options,
+        )
+        logger.info("opening the job queue %s", settings.queue_name)
         try:
             for drain in self._drains:
                 drain.start()
-        except AzureError as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise SocketModeError(f"cannot reach the job queue {queue}: {reason}") from exc
+        except Unavailable as exc:
+            raise SocketModeError(exc.message) from exc
 
     def _connect(self) -> None:
         self._handler = _handler(self._rt, self._app_token, self._ping_interval)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from services.azure.deliveries import TableDeliveryLedger
     from services.azure.queue import StorageJobQueue
+    from services.azure.queue_drain import QueueDrain, QueueOptions
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,33 @@ def build_queue(settings: Settings) -> StorageJobQueue:
     from services.azure.queue import StorageJobQueue
 
     return StorageJobQueue(queue_client(settings.storage, settings.queue_name))
+
+
+def build_queue_drains(
+    settings: Settings,
+    *,
+    jobs: Callable[[str, str], None],
+    poison: Callable[[str, str], None],
+    options: QueueOptions | None = None,
+) -> list[QueueDrain]:
+    """The job queue and its poison queue drained through `jobs` and `poison` (each called with
+    a message's text and id), as host.json tells the Functions host to: for a process without
+    the host (`python -m bot socket`)."""
+    from services.azure.queue_drain import QueueDrain, QueueOptions
+
+    chosen = options or QueueOptions.from_host_json()
+    queue = settings.queue_name
+    return [
+        QueueDrain.for_storage(settings.storage, queue, jobs, options=chosen),
+        QueueDrain.for_storage(settings.storage, f"{queue}-poison", poison, options=chosen),
+    ]
+
+
+def build_storage_probes(settings: Settings, timeout: float) -> dict[str, Callable[[], int | None]]:
+    """The health route's checks of the app's storage (tables, the job and poison queues)."""
+    from services.azure.health import storage_probes
+
+    return storage_probes(settings, timeout)
 
 
 def service_tags_loader(settings: Settings, clock: Clock | None = None) -> ServiceTagSource:

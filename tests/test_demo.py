@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import EXAMPLES_DIR, load_demo_inputs, main, run_demo
+from bot.cli import EXAMPLES_DIR, demo_step_diagnose, load_demo_inputs, main, run_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,13 +57,13 @@ def test_every_example_paste_is_listed_in_this_test() -> None:
 
 def test_demo_prints_every_examples_verdict() -> None:
     out = io.StringIO()
-    assert run_demo(out) == 0
+    assert run_demo(out, steps=[demo_step_diagnose]) == 0
     assert _verdicts(out.getvalue()) == EXPECTED
 
 
 def test_demo_offers_grants_exactly_where_a_temporary_rule_is_the_everyday_fix() -> None:
     out = io.StringIO()
-    run_demo(out)
+    run_demo(out, steps=[demo_step_diagnose])
     grants = re.findall(r"^Grant:   a temporary allow rule for (\S+) can be requested$",
                         out.getvalue(), flags=re.MULTILINE)  # fmt: skip
     # The seed's two cases (a laptop behind the gateway, a Container App on an Azure-owned
@@ -79,6 +79,25 @@ def test_demo_subcommand_prints_to_stdout(capsys: pytest.CaptureFixture[str]) ->
     out, err = capsys.readouterr()
     assert err == ""
     assert _verdicts(out) == EXPECTED
+    # The conversation walks paste → diagnosis → request → approval → active rule → expiry by
+    # the sweep → the approver's App Home, in that order.
+    steps = [
+        "@dana ran /acr-why",
+        "[Request temporary access]",
+        "@dana submitted “Request access”",
+        "# Access request: 91.38.188.165 on contosoprod.azurecr.io",
+        "Active until",
+        "is allowed on `contosoprod.azurecr.io`",
+        "ipRules 4.175.12.34, 91.38.188.165) after the approval",
+        "the sweep timer fires",
+        "Expired at",
+        "ipRules 4.175.12.34) after the sweep",
+        "App Home of @ari",
+        "Approve click to the 'Active' card:",
+    ]
+    positions = [out.find(step) for step in steps]
+    assert all(p >= 0 for p in positions), dict(zip(steps, positions, strict=True))
+    assert positions == sorted(positions)
 
 
 def test_demo_with_broken_examples_exits_two(

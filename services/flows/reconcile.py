@@ -173,17 +173,22 @@ def _retry_later(
     base = settings.arm.failure_retry_seconds if settings is not None else 20.0
     delay = min(timedelta(seconds=base * 2 ** min(attempt, 10)), MAX_RETRY_DELAY)
     report = ReconcileReport(login, ReconcileStatus.RETRY, retry_after=delay, error=exc.message)
-    # Grants past their activation deadline stop waiting; the others are told it takes longer.
-    report.failed = _fail_approved(ports, login, exc.message, notices, overdue_only=True)
-    if attempt == 0:
-        for grant in grants_in(ports, registry_partition(login)):
-            if grant.state is GrantState.APPROVED:
-                notices.append(GrantNotice(grant_id=grant.id, event=GrantEvent.APPLY_DELAYED))
+    # Grants past their activation deadline stop waiting; the others are told it takes longer
+    # (once, on the first failure).
+    report.failed = _fail_approved(
+        ports, login, exc.message, notices, overdue_only=True, tell_waiting=attempt == 0
+    )
     return report
 
 
 def _fail_approved(
-    ports: Ports, login: str, reason: str, notices: list[GrantNotice], *, overdue_only: bool
+    ports: Ports,
+    login: str,
+    reason: str,
+    notices: list[GrantNotice],
+    *,
+    overdue_only: bool,
+    tell_waiting: bool = False,
 ) -> list[Grant]:
     now = ports.clock.now()
     failed = []
@@ -191,6 +196,8 @@ def _fail_approved(
         if grant.state is not GrantState.APPROVED:
             continue
         if overdue_only and (grant.activation_due_at is None or now < grant.activation_due_at):
+            if tell_waiting:
+                notices.append(GrantNotice(grant_id=grant.id, event=GrantEvent.APPLY_DELAYED))
             continue
         try:
             _, after = transition(

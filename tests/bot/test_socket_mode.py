@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 
 from bot.cli import main
-from bot.queue_drain import QueueOptions
 from bot.runtime import Runtime
 from bot.socket_mode import SocketModeRunner
 from sandbox.arm_emulator import ArmEmulator
 from sandbox.slack_client import SlackClient
 from sandbox.slack_emulator import SlackEmulator
 from sandbox.socket_mode_server import EVENTS_API, INTERACTIVE, SLASH_COMMANDS, SocketModeServer
+from services.azure.queue_drain import QueueOptions
 from services.settings import Settings
 from tests.sandbox_helpers import RESOURCE_GROUP, SUBSCRIPTION, StaticTokenCredential
 

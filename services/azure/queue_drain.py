@@ -1,4 +1,5 @@
-"""The queue trigger for a process that has no Functions host (`python -m bot socket`): it takes
+"""The queue trigger for a process that has no Functions host (`python -m bot socket`), on the
+Storage queue SDK: it takes
 messages from a Storage queue, hands each one's text to a handler, and settles it the way
 host.json tells the host to (`QueueOptions.from_host_json`):
 
@@ -26,6 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from azure.core.exceptions import AzureError, ResourceExistsError
+
+from services.azure.clients import queue_client
+from services.domain.errors import Unavailable
+
 if TYPE_CHECKING:
     from azure.storage.queue import QueueClient, QueueMessage
 
@@ -33,7 +39,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
+HOST_JSON = Path(__file__).resolve().parents[2] / "host.json"
 
 #: The first pause after an empty receive; it doubles up to `max_polling_interval`.
 FIRST_IDLE_PAUSE = 0.05
@@ -90,6 +96,12 @@ class QueueOptions:
         )
 
 
+class QueueUnavailable(Unavailable):
+    def __init__(self, queue: str, reason: str) -> None:
+        super().__init__(f"cannot reach the job queue {queue}: {reason}")
+        self.queue = queue
+
+
 @dataclass
 class DrainStats:
     handled: int = 0
@@ -124,8 +136,6 @@ class QueueDrain:
     def for_storage(
         cls, target: StorageTarget, queue: str, handler: Handler, *, options: QueueOptions
     ) -> QueueDrain:
-        from services.azure.clients import queue_client
-
         return cls(
             queue_client(target, queue),
             queue_client(target, f"{queue}-poison"),
@@ -144,10 +154,14 @@ class QueueDrain:
             return self._running
 
     def start(self) -> None:
-        from azure.core.exceptions import ResourceExistsError
-
-        with contextlib.suppress(ResourceExistsError):
-            self._client.create_queue()
+        """Open the queue (created if missing) and start fetching; `QueueUnavailable` when the
+        storage account cannot be reached."""
+        try:
+            with contextlib.suppress(ResourceExistsError):
+                self._client.create_queue()
+        except AzureError as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise QueueUnavailable(self.name, reason) from exc
         capacity = self._options.batch_size + self._options.new_batch_threshold
         self._pool = ThreadPoolExecutor(max_workers=capacity, thread_name_prefix=self.name)
         self._thread = threading.Thread(target=self._poll, name=f"{self.name}-poll", daemon=True)
@@ -232,8 +246,6 @@ class QueueDrain:
                 self._settled.notify_all()
 
     def _to_poison(self, message: QueueMessage) -> None:
-        from azure.core.exceptions import ResourceExistsError
-
         if not self._poison_ready:
             with contextlib.suppress(ResourceExistsError):
                 self._poison.create_queue()
