@@ -293,13 +293,18 @@ class ArmUnavailable(ArmError):
     """ARM kept failing (throttling, 5xx, dropped connections) until the retries ran out."""
 
 
-class RegistryBusy(Unavailable):
-    def __init__(self, registry: str, retry_after: timedelta) -> None:
+class WriteOutcomeUnknown(ArmUnavailable):
+    """A PATCH was sent and no answer says whether it landed (a read time-out, a dropped
+    connection, a gateway time-out, a lost lock): ARM may still apply it later. Never re-sent
+    blind: the registry stays fenced until the write is seen or can no longer land."""
+
+    def __init__(self, registry: str, detail: str) -> None:
         super().__init__(
-            f"Another change to `{registry}`'s rules is running; this one runs right after it."
+            registry,
+            f"Azure did not say whether the change to `{registry}`'s rules was made ({detail}); "
+            "the bot waits until it can tell, then looks again.",
         )
-        self.registry = registry
-        self.retry_after = retry_after
+        self.detail = detail
 
 
 class LockLost(Unavailable):
