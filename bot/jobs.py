@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from services.domain.jobs import GrantNotice, ReconcileJob
+from services.domain.jobs import GrantNotice, ReconcileJob, RegistryNotice
 
 #: Raw JSON bytes a job may take so that its base64 form stays under the queue's 64 KiB.
 MAX_JOB_BYTES = 45_000
@@ -155,6 +155,15 @@ class HomeJob(BaseModel):
     user_id: str
 
 
-Job = DiagnoseJob | ReplyJob | RequestJob | DecideJob | HomeJob | ReconcileJob | GrantNotice
+Job = (
+    DiagnoseJob
+    | ReplyJob
+    | RequestJob
+    | DecideJob
+    | HomeJob
+    | ReconcileJob
+    | GrantNotice
+    | RegistryNotice
+)
 AnyJob = Annotated[Job, Field(discriminator="kind")]
 JOBS: TypeAdapter[Job] = TypeAdapter(AnyJob)

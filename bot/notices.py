@@ -13,10 +13,15 @@ from slack_sdk.models.blocks import Block
 
 from bot.views.format import channel as channel_link
 from bot.views.format import date, mention
-from bot.views.grants import approval_card, approval_text, requester_message
+from bot.views.grants import (
+    approval_card,
+    approval_text,
+    registry_change_message,
+    requester_message,
+)
 from services.domain.errors import DomainError
 from services.domain.grants import Grant, MessageRef
-from services.domain.jobs import GrantEvent, GrantNotice
+from services.domain.jobs import GrantEvent, GrantNotice, RegistryNotice
 from services.domain.policy import RegistryConfig, approver_group_of, approvers_of
 
 if TYPE_CHECKING:
@@ -187,6 +192,21 @@ class Notices:
             f":alarm_clock: {self.approvers_text(config)} this request lapses "
             f"{date(grant.lapses_at)} unless someone decides.",
         )
+
+    def registry_changed(self, job: RegistryNotice) -> None:
+        """Rules changed without the bot's plan while it wrote: say which, once, where the
+        registry's approval cards go, so a person can put back what was lost."""
+        config = self._rt.ports.registries.find(job.registry)
+        ledger = self._rt.ports.ledger
+        if not ledger.claim(job.key):
+            return
+        text, blocks = registry_change_message(job, approvers=self.approvers_text(config))
+        try:
+            for channel in self._approval_channels(config):
+                self._rt.replier.post(channel, text=text, blocks=blocks)
+        except Exception:
+            ledger.release(job.key)
+            raise
 
     def _in_card_threads(self, claim: str, grant: Grant, refs: list[MessageRef], text: str) -> None:
         """Say `text` once (per `claim`) in the thread of each of the grant's approval cards."""

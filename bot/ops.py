@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from services.domain.errors import DomainError
+from services.domain.errors import DomainError, RegistryNotManaged
 from services.domain.grants import GrantState
 from services.ports import Ports
 
@@ -97,6 +97,10 @@ def reconcile_command(
     from services.flows.reconcile import ReconcileStatus, reconcile_registry
 
     out, err = out or sys.stdout, err or sys.stderr
+    login = args.registry.strip().lower()
+    if ports.registries.find(login) is None and ports.grants.fence(login)[0] is None:
+        # Neither configured nor ever written by the bot (one it wrote to is still cleared).
+        raise RegistryNotManaged(args.registry)
     report = reconcile_registry(
         ports, args.registry, dry_run=args.dry_run or None, check=args.check
     )

@@ -33,7 +33,7 @@ from bot.views.diagnosis import diagnosis_blocks, diagnosis_text
 from bot.views.format import mention
 from bot.views.home import RegistryLine, home_view
 from bot.views.messages import EMPTY_MENTION, HELP, failed_job, refusal
-from services.domain.errors import DomainError, NotAllowed, RegistryNotManaged
+from services.domain.errors import DomainError, NotAllowed
 from services.domain.grants import (
     Grant,
     GrantState,
@@ -42,7 +42,7 @@ from services.domain.grants import (
     registry_partition,
     requester_partition,
 )
-from services.domain.jobs import GrantNotice, ReconcileJob
+from services.domain.jobs import GrantNotice, ReconcileJob, RegistryNotice
 from services.flows.book import approvers_for, grants_in
 from services.flows.decisions import (
     approve_grant,
@@ -88,14 +88,10 @@ class Worker:
         elif isinstance(job, ReplyJob):
             self.reply(job)
         elif isinstance(job, ReconcileJob):
-            try:
-                report = run_reconcile_job(self._rt.ports, job)
-            except RegistryNotManaged:
-                # Taken out of the configuration since: retrying cannot help; its grants' rules
-                # stay until it is managed again (or are removed by hand).
-                logger.error("reconcile of %s dropped: no longer managed", job.registry)
-                return
+            report = run_reconcile_job(self._rt.ports, job)
             logger.info("reconcile %s: %s", report.registry, report.status.value)
+        elif isinstance(job, RegistryNotice):
+            self._notices.registry_changed(job)
         elif isinstance(job, RequestJob):
             self.request(job)
         elif isinstance(job, DecideJob):

@@ -21,7 +21,7 @@ from services.domain.audit import AuditEvent
 from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
 from services.domain.offers import Offer
 from services.domain.policy import Policy, RegistryConfig, RegistryDirectory
-from services.domain.reconcile import OwnedEntry
+from services.domain.reconcile import Fence, OwnedEntry
 from services.domain.registry import RawRule, RegistrySnapshot, RuleUsage
 
 if TYPE_CHECKING:
@@ -54,6 +54,11 @@ class RegistryGateway(Protocol):
 class Lease(Protocol):
     def check(self) -> None:
         """Raise `LockLost` when the lock was lost while held (its renewal failed)."""
+        ...
+
+    def confirm(self) -> None:
+        """Ask the lock's store, now, whether it is still held (`LockLost` when not): the
+        fencing check after a write, which a lease that lapsed during it fails."""
         ...
 
 
@@ -127,6 +132,29 @@ class GrantStore(Protocol):
     def put_entry(self, entry: OwnedEntry) -> None: ...
 
     def drop_entry(self, registry: str, ip: ipaddress.IPv4Address) -> None: ...
+
+    def fence(self, registry: str) -> tuple[Fence | None, str | None]:
+        """The registry's fence and its ETag (None, None when the bot never wrote it)."""
+        ...
+
+    def commit(
+        self,
+        registry: str,
+        *,
+        fence: Fence,
+        etag: str | None,
+        put: Iterable[OwnedEntry] = (),
+        drop: Iterable[ipaddress.IPv4Address] = (),
+    ) -> str:
+        """Write the fence, only if unchanged since `etag` (None: only if there is none), with
+        entries put and dropped, in one atomic write where the store allows (`ConcurrentUpdate`
+        when the fence changed); returns the fence's new ETag."""
+        ...
+
+    def fences(self) -> list[Fence]:
+        """Every registry the bot has written to, as its fence (including registries that have
+        left the configuration since)."""
+        ...
 
     def put_offer(self, offer: Offer) -> None: ...
 

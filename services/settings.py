@@ -47,6 +47,10 @@ class ArmSettings(BaseModel):
     busy_retry_seconds: float = Field(default=2.0, ge=0)
     #: After ARM failed for a reconcile, it is queued again after this many seconds (doubling).
     failure_retry_seconds: float = Field(default=20.0, ge=0)
+    #: How long after a write was sent ARM may still apply it when no answer said it did (a
+    #: process killed during the PATCH, a read time-out): the registry is not written again
+    #: until then, unless a read shows the write landed. ARM's own request time-out is a minute.
+    write_fence_seconds: float = Field(default=120.0, gt=0)
 
 
 class ServiceTagSettings(BaseModel):

@@ -307,6 +307,19 @@ class WriteOutcomeUnknown(ArmUnavailable):
         self.detail = detail
 
 
+class WriteInFlight(Unavailable):
+    """An earlier write to the registry may still land: nothing is written before `until`, or
+    before a read shows it landed."""
+
+    def __init__(self, registry: str, retry_after: timedelta) -> None:
+        super().__init__(
+            f"An earlier change to `{registry}`'s rules may still be landing; the bot looks again "
+            "once it can tell."
+        )
+        self.registry = registry
+        self.retry_after = retry_after
+
+
 class LockLost(Unavailable):
     def __init__(self, registry: str, detail: str) -> None:
         super().__init__(

@@ -8,6 +8,7 @@ own job kinds next to these.
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -72,6 +73,31 @@ class GrantNotice(BaseModel):
         return f"notice:{self.grant_id}:{self.event.value}:{self.seq}"
 
 
+class RegistryNotice(BaseModel):
+    """Rules of a registry changed without the bot's plan while it wrote (someone edited them at
+    the same moment, or an earlier write of the bot's landed late with an older list): the
+    approvers are told which rules, so a person can put back what was lost."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["registry_notice"] = "registry_notice"
+    registry: str
+    vanished: tuple[str, ...] = ()
+    appeared: tuple[str, ...] = ()
+    #: The vanished rules were taken by the bot's own write landing late.
+    late: bool = False
+    rules_before: tuple[str, ...] = ()
+    rules_written: tuple[str, ...] = ()
+    rules_after: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha256(
+            "|".join((*self.vanished, "#", *self.appeared, "#", *self.rules_after)).encode()
+        ).hexdigest()[:16]
+        return f"registry-notice:{self.registry}:{digest}"
+
+
 #: The jobs the services send; the Slack layer's worker accepts these and its own kinds.
-ServiceJob = Annotated[ReconcileJob | GrantNotice, Field(discriminator="kind")]
-SERVICE_JOBS: TypeAdapter[ReconcileJob | GrantNotice] = TypeAdapter(ServiceJob)
+ServiceJob = Annotated[ReconcileJob | GrantNotice | RegistryNotice, Field(discriminator="kind")]
+SERVICE_JOBS: TypeAdapter[ReconcileJob | GrantNotice | RegistryNotice] = TypeAdapter(ServiceJob)

@@ -50,6 +50,8 @@ class SweepReport:
     registries: list[str] = field(default_factory=list)
     #: Registries with active grants and nothing due: read to notice rules removed by hand.
     to_check: list[str] = field(default_factory=list)
+    #: Registries taken out of the configuration that still hold the bot's entries or grants.
+    unmanaged: list[str] = field(default_factory=list)
     #: Registries the sweep could not look at, with why (the others went ahead).
     errors: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
@@ -134,6 +136,20 @@ def sweep(ports: Ports, *, dry_run: bool = False) -> SweepReport:
                 g.state is GrantState.ACTIVE for g in grants_in(ports, registry_partition(login))
             ):
                 report.to_check.append(login)
+        except DomainError as exc:
+            report.errors[login] = exc.message
+    # Registries taken out of the configuration that still hold the bot's entries (or grants):
+    # their reconcile ends the grants and removes the entries.
+    for fence in ports.grants.fences():
+        login = fence.registry
+        if login in touched or ports.registries.find(login) is not None:
+            continue
+        try:
+            if has_work(ports, login) or any(
+                g.is_open for g in grants_in(ports, registry_partition(login))
+            ):
+                touched[login] = None
+                report.unmanaged.append(login)
         except DomainError as exc:
             report.errors[login] = exc.message
     report.registries = list(touched)

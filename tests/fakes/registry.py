@@ -135,6 +135,9 @@ class _Lease:
         if self.lost:
             raise LockLost(self.registry, "lease lost")
 
+    def confirm(self) -> None:
+        self.check()
+
 
 class FakeLock:
     """A per-registry lock that never waits; `hold_externally` makes it busy for a test."""

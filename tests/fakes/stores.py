@@ -17,7 +17,7 @@ from services.domain.errors import ConcurrentUpdate, GrantNotFound
 from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
 from services.domain.ids import is_ulid, time_key
 from services.domain.offers import Offer
-from services.domain.reconcile import OwnedEntry
+from services.domain.reconcile import Fence, OwnedEntry
 from services.ports import IndexEntry
 
 _etags = itertools.count(1)
@@ -33,6 +33,7 @@ class InMemoryGrantStore:
         self._grants: dict[str, tuple[Grant, str]] = {}
         self._index: dict[tuple[str, str], IndexEntry] = {}
         self._entries: dict[tuple[str, str], OwnedEntry] = {}
+        self._fences: dict[str, tuple[Fence, str]] = {}
         self._messages: dict[str, dict[str, MessageRef]] = {}
         self._offers: dict[str, Offer] = {}
         self._mutex = threading.RLock()
@@ -125,6 +126,38 @@ class InMemoryGrantStore:
                 and (after is None or r > after + "~")
             ]
         return sorted(found, key=lambda e: e.row)
+
+    # fences
+    def fence(self, registry: str) -> tuple[Fence | None, str | None]:
+        with self._mutex:
+            held = self._fences.get(registry)
+            return (held[0], held[1]) if held else (None, None)
+
+    def commit(
+        self,
+        registry: str,
+        *,
+        fence: Fence,
+        etag: str | None,
+        put: Iterable[OwnedEntry] = (),
+        drop: Iterable[ipaddress.IPv4Address] = (),
+    ) -> str:
+        with self._mutex:
+            held = self._fences.get(registry)
+            if (held[1] if held else None) != etag:
+                raise ConcurrentUpdate(f"{registry}/fence")
+            new = _etag()
+            self._fences[registry] = (fence, new)
+            puts = list(put)
+            for ip in drop:
+                self._entries.pop((registry, str(ip)), None)
+            for entry in puts:
+                self._entries[(entry.registry, str(entry.ip))] = entry
+            return new
+
+    def fences(self) -> list[Fence]:
+        with self._mutex:
+            return [f for f, _ in self._fences.values()]
 
     # entries
     def entries(self, registry: str) -> list[OwnedEntry]:
