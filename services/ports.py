@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from services.clock import Clock
 from services.domain.audit import AuditEvent
+from services.domain.claims import Claim
 from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
 from services.domain.offers import Offer
 from services.domain.policy import Policy, RegistryConfig, RegistryDirectory
@@ -181,11 +182,30 @@ class AuditLog(Protocol):
 
 class DeliveryLedger(Protocol):
     def claim(self, delivery_id: str) -> bool:
-        """True the first time `delivery_id` is seen (go ahead), False for a repeat."""
+        """True the first time `delivery_id` is seen (go ahead), False for a repeat. For effects
+        that happen at once (a Slack event's acknowledgement); work that may die halfway uses
+        `begin` … `finish`."""
         ...
 
     def release(self, delivery_id: str) -> None:
         """Forget a claim whose processing failed, so a redelivery is processed again."""
+        ...
+
+    def begin(self, delivery_id: str, *, stale_after: timedelta) -> Claim:
+        """Start (or resume) the work of `delivery_id`: a claim that records progress. An
+        unfinished claim older than `stale_after` (its worker died) is taken over."""
+        ...
+
+    def note(self, delivery_id: str, **data: str) -> None:
+        """Record progress on a begun claim (merged into its data)."""
+        ...
+
+    def finish(self, delivery_id: str) -> None:
+        """The work is done: a later delivery of the same id does nothing."""
+        ...
+
+    def fail(self, delivery_id: str) -> None:
+        """This attempt failed cleanly: the next delivery resumes at once."""
         ...
 
     def purge(self, older_than: datetime) -> int: ...

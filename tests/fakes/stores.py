@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from services.clock import Clock
 from services.domain.audit import AuditEvent
+from services.domain.claims import Claim, ClaimState
 from services.domain.errors import ConcurrentUpdate, GrantNotFound
 from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
 from services.domain.ids import is_ulid, time_key
@@ -225,6 +226,10 @@ class InMemoryLedger:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._claims: dict[str, datetime] = {}
+        #: key -> (state, when first begun, data) of claims that record progress, and when each
+        #: one's current attempt started.
+        self._progress: dict[str, tuple[str, datetime, dict[str, str]]] = {}
+        self._started: dict[str, datetime] = {}
         self._mutex = threading.Lock()
 
     def claim(self, delivery_id: str) -> bool:
@@ -232,11 +237,47 @@ class InMemoryLedger:
             if delivery_id in self._claims:
                 return False
             self._claims[delivery_id] = self._clock.now()
+            self._progress[delivery_id] = ("done", self._clock.now(), {})
             return True
 
     def release(self, delivery_id: str) -> None:
         with self._mutex:
             self._claims.pop(delivery_id, None)
+            self._progress.pop(delivery_id, None)
+
+    def begin(self, delivery_id: str, *, stale_after: timedelta) -> Claim:
+        now = self._clock.now()
+        with self._mutex:
+            held = self._progress.get(delivery_id)
+            if held is None:
+                self._claims[delivery_id] = now
+                self._progress[delivery_id] = ("in_progress", now, {})
+                self._started[delivery_id] = now
+                return Claim(ClaimState.NEW, {}, now)
+            state, at, data = held
+            if state == "done":
+                return Claim(ClaimState.DONE, dict(data), at)
+            if state == "in_progress" and now - self._started.get(delivery_id, at) <= stale_after:
+                return Claim(ClaimState.BUSY, dict(data), at)
+            self._progress[delivery_id] = ("in_progress", at, data)
+            self._started[delivery_id] = now
+            return Claim(ClaimState.RESUMED, dict(data), at)
+
+    def note(self, delivery_id: str, **data: str) -> None:
+        with self._mutex:
+            state, at, old = self._progress[delivery_id]
+            self._progress[delivery_id] = (state, at, {**old, **data})
+
+    def finish(self, delivery_id: str) -> None:
+        self._set(delivery_id, "done")
+
+    def fail(self, delivery_id: str) -> None:
+        self._set(delivery_id, "failed")
+
+    def _set(self, delivery_id: str, state: str) -> None:
+        with self._mutex:
+            _, at, data = self._progress[delivery_id]
+            self._progress[delivery_id] = (state, at, data)
 
     def purge(self, older_than: datetime) -> int:
         cutoff = older_than.replace(minute=0, second=0, microsecond=0)
@@ -244,6 +285,7 @@ class InMemoryLedger:
             old = [k for k, at in self._claims.items() if at < cutoff]
             for key in old:
                 del self._claims[key]
+                self._progress.pop(key, None)
             return len(old)
 
 
