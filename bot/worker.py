@@ -23,16 +23,19 @@ from bot.jobs import (
     Decision,
     DiagnoseJob,
     HomeJob,
+    Origin,
     ReplyJob,
     RequestJob,
     Surface,
 )
 from bot.notices import APPROVAL_CARD, REQUESTER_THREAD, Notices, safe_handle
+from bot.replies import STALE_CLAIM, StillRunning
 from bot.signing import seal_value
 from bot.views.diagnosis import diagnosis_blocks, diagnosis_text
 from bot.views.format import mention
 from bot.views.home import RegistryLine, home_view
 from bot.views.messages import EMPTY_MENTION, HELP, failed_job, refusal
+from services.domain.claims import ClaimState
 from services.domain.errors import DomainError, NotAllowed
 from services.domain.grants import (
     Grant,
@@ -42,8 +45,9 @@ from services.domain.grants import (
     registry_partition,
     requester_partition,
 )
+from services.domain.ids import new_ulid
 from services.domain.jobs import GrantNotice, ReconcileJob, RegistryNotice
-from services.flows.book import approvers_for, grants_in
+from services.flows.book import approvers_for, find, grants_in
 from services.flows.decisions import (
     approve_grant,
     deny_extension_of,
@@ -138,11 +142,15 @@ class Worker:
 
     def request(self, job: RequestJob) -> None:
         """A request from a diagnosis card. The approval card and the requester's confirmation
-        follow from the `requested` notice the flow queues."""
+        follow from the `requested` notice the flow queues. A redelivery after the worker died
+        resumes the same request (the grant's id is noted on the claim before it is made)."""
         ports, replier = self._rt.ports, self._rt.replier
-        claim = f"request:{job.key}"
-        if not ports.ledger.claim(claim):
+        key = f"request:{job.key}"
+        claim = ports.ledger.begin(key, stale_after=STALE_CLAIM)
+        if claim.state is ClaimState.DONE:
             return
+        if claim.state is ClaimState.BUSY:
+            raise StillRunning(key)
         origin = job.origin
         thread = None
         if origin.channel_id and origin.surface is not Surface.SLASH:
@@ -151,32 +159,43 @@ class Worker:
                 channel=origin.channel_id,
                 ts=origin.thread_ts or origin.message_ts or "",
             )
+        grant_id = claim.data.get("grant")
+        if grant_id is None:
+            grant_id = new_ulid(ports.clock.now())
+            ports.ledger.note(key, grant=grant_id)
         try:
-            outcome = request_from_offer(
-                ports,
-                job.offer_id,
-                requester=Requester(user_id=origin.user_id, team_id=origin.team_id),
-                justification=job.justification,
-                duration=timedelta(seconds=job.duration_seconds) if job.duration_seconds else None,
-                ip=job.ip,
-                origin=thread if thread is not None and thread.ts else None,
-            )
-        except DomainError as exc:
-            replier.tell(origin, refusal(exc))
-            return
+            try:
+                outcome = request_from_offer(
+                    ports,
+                    job.offer_id,
+                    requester=Requester(user_id=origin.user_id, team_id=origin.team_id),
+                    justification=job.justification,
+                    duration=timedelta(seconds=job.duration_seconds)
+                    if job.duration_seconds
+                    else None,
+                    ip=job.ip,
+                    origin=thread if thread is not None and thread.ts else None,
+                    grant_id=grant_id,
+                )
+            except DomainError as exc:
+                replier.tell(origin, refusal(exc))
+            else:
+                if not outcome.created:
+                    self._already_open(origin, outcome.grant)
         except Exception:
-            ports.ledger.release(claim)
+            ports.ledger.fail(key)
             raise
-        if not outcome.created:
-            grant = outcome.grant
-            link = self._card_link(grant.id)
-            where = f" <{link}|Its approval card>." if link else ""
-            replier.tell(
-                origin,
-                f"There is already an open request for `{grant.ip}` on `{grant.registry}` "
-                f"({grant.state.value}, asked by {mention(grant.requester.user_id)}); "
-                f"it covers you too.{where}",
-            )
+        ports.ledger.finish(key)
+
+    def _already_open(self, origin: Origin, grant: Grant) -> None:
+        link = self._card_link(grant.id)
+        where = f" <{link}|Its approval card>." if link else ""
+        self._rt.replier.tell(
+            origin,
+            f"There is already an open request for `{grant.ip}` on `{grant.registry}` "
+            f"({grant.state.value}, asked by {mention(grant.requester.user_id)}); "
+            f"it covers you too.{where}",
+        )
 
     def _card_link(self, grant_id: str) -> str | None:
         """A link to the grant's approval card, when Slack gives one."""
@@ -198,36 +217,71 @@ class Worker:
         )
 
     def decide(self, job: DecideJob) -> None:
+        """A click on a grant's card. A redelivery after the worker died resumes it: a refusal
+        that only says this person's own click already took effect is not shown, and what the
+        click asks for next (the registry's reconcile) is asked for again."""
         ports, replier = self._rt.ports, self._rt.replier
-        claim = f"decide:{job.key}"
-        if not ports.ledger.claim(claim):
+        key = f"decide:{job.key}"
+        claim = ports.ledger.begin(key, stale_after=STALE_CLAIM)
+        if claim.state is ClaimState.DONE:
             return
-        user = job.origin.user_id
+        if claim.state is ClaimState.BUSY:
+            raise StillRunning(key)
         try:
-            self._check_card(job)
-            if job.decision is Decision.APPROVE:
-                duration = timedelta(seconds=job.duration_seconds) if job.duration_seconds else None
-                approve_grant(ports, job.grant_id, approver=user, duration=duration)
-            elif job.decision is Decision.DENY:
-                deny_grant(ports, job.grant_id, approver=user, reason=job.reason)
-            elif job.decision is Decision.WITHDRAW:
-                withdraw_request(ports, job.grant_id, actor=user)
-            elif job.decision is Decision.REVOKE:
-                revoke_grant(ports, job.grant_id, actor=user, reason=job.reason)
-            elif job.decision is Decision.EXTEND_ASK:
-                seconds = job.duration_seconds or 0
-                request_extension_of(
-                    ports, job.grant_id, actor=user, duration=timedelta(seconds=seconds)
-                )
-            elif job.decision is Decision.EXTEND_APPROVE:
-                extend_grant(ports, job.grant_id, approver=user)
-            elif job.decision is Decision.EXTEND_DENY:
-                deny_extension_of(ports, job.grant_id, approver=user)
-        except DomainError as exc:
-            replier.tell(job.origin, refusal(exc))
+            try:
+                self._check_card(job)
+                self._decide(job)
+            except DomainError as exc:
+                if claim.state is ClaimState.RESUMED and self._took_effect(job):
+                    logger.info("decision %s had taken effect before a crash", job.key)
+                else:
+                    replier.tell(job.origin, refusal(exc))
         except Exception:
-            ports.ledger.release(claim)
+            ports.ledger.fail(key)
             raise
+        ports.ledger.finish(key)
+
+    def _decide(self, job: DecideJob) -> None:
+        ports, user = self._rt.ports, job.origin.user_id
+        if job.decision is Decision.APPROVE:
+            duration = timedelta(seconds=job.duration_seconds) if job.duration_seconds else None
+            approve_grant(ports, job.grant_id, approver=user, duration=duration)
+        elif job.decision is Decision.DENY:
+            deny_grant(ports, job.grant_id, approver=user, reason=job.reason)
+        elif job.decision is Decision.WITHDRAW:
+            withdraw_request(ports, job.grant_id, actor=user)
+        elif job.decision is Decision.REVOKE:
+            revoke_grant(ports, job.grant_id, actor=user, reason=job.reason)
+        elif job.decision is Decision.EXTEND_ASK:
+            seconds = job.duration_seconds or 0
+            request_extension_of(
+                ports, job.grant_id, actor=user, duration=timedelta(seconds=seconds)
+            )
+        elif job.decision is Decision.EXTEND_APPROVE:
+            extend_grant(ports, job.grant_id, approver=user)
+        elif job.decision is Decision.EXTEND_DENY:
+            deny_extension_of(ports, job.grant_id, approver=user)
+
+    def _took_effect(self, job: DecideJob) -> bool:
+        """Whether the grant shows this person's click as done (an earlier attempt did it);
+        then the registry's reconcile is asked for again, in case that attempt died before."""
+        ports, user = self._rt.ports, job.origin.user_id
+        grant = find(ports, job.grant_id)
+        if grant is None:
+            return False
+        decision = job.decision
+        done = {
+            Decision.APPROVE: user in grant.approvers_so_far,
+            Decision.DENY: grant.state is GrantState.DENIED and grant.approver == user,
+            Decision.WITHDRAW: grant.state is GrantState.WITHDRAWN,
+            Decision.REVOKE: grant.state is GrantState.REVOKED and grant.ended_by == user,
+            Decision.EXTEND_ASK: grant.extension_requested is not None,
+            Decision.EXTEND_APPROVE: grant.extension_requested is None,
+            Decision.EXTEND_DENY: grant.extension_requested is None,
+        }[decision]
+        if done and decision in (Decision.APPROVE, Decision.REVOKE):
+            ports.jobs.send(ReconcileJob(registry=grant.registry))
+        return done
 
     def _check_card(self, job: DecideJob) -> None:
         """The clicked message must be one of the grant's own: a button whose value was changed

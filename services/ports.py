@@ -200,8 +200,9 @@ class DeliveryLedger(Protocol):
         """Record progress on a begun claim (merged into its data)."""
         ...
 
-    def finish(self, delivery_id: str) -> None:
-        """The work is done: a later delivery of the same id does nothing."""
+    def finish(self, delivery_id: str, **data: str) -> None:
+        """The work is done (with what it made, merged into the data): a later delivery of the
+        same id does nothing."""
         ...
 
     def fail(self, delivery_id: str) -> None:

@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     #: Where approval cards go for registries that name no channel of their own.
     slack_approvals_channel: str | None = None
 
+    #: Seconds before a notice that arrived ahead of its change looks again, once per entry; after
+    #: the last it is dropped (its change never happened).
+    notice_recheck_seconds: tuple[float, ...] = (5, 15, 30, 60, 120, 300)
+
     #: NCRONTAB schedule of the sweep (six fields, with seconds).
     sweep_schedule: str = "0 */5 * * * *"
     service_tags: ServiceTagSettings = Field(default_factory=ServiceTagSettings)

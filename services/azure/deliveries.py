@@ -126,14 +126,18 @@ class TableDeliveryLedger:
             mode=UpdateMode.MERGE,
         )
 
-    def note(self, delivery_id: str, **data: str) -> None:
+    def _data(self, delivery_id: str, data: dict[str, str]) -> dict[str, Any]:
+        if not data:
+            return {}
         key = _row_key(delivery_id)
         row = self._table.get_entity(_claim_partition(key), key)
-        merged = {**json.loads(str(row.get("data") or "{}")), **data}
-        self._merge(delivery_id, {"data": json.dumps(merged)})
+        return {"data": json.dumps({**json.loads(str(row.get("data") or "{}")), **data})}
 
-    def finish(self, delivery_id: str) -> None:
-        self._merge(delivery_id, {"state": _DONE})
+    def note(self, delivery_id: str, **data: str) -> None:
+        self._merge(delivery_id, self._data(delivery_id, data))
+
+    def finish(self, delivery_id: str, **data: str) -> None:
+        self._merge(delivery_id, {"state": _DONE, **self._data(delivery_id, data)})
 
     def fail(self, delivery_id: str) -> None:
         self._merge(delivery_id, {"state": _FAILED})

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from services.domain.grants import Grant, GrantState
+
 
 class ReconcileJob(BaseModel):
     """Converge one registry's rules with its grants (see `services.flows.reconcile`)."""
@@ -56,7 +58,13 @@ class GrantEvent(StrEnum):
 
 
 class GrantNotice(BaseModel):
-    """Something happened to a grant that people should see (cards updated, requester told)."""
+    """Something happened to a grant that people should see (cards updated, requester told).
+
+    Sent ahead: a flow queues the notice before it stores the change it announces, so a process
+    dying between the two loses no notice. The handler tells people only once the grant shows
+    the change (`reached`); until then it looks again a little later (`attempt`), and a notice
+    whose change never happened (the flow died before it, and nothing redid it) is dropped.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -67,10 +75,45 @@ class GrantNotice(BaseModel):
     actor: str | None = None
     #: Makes the key unique when the same event can happen twice (extensions, reminders).
     seq: str = ""
+    #: How many times the handler found the grant not yet changed.
+    attempt: int = Field(default=0, ge=0)
 
     @property
     def key(self) -> str:
         return f"notice:{self.grant_id}:{self.event.value}:{self.seq}"
+
+
+def _count(seq: str) -> int:
+    return int(seq) if seq.isdigit() else 0
+
+
+def reached(grant: Grant, notice: GrantNotice) -> bool:
+    """Whether `grant` shows the change `notice` announces (now, or as a step it went past)."""
+    event, state = notice.event, grant.state
+    checks: dict[GrantEvent, bool] = {
+        GrantEvent.REQUESTED: True,
+        GrantEvent.APPLY_DELAYED: True,
+        GrantEvent.APPROVAL_ADDED: len(grant.approvals) >= _count(notice.seq),
+        GrantEvent.APPROVED: grant.decided_at is not None
+        and state not in (GrantState.PENDING, GrantState.DENIED),
+        GrantEvent.DENIED: state is GrantState.DENIED,
+        GrantEvent.WITHDRAWN: state is GrantState.WITHDRAWN,
+        GrantEvent.LAPSED: state is GrantState.LAPSED,
+        GrantEvent.ACTIVATED: grant.activated_at is not None,
+        GrantEvent.FAILED: state is GrantState.FAILED,
+        GrantEvent.EXTENSION_REQUESTED: grant.extension_requested is not None
+        or grant.extension_count > _count(notice.seq),
+        GrantEvent.EXTENSION_DENIED: grant.extension_requested is None
+        or grant.extension_count > _count(notice.seq),
+        GrantEvent.EXTENDED: grant.extension_count >= _count(notice.seq),
+        GrantEvent.EXPIRED: state is GrantState.EXPIRED,
+        GrantEvent.REVOKED: state is GrantState.REVOKED,
+        GrantEvent.RULE_REMOVED: grant.rule_removed_at is not None,
+        GrantEvent.RULE_VANISHED: grant.rule_vanished_at is not None,
+        GrantEvent.EXPIRY_REMINDER: grant.remind_at is None or not grant.is_open,
+        GrantEvent.LAPSE_REMINDER: grant.lapse_remind_at is None or not grant.is_open,
+    }
+    return checks[event]
 
 
 class RegistryNotice(BaseModel):

@@ -256,16 +256,20 @@ def _retire_open_grants(
         if not grant.is_open:
             continue
         try:
-            _, after = transition(
+            transition(
                 ports,
                 grant.id,
                 lambda g, now: retire(g, now=now, reason=UNMANAGED_REASON),
                 actor=SYSTEM_ACTOR,
+                announce=_ended_notice,
             )
         except InvalidTransition:
             continue
-        event = GrantEvent.LAPSED if after.state is GrantState.LAPSED else GrantEvent.REVOKED
-        notices.append(GrantNotice(grant_id=grant.id, event=event))
+
+
+def _ended_notice(grant: Grant) -> list[GrantNotice]:
+    event = GrantEvent.LAPSED if grant.state is GrantState.LAPSED else GrantEvent.REVOKED
+    return [GrantNotice(grant_id=grant.id, event=event)]
 
 
 def _settle_without_registry(
@@ -275,7 +279,7 @@ def _settle_without_registry(
     released: list[Grant] = []
     for grant in grants_in(ports, registry_partition(login)):
         if grant.state in RULE_ENDED_STATES and not grant.released:
-            _step(ports, grant, change=_release, event=None, into=released, notices=notices)
+            _step(ports, grant, change=_release, event=None, into=released)
     for entry in ports.grants.entries(login):
         logger.error(
             "%s is not configured and was never reached by the bot: its entry %s stays",
@@ -339,12 +343,15 @@ def _fail_approved(
             continue
         try:
             _, after = transition(
-                ports, grant.id, partial(_fail, reason=reason), actor=SYSTEM_ACTOR
+                ports,
+                grant.id,
+                partial(_fail, reason=reason),
+                actor=SYSTEM_ACTOR,
+                announce=lambda g: [GrantNotice(grant_id=g.id, event=GrantEvent.FAILED)],
             )
         except InvalidTransition:
             continue
         failed.append(after)
-        notices.append(GrantNotice(grant_id=grant.id, event=GrantEvent.FAILED))
     return failed
 
 
@@ -769,7 +776,6 @@ def _record_outcomes(
             ),
             event=GrantEvent.ACTIVATED,
             into=report.activated,
-            notices=notices,
         )
     for failure in plan.failures:
         _step(
@@ -778,7 +784,6 @@ def _record_outcomes(
             change=partial(_fail, reason=failure.error.message),
             event=GrantEvent.FAILED,
             into=report.failed,
-            notices=notices,
         )
     for grant in plan.vanished:
         _step(
@@ -787,7 +792,6 @@ def _record_outcomes(
             change=_flag,
             event=GrantEvent.RULE_VANISHED,
             into=report.vanished,
-            notices=notices,
         )
     removed = {e.ip for e in plan.removes} | {
         e.ip for e in plan.gone if e.state is EntryState.REMOVING
@@ -800,7 +804,6 @@ def _record_outcomes(
             change=partial(_release, removed_at=now if bot_removed else None),
             event=GrantEvent.RULE_REMOVED if bot_removed else None,
             into=report.released,
-            notices=notices,
         )
 
 
@@ -829,15 +832,19 @@ def _step(
     change: Callable[[Grant, datetime], Grant],
     event: GrantEvent | None,
     into: list[Grant],
-    notices: list[GrantNotice | RegistryNotice],
 ) -> None:
+    """One grant's transition, its notice (if any) queued ahead of it."""
     try:
-        _, after = transition(ports, grant.id, change, actor=SYSTEM_ACTOR)
+        _, after = transition(
+            ports,
+            grant.id,
+            change,
+            actor=SYSTEM_ACTOR,
+            announce=(lambda g: [GrantNotice(grant_id=g.id, event=event)]) if event else None,
+        )
     except InvalidTransition:
         return  # changed meanwhile (revoked while being applied): the next reconcile settles it
     into.append(after)
-    if event is not None:
-        notices.append(GrantNotice(grant_id=grant.id, event=event))
 
 
 #: How many times one job runs the reconcile again when more work arrived while it ran.

@@ -64,6 +64,10 @@ def _ignore_now(mark: Callable[[Grant], Grant]) -> Callable[[Grant, datetime], G
     return change
 
 
+def _announce(event: GrantEvent, seq: str = "") -> Callable[[Grant], list[GrantNotice]]:
+    return lambda grant: [GrantNotice(grant_id=grant.id, event=event, seq=seq)]
+
+
 def _due(ports: Ports, kind: DeadlineKind) -> list[Grant]:
     return grants_in(ports, deadline_partition(kind), until=time_key(ports.clock.now()))
 
@@ -82,25 +86,31 @@ def sweep(ports: Ports, *, dry_run: bool = False) -> SweepReport:
             continue
         try:
             _, after = transition(
-                ports, grant.id, lambda g, now: expire(g, now=now), actor=SYSTEM_ACTOR
+                ports,
+                grant.id,
+                lambda g, now: expire(g, now=now),
+                actor=SYSTEM_ACTOR,
+                announce=_announce(GrantEvent.EXPIRED),
             )
         except InvalidTransition:
             continue  # extended or revoked since it was read
         report.expired.append(after)
-        ports.jobs.send(GrantNotice(grant_id=grant.id, event=GrantEvent.EXPIRED))
     for grant in _due(ports, DeadlineKind.LAPSE):
         if dry_run:
             report.lapsed.append(grant)
             continue
         try:
             before, after = transition(
-                ports, grant.id, lambda g, now: lapse(g, now=now), actor=SYSTEM_ACTOR
+                ports,
+                grant.id,
+                lambda g, now: lapse(g, now=now),
+                actor=SYSTEM_ACTOR,
+                announce=_announce(GrantEvent.LAPSED),
             )
         except InvalidTransition:
             continue  # decided since it was read
         if before.state is GrantState.PENDING:
             report.lapsed.append(after)
-            ports.jobs.send(GrantNotice(grant_id=grant.id, event=GrantEvent.LAPSED))
     for kind, mark, event, into in (
         (DeadlineKind.EXPIRY_REMINDER, mark_reminded, GrantEvent.EXPIRY_REMINDER, report.reminded),
         (
@@ -114,14 +124,19 @@ def sweep(ports: Ports, *, dry_run: bool = False) -> SweepReport:
             if dry_run:
                 into.append(grant)
                 continue
+            # The key names the deadline reminded of, so a reminder after an extension is new.
+            seq = (grant.expires_at or grant.lapses_at).isoformat()
             try:
-                _, after = transition(ports, grant.id, _ignore_now(mark), actor=SYSTEM_ACTOR)
+                _, after = transition(
+                    ports,
+                    grant.id,
+                    _ignore_now(mark),
+                    actor=SYSTEM_ACTOR,
+                    announce=_announce(event, seq),
+                )
             except InvalidTransition:
                 continue  # ended, extended or already reminded since it was read
             into.append(after)
-            # The key names the deadline reminded of, so a reminder after an extension is new.
-            seq = (grant.expires_at or grant.lapses_at).isoformat()
-            ports.jobs.send(GrantNotice(grant_id=grant.id, event=event, seq=seq))
     for grant in _due(ports, DeadlineKind.ACTIVATION):
         report.stalled.append(grant)
         touched[grant.registry] = None

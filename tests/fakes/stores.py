@@ -268,7 +268,8 @@ class InMemoryLedger:
             state, at, old = self._progress[delivery_id]
             self._progress[delivery_id] = (state, at, {**old, **data})
 
-    def finish(self, delivery_id: str) -> None:
+    def finish(self, delivery_id: str, **data: str) -> None:
+        self.note(delivery_id, **data)
         self._set(delivery_id, "done")
 
     def fail(self, delivery_id: str) -> None:
