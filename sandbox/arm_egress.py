@@ -597,3 +597,46 @@ def _graph_error(why: str) -> Answer:
             }
         },
     )
+
+
+class Estate:
+    """The resources `seed_estate` made: names and the addresses each one sends from."""
+
+    container_app = "shop-api"
+    container_app_ips = ("20.76.1.10", "20.76.1.11")
+    web_app = "shop-web"
+    web_app_ips = ("52.166.0.1", "52.166.0.2")
+    web_app_possible = ("52.166.0.3", "52.166.0.4")
+    aks_cluster = "aks-prod"
+    aks_ip = "20.61.5.5"
+    nat_gateway = "ng-prod"
+    nat_ip = "4.175.99.10"
+    container_group = "nightly"
+
+
+def seed_estate(emulator: ArmEmulator, subscription: str) -> EgressResources:
+    """The demo's and the end-to-end tests' Azure estate: a Container App on a consumption
+    environment, a web app, an AKS cluster behind its outbound load balancer, and a container
+    group in a subnet whose NAT gateway is `Estate.nat_ip`."""
+    res = EgressResources().attach(emulator)
+    net = res.network
+    pip = net.add_public_ip(subscription, "rg-network", "pip-ng-prod", Estate.nat_ip)
+    nat = net.add_nat_gateway(subscription, "rg-network", Estate.nat_gateway, public_ips=[pip])
+    subnet = res.add_subnet(
+        subscription, "rg-network", "vnet-prod", "snet-jobs", nat_gateway=nat,
+        delegation="Microsoft.ContainerInstance/containerGroups",
+    )  # fmt: skip
+    env = res.add_managed_environment(subscription, "rg-apps", "cae-shared")
+    res.add_container_app(
+        subscription, "rg-apps", Estate.container_app, environment=env,
+        outbound_ips=Estate.container_app_ips,
+    )  # fmt: skip
+    res.add_web_app(
+        subscription, "rg-web", Estate.web_app, outbound_ips=Estate.web_app_ips,
+        possible_outbound_ips=Estate.web_app_possible,
+    )  # fmt: skip
+    node_group = f"MC_rg-aks_{Estate.aks_cluster}_westeurope"
+    lb_ip = net.add_public_ip(subscription, node_group, "kubernetes-outbound", Estate.aks_ip)
+    res.add_managed_cluster(subscription, "rg-aks", Estate.aks_cluster, outbound_ips=[lb_ip])
+    res.add_container_group(subscription, "rg-jobs", Estate.container_group, subnet=subnet)
+    return res

@@ -115,6 +115,8 @@ class ArmEgressLookup:
             return client
 
     def _build(self, sdk: str, subscription: str) -> Any:
+        credential = self._credential
+        assert credential is not None
         options: dict[str, Any] = {
             "base_url": self._arm.endpoint,
             "connection_verify": self._arm.ca_bundle or True,
@@ -127,7 +129,7 @@ class ArmEgressLookup:
         if sdk == "graph":
             from azure.mgmt.resourcegraph import ResourceGraphClient
 
-            return ResourceGraphClient(self._credential, **options)
+            return ResourceGraphClient(credential, **options)
         if sdk == "apps":
             from azure.mgmt.appcontainers import ContainerAppsAPIClient as cls
         elif sdk == "web":
@@ -136,7 +138,7 @@ class ArmEgressLookup:
             from azure.mgmt.containerservice import ContainerServiceClient as cls
         else:
             from azure.mgmt.network import NetworkManagementClient as cls
-        return cls(self._credential, subscription, **options)
+        return cls(credential, subscription, **options)
 
     def _call(self, what: str, call: Callable[[], Any]) -> Any:
         """Run one ARM call; its failures become `EgressLookupFailed` saying what was asked."""

@@ -30,8 +30,8 @@ class ResourceKind(StrEnum):
         return _ARM_TYPES[self]
 
     @property
-    def title(self) -> str:
-        return _TITLES[self]
+    def display(self) -> str:
+        return _DISPLAY[self]
 
 
 _ARM_TYPES = {
@@ -40,7 +40,7 @@ _ARM_TYPES = {
     ResourceKind.AKS_CLUSTER: "microsoft.containerservice/managedclusters",
     ResourceKind.CONTAINER_GROUP: "microsoft.containerinstance/containergroups",
 }
-_TITLES = {
+_DISPLAY = {
     ResourceKind.CONTAINER_APP: "Container App",
     ResourceKind.WEB_APP: "App Service / Function app",
     ResourceKind.AKS_CLUSTER: "AKS cluster",

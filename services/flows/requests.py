@@ -55,6 +55,8 @@ class RequestOutcome(BaseModel):
     grant: Grant
     #: False when an open grant for the same registry and IP already existed and is returned.
     created: bool
+    #: The grants for an offer's other addresses (a resource's egress), created or existing.
+    also: tuple[Grant, ...] = ()
 
 
 def _clip(text: str | None) -> str | None:
@@ -228,16 +230,25 @@ def request_from_offer(
         if not ip or not ip.strip():
             raise NotAnIp(ip or "")
         address = ip
-    return request_grant(
-        ports,
-        registry=offer.registry,
-        ip=address,
-        requester=requester,
-        justification=justification,
-        duration=duration,
-        verdict=offer.verdict,
-        summary=offer.summary,
-        warning=offer.warning,
-        command=offer.command,
-        origin=origin,
-    )
+
+    def one(ip: str | ipaddress.IPv4Address) -> RequestOutcome:
+        return request_grant(
+            ports,
+            registry=offer.registry,
+            ip=ip,
+            requester=requester,
+            justification=justification,
+            duration=duration,
+            verdict=offer.verdict,
+            summary=offer.summary,
+            warning=offer.warning,
+            command=offer.command,
+            origin=origin,
+        )
+
+    first = one(address)
+    if not offer.more_ips:
+        return first
+    # One request, one grant per address: each is approved, applied and expires on its own, and
+    # a redelivery finds each one by its registry+IP slot instead of asking twice.
+    return first.model_copy(update={"also": tuple(one(ip).grant for ip in offer.more_ips)})
