@@ -173,7 +173,13 @@ class EgressJob(BaseModel):
 
 
 Job = (
-    DiagnoseJob | ReplyJob | RequestJob | DecideJob | HomeJob | EgressJob | ReconcileJob
+    DiagnoseJob
+    | ReplyJob
+    | RequestJob
+    | DecideJob
+    | HomeJob
+    | EgressJob
+    | ReconcileJob
     | GrantNotice
 )
 AnyJob = Annotated[Job, Field(discriminator="kind")]

@@ -133,7 +133,7 @@ def egress_blocks(result: EgressResult, *, request_value: str | None) -> list[Bl
     for check in result.checks:
         a = check.address
         state = "can be requested" if check.eligible else escape(check.note or "no rule offered")
-        lines.append(f"• {code(str(a.ip))}: {escape(a.label)}. {state}")
+        lines.append(f"• {code(str(a.ip))}: {escape(a.label)} — {state}")
     if result.reading is not None and result.reading.possible:
         more = ", ".join(str(a.ip) for a in result.reading.possible[:30])
         lines.append(f"• Possible later (after a scale change): {code(more, 600)}")
@@ -141,7 +141,7 @@ def egress_blocks(result: EgressResult, *, request_value: str | None) -> list[Bl
         text, _ = clip("*Addresses*\n" + "\n".join(lines), SECTION_LIMIT)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
     notes = list(result.reading.notes if result.reading else ())
-    if result.permanent_suggested:
+    if result.permanent_suggested and not any("permanent" in n for n in notes):
         notes.append(
             "A fixed egress deserves a permanent rule: ask the platform team to add it to the "
             "registry's network rules (infrastructure-as-code)."
