@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,10 @@ _TOP = 1000
 #: A NAT gateway's public IP prefix is listed address by address up to this size; a bigger one
 #: is named as a CIDR for a permanent rule (a temporary rule is one address).
 _PREFIX_EXPANDS = 4
+
+#: After Azure refused access, how long every lookup is answered with that refusal without asking
+#: again (a deployment without Reader access would otherwise ask on every diagnosis).
+NO_ACCESS_SECONDS = 600.0
 
 #: What the segment after `providers/Microsoft.Network/` names, for people.
 _OWNER_KINDS = {
@@ -100,6 +105,7 @@ class ArmEgressLookup:
         self._credential: TokenCredential | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._mutex = threading.Lock()
+        self._refused: tuple[float, str] | None = None
 
     # -- clients -----------------------------------------------------------------------------------
 
@@ -142,6 +148,9 @@ class ArmEgressLookup:
 
     def _call(self, what: str, call: Callable[[], Any]) -> Any:
         """Run one ARM call; its failures become `EgressLookupFailed` saying what was asked."""
+        refused = self._refused
+        if refused is not None and time.monotonic() < refused[0]:
+            raise EgressLookupFailed(refused[1], no_access=True)
         try:
             return call()
         except ResourceNotFoundError as exc:
@@ -149,9 +158,9 @@ class ArmEgressLookup:
         except HttpResponseError as exc:
             reason = describe_azure_error(exc)
             if exc.status_code in (401, 403):
-                raise EgressLookupFailed(
-                    f"the bot may not read {what} ({reason})", no_access=True
-                ) from exc
+                message = f"the bot may not read {what} ({reason})"
+                self._refused = (time.monotonic() + NO_ACCESS_SECONDS, message)
+                raise EgressLookupFailed(message, no_access=True) from exc
             raise EgressLookupFailed(f"cannot read {what}: {reason}") from exc
         except AzureError as exc:
             raise EgressLookupFailed(

@@ -78,10 +78,10 @@ def prepare_lookup(ports: Ports, offer: Offer) -> Offer | None:
         try:
             candidates = ports.egress.candidates(kind, subscriptions_of(ports), limit=CANDIDATES)
         except EgressLookupFailed as exc:
-            if exc.no_access:
-                logger.warning("egress lookup offered without access: %s", exc.reason)
-                return None
-            logger.warning("could not list %s resources: %s", kind.value, exc.reason)
+            # No Reader access (or Resource Graph failing): the card keeps its manual advice
+            # rather than offer a lookup that would fail the same way.
+            logger.warning("no egress lookup offered: %s", exc.reason)
+            return None
     prepared = offer.model_copy(
         update={
             "lookup_kind": kind.value if kind else None,
