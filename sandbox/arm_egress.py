@@ -56,8 +56,9 @@ Answer = tuple[int, dict[str, str], Any]
 
 
 def arm_id(subscription: str, resource_group: str, provider: str, *path: str) -> str:
-    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{provider}/" + (
-        "/".join(path)
+    return (
+        f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{provider}/"
+        + ("/".join(path))
     )
 
 
@@ -167,8 +168,9 @@ class EgressResources:
             ]  # fmt: skip
         return self._add(
             {
-                "id": arm_id(subscription, resource_group, "Microsoft.App", "managedEnvironments",
-                             name),  # fmt: skip
+                "id": arm_id(
+                    subscription, resource_group, "Microsoft.App", "managedEnvironments", name
+                ),  # fmt: skip
                 "name": name,
                 "type": "Microsoft.App/managedEnvironments",
                 "location": location,
@@ -324,8 +326,13 @@ class EgressResources:
             pool["vnetSubnetID"] = subnet
         return self._add(
             {
-                "id": arm_id(subscription, resource_group, "Microsoft.ContainerService",
-                             "managedClusters", name),  # fmt: skip
+                "id": arm_id(
+                    subscription,
+                    resource_group,
+                    "Microsoft.ContainerService",
+                    "managedClusters",
+                    name,
+                ),  # fmt: skip
                 "name": name,
                 "type": "Microsoft.ContainerService/ManagedClusters",
                 "location": location,
@@ -371,8 +378,13 @@ class EgressResources:
             props["ipAddress"] = {"type": "Private", "ip": "10.0.4.4", "ports": []}
         return self._add(
             {
-                "id": arm_id(subscription, resource_group, "Microsoft.ContainerInstance",
-                             "containerGroups", name),  # fmt: skip
+                "id": arm_id(
+                    subscription,
+                    resource_group,
+                    "Microsoft.ContainerInstance",
+                    "containerGroups",
+                    name,
+                ),  # fmt: skip
                 "name": name,
                 "type": "Microsoft.ContainerInstance/containerGroups",
                 "location": location,

@@ -163,9 +163,7 @@ class ArmEgressLookup:
                 raise EgressLookupFailed(message, no_access=True) from exc
             raise EgressLookupFailed(f"cannot read {what}: {reason}") from exc
         except AzureError as exc:
-            raise EgressLookupFailed(
-                f"cannot read {what}: {describe_azure_error(exc)}"
-            ) from exc
+            raise EgressLookupFailed(f"cannot read {what}: {describe_azure_error(exc)}") from exc
 
     # -- Resource Graph ----------------------------------------------------------------------------
 
@@ -343,9 +341,7 @@ class ArmEgressLookup:
 
     def _web_app(self, ref: ResourceRef) -> EgressReading:
         web = self._client("web", ref.subscription)
-        site = self._call(
-            f"app {ref.name}", lambda: web.web_apps.get(ref.resource_group, ref.name)
-        )
+        site = self._call(f"app {ref.name}", lambda: web.web_apps.get(ref.resource_group, ref.name))
         props = _get(site, "properties") or {}
         label = f"App Service app {ref.name} (Azure-assigned, shared by the scale unit)"
         outbound = _addresses(
@@ -391,7 +387,9 @@ class ArmEgressLookup:
                 f"The app may also use {len(possible)} more addresses after a scale change "
                 "(`possibleOutboundIpAddresses`)."
             )
-        return EgressReading(resource=ref, addresses=outbound, possible=possible, notes=tuple(notes))
+        return EgressReading(
+            resource=ref, addresses=outbound, possible=possible, notes=tuple(notes)
+        )
 
     def _aks_cluster(self, ref: ResourceRef) -> EgressReading:
         aks = self._client("aks", ref.subscription)
@@ -413,9 +411,7 @@ class ArmEgressLookup:
             return EgressReading(resource=ref, notes=tuple(notes))
         if outbound_type == "userAssignedNATGateway":
             pools = _get(cluster, "properties", "agentPoolProfiles") or []
-            subnets = dict.fromkeys(
-                str(s) for s in (_get(p, "vnetSubnetID") for p in pools) if s
-            )
+            subnets = dict.fromkeys(str(s) for s in (_get(p, "vnetSubnetID") for p in pools) if s)
             found: list[EgressAddress] = []
             for subnet in subnets:
                 found.extend(self._subnet_egress(subnet, notes) or ())
@@ -463,9 +459,7 @@ class ArmEgressLookup:
 
     # -- network -----------------------------------------------------------------------------------
 
-    def _subnet_egress(
-        self, subnet_id: str, notes: list[str]
-    ) -> tuple[EgressAddress, ...] | None:
+    def _subnet_egress(self, subnet_id: str, notes: list[str]) -> tuple[EgressAddress, ...] | None:
         """The addresses of a subnet's NAT gateway, or None when it has none (with a note when
         a route table may send the traffic elsewhere)."""
         parts = [p for p in subnet_id.split("/") if p]
@@ -474,9 +468,7 @@ class ArmEgressLookup:
             return None
         sub, group, vnet, name = parts[1], parts[3], parts[7], parts[9]
         network = self._client("network", sub)
-        subnet = self._call(
-            f"subnet {vnet}/{name}", lambda: network.subnets.get(group, vnet, name)
-        )
+        subnet = self._call(f"subnet {vnet}/{name}", lambda: network.subnets.get(group, vnet, name))
         if _get(subnet, "properties", "routeTable", "id"):
             notes.append(
                 f"Subnet {vnet}/{name} has a route table: if it sends the default route to a "
@@ -541,7 +533,9 @@ def _split(value: Any) -> list[str]:
     return [v.strip() for v in str(value or "").split(",") if v.strip()]
 
 
-def _addresses(values: Iterable[Any], source: EgressSource, label: str) -> tuple[EgressAddress, ...]:
+def _addresses(
+    values: Iterable[Any], source: EgressSource, label: str
+) -> tuple[EgressAddress, ...]:
     found = []
     for value in values:
         try:

@@ -171,8 +171,10 @@ class PublicIpOwner(BaseModel):
         if self.owner_kind and self.owner_name:
             group = self.owner_resource_group or self.resource_group
             return f"the public IP of {self.owner_kind} {self.owner_name} in {group}"
-        what = f"public IP prefix {self.name} ({self.prefix})" if self.prefix else (
-            f"public IP {self.name}"
+        what = (
+            f"public IP prefix {self.name} ({self.prefix})"
+            if self.prefix
+            else (f"public IP {self.name}")
         )
         return f"{what} in {self.resource_group}"
 

@@ -209,7 +209,9 @@ def _judge(ports: Ports, offer: Offer, result: EgressResult) -> EgressResult:
             # policy on Azure-owned addresses applies.
             eligible = config.allow_azure_service_ips
             note = None if eligible else "this registry's policy refuses Azure-owned addresses"
-        checks.append(AddressCheck(address=address, verdict=d.verdict, eligible=eligible, note=note))
+        checks.append(
+            AddressCheck(address=address, verdict=d.verdict, eligible=eligible, note=note)
+        )
     wanted = [c.address.ip for c in checks if c.eligible]
     permanent = any(c.address.fixed for c in checks)
     update: dict[str, object] = {"checks": tuple(checks), "permanent_suggested": permanent}
@@ -295,4 +297,3 @@ def name_owners(ports: Ports, result: DiagnosisResult) -> DiagnosisResult:
     )
     diagnosis = d.model_copy(update={"steps": (step, *d.steps)})
     return result.model_copy(update={"diagnosis": diagnosis, "owners": tuple(owners)})
-

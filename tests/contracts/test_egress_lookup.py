@@ -53,7 +53,9 @@ def _ref(kind: ResourceKind, group: str, name: str, sub: str = SUB) -> ResourceR
 
 
 def _addresses(ips: list[str], source: EgressSource, label: str) -> tuple[EgressAddress, ...]:
-    return tuple(EgressAddress(ip=ipaddress.IPv4Address(i), source=source, label=label) for i in ips)
+    return tuple(
+        EgressAddress(ip=ipaddress.IPv4Address(i), source=source, label=label) for i in ips
+    )
 
 
 class ArmWorld:
@@ -111,9 +113,7 @@ class MemoryWorld:
             )
         )
         fake.add(
-            EgressReading(
-                resource=_ref(ca, "rg-x", "shop-api", OTHER_SUB), addresses=(), notes=()
-            )
+            EgressReading(resource=_ref(ca, "rg-x", "shop-api", OTHER_SUB), addresses=(), notes=())
         )
         fake.add(
             EgressReading(

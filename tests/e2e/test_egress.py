@@ -32,7 +32,7 @@ APP_SERVICE_PASTE = (
     'code=InternalServerError, response={"message":"denied"}'
 )
 AKS_PASTE = (
-    "Warning  Failed  12s  kubelet  Failed to pull image \"contosoprod.azurecr.io/shop/api:1.4\": "
+    'Warning  Failed  12s  kubelet  Failed to pull image "contosoprod.azurecr.io/shop/api:1.4": '
     "failed to resolve reference: failed to authorize: failed to fetch anonymous token: "
     "unexpected status from GET request to https://contosoprod.azurecr.io/oauth2/token?scope="
     "repository%3Ashop%2Fapi%3Apull&service=contosoprod.azurecr.io: 403 Forbidden"
@@ -69,7 +69,9 @@ def _looked_up(world: World, paste: str, how: str, name: str) -> Any:
             "egress_lookup_pick",
             user=DEV,
             message=card,
-            action={"selected_option": {"value": "0", "text": {"type": "plain_text", "text": name}}},
+            action={
+                "selected_option": {"value": "0", "text": {"type": "plain_text", "text": name}}
+            },
         )
         assert world.post(pick).status_code == 200
     else:
@@ -140,7 +142,7 @@ def test_the_card_offers_the_resources_of_the_clients_kind(world: World) -> None
 
 def test_a_pasted_address_of_an_org_public_ip_is_named(world: World) -> None:
     paste = (
-        "Error response from daemon: Head \"https://contosoprod.azurecr.io/v2/shop/api/manifests/"
+        'Error response from daemon: Head "https://contosoprod.azurecr.io/v2/shop/api/manifests/'
         f"1.4\": denied: client with IP '{Estate.nat_ip}' is not allowed access. Refer "
         "https://aka.ms/acr/firewall to grant access."
     )
