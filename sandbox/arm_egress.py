@@ -170,7 +170,7 @@ class EgressResources:
             {
                 "id": arm_id(
                     subscription, resource_group, "Microsoft.App", "managedEnvironments", name
-                ),  # fmt: skip
+                ),
                 "name": name,
                 "type": "Microsoft.App/managedEnvironments",
                 "location": location,
@@ -332,7 +332,7 @@ class EgressResources:
                     "Microsoft.ContainerService",
                     "managedClusters",
                     name,
-                ),  # fmt: skip
+                ),
                 "name": name,
                 "type": "Microsoft.ContainerService/ManagedClusters",
                 "location": location,
@@ -384,7 +384,7 @@ class EgressResources:
                     "Microsoft.ContainerInstance",
                     "containerGroups",
                     name,
-                ),  # fmt: skip
+                ),
                 "name": name,
                 "type": "Microsoft.ContainerInstance/containerGroups",
                 "location": location,

@@ -57,7 +57,8 @@ EGRESS_DISCOVERY_ACTIONS: tuple[str, ...] = (
 )
 
 #: The Function app's managed identity on each managed registry's subscription, for the egress
-#: lookups (optional; `grantEgressLookupRead` in the template, `infra/modules/egress-lookup-access.bicep`).
+#: lookups (optional; `grantEgressLookupRead` in the template,
+#: `infra/modules/egress-lookup-access.bicep`).
 #: `services/azure/egress.py`, `ArmEgressLookup`:
 #:
 #: - `Microsoft.ResourceGraph/resources/read`: `resources` (POST

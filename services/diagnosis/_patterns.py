@@ -394,7 +394,8 @@ NOT_FIREWALL_RULES = _rules(
 )  # fmt: skip
 #: Which cause explains a paste that shows several (a timeout explains a later `not found`).
 CAUSE_PRIORITY: tuple[NotFirewallCause, ...] = (
-    N.LOCAL_TOOL, N.KUBERNETES_API, N.DNS, N.TLS, N.PRIVATE_ENDPOINT, N.CONNECTIVITY, N.RATE_LIMITED,
+    N.LOCAL_TOOL, N.KUBERNETES_API, N.DNS, N.TLS, N.PRIVATE_ENDPOINT, N.CONNECTIVITY,
+    N.RATE_LIMITED,
     N.NOT_FROM_REGISTRY, N.SERVER_ERROR, N.STORAGE, N.AUTHENTICATION, N.PERMISSION, N.NOT_FOUND,
 )  # fmt: skip
 #: Registries that are not Azure Container Registries, by host or by their own wording, and the

@@ -103,7 +103,7 @@ def diagnose_paste(
     answer = DiagnosisResult(diagnosis=result, registry_errors=tuple(errors))
     if ports.egress is None:
         return answer
-    from services.flows.egress import name_owners  # it builds on this module
+    from services.flows.egress import name_owners  # noqa: PLC0415 (it imports this module)
 
     return name_owners(ports, answer)
 

@@ -179,7 +179,8 @@ def _not_one(
 
 def _judge(ports: Ports, offer: Offer, result: EgressResult) -> EgressResult:
     reading = result.reading
-    assert reading is not None and result.resource is not None
+    assert reading is not None
+    assert result.resource is not None
     config = ports.registries.get(offer.registry)
     states = ports.states or RegistryStates(ports.registry, ports.clock, timedelta(0))
     state = states.get(config)

@@ -223,7 +223,8 @@ def test_a_workload_profile_environment_sends_through_its_subnets_nat_gateway(
 ) -> None:
     reading = world.lookup.egress(_ref(ResourceKind.CONTAINER_APP, "rg-apps", "orders"))
     assert _ips(reading.addresses) == [NAT_IP]
-    assert reading.addresses[0].fixed and reading.addresses[0].label.startswith("NAT gateway")
+    assert reading.addresses[0].fixed
+    assert reading.addresses[0].label.startswith("NAT gateway")
     assert reading.through_vnet
 
 
@@ -242,20 +243,24 @@ def test_an_aks_cluster_sends_from_its_load_balancers_public_ips(world: Any) -> 
 
 def test_user_defined_routing_gives_no_address_and_says_why(world: Any) -> None:
     reading = world.lookup.egress(_ref(ResourceKind.AKS_CLUSTER, "rg-aks", "aks-locked"))
-    assert reading.addresses == () and reading.through_vnet and reading.notes
+    assert reading.addresses == ()
+    assert reading.through_vnet
+    assert reading.notes
 
 
 def test_a_container_group_exposes_nothing_but_its_subnets_nat_gateway(world: Any) -> None:
     nat = world.lookup.egress(_ref(ResourceKind.CONTAINER_GROUP, "rg-jobs", "nightly"))
     assert _ips(nat.addresses) == [NAT_IP]
     plain = world.lookup.egress(_ref(ResourceKind.CONTAINER_GROUP, "rg-jobs", "plain"))
-    assert plain.addresses == () and len(plain.notes) == 2
+    assert plain.addresses == ()
+    assert len(plain.notes) == 2
 
 
 def test_a_missing_resource_is_not_found(world: Any) -> None:
     with pytest.raises(EgressLookupFailed) as caught:
         world.lookup.egress(_ref(ResourceKind.WEB_APP, "rg-web", "gone"))
-    assert caught.value.not_found and not caught.value.no_access
+    assert caught.value.not_found
+    assert not caught.value.no_access
 
 
 def test_owner_of_names_the_nat_gateway_behind_a_public_ip(world: Any) -> None:

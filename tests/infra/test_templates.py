@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.arm_egress import EgressResources
 from sandbox.arm_emulator import ArmEmulator, RecordedRequest
 from sandbox.arm_network import NetworkResources
 from services.azure.arm import ArmRegistryGateway
-from services.azure.network import ArmEgressDiscovery
-from sandbox.arm_egress import EgressResources
 from services.azure.egress import ArmEgressLookup
+from services.azure.network import ArmEgressDiscovery
 from services.azure.permissions import (
     EGRESS_DISCOVERY_ACTIONS,
     EGRESS_LOOKUP_ACTIONS,
@@ -251,7 +251,8 @@ def test_egress_lookup_role_grants_exactly_the_lookup_actions_per_subscription()
     assert "targetScope = 'subscription'" in EGRESS_ACCESS.read_text(encoding="utf-8")
     main = MAIN.read_text(encoding="utf-8")
     calls = re.findall(r"^module \w+ 'modules/egress-lookup-access.bicep'.*$", main, re.MULTILINE)
-    assert len(calls) == 1 and "grantEgressLookupRead ?" in calls[0]
+    assert len(calls) == 1
+    assert "grantEgressLookupRead ?" in calls[0]
     assert "scope: subscription(sub)" in main
 
 

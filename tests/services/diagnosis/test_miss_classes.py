@@ -82,7 +82,8 @@ def test_other_registries_are_named_for_registry_and_cause(
     assert (failure.other_registry, failure.cause, failure.hint) == (registry, cause, None)
     d = diagnose(failure)
     assert d.verdict is Verdict.NOT_A_FIREWALL_ERROR
-    assert registry in d.summary and "not from an Azure Container Registry" in d.summary
+    assert registry in d.summary
+    assert "not from an Azure Container Registry" in d.summary
     assert not d.grant_eligible
 
 
@@ -124,7 +125,8 @@ def test_image_pull_failure_without_an_answer_is_a_suspected_network_cause(paste
     d = diagnose(failure)
     assert d.verdict is Verdict.NO_IP_IN_ERROR
     text = " ".join(d.steps)
-    assert "ImagePullFailure" in text and "outboundIpAddresses" in text
+    assert "ImagePullFailure" in text
+    assert "outboundIpAddresses" in text
 
 
 def test_image_pull_failure_with_the_registrys_answer_is_that_answer() -> None:
@@ -169,4 +171,5 @@ def test_a_kubernetes_api_timeout_is_not_a_registry_timeout(paste: str) -> None:
         NotFirewallCause.KUBERNETES_API,
     )
     d = diagnose(failure)
-    assert "API server" in d.summary and "registry" not in d.summary.replace("Not a registry", "")
+    assert "API server" in d.summary
+    assert "registry" not in d.summary.replace("Not a registry", "")
