@@ -155,12 +155,30 @@ class HomeJob(BaseModel):
     user_id: str
 
 
+class EgressJob(BaseModel):
+    """Look up the outbound addresses of a resource, from a card whose paste hid the address."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["egress"] = "egress"
+    key: str
+    offer_id: str = Field(max_length=64)
+    origin: Origin
+    #: `services.domain.egress.ResourceKind` value.
+    resource_kind: str = Field(max_length=32)
+    #: A name or resource id typed in the form, or None when picked on the card.
+    name: str | None = Field(default=None, max_length=400)
+    #: The index of the resource picked among the card's candidates.
+    candidate: int | None = Field(default=None, ge=0, lt=100)
+
+
 Job = (
     DiagnoseJob
     | ReplyJob
     | RequestJob
     | DecideJob
     | HomeJob
+    | EgressJob
     | ReconcileJob
     | GrantNotice
     | RegistryNotice

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 from slack_sdk.errors import SlackApiError
 
+from bot.egress import lookup_offer_blocks, request_value, run_egress_job
 from bot.jobs import (
     JOBS,
     DecideJob,
     Decision,
     DiagnoseJob,
+    EgressJob,
     HomeJob,
     Origin,
     ReplyJob,
@@ -30,7 +32,6 @@ from bot.jobs import (
 )
 from bot.notices import APPROVAL_CARD, REQUESTER_THREAD, Notices, safe_handle
 from bot.replies import STALE_CLAIM, StillRunning
-from bot.signing import seal_value
 from bot.views.diagnosis import diagnosis_blocks, diagnosis_text
 from bot.views.format import mention
 from bot.views.home import RegistryLine, home_view
@@ -108,6 +109,8 @@ class Worker:
             self.home(job)
         elif isinstance(job, GrantNotice):
             safe_handle(self._notices, job)
+        elif isinstance(job, EgressJob):
+            run_egress_job(self._rt, job)
 
     def diagnose(self, job: DiagnoseJob) -> None:
         replier = self._rt.replier
@@ -115,28 +118,18 @@ class Worker:
         ports = self._rt.ports
         result = diagnose_paste(ports, job.text, states=ports.states)
         offer = make_offer(ports, result)
-        value = None
-        if offer is not None:
-            value = seal_value(
-                self._rt.settings.slack_signing_secret.get_secret_value(),
-                {
-                    "o": offer.id,
-                    "r": offer.registry,
-                    "i": str(offer.ip) if offer.ip is not None else None,
-                    "s": offer.summary[:300],
-                    "c": offer.client,
-                },
-            )
+        value = request_value(self._rt, offer) if offer is not None else None
+        blocks = diagnosis_blocks(
+            result,
+            cut=job.cut,
+            request_value=value,
+            needs_ip=offer is not None and offer.ip is None,
+        )
         replier.answer(
             job.key,
             job.origin,
             text=diagnosis_text(result),
-            blocks=diagnosis_blocks(
-                result,
-                cut=job.cut,
-                request_value=value,
-                needs_ip=offer is not None and offer.ip is None,
-            ),
+            blocks=[*blocks, *lookup_offer_blocks(self._rt, offer)],
         )
         replier.react(job.origin, _WORKING, remove=True)
 

@@ -72,6 +72,9 @@ param serviceTagsSchedule string = '0 30 3 * * *'
 @description('Grant the app Microsoft.Network/locations/serviceTags/read on this subscription (for the daily service-tag refresh).')
 param grantServiceTagsRead bool = true
 
+@description('Let the app read the registries\' subscriptions for egress lookups (a custom read-only role per subscription). Off: cards give the manual advice.')
+param grantEgressLookupRead bool = false
+
 @minValue(0)
 @maxValue(10)
 @description('Always-ready instances of the HTTP function group. Keep at least 1: a Python cold start misses Slack\'s 3-second deadline.')
@@ -99,6 +102,8 @@ var registryRulesActions = [
 var serviceTagsActions = [
   'Microsoft.Network/locations/serviceTags/read'
 ]
+
+var registrySubscriptions = [for r in registries: r.subscription_id]
 
 var registryResourceGroupScopes = [for r in registries: '/subscriptions/${r.subscription_id}/resourceGroups/${r.resource_group}']
 
@@ -161,6 +166,15 @@ module registryAccess 'modules/registry-access.bicep' = [for (r, i) in registrie
     registryName: r.name
     principalId: app.outputs.principalId
     roleDefinitionName: registryRulesRole.name
+  }
+}]
+
+module egressLookupAccess 'modules/egress-lookup-access.bicep' = [for sub in (grantEgressLookupRead ? union(registrySubscriptions, []) : []): {
+  name: 'acrbot-egress-lookup-${uniqueString(sub, environmentName)}'
+  scope: subscription(sub)
+  params: {
+    principalId: app.outputs.principalId
+    environmentName: environmentName
   }
 }]
 

@@ -101,6 +101,11 @@ def build_ports(
         lease_seconds=settings.arm.lock_lease_seconds,
     )
     gateway = ArmRegistryGateway(arm=settings.arm, credential=credential or default_credential)
+    egress = None
+    if settings.egress_lookup:
+        from services.azure.egress import ArmEgressLookup
+
+        egress = ArmEgressLookup(arm=settings.arm, credential=credential or default_credential)
     from services.flows.diagnose import RegistryStates
 
     return Ports(
@@ -118,4 +123,5 @@ def build_ports(
         settings=settings,
         dry_run=settings.arm.dry_run,
         states=RegistryStates(gateway, clock, timedelta(seconds=settings.arm.state_cache_seconds)),
+        egress=egress,
     )

@@ -8,7 +8,7 @@ fake in `tests/fakes/`, both held to the same contract tests. `Ports` bundles th
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from services.clock import Clock
 from services.domain.audit import AuditEvent
 from services.domain.claims import Claim
+from services.domain.egress import EgressReading, PublicIpOwner, ResourceKind, ResourceRef
 from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
 from services.domain.offers import Offer
 from services.domain.policy import Policy, RegistryConfig, RegistryDirectory
@@ -245,6 +246,9 @@ class Ports:
     dry_run: bool = False
     #: Registry states reused by diagnoses for a few seconds (None: read every time).
     states: RegistryStates | None = None
+    #: Outbound addresses of the resource a paste came from, and whose a pasted address is
+    #: (None: the bot has no Reader access; cards give the manual advice).
+    egress: EgressLookup | None = None
 
 
 class AddressLookups(Protocol):
@@ -255,3 +259,32 @@ class AddressLookups(Protocol):
 
     @property
     def service_tags(self) -> ServiceTagIndex | None: ...
+
+
+class EgressLookup(Protocol):
+    """Read-only questions to Azure about the organisation's resources (Resource Graph and the
+    resource providers' GETs). Every method raises `EgressLookupFailed` when Azure refuses or
+    fails; none changes anything."""
+
+    def find(
+        self, kind: ResourceKind, name: str, subscriptions: Sequence[str]
+    ) -> list[ResourceRef]:
+        """Resources of `kind` named `name` (case-insensitive) in `subscriptions`, or the one
+        a full resource id names."""
+        ...
+
+    def candidates(
+        self, kind: ResourceKind, subscriptions: Sequence[str], *, limit: int = 20
+    ) -> list[ResourceRef]:
+        """Up to `limit` resources of `kind` in `subscriptions`, by name."""
+        ...
+
+    def egress(self, resource: ResourceRef) -> EgressReading:
+        """The resource's outbound addresses as ARM describes them."""
+        ...
+
+    def owner_of(
+        self, ip: ipaddress.IPv4Address, subscriptions: Sequence[str]
+    ) -> PublicIpOwner | None:
+        """The organisation's public IP resource (or prefix) holding `ip`, if any."""
+        ...

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     registries: tuple[RegistryConfig, ...] = ()
     #: The organisation's known egress IPs: IP or CIDR → label ("NAT gateway prod-westeurope").
     known_ips: dict[str, str] = Field(default_factory=dict)
+    #: Cards look up the egress a paste hid and whose a pasted address is, when the app's
+    #: identity may read the registries' subscriptions (the template's `grantEgressLookupRead`);
+    #: without that access Azure refuses and the cards give the manual advice. False: never ask.
+    egress_lookup: bool = True
 
     slack_bot_token: SecretStr = SecretStr("")
     slack_signing_secret: SecretStr = SecretStr("")

@@ -55,3 +55,39 @@ EGRESS_DISCOVERY_ACTIONS: tuple[str, ...] = (
     "Microsoft.Network/publicIPAddresses/read",
     "Microsoft.Network/publicIPPrefixes/read",
 )
+
+#: The Function app's managed identity on each managed registry's subscription, for the egress
+#: lookups (optional; `grantEgressLookupRead` in the template,
+#: `infra/modules/egress-lookup-access.bicep`).
+#: `services/azure/egress.py`, `ArmEgressLookup`:
+#:
+#: - `Microsoft.ResourceGraph/resources/read`: `resources` (POST
+#:   `/providers/Microsoft.ResourceGraph/resources`) in `find`, `candidates`, `owner_of` and a
+#:   container group's subnets. Resource Graph returns only rows the caller may read, so each
+#:   type it is asked about needs its own read action below.
+#: - `Microsoft.App/containerApps/read`: `container_apps.get` (the app's `outboundIpAddresses`).
+#: - `Microsoft.App/managedEnvironments/read`: `managed_environments.get` (its subnet, workload
+#:   profiles, user-defined routing).
+#: - `Microsoft.Web/sites/read`: `web_apps.get` (outbound and possible outbound addresses, VNet
+#:   routing).
+#: - `Microsoft.ContainerService/managedClusters/read`: `managed_clusters.get` (the network
+#:   profile's outbound type and `effectiveOutboundIPs`).
+#: - `Microsoft.ContainerInstance/containerGroups/read`: a container group's `subnetIds`, read
+#:   through Resource Graph.
+#: - `Microsoft.Network/virtualNetworks/subnets/read`: `subnets.get` (its NAT gateway, route table).
+#: - `Microsoft.Network/natGateways/read`: `nat_gateways.get` (its public IPs and prefixes).
+#: - `Microsoft.Network/publicIPAddresses/read`: `public_ip_addresses.get`, and the public IP rows
+#:   `owner_of` queries.
+#: - `Microsoft.Network/publicIPPrefixes/read`: `public_ip_prefixes.get`, and the prefix rows.
+EGRESS_LOOKUP_ACTIONS: tuple[str, ...] = (
+    "Microsoft.ResourceGraph/resources/read",
+    "Microsoft.App/containerApps/read",
+    "Microsoft.App/managedEnvironments/read",
+    "Microsoft.Web/sites/read",
+    "Microsoft.ContainerService/managedClusters/read",
+    "Microsoft.ContainerInstance/containerGroups/read",
+    "Microsoft.Network/virtualNetworks/subnets/read",
+    "Microsoft.Network/natGateways/read",
+    "Microsoft.Network/publicIPAddresses/read",
+    "Microsoft.Network/publicIPPrefixes/read",
+)

@@ -403,7 +403,10 @@ class _Diagnoser:
     # -- verdicts ---------------------------------------------------------------------------
 
     def _not_firewall(self) -> Diagnosis:
-        summary, steps = _advice.not_firewall(self.failure.cause, self._subject())
+        if self.failure.other_registry:
+            summary, steps = _advice.other_registry(self.failure.other_registry, self.failure.cause)
+        else:
+            summary, steps = _advice.not_firewall(self.failure.cause, self._subject())
         return self._make(Verdict.NOT_A_FIREWALL_ERROR, None, summary, steps)
 
     def _unrecognized(self) -> Diagnosis:

@@ -40,7 +40,7 @@ from services.domain.grants import (
     validate_justification,
     withdraw,
 )
-from services.domain.ids import new_ulid, time_key
+from services.domain.ids import new_ulid, sibling_ulid, time_key
 from services.domain.ips import parse_grantable_ip
 from services.domain.jobs import GrantEvent, GrantNotice
 from services.domain.offers import OFFER_TTL
@@ -57,6 +57,8 @@ class RequestOutcome(BaseModel):
     grant: Grant
     #: False when an open grant for the same registry and IP already existed and is returned.
     created: bool
+    #: The grants for an offer's other addresses (a resource's egress), created or existing.
+    also: tuple[Grant, ...] = ()
 
 
 def _clip(text: str | None) -> str | None:
@@ -264,17 +266,29 @@ def request_from_offer(
         if not ip or not ip.strip():
             raise NotAnIp(ip or "")
         address = ip
-    return request_grant(
-        ports,
-        registry=offer.registry,
-        ip=address,
-        requester=requester,
-        justification=justification,
-        duration=duration,
-        verdict=offer.verdict,
-        summary=offer.summary,
-        warning=offer.warning,
-        command=offer.command,
-        origin=origin,
-        grant_id=grant_id,
-    )
+
+    def one(ip: str | ipaddress.IPv4Address, number: int) -> RequestOutcome:
+        return request_grant(
+            ports,
+            registry=offer.registry,
+            ip=ip,
+            requester=requester,
+            justification=justification,
+            duration=duration,
+            verdict=offer.verdict,
+            summary=offer.summary,
+            warning=offer.warning,
+            command=offer.command,
+            origin=origin,
+            grant_id=(
+                grant_id if grant_id is None or number == 0 else sibling_ulid(grant_id, number)
+            ),
+        )
+
+    first = one(address, 0)
+    if not offer.more_ips:
+        return first
+    # One request, one grant per address: each is approved, applied and expires on its own, and
+    # a redelivery finds each one by its id instead of asking twice.
+    more = tuple(one(ip, n).grant for n, ip in enumerate(offer.more_ips, start=1))
+    return first.model_copy(update={"also": more})

@@ -5,6 +5,7 @@ against the emulator. Checkov itself runs in `make infra-check`."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Iterator
@@ -12,12 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.arm_egress import EgressResources
 from sandbox.arm_emulator import ArmEmulator, RecordedRequest
 from sandbox.arm_network import NetworkResources
 from services.azure.arm import ArmRegistryGateway
+from services.azure.egress import ArmEgressLookup
 from services.azure.network import ArmEgressDiscovery
 from services.azure.permissions import (
     EGRESS_DISCOVERY_ACTIONS,
+    EGRESS_LOOKUP_ACTIONS,
     REGISTRY_RULES_ACTIONS,
     SERVICE_TAGS_ACTIONS,
 )
@@ -35,6 +39,7 @@ INFRA = ROOT / "infra"
 MAIN = INFRA / "main.bicep"
 APP = INFRA / "modules" / "app.bicep"
 PARAMETERS = INFRA / "main.parameters.json"
+EGRESS_ACCESS = INFRA / "modules" / "egress-lookup-access.bicep"
 
 
 def declared_parameters(template: Path) -> list[str]:
@@ -149,7 +154,11 @@ def test_service_tag_role_grants_exactly_the_service_tag_action() -> None:
 
 def test_roles_use_those_lists_and_no_wildcard_or_builtin_contributor() -> None:
     text = "".join(p.read_text(encoding="utf-8") for p in INFRA.rglob("*.bicep"))
-    assert re.findall(r"actions:\s*(\w+)", text) == ["registryRulesActions", "serviceTagsActions"]
+    assert sorted(re.findall(r"actions:\s*(\w+)", text)) == [
+        "egressLookupActions",
+        "registryRulesActions",
+        "serviceTagsActions",
+    ]
     assert "'*'" not in text
     contributor = "b24988ac-6180-42a0-ab88-20f7382dd24c"
     owner = "8e3af657-a8ff-443e-afed-cf82f3e3e87b"
@@ -235,6 +244,57 @@ def test_egress_discovery_actions_are_exactly_its_calls(emulator: ArmEmulator) -
     )
 
     assert {_network_action(r) for r in emulator.requests} == set(EGRESS_DISCOVERY_ACTIONS)
+
+
+def test_egress_lookup_role_grants_exactly_the_lookup_actions_per_subscription() -> None:
+    assert bicep_array(EGRESS_ACCESS, "egressLookupActions") == list(EGRESS_LOOKUP_ACTIONS)
+    assert "targetScope = 'subscription'" in EGRESS_ACCESS.read_text(encoding="utf-8")
+    main = MAIN.read_text(encoding="utf-8")
+    calls = re.findall(r"^module \w+ 'modules/egress-lookup-access.bicep'.*$", main, re.MULTILINE)
+    assert len(calls) == 1
+    assert "grantEgressLookupRead ?" in calls[0]
+    assert "scope: subscription(sub)" in main
+
+
+# What each lookup request needs: a resource provider GET, or Resource Graph plus read access to
+# every type a query names (Resource Graph returns only what the caller may read).
+_LOOKUP_OPERATIONS = {
+    "containerapps": "Microsoft.App/containerApps/read",
+    "managedenvironments": "Microsoft.App/managedEnvironments/read",
+    "sites": "Microsoft.Web/sites/read",
+    "managedclusters": "Microsoft.ContainerService/managedClusters/read",
+    "containergroups": "Microsoft.ContainerInstance/containerGroups/read",
+    "subnets": "Microsoft.Network/virtualNetworks/subnets/read",
+    "natgateways": "Microsoft.Network/natGateways/read",
+    "publicipaddresses": "Microsoft.Network/publicIPAddresses/read",
+    "publicipprefixes": "Microsoft.Network/publicIPPrefixes/read",
+}
+
+
+def test_egress_lookup_actions_are_exactly_its_calls(emulator: ArmEmulator) -> None:
+    from services.domain.egress import ResourceKind
+    from tests.contracts.test_egress_lookup import SUB, ArmWorld
+
+    world = ArmWorld(emulator)
+    lookup: ArmEgressLookup = world.lookup
+    for kind in ResourceKind:
+        for ref in lookup.candidates(kind, [SUB]):
+            lookup.egress(ref)
+    lookup.owner_of(ipaddress.IPv4Address("8.8.8.8"), [SUB])  # no public IP: the prefixes too
+
+    used = set()
+    for request in emulator.requests:
+        parts = [p.lower() for p in request.path.split("/") if p]
+        if parts[:2] == ["providers", "microsoft.resourcegraph"]:
+            used.add("Microsoft.ResourceGraph/resources/read")
+        else:
+            used.add(_LOOKUP_OPERATIONS[parts[-2]])
+    res: EgressResources = world.res
+    for query in res.queries:
+        for field, named in re.findall(r"(type|id) =~ '([^']*)'", query):
+            segments = named.lower().split("/")
+            used.add(_LOOKUP_OPERATIONS[segments[-1] if field == "type" else segments[-2]])
+    assert used == set(EGRESS_LOOKUP_ACTIONS)
 
 
 # -- azd --------------------------------------------------------------------------------------
