@@ -23,7 +23,13 @@ from bot.views.grants import (
     requester_message,
 )
 from services.domain.errors import DomainError
-from services.domain.grants import Grant, MessageRef
+from services.domain.grants import (
+    APPROVAL_CARD,
+    REQUESTER_MESSAGE,
+    REQUESTER_THREAD,
+    Grant,
+    MessageRef,
+)
 from services.domain.jobs import GrantEvent, GrantNotice, RegistryNotice, reached
 from services.domain.policy import RegistryConfig, approver_group_of, approvers_of
 
@@ -31,10 +37,6 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
-
-APPROVAL_CARD = "approval_card"
-REQUESTER_THREAD = "requester_thread"
-REQUESTER_MESSAGE = "requester_message"
 
 
 class Notices:

@@ -30,7 +30,7 @@ from bot.jobs import (
     RequestJob,
     Surface,
 )
-from bot.notices import APPROVAL_CARD, REQUESTER_THREAD, Notices, safe_handle
+from bot.notices import Notices, safe_handle
 from bot.replies import STALE_CLAIM, StillRunning
 from bot.views.diagnosis import diagnosis_blocks, diagnosis_text
 from bot.views.format import mention
@@ -39,6 +39,8 @@ from bot.views.messages import EMPTY_MENTION, HELP, failed_job, refusal
 from services.domain.claims import ClaimState
 from services.domain.errors import DomainError, NotAllowed
 from services.domain.grants import (
+    APPROVAL_CARD,
+    REQUESTER_THREAD,
     Grant,
     GrantState,
     MessageRef,

@@ -85,6 +85,13 @@ class Requester(BaseModel):
     team_id: str
 
 
+#: `MessageRef.kind`s: the approvers' card, the thread the request came from, and a message the
+#: requester was sent.
+APPROVAL_CARD = "approval_card"
+REQUESTER_THREAD = "requester_thread"
+REQUESTER_MESSAGE = "requester_message"
+
+
 class MessageRef(BaseModel):
     """Where a message about a grant lives in the chat (kept in its own table, not in the grant,
     so posting a card never races a decision)."""

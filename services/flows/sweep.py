@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from services.domain.errors import DomainError, InvalidTransition
 from services.domain.grants import (
+    APPROVAL_CARD,
     SYSTEM_ACTOR,
     DeadlineKind,
     Grant,
@@ -36,6 +37,9 @@ from services.ports import Ports
 
 logger = logging.getLogger(__name__)
 
+#: A pending grant with no approval card this long after it was asked for is announced again.
+UNSEEN_AFTER = timedelta(minutes=2)
+
 
 @dataclass
 class SweepReport:
@@ -50,6 +54,8 @@ class SweepReport:
     registries: list[str] = field(default_factory=list)
     #: Registries with active grants and nothing due: read to notice rules removed by hand.
     to_check: list[str] = field(default_factory=list)
+    #: Pending grants whose approval card never went out, announced again.
+    reannounced: list[Grant] = field(default_factory=list)
     #: Registries taken out of the configuration that still hold the bot's entries or grants.
     unmanaged: list[str] = field(default_factory=list)
     #: Registries the sweep could not look at, with why (the others went ahead).
@@ -62,6 +68,22 @@ def _ignore_now(mark: Callable[[Grant], Grant]) -> Callable[[Grant, datetime], G
         return mark(grant)
 
     return change
+
+
+def _reannounce_unseen(ports: Ports) -> list[Grant]:
+    """Pending grants whose approval card never went out (the request's worker died after
+    storing it and was not run again): announce them again. Posting is once per card, so a
+    grant whose card is only slow is not shown twice."""
+    now = ports.clock.now()
+    unseen = []
+    for grant in grants_in(ports, deadline_partition(DeadlineKind.LAPSE)):
+        if grant.state is not GrantState.PENDING or now - grant.requested_at < UNSEEN_AFTER:
+            continue
+        if any(ref.kind == APPROVAL_CARD for ref in ports.grants.messages(grant.id)):
+            continue
+        ports.jobs.send(GrantNotice(grant_id=grant.id, event=GrantEvent.REQUESTED))
+        unseen.append(grant)
+    return unseen
 
 
 def _announce(event: GrantEvent, seq: str = "") -> Callable[[Grant], list[GrantNotice]]:
@@ -140,6 +162,8 @@ def sweep(ports: Ports, *, dry_run: bool = False) -> SweepReport:
     for grant in _due(ports, DeadlineKind.ACTIVATION):
         report.stalled.append(grant)
         touched[grant.registry] = None
+    if not dry_run:
+        report.reannounced = _reannounce_unseen(ports)
     for config in ports.registries:
         login = config.effective_login_server
         if login in touched:
