@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from services.domain.jobs import GrantNotice, ReconcileJob, RegistryNotice
+from services.domain.jobs import ExpireJob, GrantNotice, ReconcileJob, RegistryNotice
 
 #: Raw JSON bytes a job may take so that its base64 form stays under the queue's 64 KiB.
 MAX_JOB_BYTES = 45_000
@@ -182,6 +182,7 @@ Job = (
     | ReconcileJob
     | GrantNotice
     | RegistryNotice
+    | ExpireJob
 )
 AnyJob = Annotated[Job, Field(discriminator="kind")]
 JOBS: TypeAdapter[Job] = TypeAdapter(AnyJob)

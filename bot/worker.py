@@ -49,7 +49,7 @@ from services.domain.grants import (
     requester_partition,
 )
 from services.domain.ids import new_ulid
-from services.domain.jobs import GrantNotice, ReconcileJob, RegistryNotice
+from services.domain.jobs import ExpireJob, GrantNotice, ReconcileJob, RegistryNotice
 from services.flows.book import approvers_for, find, grants_in
 from services.flows.decisions import (
     approve_grant,
@@ -60,6 +60,7 @@ from services.flows.decisions import (
     revoke_grant,
 )
 from services.flows.diagnose import diagnose_paste, make_offer
+from services.flows.expiry import expire_due
 from services.flows.reconcile import run_reconcile_job
 from services.flows.requests import request_from_offer, withdraw_request
 from services.flows.sweep import SweepReport, sweep
@@ -97,6 +98,8 @@ class Worker:
         elif isinstance(job, ReconcileJob):
             report = run_reconcile_job(self._rt.ports, job)
             logger.info("reconcile %s: %s", report.registry, report.status.value)
+        elif isinstance(job, ExpireJob):
+            expire_due(self._rt.ports, job)
         elif isinstance(job, RegistryNotice):
             self._notices.registry_changed(job)
         elif isinstance(job, RequestJob):

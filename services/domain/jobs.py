@@ -12,7 +12,7 @@ import hashlib
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from services.domain.grants import Grant, GrantState
 
@@ -34,6 +34,23 @@ class ReconcileJob(BaseModel):
     @property
     def key(self) -> str:
         return f"reconcile:{self.registry}:{self.attempt}"
+
+
+class ExpireJob(BaseModel):
+    """A grant's deadline: queued when it becomes active (or is extended), visible at the
+    deadline, so the rule goes within about a minute of it; the sweep stays the safety net."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["expire"] = "expire"
+    grant_id: str
+    #: The deadline this job was queued for (an extension queues a new one; this one then finds
+    #: the grant running longer and does nothing).
+    at: AwareDatetime
+
+    @property
+    def key(self) -> str:
+        return f"expire:{self.grant_id}:{self.at.isoformat()}"
 
 
 class GrantEvent(StrEnum):
@@ -142,5 +159,9 @@ class RegistryNotice(BaseModel):
 
 
 #: The jobs the services send; the Slack layer's worker accepts these and its own kinds.
-ServiceJob = Annotated[ReconcileJob | GrantNotice | RegistryNotice, Field(discriminator="kind")]
-SERVICE_JOBS: TypeAdapter[ReconcileJob | GrantNotice | RegistryNotice] = TypeAdapter(ServiceJob)
+ServiceJob = Annotated[
+    ReconcileJob | GrantNotice | RegistryNotice | ExpireJob, Field(discriminator="kind")
+]
+SERVICE_JOBS: TypeAdapter[ReconcileJob | GrantNotice | RegistryNotice | ExpireJob] = TypeAdapter(
+    ServiceJob
+)

@@ -25,6 +25,7 @@ from services.domain.grants import (
 )
 from services.domain.jobs import GrantEvent, GrantNotice, ReconcileJob
 from services.flows.book import approvers_for, transition
+from services.flows.expiry import schedule_expiry
 from services.flows.requests import lapse_quietly
 from services.ports import Ports
 
@@ -166,7 +167,7 @@ def extend_grant(
 
     Raises `ExtensionRefused` once its expiry has passed or beyond the policy's limits.
     """
-    return _as_approver(
+    after = _as_approver(
         ports,
         grant_id,
         approver,
@@ -180,6 +181,8 @@ def extend_grant(
         ),
         _notice(GrantEvent.EXTENDED, approver, _extensions),
     )
+    schedule_expiry(ports, after)
+    return after
 
 
 def revoke_grant(ports: Ports, grant_id: str, *, actor: str, reason: str | None = None) -> Grant:

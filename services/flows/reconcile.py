@@ -83,6 +83,7 @@ from services.domain.reconcile import (
 )
 from services.domain.registry import RawRule, RegistrySnapshot
 from services.flows.book import grants_in, transition
+from services.flows.expiry import schedule_expiry
 from services.ports import Lease, Ports
 
 logger = logging.getLogger(__name__)
@@ -777,6 +778,8 @@ def _record_outcomes(
             event=GrantEvent.ACTIVATED,
             into=report.activated,
         )
+    for grant in report.activated:
+        schedule_expiry(ports, grant)
     for failure in plan.failures:
         _step(
             ports,
