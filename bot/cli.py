@@ -153,7 +153,13 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     else:
         text = args.text
     failure = parse_pull_failure(text, custom_domains=domains or None)
-    result = diagnose(failure, registries=registries, known_ips=known, service_tags=tags)
+    result = diagnose(
+        failure,
+        registries=registries,
+        known_ips=known,
+        service_tags=tags,
+        tags_problem=None if tags is not None else "no service tags were given (--service-tags)",
+    )
     if args.json:
         data = diagnosis_to_json(result)
         # Plain ASCII escapes when the terminal's encoding cannot carry the paste's characters.

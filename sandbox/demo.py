@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TextIO
 
 import function_app
@@ -27,6 +28,7 @@ from sandbox.slack_emulator import SlackEmulator
 from services.clock import FrozenClock, SystemClock
 from services.settings import Settings
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SECRET = "demo-signing-secret"
 TOKEN = "xoxb-demo"
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000c0de"
@@ -72,6 +74,7 @@ def _settings(azurite: Azurite, arm: ArmEmulator, slack: SlackEmulator) -> Setti
             }
         ],
         known_ips={"4.175.12.34": "NAT gateway ng-aks-prod-westeurope"},
+        service_tags={"file": str(EXAMPLES / "service-tags.json")},
         egress_lookup=True,
         arm={
             "endpoint": arm.base_url,

@@ -119,7 +119,12 @@ def build_ports(
         jobs=build_queue(settings),
         approvers=approvers or StaticApproverDirectory(),
         clock=clock,
-        lookups=AddressBook(settings.known_ips, service_tags_loader(settings, clock)),
+        lookups=AddressBook(
+            settings.known_ips,
+            service_tags_loader(settings, clock),
+            clock=clock,
+            max_age=timedelta(hours=settings.service_tags.max_age_hours),
+        ),
         settings=settings,
         dry_run=settings.arm.dry_run,
         states=RegistryStates(gateway, clock, timedelta(seconds=settings.arm.state_cache_seconds)),

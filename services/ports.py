@@ -260,6 +260,11 @@ class AddressLookups(Protocol):
     @property
     def service_tags(self) -> ServiceTagIndex | None: ...
 
+    @property
+    def service_tags_problem(self) -> str | None:
+        """Why the service tags are not to be trusted now (none, too old); None when they are."""
+        ...
+
 
 class EgressLookup(Protocol):
     """Read-only questions to Azure about the organisation's resources (Resource Graph and the

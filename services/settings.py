@@ -64,6 +64,9 @@ class ServiceTagSettings(BaseModel):
     subscription_id: str = ""
     #: How often the diagnosis checks whether the stored document changed (its ETag), in seconds.
     check_seconds: float = Field(default=300.0, ge=0)
+    #: Tags older than this are not trusted to tell Azure's addresses apart: no temporary rule is
+    #: offered for a public address until they are refreshed (Microsoft publishes weekly).
+    max_age_hours: float = Field(default=192.0, gt=0)
 
 
 class Settings(BaseSettings):

@@ -98,6 +98,7 @@ def diagnose_paste(
         registries=snapshots,
         known_ips=ports.lookups.known_ips,
         service_tags=ports.lookups.service_tags,
+        tags_problem=ports.lookups.service_tags_problem,
         refuse_azure_ips=refusing,
     )
     answer = DiagnosisResult(diagnosis=result, registry_errors=tuple(errors))

@@ -200,6 +200,7 @@ def _judge(ports: Ports, offer: Offer, result: EgressResult) -> EgressResult:
             registries=[state],
             known_ips=ports.lookups.known_ips,
             service_tags=ports.lookups.service_tags,
+            tags_problem=ports.lookups.service_tags_problem,
             refuse_azure_ips=refusing,
         )
         eligible, note = d.grant_eligible, d.facts.grant_refusal

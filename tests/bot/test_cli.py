@@ -101,10 +101,30 @@ def test_readable_output_names_verdict_and_next_steps(capsys: pytest.CaptureFixt
 
 
 def test_without_snapshots_the_paste_alone_decides(capsys: pytest.CaptureFixture[str]) -> None:
-    data = _run_json(capsys, _denial("91.38.188.165", "fabrikam.azurecr.io"))
+    data = _run_json(
+        capsys,
+        "--service-tags",
+        str(EXAMPLES / "service-tags.json"),
+        _denial("91.38.188.165", "fabrikam.azurecr.io"),
+    )
     assert data["verdict"] == "ip_not_allowed"
     assert data["registry"] == "fabrikam.azurecr.io"
     assert data["grant_eligible"] is True
+
+
+def test_without_service_tags_no_rule_is_offered_and_the_cli_says_why(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Defect 6: `diagnose` without `--service-tags` offered a rule for a hosted runner's Azure
+    # address. It fails closed now, in the JSON and in the readable output.
+    data = _run_json(capsys, _denial("20.103.186.69", "fabrikam.azurecr.io"))
+    assert data["verdict"] == "ip_not_allowed"
+    assert data["grant_eligible"] is False
+    assert "no service tags were given (--service-tags)" in data["facts"]["grant_refusal"]
+    code = main(["diagnose", _denial("20.103.186.69", "fabrikam.azurecr.io")])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "cannot tell whether 20.103.186.69 is one of Azure's shared addresses" in out
 
 
 def test_registry_absent_from_given_snapshots_is_unknown(
