@@ -209,12 +209,13 @@ def check_settings(ctx: DoctorContext) -> list[Finding]:
                 f"set ACRBOT_REGISTRIES (azd env set ACRBOT_REGISTRIES '[…]' && {PROVISION})",
             )
         ]
-    target = settings.storage
-    storage = target.account_name or "a connection string"
+    count = len(settings.registries)
+    account = settings.storage.account_name
+    storage = f"storage account {account}" if account else "storage by connection string"
     return [
         ok(
             "settings",
-            f"valid: {len(settings.registries)} registries, storage {storage}"
+            f"valid: {count} {'registry' if count == 1 else 'registries'}, {storage}"
             + (", dry run (no registry is changed)" if settings.arm.dry_run else ""),
         )
     ]
