@@ -116,7 +116,7 @@ class HttpHost:
             trigger = function.get_trigger()
             route = getattr(trigger, "route", None)
             if route is not None:
-                keyed = trigger.auth_level == func.AuthLevel.FUNCTION
+                keyed = getattr(trigger, "auth_level", None) == func.AuthLevel.FUNCTION
                 self._routes[route.strip("/")] = (function.get_user_function(), keyed)
         self._server: ThreadingHTTPServer | None = None
         self.url = ""
