@@ -30,10 +30,11 @@ from services.domain.errors import (
     RegistryNotFound,
 )
 from services.domain.policy import RegistryConfig, approver_group_of, approvers_of
+from services.domain.registry import RegistryState
 from services.ports import ApproverDirectory, RegistryAccess, RegistryGateway
 from services.settings import Settings
 
-#: Older stored service tags mean the daily refresh has failed at least once in a row.
+#: Stored service tags older than this mean the daily refresh has failed at least once since.
 SERVICE_TAGS_STALE_AFTER = timedelta(hours=48)
 #: A job queue this long is not keeping up (a single reading cannot tell more).
 JOB_BACKLOG_WARNING = 50
@@ -200,6 +201,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def check_settings(ctx: DoctorContext) -> list[Finding]:
+    """The settings loaded (the caller reports when they did not) and name a registry."""
     settings = ctx.settings
     if not settings.registries:
         return [
@@ -222,6 +224,7 @@ def check_settings(ctx: DoctorContext) -> list[Finding]:
 
 
 def check_team_ids(ctx: DoctorContext) -> list[Finding]:
+    """At least one Slack workspace is named: an empty list would accept any."""
     teams = ctx.settings.slack_team_ids
     if not teams:
         return [
@@ -248,6 +251,7 @@ UNRESOLVED_REFERENCE_FIX = (
 
 
 def check_signing_secret(ctx: DoctorContext) -> list[Finding]:
+    """The signing secret is set and is not an unresolved Key Vault reference."""
     secret = ctx.settings.slack_signing_secret.get_secret_value()
     check = "slack signing secret"
     if is_key_vault_reference(secret):
@@ -275,6 +279,8 @@ def check_signing_secret(ctx: DoctorContext) -> list[Finding]:
 
 
 def check_registries(ctx: DoctorContext) -> list[Finding]:
+    """Per registry: readable, firewall on (Premium, public access, `Deny`), quota room, and
+    inside the app the role of its identity (read from ARM, nothing written)."""
     findings: list[Finding] = []
     for registry in ctx.settings.registries:
         findings += _registry_findings(ctx, registry)
@@ -323,7 +329,7 @@ def _registry_findings(ctx: DoctorContext, registry: RegistryConfig) -> list[Fin
     return findings
 
 
-def _firewall_finding(check: str, state: Any) -> Finding:
+def _firewall_finding(check: str, state: RegistryState) -> Finding:
     if not state.is_premium:
         reason = NotPremium(state.name, state.sku).message
         return fail(check, reason, "upgrade it to Premium, or take it out of ACRBOT_REGISTRIES")
@@ -388,6 +394,7 @@ def _role_finding(ctx: DoctorContext, registry: RegistryConfig, check: str) -> F
 
 
 def check_approvers(ctx: DoctorContext) -> list[Finding]:
+    """Per registry: its user group can be read, and enough people can approve."""
     findings: list[Finding] = []
     policy = ctx.settings.policy
     for registry in ctx.settings.registries:
@@ -462,6 +469,8 @@ def _storage_fix(ctx: DoctorContext, exc: BaseException) -> str:
 
 
 def check_storage(ctx: DoctorContext) -> list[Finding]:
+    """The health route's probes: the tables answer, the job queue's and the poison queue's
+    backlogs."""
     findings: list[Finding] = []
     for key, check in (("tables", "storage"), ("queue", "job queue"), ("poison", "poison queue")):
         probe = ctx.storage.get(key)
@@ -497,6 +506,7 @@ def _queue_finding(check: str, backlog: int | None) -> Finding:
 
 
 def check_service_tags(ctx: DoctorContext) -> list[Finding]:
+    """Service tags are stored, and the daily refresh stored them within two days."""
     check = "service tags"
     try:
         stored = ctx.service_tags_stored_at()
