@@ -6,6 +6,8 @@
 - `sweep`: the timer (schedule from the `ACRBOT_SWEEP_SCHEDULE` app setting, every five minutes
   when unset).
 - `health`: `GET /api/health` (anonymous; reveals nothing sensitive).
+- `health_deep`: `GET /api/health/deep` (function key): `python -m bot doctor`'s checks, run inside
+  the app as its identity.
 - `refresh_service_tags`: the daily service-tag fetch (schedule from
   `ACRBOT_SERVICE_TAGS__SCHEDULE`, read when the host indexes the app; a default when unset).
 """
@@ -53,6 +55,11 @@ SERVICE_TAGS_SCHEDULE = "0 30 3 * * *"
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
     return entry.health(req)
+
+
+@app.route(route="health/deep", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def health_deep(req: func.HttpRequest) -> func.HttpResponse:
+    return entry.health_deep(req)
 
 
 @app.timer_trigger(

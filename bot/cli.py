@@ -24,7 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 # pydantic validates TypedDicts from typing_extensions only, before Python 3.12.
 from typing_extensions import TypedDict
 
-from bot import ops, report_cmd, socket_mode
+from bot import doctor, ops, report_cmd, socket_mode
 from services.diagnosis.known_ips import KnownIps, KnownIpsError
 from services.diagnosis.parsing import parse_pull_failure
 from services.diagnosis.service_tags import ServiceTagIndex, ServiceTagsError
@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_commands(commands)
     socket_mode.add_commands(commands)
     report_cmd.add_commands(commands)
+    doctor.add_commands(commands)
     add_operations_commands(commands)
     return parser
 

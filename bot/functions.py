@@ -1,5 +1,5 @@
 """The entry points `function_app.py` binds, one line each: the HTTP route Slack calls, the job
-queue, its poison queue, the sweep timer, the health route and the daily service-tag refresh. The
+queue, its poison queue, the sweep timer, the health routes and the daily service-tag refresh. The
 process's `Runtime` is built on first use from the environment, and telemetry is configured with
 it (`bot.telemetry`); tests and the demo `install` their own.
 """
@@ -69,7 +69,19 @@ def sweep(timer: func.TimerRequest) -> None:
 def health(req: func.HttpRequest) -> func.HttpResponse:
     from bot import health as route
 
-    response = route.handle(lambda: runtime().settings)
+    response = (
+        route.deep_elsewhere()
+        if req.params.get("deep")
+        else route.handle(lambda: runtime().settings)
+    )
+    telemetry.start()
+    return response
+
+
+def health_deep(req: func.HttpRequest) -> func.HttpResponse:
+    from bot import health as route
+
+    response = route.handle_deep(runtime)
     telemetry.start()
     return response
 

@@ -33,7 +33,8 @@ PATCH, or between the PATCH and the read back).
 Other resource providers plug in with `add_route` (see `sandbox/arm_network.py`): a route answers
 requests the registry routes do not claim (recorded with kind `other`, subject to faults injected
 for `other` or for any kind), checks its own API version, and leaves the registry endpoints as
-they are.
+they are. Azure RBAC plugs in with `add_authorizer` (see `sandbox/arm_authorization.py`): every
+request it refuses is answered 403 `AuthorizationFailed` before it reaches a handler.
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ Kind = Literal["get_registry", "patch_registry", "list_usages", "operation_statu
 #: Another provider's answer to one request, `(status, extra headers, JSON body)`, or None when
 #: the route does not serve it. Called as `route(method, path, query, body)`.
 Route = Callable[[str, str, dict[str, str], Any], "tuple[int, dict[str, str], Any] | None"]
+#: Decides whether the caller may make one request, `(method, path, kind)`: None to let it through,
+#: or the refusal `(status, ARM error code, message)` (see `sandbox/arm_authorization.py`).
+Authorizer = Callable[[str, str, Kind], "tuple[int, str, str] | None"]
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,7 @@ class ArmEmulator:
         self._active = 0
         self._idle = threading.Condition(threading.Lock())
         self._routes: list[Route] = []
+        self._authorizers: list[Authorizer] = []
         self._lock = threading.RLock()
         self._server: _TlsServer | None = None
         self._thread: threading.Thread | None = None
@@ -327,6 +332,21 @@ class ArmEmulator:
         request that is not a registry request, before the emulator's own 404."""
         with self._lock:
             self._routes.append(route)
+
+    def add_authorizer(self, authorizer: Authorizer) -> None:
+        """Check every request with `authorizer` before it is handled (after injected faults):
+        a refusal is answered as ARM's error body."""
+        with self._lock:
+            self._authorizers.append(authorizer)
+
+    def _refusal(self, method: str, path: str, kind: Kind) -> tuple[int, str, str] | None:
+        with self._lock:
+            authorizers = list(self._authorizers)
+        for authorizer in authorizers:
+            refused = authorizer(method, path, kind)
+            if refused is not None:
+                return refused
+        return None
 
     # -- fault injection -------------------------------------------------------------------------
 
@@ -660,6 +680,8 @@ class ArmEmulator:
                     extra = {"Retry-After": f"{fault.retry_after:g}"}
             elif handled is not None:
                 status, extra, answer, hold = handled
+            elif (refused := self._refusal(h.command, split.path, kind)) is not None:
+                status, extra, answer, hold = _error(*refused)
             else:
                 self._run_hooks(kind)
                 status, extra, answer, hold = self.handle(

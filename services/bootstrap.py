@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from services.azure.deliveries import TableDeliveryLedger
     from services.azure.queue import StorageJobQueue
     from services.azure.queue_drain import QueueDrain, QueueOptions
+    from services.flows.doctor import DoctorContext
 
 logger = logging.getLogger(__name__)
 
@@ -129,4 +130,47 @@ def build_ports(
         dry_run=settings.arm.dry_run,
         states=RegistryStates(gateway, clock, timedelta(seconds=settings.arm.state_cache_seconds)),
         egress=egress,
+    )
+
+
+#: ARM retries for the doctor: it reports a failure in seconds instead of retrying for minutes.
+_DOCTOR_ARM_RETRIES = 1
+_DOCTOR_ARM_TIMEOUT = 20.0
+
+
+def build_doctor_context(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    credential: TokenCredential | Callable[[], TokenCredential] | None = None,
+    approvers: ApproverDirectory | None = None,
+    as_app: bool = False,
+) -> DoctorContext:
+    """What `python -m bot doctor` and `/api/health/deep` check: ARM with short retries, the
+    health route's storage probes, the stored service tags' time. `approvers` is the Slack
+    user-group directory when a bot token is at hand; `as_app` when this runs inside the app."""
+    from services.azure.arm import ArmRegistryGateway
+    from services.azure.clients import default_credential
+    from services.azure.permissions import REGISTRY_RULES_ACTIONS
+    from services.azure.service_tags import ServiceTagStore
+    from services.flows.doctor import DoctorContext
+
+    arm = settings.arm.model_copy(
+        update={"retry_total": _DOCTOR_ARM_RETRIES, "read_timeout": _DOCTOR_ARM_TIMEOUT}
+    )
+    gateway = ArmRegistryGateway(arm=arm, credential=credential or default_credential)
+    # Storage answers within the health route's budget, without retries, as the route's do.
+    budget = settings.health_timeout_seconds
+    return DoctorContext(
+        settings=settings,
+        clock=clock or SystemClock(),
+        registry=gateway,
+        access=gateway,
+        approvers=approvers,
+        storage=build_storage_probes(settings, budget),
+        service_tags_stored_at=lambda: ServiceTagStore.from_settings(settings).stored_at(
+            retry_total=0, connection_timeout=budget, read_timeout=budget
+        ),
+        registry_actions=REGISTRY_RULES_ACTIONS,
+        as_app=as_app,
     )

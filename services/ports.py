@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from pydantic import BaseModel
 
 from services.clock import Clock
+from services.domain.access import PermissionSet
 from services.domain.audit import AuditEvent
 from services.domain.claims import Claim
 from services.domain.egress import EgressReading, PublicIpOwner, ResourceKind, ResourceRef
@@ -50,6 +51,16 @@ class RegistryGateway(Protocol):
     ) -> RegistrySnapshot:
         """PATCH the network rule set read in `snapshot` with only `ipRules` replaced, wait for
         the long-running operation, and return the registry as read after it."""
+        ...
+
+
+class RegistryAccess(Protocol):
+    """What the calling identity may do on a registry, as Azure RBAC computes it (the doctor's
+    check that the bot's role reaches each registry, without writing to it)."""
+
+    def permissions(self, registry: RegistryConfig) -> tuple[PermissionSet, ...]:
+        """The caller's permission sets at the registry's scope (one per role assignment);
+        `ArmError` when ARM refuses to say."""
         ...
 
 

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from services.domain.access import PermissionSet
 from services.domain.errors import (
     ArmError,
     ArmUnavailable,
@@ -75,6 +76,10 @@ def _write_safe_retry(**kwargs: Any) -> Any:
             return bool(super().is_retry(settings, response))
 
     return WriteSafeRetryPolicy(**kwargs)
+
+
+#: "Permissions - List For Resource" (Microsoft.Authorization).
+PERMISSIONS_API = "2022-04-01"
 
 
 def _raw_json(pipeline_response: PipelineResponse[Any, Any], _deserialized: Any, _h: Any) -> Any:
@@ -213,6 +218,42 @@ class ArmRegistryGateway:
         return RegistrySnapshot(
             raw=final, request_id=call.request_id, correlation_id=call.correlation_id
         )
+
+    # -- RegistryAccess ----------------------------------------------------------------------------
+
+    def permissions(self, registry: RegistryConfig) -> tuple[PermissionSet, ...]:
+        """The caller's permission sets at the registry (ARM's "Permissions - List For Resource",
+        one entry per role assignment reaching it). Raises `RegistryNotFound`, `ArmError`,
+        `ArmUnavailable`."""
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ResourceNotFoundError,
+            map_error,
+        )
+        from azure.core.rest import HttpRequest
+        from azure.mgmt.core.exceptions import ARMErrorFormat
+
+        client = self._client(registry.subscription_id)
+        url = f"{registry.resource_id}/providers/Microsoft.Authorization/permissions"
+        sets: list[PermissionSet] = []
+        with self._arm_errors(registry, "list the permissions on"):
+            while url:
+                request = HttpRequest(
+                    "GET",
+                    url,
+                    params=None if "api-version=" in url else {"api-version": PERMISSIONS_API},
+                    headers=_Call().headers,
+                )
+                response = client.send_request(request)
+                if response.status_code != 200:
+                    errors = {401: ClientAuthenticationError, 404: ResourceNotFoundError}
+                    map_error(response.status_code, response, errors)
+                    raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+                page = response.json()
+                sets += [PermissionSet.model_validate(v) for v in page.get("value") or []]
+                url = page.get("nextLink") or ""
+        return tuple(sets)
 
     # -- helpers -----------------------------------------------------------------------------------
 

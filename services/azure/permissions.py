@@ -29,6 +29,12 @@ REGISTRY_RULES_ACTIONS: tuple[str, ...] = (
     "Microsoft.ContainerRegistry/registries/operationStatuses/read",
 )
 
+#: Also granted on each managed registry, for `python -m bot doctor` (and `/api/health/deep`):
+#: `ArmRegistryGateway.permissions` GETs `{registry}/providers/Microsoft.Authorization/permissions`
+#: ("Permissions - List For Resource": what the caller itself may do there), so the doctor can tell
+#: that the registry role reaches a registry without writing to it.
+REGISTRY_ACCESS_CHECK_ACTIONS: tuple[str, ...] = ("Microsoft.Authorization/permissions/read",)
+
 #: The Function app's managed identity on its own subscription, for the daily service-tag fetch
 #: (optional; `grantServiceTagsRead` in the template). `services/azure/service_tags.py`:
 #:

@@ -192,6 +192,17 @@ class ServiceTagStore:
             return None
         return str(props.etag)
 
+    def stored_at(self, **options: Any) -> datetime | None:
+        """When the document was last stored (its blob's Last-Modified, one HEAD request), or
+        None when nothing was stored yet: the age of the tags a diagnosis uses. `options` go to
+        the request (`retry_total`, `connection_timeout`, `read_timeout`)."""
+        try:
+            props = self._container.get_blob_client(self._blob).get_blob_properties(**options)
+        except ResourceNotFoundError:
+            return None
+        modified: datetime = props.last_modified
+        return modified if modified.tzinfo is not None else modified.replace(tzinfo=UTC)
+
     def load_index(self) -> ServiceTagIndex | None:
         """The stored tags as an index for the diagnosis, or None before the first refresh."""
         data = self.load()

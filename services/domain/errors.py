@@ -346,3 +346,5 @@ class DirectoryUnavailable(Unavailable):
             "can approve right now; try again in a few minutes."
         )
         self.group = group
+        #: Why, as Slack said it (`no_such_subteam`, `missing_scope`…).
+        self.detail = detail
