@@ -9,7 +9,8 @@
 - `health_deep`: `GET /api/health/deep` (function key): `python -m bot doctor`'s checks, run inside
   the app as its identity.
 - `refresh_service_tags`: the daily service-tag fetch (schedule from
-  `ACRBOT_SERVICE_TAGS__SCHEDULE`, read when the host indexes the app; a default when unset).
+  `ACRBOT_SERVICE_TAGS__SCHEDULE`, read when the host indexes the app; a default when unset), also
+  run when the host starts if nothing fresh is stored.
 """
 
 import os
@@ -65,7 +66,9 @@ def health_deep(req: func.HttpRequest) -> func.HttpResponse:
 @app.timer_trigger(
     arg_name="timer",
     schedule=os.environ.get("ACRBOT_SERVICE_TAGS__SCHEDULE") or SERVICE_TAGS_SCHEDULE,
-    run_on_startup=False,
+    # Also when the host starts, so a new deployment has tags at once (tags stored in the last
+    # twelve hours are kept): without them no temporary rule is offered for a public address.
+    run_on_startup=True,
 )
 def refresh_service_tags(timer: func.TimerRequest) -> None:
     entry.refresh_service_tags(timer)

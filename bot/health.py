@@ -47,9 +47,11 @@ class CheckResult:
     ms: int
     backlog: int | None = None
     error: str | None = None
+    #: What else the check found (the service tags' source and age).
+    detail: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"ok": self.ok, "ms": self.ms}
+        body: dict[str, Any] = {"ok": self.ok, "ms": self.ms, **(self.detail or {})}
         if self.backlog is not None:
             body["backlog"] = self.backlog
         if self.error is not None:
@@ -102,13 +104,15 @@ def describe(exc: BaseException) -> str:
     return f"{name} ({code})" if isinstance(code, str) and code.isidentifier() else name
 
 
-def _timed(probe: Callable[[], int | None]) -> CheckResult:
+def _timed(probe: Callable[[], int | dict[str, Any] | None]) -> CheckResult:
     started = time.monotonic()
     try:
-        backlog = probe()
+        found = probe()
     except Exception as exc:
         return CheckResult(False, _ms(started), error=describe(exc))
-    return CheckResult(True, _ms(started), backlog=backlog)
+    if isinstance(found, dict):
+        return CheckResult(True, _ms(started), detail=found)
+    return CheckResult(True, _ms(started), backlog=found)
 
 
 def _ms(started: float) -> int:

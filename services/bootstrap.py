@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from services.clock import Clock, SystemClock
 from services.directory import StaticApproverDirectory
@@ -65,8 +65,11 @@ def build_queue_drains(
     ]
 
 
-def build_storage_probes(settings: Settings, timeout: float) -> dict[str, Callable[[], int | None]]:
-    """The health route's checks of the app's storage (tables, the job and poison queues)."""
+def build_storage_probes(
+    settings: Settings, timeout: float
+) -> dict[str, Callable[[], int | dict[str, Any] | None]]:
+    """The health route's checks of the app's storage (tables, the job and poison queues, the
+    stored service tags' age)."""
     from services.azure.health import storage_probes
 
     return storage_probes(settings, timeout)

@@ -131,7 +131,7 @@ class DoctorContext:
     #: The Slack user-group directory; None where no Slack token is at hand.
     approvers: ApproverDirectory | None
     #: The health route's storage probes: `tables`, `queue`, `poison` (a backlog or None).
-    storage: Mapping[str, Callable[[], int | None]]
+    storage: Mapping[str, Callable[[], int | dict[str, Any] | None]]
     #: When the daily refresh last stored the service tags (None: never).
     service_tags_stored_at: Callable[[], datetime | None]
     #: The actions the app's identity needs on every registry (`REGISTRY_RULES_ACTIONS`).
@@ -481,7 +481,7 @@ def check_storage(ctx: DoctorContext) -> list[Finding]:
         except Exception as exc:
             findings.append(fail(check, f"not reachable: {_describe(exc)}", _storage_fix(ctx, exc)))
             continue
-        findings.append(_queue_finding(check, backlog))
+        findings.append(_queue_finding(check, backlog if isinstance(backlog, int) else None))
     return findings
 
 
