@@ -11,17 +11,37 @@ from __future__ import annotations
 
 import base64
 import zlib
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from services.domain.errors import InvalidDuration
 from services.domain.jobs import ExpireJob, GrantNotice, ReconcileJob, RegistryNotice
 
 #: Raw JSON bytes a job may take so that its base64 form stays under the queue's 64 KiB.
 MAX_JOB_BYTES = 45_000
 #: Compressed paste bytes kept; a longer paste is cut (and the answer says so).
 _MAX_PASTE_ZBYTES = 30_000
+
+
+#: The longest duration a job may carry (a year); anything longer is refused, never converted.
+MAX_DURATION = timedelta(days=366)
+
+
+def duration_of(seconds: int | None) -> timedelta | None:
+    """A job's chosen duration; None when none was chosen. A value no choice could have (zero,
+    negative, beyond a year) is `InvalidDuration`, never an overflow in the worker."""
+    if seconds is None:
+        return None
+    if not 0 < seconds <= MAX_DURATION.total_seconds():
+        raise InvalidDuration(
+            MAX_DURATION,
+            (),
+            f"{seconds} seconds is not an allowed duration; pick one of the choices.",
+        )
+    return timedelta(seconds=seconds)
 
 
 class Surface(StrEnum):

@@ -29,6 +29,7 @@ from bot.jobs import (
     ReplyJob,
     RequestJob,
     Surface,
+    duration_of,
 )
 from bot.notices import Notices, safe_handle
 from bot.replies import STALE_CLAIM, StillRunning
@@ -168,9 +169,7 @@ class Worker:
                     job.offer_id,
                     requester=Requester(user_id=origin.user_id, team_id=origin.team_id),
                     justification=job.justification,
-                    duration=timedelta(seconds=job.duration_seconds)
-                    if job.duration_seconds
-                    else None,
+                    duration=duration_of(job.duration_seconds),
                     ip=job.ip,
                     origin=thread if thread is not None and thread.ts else None,
                     grant_id=grant_id,
@@ -242,8 +241,9 @@ class Worker:
     def _decide(self, job: DecideJob) -> None:
         ports, user = self._rt.ports, job.origin.user_id
         if job.decision is Decision.APPROVE:
-            duration = timedelta(seconds=job.duration_seconds) if job.duration_seconds else None
-            approve_grant(ports, job.grant_id, approver=user, duration=duration)
+            approve_grant(
+                ports, job.grant_id, approver=user, duration=duration_of(job.duration_seconds)
+            )
         elif job.decision is Decision.DENY:
             deny_grant(ports, job.grant_id, approver=user, reason=job.reason)
         elif job.decision is Decision.WITHDRAW:
@@ -251,9 +251,11 @@ class Worker:
         elif job.decision is Decision.REVOKE:
             revoke_grant(ports, job.grant_id, actor=user, reason=job.reason)
         elif job.decision is Decision.EXTEND_ASK:
-            seconds = job.duration_seconds or 0
             request_extension_of(
-                ports, job.grant_id, actor=user, duration=timedelta(seconds=seconds)
+                ports,
+                job.grant_id,
+                actor=user,
+                duration=duration_of(job.duration_seconds) or timedelta(0),
             )
         elif job.decision is Decision.EXTEND_APPROVE:
             extend_grant(ports, job.grant_id, approver=user)

@@ -327,3 +327,23 @@ def test_an_approver_shortens_the_duration_on_the_card(world: World) -> None:
     assert stored.state is GrantState.ACTIVE
     assert stored.approved_duration == timedelta(hours=1)
     assert stored.expires_at - stored.activated_at == timedelta(hours=1)
+
+
+def test_an_absurd_duration_on_the_card_is_refused_not_poisoned(world: World) -> None:
+    # A duration of 10^20 seconds raised OverflowError in the worker; the job ended in the poison
+    # queue. Now it is a duration like any other that is not a choice: refused, nothing changed.
+    grant = pending_grant(world)
+    card = approval_card(world)
+    click(
+        world,
+        APPROVER,
+        "grant_approve",
+        card,
+        selected={"approval_duration": {"approval_duration_choice": "1" + "0" * 20}},
+    )
+    world.run_jobs()
+    assert world.host.poison_stats.handled == 0
+    assert world.host.stats.failed == 0
+    assert world.runtime.ports.grants.get(grant.id)[0].state is GrantState.PENDING
+    [note] = world.slack.ephemerals(APPROVER)
+    assert "not an allowed duration" in note.text
