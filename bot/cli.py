@@ -175,13 +175,13 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def _read_stdin() -> str:
-    """Standard input as UTF-8 whatever the locale, with the stream's own error handling
-    (`strict` unless Python was told otherwise, e.g. `surrogateescape` in UTF-8 mode)."""
+    """Standard input as strict UTF-8 whatever the locale: under the C locale and in UTF-8 mode
+    Python's own stream would turn bytes that are not UTF-8 into a paste (`surrogateescape`)."""
     buffer = getattr(sys.stdin, "buffer", None)
     if buffer is None:  # a text stream put in place by a caller
         return sys.stdin.read()
     raw: bytes = buffer.read()
-    return raw.decode("utf-8", errors=getattr(sys.stdin, "errors", None) or "strict")
+    return raw.decode("utf-8")
 
 
 def _encodable(text: str) -> bool:

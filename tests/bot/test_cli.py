@@ -356,6 +356,22 @@ def test_invalid_utf8_on_strict_stdin_is_one_line_and_exit_two() -> None:
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "env",
+    [{"LC_ALL": "C", "LANG": "C"}, {"PYTHONUTF8": "1"}],
+    ids=["c-locale", "utf8-mode"],
+)
+def test_invalid_utf8_on_stdin_is_refused_under_any_locale(env: dict[str, str]) -> None:
+    # Under the C locale (and in UTF-8 mode) Python reads stdin with `surrogateescape`: bytes
+    # that are not UTF-8 became a paste, and the command exited 0.
+    proc = _run_bytes(b"denied: client with IP \xff\xfe", **env)
+    assert proc.returncode == 2
+    assert proc.stdout == b""
+    err = proc.stderr.decode()
+    assert err.startswith("bot diagnose: error: standard input is not valid UTF-8")
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_structurally_wrong_file_through_the_real_command(tmp_path: Path) -> None:
     path = tmp_path / "reg.json"
     path.write_text('{"name": "x", "networkRuleSet": {"ipRules": [5]}}')

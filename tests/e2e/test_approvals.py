@@ -347,3 +347,18 @@ def test_an_absurd_duration_on_the_card_is_refused_not_poisoned(world: World) ->
     assert world.runtime.ports.grants.get(grant.id)[0].state is GrantState.PENDING
     [note] = world.slack.ephemerals(APPROVER)
     assert "not an allowed duration" in note.text
+
+
+def test_a_refusal_that_could_not_be_told_is_told_on_the_next_delivery(world: World) -> None:
+    # The click was claimed before its refusal went out; when Slack failed the note, the
+    # redelivery found the claim and skipped: the stranger never learned why nothing happened.
+    world.slack.add_user("U0STRANGER", "stranger")
+    grant = pending_grant(world)
+    world.slack.inject("response_url", status=500, times=3)  # beyond the webhook's own retries
+    click(world, "U0STRANGER", "grant_approve", approval_card(world))
+    world.run_jobs()
+    assert world.host.stats.failed >= 1  # the first delivery failed, and came back
+    assert grant_state(world, grant.id) is GrantState.PENDING
+    notes = [c for c in world.slack.calls("response_url") if "Only the approvers" in str(c.params)]
+    delivered = [c for c in notes if c.status == 200]
+    assert len(delivered) == 1
