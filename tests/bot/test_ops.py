@@ -147,7 +147,7 @@ def _closed_port() -> int:
 
 @pytest.mark.parametrize("command", ["reconcile", "sweep"])
 @pytest.mark.parametrize(
-    ("setting", "value", "code", "says"),
+    "case",
     [
         ("ACRBOT_REGISTRIES", "[not json", 2, "ACRBOT_REGISTRIES is not valid JSON"),
         ("AzureWebJobsStorage", "this is not a connection string", 2, "connection string"),
@@ -156,10 +156,11 @@ def _closed_port() -> int:
     ids=["non-json-setting", "malformed-connection-string", "unreachable-storage"],
 )
 def test_a_bad_environment_is_one_line_not_a_traceback(
-    env, command: str, setting: str, value: str, code: int, says: str
+    env, command: str, case: tuple[str, str, int, str]
 ) -> None:
     import os
 
+    setting, value, code, says = case
     values, _ = env
     if value == "unreachable":
         port = _closed_port()
