@@ -21,6 +21,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -103,10 +104,25 @@ def _count(rules: Sequence[RawRule], value: str) -> int:
     return sum(1 for r in rules if _value(r) == value)
 
 
+@lru_cache(maxsize=4096)
+def _allow_range(value: str, action: str) -> tuple[int, int] | None:
+    """The IPv4 addresses an Allow rule admits, as integers (None: not an IPv4 Allow rule).
+    Cached: planning fifty grants against a hundred rules must not parse them 5,000 times (the
+    plan runs between the GET and the PATCH)."""
+    rule = IpRule(value=value, action=action or "Allow")
+    net = rule._network_or_none()
+    if net is None or net.version != 4 or rule.action.lower() != "allow":
+        return None
+    return int(net.network_address), int(net.broadcast_address)
+
+
 def _covering(rules: Sequence[RawRule], ip: ipaddress.IPv4Address) -> str | None:
+    point = int(ip)
     for rule in rules:
-        if IpRule.from_raw(rule).covers(ip):
-            return _value(rule)
+        value = _value(rule)
+        span = _allow_range(value, str(rule.get("action") or "Allow"))
+        if span is not None and span[0] <= point <= span[1]:
+            return value
     return None
 
 

@@ -464,41 +464,27 @@ def _converge(
     else:
         raise VerificationFailed(config.name, "rules that kept changing while the bot read them")
 
-    report = ReconcileReport(
-        login,
-        ReconcileStatus.DRY_RUN if dry else ReconcileStatus.DONE,
-        plan=plan,
-        added=list(plan.adds.values()),
-        removed=[e.value for e in plan.removes],
-        gone=[e.value for e in plan.gone],
-        rules_before=_values(plan.rules_before),
-        rules_after=_values(plan.new_rules),
-    )
     if dry:
         logger.info(
             "dry run: %s ipRules %s -> %s (nothing was changed)",
             login,
-            report.rules_before,
-            report.rules_after,
+            _values(plan.rules_before),
+            _values(plan.new_rules),
         )
-        return report
+        return _report(login, plan, ReconcileStatus.DRY_RUN)
+    written: RegistrySnapshot | None = None
+    window: float | None = None
+    if plan.changed:
+        # Straight from the plan to the PATCH: nothing else between the GET and the write.
+        written, window = _write(
+            ports, config, lease, book, plan=plan, snapshot=snapshot, now=now, read_at=read_at
+        )
+    report = _report(login, plan, ReconcileStatus.DONE)
+    report.window_ms = window
     if earlier is not None:
         report.taken_late = list(taken_by_late_write(earlier, snapshot.ip_rules))
-
     after_rules: list[RawRule] = snapshot.ip_rules
-    written: RegistrySnapshot | None = None
-    if plan.changed:
-        written = _write(
-            ports,
-            config,
-            lease,
-            book,
-            plan=plan,
-            snapshot=snapshot,
-            now=now,
-            read_at=read_at,
-            report=report,
-        )
+    if written is not None:
         after_rules = written.ip_rules
         report.concurrent = concurrent_edit(
             before=snapshot.ip_rules, written=plan.new_rules, after=after_rules
@@ -550,6 +536,19 @@ def _converge(
             partitions=plan.grant_ids,
         )
     return report
+
+
+def _report(login: str, plan: Plan, status: ReconcileStatus) -> ReconcileReport:
+    return ReconcileReport(
+        login,
+        status,
+        plan=plan,
+        added=list(plan.adds.values()),
+        removed=[e.value for e in plan.removes],
+        gone=[e.value for e in plan.gone],
+        rules_before=_values(plan.rules_before),
+        rules_after=_values(plan.new_rules),
+    )
 
 
 def _fence(
@@ -622,13 +621,13 @@ def _write(
     snapshot: RegistrySnapshot,
     now: datetime,
     read_at: float,
-    report: ReconcileReport,
-) -> RegistrySnapshot:
-    """The one PATCH. An unknown outcome keeps the registry fenced with what was sent; a known
-    failure lifts the fence (nothing of the bot's is in flight)."""
+) -> tuple[RegistrySnapshot, float]:
+    """The one PATCH, and the bot's own time between the GET's answer and sending it (ms). An
+    unknown outcome keeps the registry fenced with what was sent; a known failure lifts the
+    fence (nothing of the bot's is in flight)."""
     if lease is not None:
         lease.check()
-    report.window_ms = (time.perf_counter() - read_at) * 1000
+    window = (time.perf_counter() - read_at) * 1000
     try:
         written = ports.registry.write(config, snapshot, plan.new_rules)
     except WriteOutcomeUnknown:
@@ -667,7 +666,7 @@ def _write(
                 ),
             )
             raise WriteOutcomeUnknown(config.name, "the lock was lost during the write") from exc
-    return written
+    return written, window
 
 
 def _report_edits(
