@@ -126,3 +126,28 @@ class Azurite:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def lapse_leases(connection_string: str, container: str) -> int:
+    """End every blob lease in `container` now, as if each had lapsed: what a lease held by a
+    process that died looks like once its time is up (Azurite's leases run on the wall clock,
+    15 to 60 seconds, which a test on a frozen clock does not wait for). Returns how many."""
+    from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+    from azure.storage.blob import BlobLeaseClient, BlobServiceClient
+
+    client = BlobServiceClient.from_connection_string(connection_string).get_container_client(
+        container
+    )
+    ended = 0
+    try:
+        blobs = list(client.list_blobs())
+    except ResourceNotFoundError:
+        return 0
+    for blob in blobs:
+        if blob.lease.state == "leased":
+            try:
+                BlobLeaseClient(client.get_blob_client(blob.name)).break_lease(lease_break_period=0)
+                ended += 1
+            except HttpResponseError:
+                pass  # released meanwhile
+    return ended

@@ -41,11 +41,15 @@ def host_settings() -> dict[str, Any]:
 
 
 class FunctionsHost:
-    def __init__(self, app_module: ModuleType, settings: Settings) -> None:
+    def __init__(
+        self, app_module: ModuleType, settings: Settings, *, queue: str | None = None
+    ) -> None:
+        """`queue`: the job queue to drain (default: the one `function_app` binds, as the host
+        reads it when it indexes the app)."""
         self._app = app_module
         queues = host_settings()
         self.max_dequeue_count = int(queues["maxDequeueCount"])
-        queue = str(getattr(app_module, "JOB_QUEUE", settings.queue_name))
+        queue = queue or str(getattr(app_module, "JOB_QUEUE", settings.queue_name))
         self._jobs = QueueRunner.for_storage(
             settings.storage, queue, self._run("work"), max_dequeue_count=self.max_dequeue_count
         )
@@ -86,6 +90,16 @@ class FunctionsHost:
             workers=workers, until=lambda: self._poison.run_once() >= 0 and until(), timeout=timeout
         )
         return self._jobs.stats
+
+    def run_until_empty(self) -> int:
+        """Handle what is visible on both queues, again and again, until a pass finds nothing;
+        returns how many messages were handled (no waiting: for tests on a frozen clock)."""
+        handled = 0
+        while True:
+            got = self._jobs.run_once() + self._poison.run_once()
+            if not got:
+                return handled
+            handled += got
 
     def clear(self) -> None:
         """Empty both queues (one queue name is shared by every test on one Azurite)."""
