@@ -39,7 +39,7 @@ def client(emulator: ArmEmulator) -> ContainerRegistryManagementClient:
         connection_verify=emulator.ca_path,
         polling_interval=0,
         retry_total=3,
-        retry_backoff_factor=0.01,
+        retry_backoff_factor=0.0,
     )
 
 
