@@ -1366,6 +1366,7 @@ class SlackEmulator:
         with self._lock:
             self._calls.append(Call(method, params, headers, now, h.command, status, answer))
         if status == 0:
+            h.connection.shutdown(socket.SHUT_RDWR)
             return
         self._send(
             h,
@@ -1411,8 +1412,9 @@ class SlackEmulator:
             if fault.delay:
                 time.sleep(fault.delay)
             if fault.drop:
+                # Dropped by `_serve` once the call is recorded: a client retrying at once must
+                # not find its retry recorded before the dropped call.
                 h.close_connection = True
-                h.connection.shutdown(socket.SHUT_RDWR)
                 return 0, extra, None
             if fault.status is not None or fault.error is not None:
                 status = fault.status or 200
