@@ -6,8 +6,11 @@
 - `sweep`: the timer (schedule from the `ACRBOT_SWEEP_SCHEDULE` app setting, every five minutes
   when unset).
 - `health`: `GET /api/health` (anonymous; reveals nothing sensitive).
+- `health_deep`: `GET /api/health/deep` (function key): `python -m bot doctor`'s checks, run inside
+  the app as its identity.
 - `refresh_service_tags`: the daily service-tag fetch (schedule from
-  `ACRBOT_SERVICE_TAGS__SCHEDULE`, read when the host indexes the app; a default when unset).
+  `ACRBOT_SERVICE_TAGS__SCHEDULE`, read when the host indexes the app; a default when unset), also
+  run when the host starts if nothing fresh is stored.
 """
 
 import os
@@ -55,10 +58,17 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
     return entry.health(req)
 
 
+@app.route(route="health/deep", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def health_deep(req: func.HttpRequest) -> func.HttpResponse:
+    return entry.health_deep(req)
+
+
 @app.timer_trigger(
     arg_name="timer",
     schedule=os.environ.get("ACRBOT_SERVICE_TAGS__SCHEDULE") or SERVICE_TAGS_SCHEDULE,
-    run_on_startup=False,
+    # Also when the host starts, so a new deployment has tags at once (tags stored in the last
+    # twelve hours are kept): without them no temporary rule is offered for a public address.
+    run_on_startup=True,
 )
 def refresh_service_tags(timer: func.TimerRequest) -> None:
     entry.refresh_service_tags(timer)

@@ -17,6 +17,7 @@ import azure.functions as func
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.error import BoltError
 from slack_bolt.lazy_listener import LazyListenerRunner
+from slack_sdk.signature import SignatureVerifier
 
 #: Headers Bolt reads to run a request as an internal lazy-listener call; one arriving from the
 #: network could make Bolt skip the ack listeners, so they never reach Bolt.
@@ -32,9 +33,10 @@ class _NoLazyListeners(LazyListenerRunner):
 
 
 class SlackRequestHandler:
-    """Serves a Bolt `App` from an HTTP-triggered Azure Function."""
+    """Serves a Bolt `App` from an HTTP-triggered Azure Function. `signing_secret` (the app's)
+    tells a malformed body Slack signed (400) from anything else (401)."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, *, signing_secret: str | None = None) -> None:
         if not app.process_before_response:
             raise ValueError(
                 "Azure Functions needs the Bolt App built with process_before_response=True: "
@@ -42,13 +44,27 @@ class SlackRequestHandler:
             )
         self.app = app
         self.app.listener_runner.lazy_listener_runner = _NoLazyListeners()
+        self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     def handle(self, req: func.HttpRequest) -> func.HttpResponse:
         # Slack only ever POSTs; GET would matter only for an OAuth install flow, which this
         # single-workspace app does not have.
         if req.method != "POST":
             return func.HttpResponse("Not Found", status_code=404, mimetype="text/plain")
-        return to_http_response(self.app.dispatch(to_bolt_request(req)))
+        try:
+            request = to_bolt_request(req)
+        except ValueError:
+            # Bolt parses the body before it checks the signature; a body it cannot parse is
+            # answered here: 400 if Slack really signed it, 401 otherwise (never a crash).
+            return self._malformed(req)
+        return to_http_response(self.app.dispatch(request))
+
+    def _malformed(self, req: func.HttpRequest) -> func.HttpResponse:
+        body = req.get_body().decode("utf-8", errors="replace")
+        headers = {k.lower(): v for k, v in req.headers.items()}
+        if self._verifier is not None and self._verifier.is_valid_request(body, headers):
+            return func.HttpResponse("Bad Request", status_code=400, mimetype="text/plain")
+        return func.HttpResponse("Unauthorized", status_code=401, mimetype="text/plain")
 
 
 def to_bolt_request(req: func.HttpRequest) -> BoltRequest:

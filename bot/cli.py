@@ -24,7 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 # pydantic validates TypedDicts from typing_extensions only, before Python 3.12.
 from typing_extensions import TypedDict
 
-from bot import ops, report_cmd, socket_mode
+from bot import doctor, ops, report_cmd, socket_mode
 from services.diagnosis.known_ips import KnownIps, KnownIpsError
 from services.diagnosis.parsing import parse_pull_failure
 from services.diagnosis.service_tags import ServiceTagIndex, ServiceTagsError
@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_commands(commands)
     socket_mode.add_commands(commands)
     report_cmd.add_commands(commands)
+    doctor.add_commands(commands)
     add_operations_commands(commands)
     return parser
 
@@ -153,7 +154,13 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     else:
         text = args.text
     failure = parse_pull_failure(text, custom_domains=domains or None)
-    result = diagnose(failure, registries=registries, known_ips=known, service_tags=tags)
+    result = diagnose(
+        failure,
+        registries=registries,
+        known_ips=known,
+        service_tags=tags,
+        tags_problem=None if tags is not None else "no service tags were given (--service-tags)",
+    )
     if args.json:
         data = diagnosis_to_json(result)
         # Plain ASCII escapes when the terminal's encoding cannot carry the paste's characters.
@@ -168,13 +175,13 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def _read_stdin() -> str:
-    """Standard input as UTF-8 whatever the locale, with the stream's own error handling
-    (`strict` unless Python was told otherwise, e.g. `surrogateescape` in UTF-8 mode)."""
+    """Standard input as strict UTF-8 whatever the locale: under the C locale and in UTF-8 mode
+    Python's own stream would turn bytes that are not UTF-8 into a paste (`surrogateescape`)."""
     buffer = getattr(sys.stdin, "buffer", None)
     if buffer is None:  # a text stream put in place by a caller
         return sys.stdin.read()
     raw: bytes = buffer.read()
-    return raw.decode("utf-8", errors=getattr(sys.stdin, "errors", None) or "strict")
+    return raw.decode("utf-8")
 
 
 def _encodable(text: str) -> bool:

@@ -1,5 +1,5 @@
 """The entry points `function_app.py` binds, one line each: the HTTP route Slack calls, the job
-queue, its poison queue, the sweep timer, the health route and the daily service-tag refresh. The
+queue, its poison queue, the sweep timer, the health routes and the daily service-tag refresh. The
 process's `Runtime` is built on first use from the environment, and telemetry is configured with
 it (`bot.telemetry`); tests and the demo `install` their own.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot import telemetry
@@ -69,19 +70,41 @@ def sweep(timer: func.TimerRequest) -> None:
 def health(req: func.HttpRequest) -> func.HttpResponse:
     from bot import health as route
 
-    response = route.handle(lambda: runtime().settings)
+    response = (
+        route.deep_elsewhere()
+        if req.params.get("deep")
+        else route.handle(lambda: runtime().settings)
+    )
     telemetry.start()
     return response
 
 
+def health_deep(req: func.HttpRequest) -> func.HttpResponse:
+    from bot import health as route
+
+    response = route.handle_deep(runtime)
+    telemetry.start()
+    return response
+
+
+#: A refresh this recent is not repeated when the host starts (the timer also runs then).
+FRESH_ENOUGH = timedelta(hours=12)
+
+
 def refresh_service_tags(timer: func.TimerRequest) -> None:
-    """The daily timer: fetch the service tags and store them for the diagnosis. A failure is
-    logged and raised (the invocation shows as failed); yesterday's tags stay in place."""
-    from services.azure.service_tags import ServiceTagsRefreshError
+    """The daily timer, and the host's start: fetch the service tags and store them for the
+    diagnosis (without them it offers no temporary rule for a public address). At start-up,
+    tags stored within `FRESH_ENOUGH` are kept. A failure is logged and raised (the invocation
+    shows as failed); yesterday's tags stay in place."""
+    from services.azure.service_tags import ServiceTagsRefreshError, last_refresh
     from services.azure.service_tags import refresh_service_tags as refresh
 
     rt = runtime()
     with telemetry.invocation("refresh_service_tags"):
+        stored = last_refresh(rt.settings)
+        if stored is not None and rt.clock.now() - stored < FRESH_ENOUGH:
+            logger.info("service tags stored %s are fresh; not fetched again", stored.isoformat())
+            return
         try:
             # The runtime's ARM credential (a test's static token); None: the managed identity.
             result = refresh(rt.settings, credential=rt.credential)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import azure.functions as func
 
+    from bot.runtime import Runtime
     from services.settings import Settings
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
@@ -46,9 +47,11 @@ class CheckResult:
     ms: int
     backlog: int | None = None
     error: str | None = None
+    #: What else the check found (the service tags' source and age).
+    detail: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"ok": self.ok, "ms": self.ms}
+        body: dict[str, Any] = {"ok": self.ok, "ms": self.ms, **(self.detail or {})}
         if self.backlog is not None:
             body["backlog"] = self.backlog
         if self.error is not None:
@@ -101,13 +104,15 @@ def describe(exc: BaseException) -> str:
     return f"{name} ({code})" if isinstance(code, str) and code.isidentifier() else name
 
 
-def _timed(probe: Callable[[], int | None]) -> CheckResult:
+def _timed(probe: Callable[[], int | dict[str, Any] | None]) -> CheckResult:
     started = time.monotonic()
     try:
-        backlog = probe()
+        found = probe()
     except Exception as exc:
         return CheckResult(False, _ms(started), error=describe(exc))
-    return CheckResult(True, _ms(started), backlog=backlog)
+    if isinstance(found, dict):
+        return CheckResult(True, _ms(started), detail=found)
+    return CheckResult(True, _ms(started), backlog=found)
 
 
 def _ms(started: float) -> int:
@@ -150,6 +155,48 @@ def handle(load_settings: Callable[[], Settings]) -> func.HttpResponse:
     return func.HttpResponse(
         json.dumps(health.as_json()),
         status_code=health.status_code,
+        mimetype="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+#: Where the deep checks live: an anonymous Python function cannot tell whether a function key
+#: came with the request (the worker passes no claims), so they are a route of their own.
+DEEP_ROUTE = "/api/health/deep"
+
+
+def deep_elsewhere() -> func.HttpResponse:
+    """`/api/health?deep=1` on the anonymous route: a pointer, never the deep report."""
+    import azure.functions as func
+
+    return func.HttpResponse(
+        json.dumps({"status": "error", "error": f"deep checks are at {DEEP_ROUTE} (function key)"}),
+        status_code=400,
+        mimetype="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def handle_deep(get_runtime: Callable[[], Runtime]) -> func.HttpResponse:
+    """`GET /api/health/deep` (function key): `python -m bot doctor`'s checks inside the app, as
+    its identity with its resolved settings; 200 when nothing failed, else 503. The body names
+    registries and settings (never a secret), which is why it sits behind the key."""
+    import azure.functions as func
+
+    from bot.doctor import app_report
+    from services.flows.doctor import settings_failure
+
+    try:
+        runtime = get_runtime()
+    except Exception as exc:
+        # Building the runtime reads the settings (for the telemetry set-up).
+        report = settings_failure(exc)
+    else:
+        report = app_report(runtime)
+    body = report.as_json() | {"version": app_version(None)}
+    return func.HttpResponse(
+        json.dumps(body),
+        status_code=503 if report.failed else 200,
         mimetype="application/json",
         headers={"Cache-Control": "no-store"},
     )

@@ -11,17 +11,37 @@ from __future__ import annotations
 
 import base64
 import zlib
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from services.domain.jobs import GrantNotice, ReconcileJob
+from services.domain.errors import InvalidDuration
+from services.domain.jobs import ExpireJob, GrantNotice, ReconcileJob, RegistryNotice
 
 #: Raw JSON bytes a job may take so that its base64 form stays under the queue's 64 KiB.
 MAX_JOB_BYTES = 45_000
 #: Compressed paste bytes kept; a longer paste is cut (and the answer says so).
 _MAX_PASTE_ZBYTES = 30_000
+
+
+#: The longest duration a job may carry (a year); anything longer is refused, never converted.
+MAX_DURATION = timedelta(days=366)
+
+
+def duration_of(seconds: int | None) -> timedelta | None:
+    """A job's chosen duration; None when none was chosen. A value no choice could have (zero,
+    negative, beyond a year) is `InvalidDuration`, never an overflow in the worker."""
+    if seconds is None:
+        return None
+    if not 0 < seconds <= MAX_DURATION.total_seconds():
+        raise InvalidDuration(
+            MAX_DURATION,
+            (),
+            f"{seconds} seconds is not an allowed duration; pick one of the choices.",
+        )
+    return timedelta(seconds=seconds)
 
 
 class Surface(StrEnum):
@@ -155,6 +175,34 @@ class HomeJob(BaseModel):
     user_id: str
 
 
-Job = DiagnoseJob | ReplyJob | RequestJob | DecideJob | HomeJob | ReconcileJob | GrantNotice
+class EgressJob(BaseModel):
+    """Look up the outbound addresses of a resource, from a card whose paste hid the address."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["egress"] = "egress"
+    key: str
+    offer_id: str = Field(max_length=64)
+    origin: Origin
+    #: `services.domain.egress.ResourceKind` value.
+    resource_kind: str = Field(max_length=32)
+    #: A name or resource id typed in the form, or None when picked on the card.
+    name: str | None = Field(default=None, max_length=400)
+    #: The index of the resource picked among the card's candidates.
+    candidate: int | None = Field(default=None, ge=0, lt=100)
+
+
+Job = (
+    DiagnoseJob
+    | ReplyJob
+    | RequestJob
+    | DecideJob
+    | HomeJob
+    | EgressJob
+    | ReconcileJob
+    | GrantNotice
+    | RegistryNotice
+    | ExpireJob
+)
 AnyJob = Annotated[Job, Field(discriminator="kind")]
 JOBS: TypeAdapter[Job] = TypeAdapter(AnyJob)

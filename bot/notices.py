@@ -1,11 +1,14 @@
 """Telling people a grant changed (`GrantNotice` jobs): the approval card posted once to the
 registry's approvers and updated from the grant's current state on every change, and the
-requester told in their thread. Updating a card is idempotent; every post is claimed in the
-delivery ledger first, so a redelivered notice posts nothing twice."""
+requester told in their thread. Updating a card is idempotent; every post goes through
+`Replier.post_once`, so a redelivered notice, or one whose worker died halfway, posts nothing
+twice. Notices are queued ahead of the change they announce: one that arrives before its change
+shows looks again a little later, and one whose change never came is dropped."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
@@ -13,20 +16,27 @@ from slack_sdk.models.blocks import Block
 
 from bot.views.format import channel as channel_link
 from bot.views.format import date, mention
-from bot.views.grants import approval_card, approval_text, requester_message
+from bot.views.grants import (
+    approval_card,
+    approval_text,
+    registry_change_message,
+    requester_message,
+)
 from services.domain.errors import DomainError
-from services.domain.grants import Grant, MessageRef
-from services.domain.jobs import GrantEvent, GrantNotice
+from services.domain.grants import (
+    APPROVAL_CARD,
+    REQUESTER_MESSAGE,
+    REQUESTER_THREAD,
+    Grant,
+    MessageRef,
+)
+from services.domain.jobs import GrantEvent, GrantNotice, RegistryNotice, reached
 from services.domain.policy import RegistryConfig, approver_group_of, approvers_of
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
-
-APPROVAL_CARD = "approval_card"
-REQUESTER_THREAD = "requester_thread"
-REQUESTER_MESSAGE = "requester_message"
 
 
 class Notices:
@@ -47,6 +57,9 @@ class Notices:
     def handle(self, job: GrantNotice) -> None:
         ports = self._rt.ports
         grant = ports.grants.get(job.grant_id)[0]
+        if not reached(grant, job):
+            self._later(job)
+            return
         config = ports.registries.find(grant.registry)
         refs = ports.grants.messages(grant.id)
         if job.event is GrantEvent.REQUESTED:
@@ -58,6 +71,15 @@ class Notices:
         if job.event is GrantEvent.LAPSE_REMINDER:
             self._remind_approvers(job, grant, config, refs)
         self._tell_requester(job, grant, config, refs)
+
+    def _later(self, job: GrantNotice) -> None:
+        """The change is not stored yet (or never will be): look again later, a few times."""
+        delays = self._rt.settings.notice_recheck_seconds
+        if job.attempt >= len(delays):
+            logger.info("notice %s dropped: its change never happened", job.key)
+            return
+        delay = timedelta(seconds=delays[job.attempt])
+        self._rt.ports.jobs.send(job.model_copy(update={"attempt": job.attempt + 1}), delay=delay)
 
     def _card(self, grant: Grant, config: RegistryConfig | None) -> tuple[str, list[Block]]:
         blocks = approval_card(
@@ -80,22 +102,16 @@ class Notices:
     def _post_cards(
         self, grant: Grant, config: RegistryConfig | None, refs: list[MessageRef]
     ) -> list[MessageRef]:
-        if any(r.kind == APPROVAL_CARD for r in refs):
-            return refs
-        ledger, replier = self._rt.ports.ledger, self._rt.replier
-        claim = f"cards:{grant.id}"
-        if not ledger.claim(claim):
-            return refs
+        replier = self._rt.replier
         text, blocks = self._card(grant, config)
-        try:
-            for channel in self._approval_channels(config):
-                where, ts = replier.post(channel, text=text, blocks=blocks)
-                ref = MessageRef(kind=APPROVAL_CARD, channel=where, ts=ts)
+        for channel in self._approval_channels(config):
+            where, ts = replier.post_once(
+                f"card:{grant.id}:{channel}", channel, text=text, blocks=blocks
+            )
+            ref = MessageRef(kind=APPROVAL_CARD, channel=where, ts=ts)
+            if ref not in refs:
                 self._rt.ports.grants.add_message(grant.id, ref)
                 refs = [*refs, ref]
-        except Exception:
-            ledger.release(claim)
-            raise
         return refs
 
     def _update_cards(
@@ -135,32 +151,32 @@ class Notices:
         )
         if message is None:
             return
-        ledger = self._rt.ports.ledger
-        claim = f"told:{job.key}"
-        if not ledger.claim(claim):
-            return
         text, blocks = message
-        try:
-            thread = next((r for r in refs if r.kind == REQUESTER_THREAD), None)
-            replier = self._rt.replier
-            if thread is not None:
-                try:
-                    channel, ts = replier.post(
-                        thread.channel, text=text, blocks=blocks, thread_ts=thread.ts
-                    )
-                except SlackApiError as exc:
-                    logger.info("requester thread unavailable: %s", exc.response.get("error"))
-                    thread = None
-            if thread is None:
-                channel, ts = replier.post(
-                    replier.open_dm(grant.requester.user_id), text=text, blocks=blocks
+        replier = self._rt.replier
+        thread = next((r for r in refs if r.kind == REQUESTER_THREAD), None)
+        posted = None
+        if thread is not None:
+            try:
+                posted = replier.post_once(
+                    f"told:{job.key}",
+                    thread.channel,
+                    text=text,
+                    blocks=blocks,
+                    thread_ts=thread.ts,
                 )
-            self._rt.ports.grants.add_message(
-                grant.id, MessageRef(kind=REQUESTER_MESSAGE, channel=channel, ts=ts)
+            except SlackApiError as exc:
+                logger.info("requester thread unavailable: %s", exc.response.get("error"))
+        if posted is None:
+            posted = replier.post_once(
+                f"told:{job.key}:dm",
+                replier.open_dm(grant.requester.user_id),
+                text=text,
+                blocks=blocks,
             )
-        except Exception:
-            ledger.release(claim)
-            raise
+        channel, ts = posted
+        self._rt.ports.grants.add_message(
+            grant.id, MessageRef(kind=REQUESTER_MESSAGE, channel=channel, ts=ts)
+        )
 
     def _tell_approvers(
         self, grant: Grant, config: RegistryConfig | None, refs: list[MessageRef]
@@ -188,14 +204,22 @@ class Notices:
             f"{date(grant.lapses_at)} unless someone decides.",
         )
 
+    def registry_changed(self, job: RegistryNotice) -> None:
+        """Rules changed without the bot's plan while it wrote: say which, once, where the
+        registry's approval cards go, so a person can put back what was lost."""
+        config = self._rt.ports.registries.find(job.registry)
+        text, blocks = registry_change_message(job, approvers=self.approvers_text(config))
+        for channel in self._approval_channels(config):
+            self._rt.replier.post_once(f"{job.key}:{channel}", channel, text=text, blocks=blocks)
+
     def _in_card_threads(self, claim: str, grant: Grant, refs: list[MessageRef], text: str) -> None:
         """Say `text` once (per `claim`) in the thread of each of the grant's approval cards."""
-        if not self._rt.ports.ledger.claim(claim):
-            return
         for ref in refs:
             if ref.kind == APPROVAL_CARD:
                 try:
-                    self._rt.replier.post(ref.channel, text=text, thread_ts=ref.ts)
+                    self._rt.replier.post_once(
+                        f"{claim}:{ref.channel}:{ref.ts}", ref.channel, text=text, thread_ts=ref.ts
+                    )
                 except SlackApiError as exc:
                     error = exc.response.get("error")
                     logger.warning("could not post on %s's card: %s", grant.id, error)

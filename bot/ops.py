@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from services.domain.errors import DomainError
+from services.domain.errors import DomainError, RegistryNotManaged
 from services.domain.grants import GrantState
 from services.ports import Ports
 
@@ -75,6 +76,11 @@ def _ports() -> Ports:
 
 
 def _guard(prog: str, run: Callable[[], int], err: TextIO) -> int:
+    """Run a command; a configuration it cannot use is one line and exit 2, storage or ARM that
+    cannot be reached one line and exit 1 (try again), never a traceback."""
+    from azure.core.exceptions import AzureError
+    from pydantic_settings import SettingsError
+
     try:
         return run()
     except ValidationError as exc:
@@ -82,9 +88,39 @@ def _guard(prog: str, run: Callable[[], int], err: TextIO) -> int:
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         print(f"{prog}: error: invalid setting {where}: {first['msg']}", file=err)
         return 2
+    except SettingsError as exc:
+        print(f"{prog}: error: {_settings_problem(exc)}", file=err)
+        return 2
     except DomainError as exc:
         print(f"{prog}: error: {exc.message}", file=err)
         return 2
+    except ValueError as exc:
+        # The storage SDKs refuse a connection string they cannot read with a ValueError.
+        if "connection string" not in str(exc).lower():
+            raise
+        print(
+            f"{prog}: error: the storage connection string (AzureWebJobsStorage) cannot be "
+            f"read: {exc}",
+            file=err,
+        )
+        return 2
+    except AzureError as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        print(
+            f"{prog}: error: storage could not be reached ({type(exc).__name__}: {first_line})",
+            file=err,
+        )
+        return 1
+
+
+def _settings_problem(exc: Exception) -> str:
+    """pydantic-settings' "error parsing value for field "registries" from source …" in the
+    terms of the environment: which variable is not JSON."""
+    found = re.search(r'field "([a-z_]+)"', str(exc))
+    if found is None:
+        return f"a setting cannot be read: {exc}"
+    name = "ACRBOT_" + found.group(1).upper()
+    return f"{name} is not valid JSON ({exc.__cause__ or 'a list or object is expected'})"
 
 
 def _cmd_reconcile(args: argparse.Namespace, ports: Ports | None = None) -> int:
@@ -97,6 +133,10 @@ def reconcile_command(
     from services.flows.reconcile import ReconcileStatus, reconcile_registry
 
     out, err = out or sys.stdout, err or sys.stderr
+    login = args.registry.strip().lower()
+    if ports.registries.find(login) is None and ports.grants.fence(login)[0] is None:
+        # Neither configured nor ever written by the bot (one it wrote to is still cleared).
+        raise RegistryNotManaged(args.registry)
     report = reconcile_registry(
         ports, args.registry, dry_run=args.dry_run or None, check=args.check
     )

@@ -66,7 +66,10 @@ class Runtime:
 
         with self._mutex:
             deps = FrontDeps(settings=self.settings, jobs=self.jobs, ledger=self.ledger)
-            return SlackRequestHandler(create_app(self.settings, deps))
+            return SlackRequestHandler(
+                create_app(self.settings, deps),
+                signing_secret=self.settings.slack_signing_secret.get_secret_value(),
+            )
 
     @cached_property
     def slack(self) -> WebClient:

@@ -408,6 +408,12 @@ def _start_azure_monitor(connection_string: str) -> None:
                 enable_live_metrics=False,
                 span_processors=[_span_scrubber()],
             )
+        else:
+            # The worker's own set-up has no scrubber: add it to that provider (a second
+            # `configure_azure_monitor` would export everything twice).
+            add_processor = getattr(trace.get_tracer_provider(), "add_span_processor", None)
+            if add_processor is not None:
+                add_processor(_span_scrubber())
         for handler in logging.getLogger().handlers:
             if type(handler).__name__ == "LoggingHandler":  # OpenTelemetry's bridge
                 handler.addFilter(_ExportFilter())

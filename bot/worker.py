@@ -17,24 +17,31 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 from slack_sdk.errors import SlackApiError
 
+from bot.egress import lookup_offer_blocks, request_value, run_egress_job
 from bot.jobs import (
     JOBS,
     DecideJob,
     Decision,
     DiagnoseJob,
+    EgressJob,
     HomeJob,
+    Origin,
     ReplyJob,
     RequestJob,
     Surface,
+    duration_of,
 )
-from bot.notices import APPROVAL_CARD, REQUESTER_THREAD, Notices, safe_handle
-from bot.signing import seal_value
+from bot.notices import Notices, safe_handle
+from bot.replies import STALE_CLAIM, StillRunning
 from bot.views.diagnosis import diagnosis_blocks, diagnosis_text
 from bot.views.format import mention
 from bot.views.home import RegistryLine, home_view
 from bot.views.messages import EMPTY_MENTION, HELP, failed_job, refusal
-from services.domain.errors import DomainError, NotAllowed, RegistryNotManaged
+from services.domain.claims import ClaimState
+from services.domain.errors import DomainError, NotAllowed
 from services.domain.grants import (
+    APPROVAL_CARD,
+    REQUESTER_THREAD,
     Grant,
     GrantState,
     MessageRef,
@@ -42,8 +49,9 @@ from services.domain.grants import (
     registry_partition,
     requester_partition,
 )
-from services.domain.jobs import GrantNotice, ReconcileJob
-from services.flows.book import approvers_for, grants_in
+from services.domain.ids import new_ulid
+from services.domain.jobs import ExpireJob, GrantNotice, ReconcileJob, RegistryNotice
+from services.flows.book import approvers_for, find, grants_in
 from services.flows.decisions import (
     approve_grant,
     deny_extension_of,
@@ -53,6 +61,7 @@ from services.flows.decisions import (
     revoke_grant,
 )
 from services.flows.diagnose import diagnose_paste, make_offer
+from services.flows.expiry import expire_due
 from services.flows.reconcile import run_reconcile_job
 from services.flows.requests import request_from_offer, withdraw_request
 from services.flows.sweep import SweepReport, sweep
@@ -88,14 +97,12 @@ class Worker:
         elif isinstance(job, ReplyJob):
             self.reply(job)
         elif isinstance(job, ReconcileJob):
-            try:
-                report = run_reconcile_job(self._rt.ports, job)
-            except RegistryNotManaged:
-                # Taken out of the configuration since: retrying cannot help; its grants' rules
-                # stay until it is managed again (or are removed by hand).
-                logger.error("reconcile of %s dropped: no longer managed", job.registry)
-                return
+            report = run_reconcile_job(self._rt.ports, job)
             logger.info("reconcile %s: %s", report.registry, report.status.value)
+        elif isinstance(job, ExpireJob):
+            expire_due(self._rt.ports, job)
+        elif isinstance(job, RegistryNotice):
+            self._notices.registry_changed(job)
         elif isinstance(job, RequestJob):
             self.request(job)
         elif isinstance(job, DecideJob):
@@ -108,6 +115,8 @@ class Worker:
             self.home(job)
         elif isinstance(job, GrantNotice):
             safe_handle(self._notices, job)
+        elif isinstance(job, EgressJob):
+            run_egress_job(self._rt, job)
 
     def diagnose(self, job: DiagnoseJob) -> None:
         replier = self._rt.replier
@@ -115,38 +124,32 @@ class Worker:
         ports = self._rt.ports
         result = diagnose_paste(ports, job.text, states=ports.states)
         offer = make_offer(ports, result)
-        value = None
-        if offer is not None:
-            value = seal_value(
-                self._rt.settings.slack_signing_secret.get_secret_value(),
-                {
-                    "o": offer.id,
-                    "r": offer.registry,
-                    "i": str(offer.ip) if offer.ip is not None else None,
-                    "s": offer.summary[:300],
-                    "c": offer.client,
-                },
-            )
+        value = request_value(self._rt, offer) if offer is not None else None
+        blocks = diagnosis_blocks(
+            result,
+            cut=job.cut,
+            request_value=value,
+            needs_ip=offer is not None and offer.ip is None,
+        )
         replier.answer(
             job.key,
             job.origin,
             text=diagnosis_text(result),
-            blocks=diagnosis_blocks(
-                result,
-                cut=job.cut,
-                request_value=value,
-                needs_ip=offer is not None and offer.ip is None,
-            ),
+            blocks=[*blocks, *lookup_offer_blocks(self._rt, offer)],
         )
         replier.react(job.origin, _WORKING, remove=True)
 
     def request(self, job: RequestJob) -> None:
         """A request from a diagnosis card. The approval card and the requester's confirmation
-        follow from the `requested` notice the flow queues."""
+        follow from the `requested` notice the flow queues. A redelivery after the worker died
+        resumes the same request (the grant's id is noted on the claim before it is made)."""
         ports, replier = self._rt.ports, self._rt.replier
-        claim = f"request:{job.key}"
-        if not ports.ledger.claim(claim):
+        key = f"request:{job.key}"
+        claim = ports.ledger.begin(key, stale_after=STALE_CLAIM)
+        if claim.state is ClaimState.DONE:
             return
+        if claim.state is ClaimState.BUSY:
+            raise StillRunning(key)
         origin = job.origin
         thread = None
         if origin.channel_id and origin.surface is not Surface.SLASH:
@@ -155,32 +158,41 @@ class Worker:
                 channel=origin.channel_id,
                 ts=origin.thread_ts or origin.message_ts or "",
             )
+        grant_id = claim.data.get("grant")
+        if grant_id is None:
+            grant_id = new_ulid(ports.clock.now())
+            ports.ledger.note(key, grant=grant_id)
         try:
-            outcome = request_from_offer(
-                ports,
-                job.offer_id,
-                requester=Requester(user_id=origin.user_id, team_id=origin.team_id),
-                justification=job.justification,
-                duration=timedelta(seconds=job.duration_seconds) if job.duration_seconds else None,
-                ip=job.ip,
-                origin=thread if thread is not None and thread.ts else None,
-            )
-        except DomainError as exc:
-            replier.tell(origin, refusal(exc))
-            return
+            try:
+                outcome = request_from_offer(
+                    ports,
+                    job.offer_id,
+                    requester=Requester(user_id=origin.user_id, team_id=origin.team_id),
+                    justification=job.justification,
+                    duration=duration_of(job.duration_seconds),
+                    ip=job.ip,
+                    origin=thread if thread is not None and thread.ts else None,
+                    grant_id=grant_id,
+                )
+            except DomainError as exc:
+                replier.tell(origin, refusal(exc))
+            else:
+                if not outcome.created:
+                    self._already_open(origin, outcome.grant)
         except Exception:
-            ports.ledger.release(claim)
+            ports.ledger.fail(key)
             raise
-        if not outcome.created:
-            grant = outcome.grant
-            link = self._card_link(grant.id)
-            where = f" <{link}|Its approval card>." if link else ""
-            replier.tell(
-                origin,
-                f"There is already an open request for `{grant.ip}` on `{grant.registry}` "
-                f"({grant.state.value}, asked by {mention(grant.requester.user_id)}); "
-                f"it covers you too.{where}",
-            )
+        ports.ledger.finish(key)
+
+    def _already_open(self, origin: Origin, grant: Grant) -> None:
+        link = self._card_link(grant.id)
+        where = f" <{link}|Its approval card>." if link else ""
+        self._rt.replier.tell(
+            origin,
+            f"There is already an open request for `{grant.ip}` on `{grant.registry}` "
+            f"({grant.state.value}, asked by {mention(grant.requester.user_id)}); "
+            f"it covers you too.{where}",
+        )
 
     def _card_link(self, grant_id: str) -> str | None:
         """A link to the grant's approval card, when Slack gives one."""
@@ -202,36 +214,74 @@ class Worker:
         )
 
     def decide(self, job: DecideJob) -> None:
+        """A click on a grant's card. A redelivery after the worker died resumes it: a refusal
+        that only says this person's own click already took effect is not shown, and what the
+        click asks for next (the registry's reconcile) is asked for again."""
         ports, replier = self._rt.ports, self._rt.replier
-        claim = f"decide:{job.key}"
-        if not ports.ledger.claim(claim):
+        key = f"decide:{job.key}"
+        claim = ports.ledger.begin(key, stale_after=STALE_CLAIM)
+        if claim.state is ClaimState.DONE:
             return
-        user = job.origin.user_id
+        if claim.state is ClaimState.BUSY:
+            raise StillRunning(key)
         try:
-            self._check_card(job)
-            if job.decision is Decision.APPROVE:
-                duration = timedelta(seconds=job.duration_seconds) if job.duration_seconds else None
-                approve_grant(ports, job.grant_id, approver=user, duration=duration)
-            elif job.decision is Decision.DENY:
-                deny_grant(ports, job.grant_id, approver=user, reason=job.reason)
-            elif job.decision is Decision.WITHDRAW:
-                withdraw_request(ports, job.grant_id, actor=user)
-            elif job.decision is Decision.REVOKE:
-                revoke_grant(ports, job.grant_id, actor=user, reason=job.reason)
-            elif job.decision is Decision.EXTEND_ASK:
-                seconds = job.duration_seconds or 0
-                request_extension_of(
-                    ports, job.grant_id, actor=user, duration=timedelta(seconds=seconds)
-                )
-            elif job.decision is Decision.EXTEND_APPROVE:
-                extend_grant(ports, job.grant_id, approver=user)
-            elif job.decision is Decision.EXTEND_DENY:
-                deny_extension_of(ports, job.grant_id, approver=user)
-        except DomainError as exc:
-            replier.tell(job.origin, refusal(exc))
+            try:
+                self._check_card(job)
+                self._decide(job)
+            except DomainError as exc:
+                if claim.state is ClaimState.RESUMED and self._took_effect(job):
+                    logger.info("decision %s had taken effect before a crash", job.key)
+                else:
+                    replier.tell(job.origin, refusal(exc))
         except Exception:
-            ports.ledger.release(claim)
+            ports.ledger.fail(key)
             raise
+        ports.ledger.finish(key)
+
+    def _decide(self, job: DecideJob) -> None:
+        ports, user = self._rt.ports, job.origin.user_id
+        if job.decision is Decision.APPROVE:
+            approve_grant(
+                ports, job.grant_id, approver=user, duration=duration_of(job.duration_seconds)
+            )
+        elif job.decision is Decision.DENY:
+            deny_grant(ports, job.grant_id, approver=user, reason=job.reason)
+        elif job.decision is Decision.WITHDRAW:
+            withdraw_request(ports, job.grant_id, actor=user)
+        elif job.decision is Decision.REVOKE:
+            revoke_grant(ports, job.grant_id, actor=user, reason=job.reason)
+        elif job.decision is Decision.EXTEND_ASK:
+            request_extension_of(
+                ports,
+                job.grant_id,
+                actor=user,
+                duration=duration_of(job.duration_seconds) or timedelta(0),
+            )
+        elif job.decision is Decision.EXTEND_APPROVE:
+            extend_grant(ports, job.grant_id, approver=user)
+        elif job.decision is Decision.EXTEND_DENY:
+            deny_extension_of(ports, job.grant_id, approver=user)
+
+    def _took_effect(self, job: DecideJob) -> bool:
+        """Whether the grant shows this person's click as done (an earlier attempt did it);
+        then the registry's reconcile is asked for again, in case that attempt died before."""
+        ports, user = self._rt.ports, job.origin.user_id
+        grant = find(ports, job.grant_id)
+        if grant is None:
+            return False
+        decision = job.decision
+        done = {
+            Decision.APPROVE: user in grant.approvers_so_far,
+            Decision.DENY: grant.state is GrantState.DENIED and grant.approver == user,
+            Decision.WITHDRAW: grant.state is GrantState.WITHDRAWN,
+            Decision.REVOKE: grant.state is GrantState.REVOKED and grant.ended_by == user,
+            Decision.EXTEND_ASK: grant.extension_requested is not None,
+            Decision.EXTEND_APPROVE: grant.extension_requested is None,
+            Decision.EXTEND_DENY: grant.extension_requested is None,
+        }[decision]
+        if done and decision in (Decision.APPROVE, Decision.REVOKE):
+            ports.jobs.send(ReconcileJob(registry=grant.registry))
+        return done
 
     def _check_card(self, job: DecideJob) -> None:
         """The clicked message must be one of the grant's own: a button whose value was changed

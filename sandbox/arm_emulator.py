@@ -30,14 +30,24 @@ Retry-After, 5xx, delays, dropped connections), `on` (a foreign writer hook run 
 arrives), `read_delay` (holds every registry GET after taking its snapshot, which makes two
 unlocked read-modify-writes reliably lose an update) and `requests` (everything received).
 
+Faults around a write, as a class (`inject` with `applied=True`, `hold`, `gate`): the request can be
+applied and then answered with an error or a dropped connection (the caller cannot know it landed),
+applied and answered late (slower than the caller's read time-out or its lock's lease), or applied
+late: held unapplied until a gate opens, while the caller has long given up (`land_late`), so it
+lands with its stale body after whatever the caller did next. `between` runs a foreign writer
+between two given requests of the caller (a person editing the rules between the bot's GET and its
+PATCH, or between the PATCH and the read back).
+
 Other resource providers plug in with `add_route` (see `sandbox/arm_network.py`): a route answers
 requests the registry routes do not claim (recorded with kind `other`, subject to faults injected
 for `other` or for any kind), checks its own API version, and leaves the registry endpoints as
-they are.
+they are. Azure RBAC plugs in with `add_authorizer` (see `sandbox/arm_authorization.py`): every
+request it refuses is answered 403 `AuthorizationFailed` before it reaches a handler.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ipaddress
 import json
@@ -71,6 +81,9 @@ Kind = Literal["get_registry", "patch_registry", "list_usages", "operation_statu
 #: Another provider's answer to one request, `(status, extra headers, JSON body)`, or None when
 #: the route does not serve it. Called as `route(method, path, query, body)`.
 Route = Callable[[str, str, dict[str, str], Any], "tuple[int, dict[str, str], Any] | None"]
+#: Decides whether the caller may make one request, `(method, path, kind)`: None to let it through,
+#: or the refusal `(status, ARM error code, message)` (see `sandbox/arm_authorization.py`).
+Authorizer = Callable[[str, str, Kind], "tuple[int, str, str] | None"]
 
 
 @dataclass(frozen=True)
@@ -85,7 +98,12 @@ class RecordedRequest:
 
 @dataclass
 class Fault:
-    """One queued misbehaviour for the next request of `kind` (any kind when None)."""
+    """One queued misbehaviour for the next request of `kind` (any kind when None).
+
+    Without `applied` the request fails before it is handled (`status`, `drop`) after `delay`.
+    With `applied` it is handled first (its write lands), then answered with `status` or a
+    dropped connection instead of its real answer. `hold` delays the answer after handling; a
+    `gate` holds the request unhandled until it is set (a write that lands late)."""
 
     kind: Kind | None = None
     status: int | None = None
@@ -94,6 +112,9 @@ class Fault:
     drop: bool = False
     code: str = ""
     message: str = ""
+    applied: bool = False
+    hold: float = 0.0
+    gate: threading.Event | None = None
 
 
 @dataclass
@@ -143,7 +164,15 @@ class ArmEmulator:
         self._operations: dict[str, _Operation] = {}
         self._faults: list[Fault] = []
         self._hooks: list[tuple[Kind, Callable[[ArmEmulator], None], int]] = []
+        #: `between` hooks: [first kind, second kind, hook, armed once `first` was handled].
+        self._betweens: list[list[Any]] = []
+        #: Requests held by a gate right now (a late write in flight).
+        self.in_flight = 0
+        #: Requests being handled right now, and a condition to wait for none (`wait_idle`).
+        self._active = 0
+        self._idle = threading.Condition(threading.Lock())
         self._routes: list[Route] = []
+        self._authorizers: list[Authorizer] = []
         self._lock = threading.RLock()
         self._server: _TlsServer | None = None
         self._thread: threading.Thread | None = None
@@ -338,6 +367,21 @@ class ArmEmulator:
         with self._lock:
             self._routes.append(route)
 
+    def add_authorizer(self, authorizer: Authorizer) -> None:
+        """Check every request with `authorizer` before it is handled (after injected faults):
+        a refusal is answered as ARM's error body."""
+        with self._lock:
+            self._authorizers.append(authorizer)
+
+    def _refusal(self, method: str, path: str, kind: Kind) -> tuple[int, str, str] | None:
+        with self._lock:
+            authorizers = list(self._authorizers)
+        for authorizer in authorizers:
+            refused = authorizer(method, path, kind)
+            if refused is not None:
+                return refused
+        return None
+
     # -- fault injection -------------------------------------------------------------------------
 
     def inject(
@@ -351,11 +395,44 @@ class ArmEmulator:
         times: int = 1,
         code: str = "",
         message: str = "",
+        applied: bool = False,
+        hold: float = 0.0,
+        gate: threading.Event | None = None,
     ) -> None:
-        """Queue `times` misbehaving answers for the next requests of `kind` (FIFO)."""
+        """Queue `times` misbehaving answers for the next requests of `kind` (FIFO); see `Fault`."""
         with self._lock:
             for _ in range(times):
-                self._faults.append(Fault(kind, status, retry_after, delay, drop, code, message))
+                self._faults.append(
+                    Fault(
+                        kind, status, retry_after, delay, drop, code, message, applied, hold, gate
+                    )
+                )
+
+    def land_late(self, kind: Kind = "patch_registry") -> threading.Event:
+        """The next request of `kind` is held unhandled, and unanswered, until the returned event
+        is set; then it is applied as sent (its caller has timed out long before, as a client
+        does when ARM applies a write after the client's read time-out)."""
+        gate = threading.Event()
+        self.inject(kind, gate=gate)
+        return gate
+
+    def applied_then(
+        self, kind: Kind = "patch_registry", *, status: int | None = None, drop: bool = False
+    ) -> None:
+        """The next request of `kind` lands, then its answer is lost: `drop` closes the
+        connection, `status` answers an error (a gateway time-out after the write was made)."""
+        self.inject(kind, status=status, drop=drop, applied=True)
+
+    def slow(self, kind: Kind, seconds: float) -> None:
+        """The next request of `kind` lands at once and is answered `seconds` later."""
+        self.inject(kind, applied=True, hold=seconds)
+
+    def between(self, first: Kind, second: Kind, hook: Callable[[ArmEmulator], None]) -> None:
+        """Run `hook(emulator)` once, after the next request of `first` was handled and before
+        the next request of `second` after it is: a foreign writer between two of a caller's
+        requests (its GET and its PATCH, or its PATCH and the read back)."""
+        with self._lock:
+            self._betweens.append([first, second, hook, False])
 
     def clear_faults(self) -> None:
         """Forget every queued fault: ARM behaves again."""
@@ -384,8 +461,12 @@ class ArmEmulator:
             kept = [h for h in self._hooks if h[0] != kind]
             kept += [(k, h, n - 1) for k, h, n in due if n > 1]
             self._hooks = kept
+            ready = [b for b in self._betweens if b[1] == kind and b[3]]
+            self._betweens = [b for b in self._betweens if b not in ready]
         for _, hook, _ in due:
             hook(self)
+        for between in ready:
+            between[2](self)
 
     # -- request handling ------------------------------------------------------------------------
 
@@ -573,7 +654,23 @@ class ArmEmulator:
         )
         return 201, {"Azure-AsyncOperation": status_url}, copy.deepcopy(reg.body), 0.0
 
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until no request is being handled (a late write has landed)."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._active == 0, timeout=timeout):
+                raise TimeoutError(f"{self._active} requests still being handled")
+
     def _serve(self, h: _Handler) -> None:
+        with self._idle:
+            self._active += 1
+        try:
+            self._serve_one(h)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def _serve_one(self, h: _Handler) -> None:
         split = urlsplit(h.path)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         length = int(h.headers.get("Content-Length") or 0)
@@ -596,13 +693,27 @@ class ArmEmulator:
             )
         else:
             fault = self._take_fault(kind)
-            if fault is not None:
-                if fault.delay:
-                    time.sleep(fault.delay)
-                if fault.drop:
-                    h.close_connection = True
+            handled: tuple[int, dict[str, str], Any, float] | None = None
+            if fault is not None and fault.gate is not None:
+                with self._lock:
+                    self.in_flight += 1
+                # A write in flight: the caller times out; it lands when the test says so.
+                fault.gate.wait(timeout=120)
+                with self._lock:
+                    self.in_flight -= 1
+            if fault is not None and fault.delay:
+                time.sleep(fault.delay)
+            if fault is not None and fault.applied:
+                self._run_hooks(kind)
+                handled = self.handle(h.command, split.path, query, body, kind=kind, args=args)
+                self._answered(kind)
+                if fault.hold:
+                    time.sleep(fault.hold)
+            if fault is not None and fault.drop:
+                h.close_connection = True
+                with contextlib.suppress(OSError):
                     h.connection.shutdown(socket.SHUT_RDWR)
-                    return
+                return
             if fault is not None and fault.status is not None:
                 status, extra, answer, hold = _error(
                     fault.status,
@@ -612,20 +723,34 @@ class ArmEmulator:
                 )
                 if fault.retry_after is not None:
                     extra = {"Retry-After": f"{fault.retry_after:g}"}
+            elif handled is not None:
+                status, extra, answer, hold = handled
+            elif (refused := self._refusal(h.command, split.path, kind)) is not None:
+                status, extra, answer, hold = _error(*refused)
             else:
                 self._run_hooks(kind)
                 status, extra, answer, hold = self.handle(
                     h.command, split.path, query, body, kind=kind, args=args
                 )
+                self._answered(kind)
         if hold:
             time.sleep(hold)
         payload = json.dumps(answer).encode()
-        h.send_response(status)
-        for name, value in {**headers, **extra}.items():
-            h.send_header(name, value)
-        h.send_header("Content-Length", str(len(payload)))
-        h.end_headers()
-        h.wfile.write(payload)
+        try:
+            h.send_response(status)
+            for name, value in {**headers, **extra}.items():
+                h.send_header(name, value)
+            h.send_header("Content-Length", str(len(payload)))
+            h.end_headers()
+            h.wfile.write(payload)
+        except OSError:
+            pass  # the caller gave up waiting (a late write); what it sent has landed
+
+    def _answered(self, kind: Kind) -> None:
+        with self._lock:
+            for between in self._betweens:
+                if between[0] == kind:
+                    between[3] = True
 
 
 def _arm_headers(method: str, kind: Kind, correlation: str | None) -> dict[str, str]:

@@ -163,10 +163,17 @@ class NetworkResources:
         public_ip_prefixes: Sequence[str] = (),
         location: str = "westeurope",
     ) -> str:
+        nid = resource_id(subscription, resource_group, "natGateways", name)
+        with self._lock:
+            # Azure writes the association on each public IP and prefix too (`natGateway`).
+            for target in (*public_ips, *public_ip_prefixes):
+                found = self._resources.get(target.lower())
+                if found is not None:
+                    found["properties"]["natGateway"] = {"id": nid}
         return self._add(
             {
                 "name": name,
-                "id": resource_id(subscription, resource_group, "natGateways", name),
+                "id": nid,
                 "etag": _etag(),
                 "type": f"{NETWORK}/natGateways",
                 "location": location,
@@ -440,6 +447,17 @@ class NetworkResources:
                 "cloud": "Public",
                 "values": entries,
             }
+
+    def get(self, resource: str) -> dict[str, Any] | None:
+        """A copy of the seeded resource with this id, or None."""
+        with self._lock:
+            found = self._resources.get(resource.lower())
+            return copy.deepcopy(found) if found is not None else None
+
+    def all(self) -> list[dict[str, Any]]:
+        """Copies of every seeded resource (for Resource Graph in `sandbox/arm_egress.py`)."""
+        with self._lock:
+            return copy.deepcopy(list(self._resources.values()))
 
     def remove(self, resource: str) -> None:
         with self._lock:

@@ -12,11 +12,13 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TextIO
 
 import function_app
 from bot import functions
 from bot.runtime import Runtime
+from sandbox.arm_egress import Estate, seed_estate
 from sandbox.arm_emulator import ArmEmulator
 from sandbox.azurite import Azurite
 from sandbox.credentials import StaticTokenCredential
@@ -26,6 +28,7 @@ from sandbox.slack_emulator import SlackEmulator
 from services.clock import FrozenClock, SystemClock
 from services.settings import Settings
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SECRET = "demo-signing-secret"
 TOKEN = "xoxb-demo"
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000c0de"
@@ -39,6 +42,13 @@ PASTE = (
     'Error response from daemon: Head "https://cr.contoso.cloud/v2/shop/api/manifests/1.4": '
     "denied: client with IP '91.38.188.165' is not allowed access. Refer "
     "https://aka.ms/acr/firewall to grant access."
+)
+#: A kubelet event that hides the address: the bot looks the cluster's egress up in Azure.
+AKS_PASTE = (
+    'Warning  Failed  12s  kubelet  Failed to pull image "contosoprod.azurecr.io/shop/api:1.4": '
+    "failed to resolve reference: failed to authorize: failed to fetch anonymous token: "
+    "unexpected status from GET request to https://contosoprod.azurecr.io/oauth2/token?scope="
+    "repository%3Ashop%2Fapi%3Apull&service=contosoprod.azurecr.io: 403 Forbidden"
 )
 
 
@@ -64,6 +74,8 @@ def _settings(azurite: Azurite, arm: ArmEmulator, slack: SlackEmulator) -> Setti
             }
         ],
         known_ips={"4.175.12.34": "NAT gateway ng-aks-prod-westeurope"},
+        service_tags={"file": str(EXAMPLES / "service-tags.json")},
+        egress_lookup=True,
         arm={
             "endpoint": arm.base_url,
             "ca_bundle": arm.ca_path,
@@ -89,6 +101,7 @@ def run_conversation(out: TextIO) -> dict[str, float]:
         slack.add_channel(BUILD, "build", members=[DANA, ARI])
         slack.add_channel(APPROVALS, "acr-approvals", members=[ARI, SAM])
         arm.add_registry(SUBSCRIPTION, RESOURCE_GROUP, "contosoprod", rules=["4.175.12.34"])
+        seed_estate(arm, SUBSCRIPTION)
         settings = _settings(azurite, arm, slack)
         clock = FrozenClock(start)
         runtime = Runtime(settings, clock=clock, credential=StaticTokenCredential())
@@ -156,6 +169,35 @@ def run_conversation(out: TextIO) -> dict[str, float]:
                 raise RuntimeError(f"the demo's grant ended {state}, not expired")
             send(client.app_home_opened(user=ARI))
             work()
+            slack.narrate("(later: a pod on AKS cannot pull, and the event hides the address)")
+            send(client.slash_command("/acr-why", AKS_PASTE, user=DANA, channel=BUILD))
+            work()
+            card = slack.ephemerals(DANA)[-1]
+            chosen = {"type": "plain_text", "text": Estate.aks_cluster}
+            send(
+                client.block_action(
+                    "egress_lookup_pick",
+                    user=DANA,
+                    message=card,
+                    action={"selected_option": {"value": "0", "text": chosen}},
+                )
+            )
+            work()
+            send(
+                client.block_action("request_access", user=DANA, message=slack.ephemerals(DANA)[-1])
+            )
+            view = slack.calls("views.open")[-1].response["view"]
+            reason = {"justification_text": "aks-prod cannot pull the 1.4 release"}
+            send(client.view_submission(view["id"], user=DANA, values={"justification": reason}))
+            work()
+            egress_card = next(
+                m
+                for m in slack.messages(APPROVALS)
+                if Estate.aks_ip in m.text and "pending" in m.text
+            )
+            send(client.block_action("grant_approve", user=ARI, message=egress_card))
+            work()
+            rules("after the looked-up egress was approved")
         finally:
             functions.install(None)
         print(slack.transcript(), file=out)

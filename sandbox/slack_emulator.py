@@ -118,6 +118,9 @@ METHOD_SCOPES: dict[str, str | None] = {
     "reactions.add": "reactions:write",
     "reactions.remove": "reactions:write",
     "conversations.open": "im:write",
+    # channels:history, groups:history or im:history by the kind of conversation; checked there.
+    "conversations.history": None,
+    "conversations.replies": None,
     "usergroups.users.list": "usergroups:read",
     "users.info": "users:read",
 }
@@ -345,6 +348,8 @@ class SlackEmulator:
             "reactions.add": self._reactions_add,
             "reactions.remove": self._reactions_remove,
             "conversations.open": self._conversations_open,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "usergroups.users.list": self._usergroups_users_list,
             "users.info": self._users_info,
             "apps.connections.open": self._apps_connections_open,
@@ -1223,6 +1228,76 @@ class SlackEmulator:
         if existed:
             return {"no_op": True, "already_open": True, "channel": channel}
         return {"channel": channel}
+
+    def _history_scope(self, ch: _Channel) -> None:
+        if self.scopes is None:
+            return
+        needed = "im:history" if ch.im_user else "channels:history"
+        if needed not in self.scopes and "groups:history" not in self.scopes:
+            raise _Refused("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
+
+    def _readable_channel(self, params: Mapping[str, Any]) -> _Channel:
+        raw = params.get("channel")
+        if not raw:
+            raise _Refused("channel_not_found")
+        ch = self._channels.get(self._resolve_channel(str(raw)))
+        if ch is None:
+            raise _Refused("channel_not_found")
+        if not ch.bot_is_member and not ch.im_user:
+            raise _Refused("not_in_channel")
+        self._history_scope(ch)
+        return ch
+
+    def _page(
+        self, params: Mapping[str, Any], messages: list[Message], *, newest_first: bool
+    ) -> dict[str, Any]:
+        """`oldest`/`latest` bounds (exclusive unless `inclusive`), `limit`, cursor paging, and
+        `metadata` only with `include_all_metadata`, as conversations.history answers."""
+        inclusive = _truthy(params.get("inclusive"))
+        oldest, latest = params.get("oldest"), params.get("latest")
+
+        def within(msg: Message) -> bool:
+            ts = float(msg.ts)
+            if oldest and (ts < float(oldest) or (ts == float(oldest) and not inclusive)):
+                return False
+            return not (latest and (ts > float(latest) or (ts == float(latest) and not inclusive)))
+
+        chosen = sorted(
+            (m for m in messages if not m.deleted and within(m)),
+            key=lambda m: float(m.ts),
+            reverse=newest_first,
+        )
+        start = int(str(params.get("cursor") or "0").removeprefix("c") or 0)
+        limit = max(1, min(int(params.get("limit") or 100), 999))
+        page = chosen[start : start + limit]
+        more = start + limit < len(chosen)
+        out = []
+        for msg in page:
+            shown = msg.as_slack()
+            if not _truthy(params.get("include_all_metadata")):
+                shown.pop("metadata", None)
+            out.append(shown)
+        return {
+            "messages": out,
+            "has_more": more,
+            "response_metadata": {"next_cursor": f"c{start + limit}" if more else ""},
+        }
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        ch = self._readable_channel(params)
+        top = [
+            m
+            for m in self._messages.get(ch.id, {}).values()
+            if m.thread_ts is None or m.thread_ts == m.ts or m.reply_broadcast
+        ]
+        return {**self._page(params, top, newest_first=True), "pin_count": 0}
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        ch = self._readable_channel(params)
+        parent = self._find_message(ch.id, str(params.get("ts") or ""))
+        root = parent.thread_ts or parent.ts
+        thread = [m for m in self._messages.get(ch.id, {}).values() if root in (m.ts, m.thread_ts)]
+        return self._page(params, thread, newest_first=False)
 
     def _usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
         group = self._groups.get(str(params.get("usergroup") or ""))

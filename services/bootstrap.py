@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from services.clock import Clock, SystemClock
 from services.directory import StaticApproverDirectory
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from services.azure.deliveries import TableDeliveryLedger
     from services.azure.queue import StorageJobQueue
     from services.azure.queue_drain import QueueDrain, QueueOptions
+    from services.flows.doctor import DoctorContext
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +65,11 @@ def build_queue_drains(
     ]
 
 
-def build_storage_probes(settings: Settings, timeout: float) -> dict[str, Callable[[], int | None]]:
-    """The health route's checks of the app's storage (tables, the job and poison queues)."""
+def build_storage_probes(
+    settings: Settings, timeout: float
+) -> dict[str, Callable[[], int | dict[str, Any] | None]]:
+    """The health route's checks of the app's storage (tables, the job and poison queues, the
+    stored service tags' age)."""
     from services.azure.health import storage_probes
 
     return storage_probes(settings, timeout)
@@ -101,6 +105,11 @@ def build_ports(
         lease_seconds=settings.arm.lock_lease_seconds,
     )
     gateway = ArmRegistryGateway(arm=settings.arm, credential=credential or default_credential)
+    egress = None
+    if settings.egress_lookup:
+        from services.azure.egress import ArmEgressLookup
+
+        egress = ArmEgressLookup(arm=settings.arm, credential=credential or default_credential)
     from services.flows.diagnose import RegistryStates
 
     return Ports(
@@ -114,8 +123,57 @@ def build_ports(
         jobs=build_queue(settings),
         approvers=approvers or StaticApproverDirectory(),
         clock=clock,
-        lookups=AddressBook(settings.known_ips, service_tags_loader(settings, clock)),
+        lookups=AddressBook(
+            settings.known_ips,
+            service_tags_loader(settings, clock),
+            clock=clock,
+            max_age=timedelta(hours=settings.service_tags.max_age_hours),
+        ),
         settings=settings,
         dry_run=settings.arm.dry_run,
         states=RegistryStates(gateway, clock, timedelta(seconds=settings.arm.state_cache_seconds)),
+        egress=egress,
+    )
+
+
+#: ARM retries for the doctor: it reports a failure in seconds instead of retrying for minutes.
+_DOCTOR_ARM_RETRIES = 1
+_DOCTOR_ARM_TIMEOUT = 20.0
+
+
+def build_doctor_context(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    credential: TokenCredential | Callable[[], TokenCredential] | None = None,
+    approvers: ApproverDirectory | None = None,
+    as_app: bool = False,
+) -> DoctorContext:
+    """What `python -m bot doctor` and `/api/health/deep` check: ARM with short retries, the
+    health route's storage probes, the stored service tags' time. `approvers` is the Slack
+    user-group directory when a bot token is at hand; `as_app` when this runs inside the app."""
+    from services.azure.arm import ArmRegistryGateway
+    from services.azure.clients import default_credential
+    from services.azure.permissions import REGISTRY_RULES_ACTIONS
+    from services.azure.service_tags import ServiceTagStore
+    from services.flows.doctor import DoctorContext
+
+    arm = settings.arm.model_copy(
+        update={"retry_total": _DOCTOR_ARM_RETRIES, "read_timeout": _DOCTOR_ARM_TIMEOUT}
+    )
+    gateway = ArmRegistryGateway(arm=arm, credential=credential or default_credential)
+    # Storage answers within the health route's budget, without retries, as the route's do.
+    budget = settings.health_timeout_seconds
+    return DoctorContext(
+        settings=settings,
+        clock=clock or SystemClock(),
+        registry=gateway,
+        access=gateway,
+        approvers=approvers,
+        storage=build_storage_probes(settings, budget),
+        service_tags_stored_at=lambda: ServiceTagStore.from_settings(settings).stored_at(
+            retry_total=0, connection_timeout=budget, read_timeout=budget
+        ),
+        registry_actions=REGISTRY_RULES_ACTIONS,
+        as_app=as_app,
     )

@@ -8,12 +8,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
+from services.clock import Clock, SystemClock
 from services.diagnosis.known_ips import KnownIps
 from services.diagnosis.service_tags import ServiceTagIndex
 
 logger = logging.getLogger(__name__)
+
+#: Microsoft publishes the tags weekly; a copy older than this may miss Azure's newest ranges.
+DEFAULT_MAX_AGE = timedelta(days=8)
 
 
 @runtime_checkable
@@ -24,7 +29,12 @@ class ServiceTagSource(Protocol):
 
 
 class AddressBook:
-    """`AddressLookups` over a known-IP mapping and a lazily loaded service-tag index."""
+    """`AddressLookups` over a known-IP mapping and a lazily loaded service-tag index.
+
+    `service_tags_problem` says why the index in hand is not to be trusted (none loaded, older
+    than `max_age`): the diagnosis then fails closed (invariant 13). An index whose age nothing
+    says (a file without a date) is trusted: someone chose it.
+    """
 
     def __init__(
         self,
@@ -32,7 +42,12 @@ class AddressBook:
         service_tags: (
             ServiceTagSource | Callable[[], ServiceTagIndex | None] | ServiceTagIndex | None
         ) = None,
+        *,
+        clock: Clock | None = None,
+        max_age: timedelta = DEFAULT_MAX_AGE,
     ) -> None:
+        self._clock = clock or SystemClock()
+        self._max_age = max_age
         self._known = known_ips if isinstance(known_ips, KnownIps) else KnownIps(known_ips)
         self._source: ServiceTagSource | None = None
         self._loader: Callable[[], ServiceTagIndex | None]
@@ -50,6 +65,21 @@ class AddressBook:
     @property
     def known_ips(self) -> KnownIps:
         return self._known
+
+    @property
+    def service_tags_problem(self) -> str | None:
+        """Why the service tags in hand are not to be trusted now; None when they are."""
+        index = self.service_tags
+        if index is None:
+            return "the bot has no copy of Azure's service tags yet"
+        if index.published is None:
+            return None
+        age = self._clock.now() - index.published
+        if age <= self._max_age:
+            return None
+        days = age.days
+        when = f"{days} days" if days >= 2 else f"{int(age.total_seconds() // 3600)} hours"
+        return f"its copy of Azure's service tags is {when} old"
 
     @property
     def service_tags(self) -> ServiceTagIndex | None:

@@ -8,7 +8,7 @@ fake in `tests/fakes/`, both held to the same contract tests. `Ports` bundles th
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,11 +17,14 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from pydantic import BaseModel
 
 from services.clock import Clock
+from services.domain.access import PermissionSet
 from services.domain.audit import AuditEvent
+from services.domain.claims import Claim
+from services.domain.egress import EgressReading, PublicIpOwner, ResourceKind, ResourceRef
 from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
 from services.domain.offers import Offer
 from services.domain.policy import Policy, RegistryConfig, RegistryDirectory
-from services.domain.reconcile import OwnedEntry
+from services.domain.reconcile import Fence, OwnedEntry
 from services.domain.registry import RawRule, RegistrySnapshot, RuleUsage
 
 if TYPE_CHECKING:
@@ -51,9 +54,24 @@ class RegistryGateway(Protocol):
         ...
 
 
+class RegistryAccess(Protocol):
+    """What the calling identity may do on a registry, as Azure RBAC computes it (the doctor's
+    check that the bot's role reaches each registry, without writing to it)."""
+
+    def permissions(self, registry: RegistryConfig) -> tuple[PermissionSet, ...]:
+        """The caller's permission sets at the registry's scope (one per role assignment);
+        `ArmError` when ARM refuses to say."""
+        ...
+
+
 class Lease(Protocol):
     def check(self) -> None:
         """Raise `LockLost` when the lock was lost while held (its renewal failed)."""
+        ...
+
+    def confirm(self) -> None:
+        """Ask the lock's store, now, whether it is still held (`LockLost` when not): the
+        fencing check after a write, which a lease that lapsed during it fails."""
         ...
 
 
@@ -128,6 +146,29 @@ class GrantStore(Protocol):
 
     def drop_entry(self, registry: str, ip: ipaddress.IPv4Address) -> None: ...
 
+    def fence(self, registry: str) -> tuple[Fence | None, str | None]:
+        """The registry's fence and its ETag (None, None when the bot never wrote it)."""
+        ...
+
+    def commit(
+        self,
+        registry: str,
+        *,
+        fence: Fence,
+        etag: str | None,
+        put: Iterable[OwnedEntry] = (),
+        drop: Iterable[ipaddress.IPv4Address] = (),
+    ) -> str:
+        """Write the fence, only if unchanged since `etag` (None: only if there is none), with
+        entries put and dropped, in one atomic write where the store allows (`ConcurrentUpdate`
+        when the fence changed); returns the fence's new ETag."""
+        ...
+
+    def fences(self) -> list[Fence]:
+        """Every registry the bot has written to, as its fence (including registries that have
+        left the configuration since)."""
+        ...
+
     def put_offer(self, offer: Offer) -> None: ...
 
     def get_offer(self, offer_id: str) -> Offer | None: ...
@@ -153,11 +194,31 @@ class AuditLog(Protocol):
 
 class DeliveryLedger(Protocol):
     def claim(self, delivery_id: str) -> bool:
-        """True the first time `delivery_id` is seen (go ahead), False for a repeat."""
+        """True the first time `delivery_id` is seen (go ahead), False for a repeat. For effects
+        that happen at once (a Slack event's acknowledgement); work that may die halfway uses
+        `begin` … `finish`."""
         ...
 
     def release(self, delivery_id: str) -> None:
         """Forget a claim whose processing failed, so a redelivery is processed again."""
+        ...
+
+    def begin(self, delivery_id: str, *, stale_after: timedelta) -> Claim:
+        """Start (or resume) the work of `delivery_id`: a claim that records progress. An
+        unfinished claim older than `stale_after` (its worker died) is taken over."""
+        ...
+
+    def note(self, delivery_id: str, **data: str) -> None:
+        """Record progress on a begun claim (merged into its data)."""
+        ...
+
+    def finish(self, delivery_id: str, **data: str) -> None:
+        """The work is done (with what it made, merged into the data): a later delivery of the
+        same id does nothing."""
+        ...
+
+    def fail(self, delivery_id: str) -> None:
+        """This attempt failed cleanly: the next delivery resumes at once."""
         ...
 
     def purge(self, older_than: datetime) -> int: ...
@@ -196,6 +257,9 @@ class Ports:
     dry_run: bool = False
     #: Registry states reused by diagnoses for a few seconds (None: read every time).
     states: RegistryStates | None = None
+    #: Outbound addresses of the resource a paste came from, and whose a pasted address is
+    #: (None: the bot has no Reader access; cards give the manual advice).
+    egress: EgressLookup | None = None
 
 
 class AddressLookups(Protocol):
@@ -206,3 +270,37 @@ class AddressLookups(Protocol):
 
     @property
     def service_tags(self) -> ServiceTagIndex | None: ...
+
+    @property
+    def service_tags_problem(self) -> str | None:
+        """Why the service tags are not to be trusted now (none, too old); None when they are."""
+        ...
+
+
+class EgressLookup(Protocol):
+    """Read-only questions to Azure about the organisation's resources (Resource Graph and the
+    resource providers' GETs). Every method raises `EgressLookupFailed` when Azure refuses or
+    fails; none changes anything."""
+
+    def find(
+        self, kind: ResourceKind, name: str, subscriptions: Sequence[str]
+    ) -> list[ResourceRef]:
+        """Resources of `kind` named `name` (case-insensitive) in `subscriptions`, or the one
+        a full resource id names."""
+        ...
+
+    def candidates(
+        self, kind: ResourceKind, subscriptions: Sequence[str], *, limit: int = 20
+    ) -> list[ResourceRef]:
+        """Up to `limit` resources of `kind` in `subscriptions`, by name."""
+        ...
+
+    def egress(self, resource: ResourceRef) -> EgressReading:
+        """The resource's outbound addresses as ARM describes them."""
+        ...
+
+    def owner_of(
+        self, ip: ipaddress.IPv4Address, subscriptions: Sequence[str]
+    ) -> PublicIpOwner | None:
+        """The organisation's public IP resource (or prefix) holding `ip`, if any."""
+        ...

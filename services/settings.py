@@ -47,6 +47,10 @@ class ArmSettings(BaseModel):
     busy_retry_seconds: float = Field(default=2.0, ge=0)
     #: After ARM failed for a reconcile, it is queued again after this many seconds (doubling).
     failure_retry_seconds: float = Field(default=20.0, ge=0)
+    #: How long after a write was sent ARM may still apply it when no answer said it did (a
+    #: process killed during the PATCH, a read time-out): the registry is not written again
+    #: until then, unless a read shows the write landed. ARM's own request time-out is a minute.
+    write_fence_seconds: float = Field(default=120.0, gt=0)
 
 
 class ServiceTagSettings(BaseModel):
@@ -60,6 +64,9 @@ class ServiceTagSettings(BaseModel):
     subscription_id: str = ""
     #: How often the diagnosis checks whether the stored document changed (its ETag), in seconds.
     check_seconds: float = Field(default=300.0, ge=0)
+    #: Tags older than this are not trusted to tell Azure's addresses apart: no temporary rule is
+    #: offered for a public address until they are refreshed (Microsoft publishes weekly).
+    max_age_hours: float = Field(default=192.0, gt=0)
 
 
 class Settings(BaseSettings):
@@ -88,6 +95,10 @@ class Settings(BaseSettings):
     registries: tuple[RegistryConfig, ...] = ()
     #: The organisation's known egress IPs: IP or CIDR → label ("NAT gateway prod-westeurope").
     known_ips: dict[str, str] = Field(default_factory=dict)
+    #: Cards look up the egress a paste hid and whose a pasted address is, when the app's
+    #: identity may read the registries' subscriptions (the template's `grantEgressLookupRead`);
+    #: without that access Azure refuses and the cards give the manual advice. False: never ask.
+    egress_lookup: bool = True
 
     slack_bot_token: SecretStr = SecretStr("")
     slack_signing_secret: SecretStr = SecretStr("")
@@ -105,6 +116,10 @@ class Settings(BaseSettings):
     #: Seconds the Slack SDK's retries of 5xx answers and dropped connections back off from
     #: (doubling, with jitter in proportion); 0.5 is the SDK's own default. Tests set 0.
     slack_retry_backoff: float = Field(default=0.5, ge=0)
+
+    #: Seconds before a notice that arrived ahead of its change looks again, once per entry; after
+    #: the last it is dropped (its change never happened).
+    notice_recheck_seconds: tuple[float, ...] = (5, 15, 30, 60, 120, 300)
 
     #: NCRONTAB schedule of the sweep (six fields, with seconds).
     sweep_schedule: str = "0 */5 * * * *"

@@ -93,6 +93,11 @@ def test_demo_subcommand_prints_to_stdout(capsys: pytest.CaptureFixture[str]) ->
         "Expired at",
         "ipRules 4.175.12.34) after the sweep",
         "App Home of @ari",
+        # A kubelet event that hid the address: the cluster's egress looked up, asked, applied.
+        "@dana clicked “egress_lookup_pick”",
+        "Egress of AKS cluster aks-prod",
+        "# Access request: 20.61.5.5 on contosoprod.azurecr.io",
+        "ipRules 4.175.12.34, 20.61.5.5) after the looked-up egress was approved",
         "Approve click to the 'Active' card:",
     ]
     positions = [out.find(step) for step in steps]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.app import FrontDeps
-from bot.listeners import actions, commands, events, shortcuts, views
+from bot.listeners import actions, commands, egress, events, shortcuts, views
 
 
 def register_listeners(app: App, deps: FrontDeps) -> None:
@@ -14,3 +14,4 @@ def register_listeners(app: App, deps: FrontDeps) -> None:
     events.register(app, deps)
     views.register(app, deps)
     actions.register(app, deps)
+    egress.register(app, deps)

@@ -78,6 +78,8 @@ def _facts(result: DiagnosisResult) -> list[str]:
         fields.append(
             f"*Known egress*\n{escape(f.gateway_label)} ({code(f.gateway_network or '')})"
         )
+    for owner in result.owners[:2]:
+        fields.append(f"*In Azure*\n{code(str(owner.ip))}: {escape(owner.label)}")
     if f.service_tags:
         fields.append(f"*Azure service tag*\n{code(f.service_tags[0])}")
     if f.quota_used is not None and f.quota_limit:

@@ -30,7 +30,7 @@ from bot.views.format import clip, code, date, escape, mention
 from bot.views.requests import duration_options
 from services.diagnosis.verdicts import RETRY_AFTER_MINUTES
 from services.domain.grants import SYSTEM_ACTOR, Grant, GrantState, format_duration
-from services.domain.jobs import GrantEvent
+from services.domain.jobs import GrantEvent, RegistryNotice
 from services.domain.policy import Policy
 
 
@@ -71,11 +71,62 @@ def _status(grant: Grant) -> str:
     if state is GrantState.FAILED:
         return f":x: Could not be applied: {escape(grant.failure_reason or 'unknown reason')}"
     if state is GrantState.EXPIRED:
-        return f":checkered_flag: Expired at {ended}; the rule is removed."
+        return f":checkered_flag: Expired at {ended}. {rule_fate(grant)}"
     if state is GrantState.REVOKED:
-        reason = f": {escape(grant.end_reason)}" if grant.end_reason else "."
-        return f":octagonal_sign: Revoked by {who(grant.ended_by)} at {ended}{reason}"
+        reason = f": {escape(grant.end_reason)}." if grant.end_reason else "."
+        return (
+            f":octagonal_sign: Revoked by {who(grant.ended_by)} at {ended}{reason} "
+            f"{rule_fate(grant)}"
+        )
     return escape(state.value)
+
+
+def rule_fate(grant: Grant) -> str:
+    """What became of an ended grant's rule, as far as the bot knows now."""
+    if grant.rule_removed_at is not None:
+        return f"Rule removed {date(grant.rule_removed_at)}."
+    if grant.rule_preexisted:
+        return "The rule that admitted it was not the bot's; it stays."
+    if grant.released:
+        return "No rule of the bot's was left to remove."
+    return "Removing the rule…"
+
+
+def registry_change_message(job: RegistryNotice, *, approvers: str) -> tuple[str, list[Block]]:
+    """Rules that changed without the bot's plan while it wrote, for the approvers."""
+    registry = code(job.registry)
+    lines = []
+    if job.vanished:
+        names = ", ".join(code(v) for v in job.vanished)
+        cause = (
+            "an earlier write of the bot's landed late with an older list and took them away"
+            if job.late
+            else "someone changed the rules while the bot was writing them"
+        )
+        lines.append(
+            f":warning: Rules gone from {registry} without the bot's plan: {names}. Most likely "
+            f"{cause}. If they are still needed, put them back (the bot never re-adds rules "
+            "it did not write)."
+        )
+    if job.appeared:
+        names = ", ".join(code(v) for v in job.appeared)
+        lines.append(f":information_source: Rules added to {registry} meanwhile: {names}.")
+    text = "\n".join(lines)
+    if approvers:
+        text += f"\n{approvers}"
+    detail = (
+        f"Read: {_rule_list(job.rules_before)}\nWritten: {_rule_list(job.rules_written)}\n"
+        f"Read back: {_rule_list(job.rules_after)}"
+    )
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=text)),
+        ContextBlock(elements=[MarkdownTextObject(text=detail)]),
+    ]
+    return text, blocks
+
+
+def _rule_list(values: tuple[str, ...]) -> str:
+    return ", ".join(code(v) for v in values[:60]) or "(none)"
 
 
 def approval_card(grant: Grant, *, approvers: str, policy: Policy) -> list[Block]:

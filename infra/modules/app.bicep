@@ -1,10 +1,15 @@
 // The app's own resource group: storage, monitoring, Key Vault, the Flex Consumption plan and the
-// Function app, and the data-plane roles its system-assigned identity needs on them.
+// Function app, the data-plane roles its system-assigned identity and the operators need on them,
+// the alerts, and with vnetEnabled its virtual network.
 
 param location string
 param tags object
 param resourceToken string
 param principalId string
+@description('What principalId is: User, Group or ServicePrincipal.')
+param principalType string
+@description('Object ids of the operators (the person running azd among them).')
+param operators array
 param registries array
 param slackTeamIds array
 param slackBotUserId string
@@ -21,6 +26,12 @@ param serviceTagsLocations array
 param serviceTagsSchedule string
 param alwaysReadyHttpInstances int
 param maximumInstanceCount int
+param alertEmail string
+param reconcileFailureMinutes int
+param vnetEnabled bool
+param operatorIpRanges array
+param keyVaultName string
+param keyVaultRecover bool
 
 var functionAppName = 'func-acrbot-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 13)}'
@@ -35,25 +46,36 @@ var slackSigningSecretName = 'slack-signing-secret'
 
 // Built-in roles (ids are the same in every tenant).
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 
+// With vnetEnabled the data services answer only the private endpoints, and the operators'
+// addresses when some are given (for the hooks and the doctor); otherwise their public endpoints
+// answer Entra ID callers only (no shared keys, RBAC-only vault).
+var operatorIpRules = [for range in operatorIpRanges: {
+  value: range
+  action: 'Allow'
+}]
+var privateAccess = vnetEnabled && empty(operatorIpRanges) ? 'Disabled' : 'Enabled'
+
 // -- storage ------------------------------------------------------------------------------------
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  // checkov:skip=CKV_AZURE_35: Slack-facing Flex Consumption app without a virtual network; the account is reachable only with Entra ID (shared keys off), so a network deny-list would also lock out the Functions host.
-  // checkov:skip=CKV_AZURE_59: Same reason: without VNet integration the app reaches its storage over the public endpoint, authenticated by its managed identity.
-  // checkov:skip=CKV_AZURE_206: The account holds working state (queue, grants, leases) that the registries themselves can reconstruct; locally redundant storage is the documented choice for Functions host storage.
+  // checkov:skip=CKV_AZURE_35: The default action is Deny only with vnetEnabled (private endpoints); without a virtual network the Function app reaches its storage over the public endpoint, so the default action is Allow and only Entra ID callers get in (shared keys off).
+  // checkov:skip=CKV_AZURE_206: Zone-redundant, not geo-redundant: the grants, the rules the bot owns and the audit trail survive the loss of a zone; the app runs in this one region, so a geo-secondary (asynchronous, failed over by hand) would serve nothing until the app is redeployed elsewhere. python -m bot audit exports the trail for keeping elsewhere.
   // checkov:skip=CKV_AZURE_43: The name is 'st' plus uniqueString(): 15 lower-case letters and digits, within the rules; Checkov cannot evaluate the expression.
   name: 'st${resourceToken}'
   location: location
   tags: tags
   kind: 'StorageV2'
+  // Zone-redundant: the grants, the rules the bot owns and the audit trail live only in these
+  // tables; the registries cannot tell which of their rules the bot added or why.
   sku: {
-    name: 'Standard_LRS'
+    name: 'Standard_ZRS'
   }
   properties: {
     accessTier: 'Hot'
@@ -63,10 +85,11 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     defaultToOAuthAuthentication: true
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: privateAccess
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: vnetEnabled ? 'Deny' : 'Allow'
       bypass: 'AzureServices'
+      ipRules: vnetEnabled ? operatorIpRules : []
     }
   }
 }
@@ -173,13 +196,15 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 // -- secrets ------------------------------------------------------------------------------------
 
 resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
-  // checkov:skip=CKV_AZURE_109: App Service resolves Key Vault references over the vault's public endpoint and is not a trusted service; a deny-by-default firewall would need VNet integration, which this deployment does not have. Access is RBAC-only (two roles, below).
-  // checkov:skip=CKV_AZURE_189: Same reason: the Function app without a virtual network needs the public endpoint to resolve its Key Vault references.
-  name: 'kv-acrbot-${take(resourceToken, 13)}'
+  // checkov:skip=CKV_AZURE_109: The default action is Deny only with vnetEnabled (the app resolves its references through the private endpoint); without a virtual network App Service, which is not a trusted service, needs the public endpoint, so the default action is Allow and access is RBAC-only.
+  name: keyVaultName
   location: location
   tags: tags
   properties: {
     tenantId: tenant().tenantId
+    // After `azd down` the vault is soft-deleted for 90 days (purge protection): recover it, or
+    // give the new one another name (keyVaultName).
+    createMode: keyVaultRecover ? 'recover' : 'default'
     sku: {
       family: 'A'
       name: 'standard'
@@ -188,11 +213,38 @@ resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableSoftDelete: true
     softDeleteRetentionInDays: 90
     enablePurgeProtection: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: privateAccess
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: vnetEnabled ? 'Deny' : 'Allow'
       bypass: 'AzureServices'
+      ipRules: vnetEnabled ? operatorIpRules : []
     }
+  }
+}
+
+// Who read or changed a secret, in the workspace (table AzureDiagnostics, category AuditEvent).
+resource keyVaultAudit 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit-to-workspace'
+  scope: keyVault
+  properties: {
+    workspaceId: logAnalytics.id
+    logs: [
+      {
+        categoryGroup: 'audit'
+        enabled: true
+      }
+    ]
+  }
+}
+
+module network 'network.bicep' = if (vnetEnabled) {
+  name: 'acrbot-network'
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    storageAccountId: storage.id
+    keyVaultId: keyVault.id
   }
 }
 
@@ -217,7 +269,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17: Slack does not present client certificates.
   // checkov:skip=CKV_AZURE_222: Slack calls the app from the internet, so the endpoint must be public; requests without a valid Slack signature are refused.
   // checkov:skip=CKV_AZURE_212: Flex Consumption allocates instances on demand; the always-ready HTTP instance is the floor, and queued work survives an instance loss.
-  // checkov:skip=CKV_AZURE_213: App Service health-check eviction manages a fixed instance pool, which Flex Consumption does not have; the health route (issue 12) is for probes from outside.
+  // checkov:skip=CKV_AZURE_213: App Service health-check eviction manages a fixed instance pool, which Flex Consumption does not have; an availability test probes the health route from five regions instead (alerts.bicep).
   name: functionAppName
   location: location
   tags: union(tags, {
@@ -231,6 +283,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     serverFarmId: plan.id
     httpsOnly: true
     publicNetworkAccess: 'Enabled'
+    // With vnetEnabled all the app's outbound traffic (storage, Key Vault, ARM, Slack) leaves
+    // through the virtual network.
+    virtualNetworkSubnetId: vnetEnabled ? network.outputs.appSubnetId : null
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
@@ -282,6 +337,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       AzureWebJobsStorage__credential: 'managedidentity'
       APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
+      // The Python worker sends the app's OpenTelemetry itself (host.json's telemetryMode), so
+      // the host stops forwarding every worker log line as a second copy.
+      PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
       ACRBOT_SLACK_BOT_TOKEN: '@Microsoft.KeyVault(SecretUri=${keyVault.properties.vaultUri}secrets/${slackBotTokenSecretName}/)'
       ACRBOT_SLACK_SIGNING_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVault.properties.vaultUri}secrets/${slackSigningSecretName}/)'
       ACRBOT_SLACK_TEAM_IDS: string(slackTeamIds)
@@ -300,8 +358,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     })
     dependsOn: [
       // Settings that reference storage and secrets only work once the identity may use them.
-      storageRoles
-      secretsUser
+      identityRoles
     ]
   }
 }
@@ -323,55 +380,69 @@ resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
   }
 }
 
-// -- the app identity's data-plane roles --------------------------------------------------------
+// -- data-plane roles -----------------------------------------------------------------------------
 
-// Blob Data Owner: the Functions host's storage (timer and queue-listener leases, keys) and the
-// Flex deployment package, plus the registry locks (blob leases). Queue Data Contributor: the job
-// queue and its poison queue. Table Data Contributor: grants, audit, deliveries.
-resource storageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for roleId in [
-  storageBlobDataOwner
-  storageQueueDataContributor
-  storageTableDataContributor
-]: {
-  name: guid(storage.id, functionApp.id, roleId)
-  scope: storage
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
+// The app's identity. Blob Data Owner: the Functions host's storage (timer and queue-listener
+// leases, keys) and the Flex deployment package, plus the registry locks (blob leases). Queue Data
+// Contributor: the job queue and its poison queue. Table Data Contributor: grants, audit,
+// deliveries. Key Vault Secrets User: read the two Slack secrets behind the references (it cannot
+// list or change secrets). Monitoring Metrics Publisher: telemetry with Entra ID, since the
+// component accepts no instrumentation-key-only ingestion.
+module identityRoles 'data-roles.bicep' = {
+  name: 'acrbot-app-identity-roles'
+  params: {
     principalId: functionApp.identity.principalId
     principalType: 'ServicePrincipal'
+    storageAccountName: storage.name
+    keyVaultName: keyVault.name
+    appInsightsName: appInsights.name
+    storageRoles: [
+      storageBlobDataOwner
+      storageQueueDataContributor
+      storageTableDataContributor
+    ]
+    keyVaultRoles: [
+      keyVaultSecretsUser
+    ]
+    appInsightsRoles: [
+      monitoringMetricsPublisher
+    ]
+  }
+}
+
+// The operators (and the person running azd): python -m bot grants/audit/report/doctor read the
+// tables, requeueing a poison message needs the queues, refresh-service-tags and a reconcile by
+// hand write blobs (the document, the lock's lease); they set and rotate the Slack secrets.
+module operatorRoles 'data-roles.bicep' = [for (operator, i) in operators: {
+  name: 'acrbot-operator-roles-${i}'
+  params: {
+    principalId: operator
+    principalType: operator == principalId ? principalType : ''
+    storageAccountName: storage.name
+    keyVaultName: keyVault.name
+    appInsightsName: appInsights.name
+    storageRoles: [
+      storageBlobDataContributor
+      storageQueueDataContributor
+      storageTableDataContributor
+    ]
+    keyVaultRoles: [
+      keyVaultSecretsOfficer
+    ]
   }
 }]
 
-// Reads the two Slack secrets behind the Key Vault references; cannot list or change secrets.
-resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(keyVault.id, functionApp.id, keyVaultSecretsUser)
-  scope: keyVault
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
-    principalId: functionApp.identity.principalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-// Telemetry with Entra ID, since the component accepts no instrumentation-key-only ingestion.
-resource telemetryPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(appInsights.id, functionApp.id, monitoringMetricsPublisher)
-  scope: appInsights
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisher)
-    principalId: functionApp.identity.principalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-// The person running azd may set the Slack secrets after provisioning.
-resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(principalId)) {
-  name: guid(keyVault.id, principalId, keyVaultSecretsOfficer)
-  scope: keyVault
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
-    principalId: principalId
-    principalType: 'User'
+module alerts 'alerts.bicep' = {
+  name: 'acrbot-alerts'
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    alertEmail: alertEmail
+    workspaceId: logAnalytics.id
+    appInsightsId: appInsights.id
+    appUrl: 'https://${functionApp.properties.defaultHostName}'
+    reconcileFailureMinutes: reconcileFailureMinutes
   }
 }
 
@@ -382,3 +453,5 @@ output keyVaultName string = keyVault.name
 output storageAccountName string = storage.name
 output slackBotTokenSecretName string = slackBotTokenSecretName
 output slackSigningSecretName string = slackSigningSecretName
+output actionGroupId string = alerts.outputs.actionGroupId
+output egressIp string = vnetEnabled ? network.outputs.egressIp : ''

@@ -9,9 +9,15 @@ holds no lock and decides nothing (the reconcile flow does both). How a write st
   fields the SDK does not know are sent back as read.
 - The update is a long-running operation (201 + `Azure-AsyncOperation`, or 200); the registry is
   read again after it, and that read is what the caller verifies.
-- Throttling, 5xx answers and dropped connections are retried by azure-core's retry policy
-  (honouring `Retry-After`), the PATCH included (its whole-list body is idempotent); what still
-  fails afterwards is `ArmUnavailable`.
+- Throttling, 5xx answers and dropped connections of reads are retried by azure-core's retry
+  policy (honouring `Retry-After`); what still fails afterwards is `ArmUnavailable`.
+- A PATCH is never sent twice blind. ARM may apply a write after the caller stopped waiting for
+  it, and a copy re-sent later would then land after it with a stale list, or the original after
+  the copy. So a PATCH is retried only when ARM throttled it (429: not taken) or it never left
+  (`ServiceRequestError`); a read time-out, a dropped connection or a 504 after it was sent, or a
+  failure while its long-running operation is polled, is `WriteOutcomeUnknown`, and the reconcile
+  keeps the registry fenced until it can tell. A 500 or 503 answer means ARM finished with the
+  request: the write did or did not land, and a read tells which (`ArmUnavailable`).
 
 The SDK and `azure.identity` are imported on first use, so a process that never reaches ARM (the
 HTTP function) does not pay for them.
@@ -29,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from services.domain.access import PermissionSet
 from services.domain.errors import (
     ArmError,
     ArmUnavailable,
@@ -36,6 +43,7 @@ from services.domain.errors import (
     NotPremium,
     RegistryNotFound,
     RuleQuotaFull,
+    WriteOutcomeUnknown,
 )
 from services.domain.policy import RegistryConfig
 from services.domain.registry import DEFAULT_IP_RULE_LIMIT, RawRule, RegistrySnapshot, RuleUsage
@@ -48,10 +56,30 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# azure-core does not replay a PATCH after a dropped connection, since PATCH need not be
-# idempotent. Ours is: it carries the whole ipRules list computed under the lock, so sending it
-# twice gives the same rule set as once.
-_RETRY_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH"})
+
+def _write_safe_retry(**kwargs: Any) -> Any:
+    """azure-core's retry policy, except that an answered PATCH is retried only on 429.
+
+    azure-core replays a PATCH answered 500, 503 or 504. A 504 comes from the gateway while the
+    registry may still apply the write; a copy sent then can land before the original, which
+    then lands with a stale list. (A PATCH that failed on the wire is not retried either: PATCH
+    is not in the policy's `retry_on_methods`.)"""
+    from azure.core.pipeline.policies import RetryPolicy
+
+    class WriteSafeRetryPolicy(RetryPolicy):  # type: ignore[type-arg]
+        def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
+            if (
+                response.http_request.method == "PATCH"
+                and response.http_response.status_code != 429
+            ):
+                return False
+            return bool(super().is_retry(settings, response))
+
+    return WriteSafeRetryPolicy(**kwargs)
+
+
+#: "Permissions - List For Resource" (Microsoft.Authorization).
+PERMISSIONS_API = "2022-04-01"
 
 
 def _raw_json(pipeline_response: PipelineResponse[Any, Any], _deserialized: Any, _h: Any) -> Any:
@@ -152,8 +180,13 @@ class ArmRegistryGateway:
         client = self._client(registry.subscription_id)
         call = _Call()
         with self._arm_errors(registry, "update the rules of"):
-            from azure.core.exceptions import HttpResponseError
+            from azure.core.exceptions import (
+                HttpResponseError,
+                ServiceRequestError,
+                ServiceResponseError,
+            )
 
+            sent = False
             try:
                 poller = client.registries.begin_update(
                     registry.resource_group,
@@ -163,21 +196,20 @@ class ArmRegistryGateway:
                     polling_interval=self._arm.polling_interval,
                     headers=call.headers,
                     raw_response_hook=call.hook,
-                    retry_on_methods=_RETRY_METHODS,
                 )
+                sent = True
                 method, final = cast(tuple[str, dict[str, Any]], poller.result())
+            except ServiceRequestError:
+                if sent:
+                    raise WriteOutcomeUnknown(
+                        registry.name, "its operation could not be followed"
+                    ) from None
+                raise  # it never left: nothing can land (ArmUnavailable below)
+            except ServiceResponseError as exc:
+                what = "the operation could not be followed" if sent else "no answer to it"
+                raise WriteOutcomeUnknown(registry.name, f"{what}: {type(exc).__name__}") from exc
             except HttpResponseError as exc:
-                code = exc.error.code if exc.error is not None else None
-                if code == "QuotaExceeded":
-                    # Someone filled the last slots since the read; ARM names the limit in its
-                    # message ("... exceeds allowed quota 100 for the SKU Premium.").
-                    found = (
-                        re.search(r"quota (\d+)", exc.error.message or "") if exc.error else None
-                    )
-                    limit = int(found.group(1)) if found else len(ip_rules) - 1
-                    raise RuleQuotaFull(registry.name, len(ip_rules) - 1, limit) from exc
-                if code == "NetworkRuleNotSupported":
-                    raise NotPremium(registry.name, None) from exc
+                self._refused_update(registry, exc, ip_rules, sent=sent)
                 raise
         # Verify on a read made after the operation finished: the poller's final GET is one; a
         # synchronous 200 only echoes what was sent, so read again.
@@ -187,7 +219,68 @@ class ArmRegistryGateway:
             raw=final, request_id=call.request_id, correlation_id=call.correlation_id
         )
 
+    # -- RegistryAccess ----------------------------------------------------------------------------
+
+    def permissions(self, registry: RegistryConfig) -> tuple[PermissionSet, ...]:
+        """The caller's permission sets at the registry (ARM's "Permissions - List For Resource",
+        one entry per role assignment reaching it). Raises `RegistryNotFound`, `ArmError`,
+        `ArmUnavailable`."""
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ResourceNotFoundError,
+            map_error,
+        )
+        from azure.core.rest import HttpRequest
+        from azure.mgmt.core.exceptions import ARMErrorFormat
+
+        client = self._client(registry.subscription_id)
+        url = f"{registry.resource_id}/providers/Microsoft.Authorization/permissions"
+        sets: list[PermissionSet] = []
+        with self._arm_errors(registry, "list the permissions on"):
+            while url:
+                request = HttpRequest(
+                    "GET",
+                    url,
+                    params=None if "api-version=" in url else {"api-version": PERMISSIONS_API},
+                    headers=_Call().headers,
+                )
+                response = client.send_request(request)
+                if response.status_code != 200:
+                    errors = {401: ClientAuthenticationError, 404: ResourceNotFoundError}
+                    map_error(response.status_code, response, errors)
+                    raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+                page = response.json()
+                sets += [PermissionSet.model_validate(v) for v in page.get("value") or []]
+                url = page.get("nextLink") or ""
+        return tuple(sets)
+
     # -- helpers -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _refused_update(
+        registry: RegistryConfig, exc: Any, ip_rules: list[RawRule], *, sent: bool
+    ) -> None:
+        """Raise the domain's error for an update ARM answered with an error, if it has one."""
+        code = exc.error.code if exc.error is not None else None
+        status = exc.status_code
+        if code == "QuotaExceeded":
+            # Someone filled the last slots since the read; ARM names the limit in its message
+            # ("... exceeds allowed quota 100 for the SKU Premium.").
+            found = re.search(r"quota (\d+)", exc.error.message or "") if exc.error else None
+            limit = int(found.group(1)) if found else len(ip_rules) - 1
+            raise RuleQuotaFull(registry.name, len(ip_rules) - 1, limit) from exc
+        if code == "NetworkRuleNotSupported":
+            raise NotPremium(registry.name, None) from exc
+        if status == 504:
+            raise WriteOutcomeUnknown(
+                registry.name, "the gateway timed out while the update ran"
+            ) from exc
+        if sent and (status is None or status >= 500 or status == 429):
+            # Accepted, and its operation could not be followed to the end: it may finish.
+            raise WriteOutcomeUnknown(
+                registry.name, f"its operation could not be followed ({status})"
+            ) from exc
 
     def _client(self, subscription_id: str) -> ContainerRegistryManagementClient:
         from azure.mgmt.containerregistry import ContainerRegistryManagementClient
@@ -205,9 +298,11 @@ class ArmRegistryGateway:
                     base_url=arm.endpoint,
                     connection_verify=arm.ca_bundle or True,
                     polling_interval=arm.polling_interval,
-                    retry_total=arm.retry_total,
-                    retry_backoff_factor=arm.retry_backoff_factor,
-                    retry_backoff_max=arm.retry_backoff_max,
+                    retry_policy=_write_safe_retry(
+                        retry_total=arm.retry_total,
+                        retry_backoff_factor=arm.retry_backoff_factor,
+                        retry_backoff_max=arm.retry_backoff_max,
+                    ),
                     read_timeout=arm.read_timeout,
                 )
                 self._clients[subscription_id] = client

@@ -9,23 +9,32 @@ Table `<prefix>deliveries`, two rows per delivery:
   their claims, so purging is bounded by what it deletes.
 The bucket row is written before the claim, so a crash between them never leaves a claim that
 `purge` cannot find.
+
+A claim that records progress (`begin` … `finish`) keeps `state` (`in_progress`, `failed`,
+`done`), when it was made (`at`) and what the work noted so far (`data`, JSON); a claim made by
+`claim` is done at once. Taking over a stale or failed claim is conditional on its ETag, so of two
+redeliveries only one resumes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
 
 from services.clock import Clock
+from services.domain.claims import Claim, ClaimState
 
 if TYPE_CHECKING:
     from azure.data.tables import TableServiceClient
 
+_IN_PROGRESS, _FAILED, _DONE = "in_progress", "failed", "done"
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9._:@=+-]{1,200}$")
 _BUCKET_FORMAT = "%Y%m%d%H"
 
@@ -64,6 +73,74 @@ class TableDeliveryLedger:
         except ResourceExistsError:
             return False
         return True
+
+    def begin(self, delivery_id: str, *, stale_after: timedelta) -> Claim:
+        key = _row_key(delivery_id)
+        now = self._clock.now()
+        bucket = _bucket(now)
+        partition = _claim_partition(key)
+        self._table.upsert_entity({"PartitionKey": bucket, "RowKey": key})
+        fresh = {
+            "PartitionKey": partition,
+            "RowKey": key,
+            "bucket": bucket,
+            "state": _IN_PROGRESS,
+            "at": now,
+            "started": now,
+            "data": "{}",
+        }
+        try:
+            self._table.create_entity(fresh)
+        except ResourceExistsError:
+            pass
+        else:
+            return Claim(ClaimState.NEW, {}, now)
+        try:
+            row = self._table.get_entity(partition, key)
+        except ResourceNotFoundError:
+            return Claim(ClaimState.BUSY, {}, now)  # purged or released this instant
+        state = str(row.get("state") or _DONE)
+        data = json.loads(str(row.get("data") or "{}"))
+        made, started = row.get("at"), row.get("started")
+        at = made if isinstance(made, datetime) else now
+        attempt = started if isinstance(started, datetime) else at
+        if state == _DONE:
+            return Claim(ClaimState.DONE, data, at)
+        if state == _IN_PROGRESS and now - attempt <= stale_after:
+            return Claim(ClaimState.BUSY, data, at)
+        try:
+            self._table.update_entity(
+                {"PartitionKey": partition, "RowKey": key, "state": _IN_PROGRESS, "started": now},
+                mode=UpdateMode.MERGE,
+                etag=row.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return Claim(ClaimState.BUSY, data, at)
+        return Claim(ClaimState.RESUMED, data, at)
+
+    def _merge(self, delivery_id: str, values: dict[str, Any]) -> None:
+        key = _row_key(delivery_id)
+        self._table.update_entity(
+            {"PartitionKey": _claim_partition(key), "RowKey": key, **values},
+            mode=UpdateMode.MERGE,
+        )
+
+    def _data(self, delivery_id: str, data: dict[str, str]) -> dict[str, Any]:
+        if not data:
+            return {}
+        key = _row_key(delivery_id)
+        row = self._table.get_entity(_claim_partition(key), key)
+        return {"data": json.dumps({**json.loads(str(row.get("data") or "{}")), **data})}
+
+    def note(self, delivery_id: str, **data: str) -> None:
+        self._merge(delivery_id, self._data(delivery_id, data))
+
+    def finish(self, delivery_id: str, **data: str) -> None:
+        self._merge(delivery_id, {"state": _DONE, **self._data(delivery_id, data)})
+
+    def fail(self, delivery_id: str) -> None:
+        self._merge(delivery_id, {"state": _FAILED})
 
     def release(self, delivery_id: str) -> None:
         """Forget a claim whose processing failed, so the redelivery is processed again."""

@@ -5,15 +5,28 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
 from services.azure.clients import queue_client, table_service
+from services.azure.status import STATUS_PARTITION, STATUS_ROW, STATUS_TABLE
 from services.settings import Settings
 
 
-def storage_probes(settings: Settings, timeout: float) -> dict[str, Callable[[], int | None]]:
+class ServiceTagsUnusable(Exception):
+    """No service tags, or too old to tell Azure's addresses apart: no rule is offered."""
+
+    def __init__(self, error_code: str) -> None:
+        super().__init__(error_code)
+        self.error_code = error_code
+
+
+Probe = Callable[[], int | dict[str, Any] | None]
+
+
+def storage_probes(settings: Settings, timeout: float) -> dict[str, Probe]:
     """One request each: a point read in the delivery table (the one the HTTP function writes)
     and the properties of the job queue and of its poison queue. A table or queue that does not
     exist yet still proves the account answers: the app creates them on first use."""
@@ -41,8 +54,31 @@ def storage_probes(settings: Settings, timeout: float) -> dict[str, Callable[[],
 
         return probe
 
+    def service_tags() -> dict[str, Any]:
+        """Where the diagnosis's service tags come from and how old they are (the status row the
+        daily refresh writes); unusable tags fail the check, since no rule is offered then."""
+        table = table_service(settings.storage).get_table_client(
+            f"{settings.table_prefix}{STATUS_TABLE}"
+        )
+        try:
+            row = table.get_entity(STATUS_PARTITION, STATUS_ROW, **once)
+        except ResourceNotFoundError:
+            if not settings.service_tags.file:
+                raise ServiceTagsUnusable("NoneStored") from None
+            return {"source": "file"}
+        try:
+            fetched = datetime.fromisoformat(str(row.get("fetchedAt")))
+        except ValueError:
+            return {"source": "stored"}
+        age = datetime.now(UTC) - fetched.astimezone(UTC)
+        hours = round(age.total_seconds() / 3600, 1)
+        if hours > settings.service_tags.max_age_hours:
+            raise ServiceTagsUnusable(f"Stale{int(hours)}h")
+        return {"source": "stored", "age_hours": hours}
+
     return {
         "tables": tables,
         "queue": backlog(settings.queue_name),
         "poison": backlog(f"{settings.queue_name}-poison"),
+        "service_tags": service_tags,
     }

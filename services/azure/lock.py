@@ -130,6 +130,17 @@ class HeldLease:
         if self.lost is not None:
             raise LockLost(self.registry, str(self.lost))
 
+    def confirm(self) -> None:
+        """Renew the lease now: a lease that lapsed or was broken while a slow write ran fails
+        here, and the write's outcome is then unknown to this holder."""
+        self.check()
+        try:
+            self._lease.renew()
+        except HttpResponseError as exc:
+            self.lost = exc
+            raise LockLost(self.registry, f"the lease could not be renewed: {exc.reason}") from exc
+        self.renewals += 1
+
     def _renew_loop(self) -> None:
         while not self._stop.wait(self._renew_seconds):
             try:

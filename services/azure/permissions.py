@@ -29,6 +29,12 @@ REGISTRY_RULES_ACTIONS: tuple[str, ...] = (
     "Microsoft.ContainerRegistry/registries/operationStatuses/read",
 )
 
+#: Also granted on each managed registry, for `python -m bot doctor` (and `/api/health/deep`):
+#: `ArmRegistryGateway.permissions` GETs `{registry}/providers/Microsoft.Authorization/permissions`
+#: ("Permissions - List For Resource": what the caller itself may do there), so the doctor can tell
+#: that the registry role reaches a registry without writing to it.
+REGISTRY_ACCESS_CHECK_ACTIONS: tuple[str, ...] = ("Microsoft.Authorization/permissions/read",)
+
 #: The Function app's managed identity on its own subscription, for the daily service-tag fetch
 #: (optional; `grantServiceTagsRead` in the template). `services/azure/service_tags.py`:
 #:
@@ -52,6 +58,42 @@ EGRESS_DISCOVERY_ACTIONS: tuple[str, ...] = (
     "Microsoft.Network/applicationGateways/read",
     "Microsoft.Network/azureFirewalls/read",
     "Microsoft.Network/loadBalancers/read",
+    "Microsoft.Network/publicIPAddresses/read",
+    "Microsoft.Network/publicIPPrefixes/read",
+)
+
+#: The Function app's managed identity on each managed registry's subscription, for the egress
+#: lookups (optional; `grantEgressLookupRead` in the template,
+#: `infra/modules/egress-lookup-access.bicep`).
+#: `services/azure/egress.py`, `ArmEgressLookup`:
+#:
+#: - `Microsoft.ResourceGraph/resources/read`: `resources` (POST
+#:   `/providers/Microsoft.ResourceGraph/resources`) in `find`, `candidates`, `owner_of` and a
+#:   container group's subnets. Resource Graph returns only rows the caller may read, so each
+#:   type it is asked about needs its own read action below.
+#: - `Microsoft.App/containerApps/read`: `container_apps.get` (the app's `outboundIpAddresses`).
+#: - `Microsoft.App/managedEnvironments/read`: `managed_environments.get` (its subnet, workload
+#:   profiles, user-defined routing).
+#: - `Microsoft.Web/sites/read`: `web_apps.get` (outbound and possible outbound addresses, VNet
+#:   routing).
+#: - `Microsoft.ContainerService/managedClusters/read`: `managed_clusters.get` (the network
+#:   profile's outbound type and `effectiveOutboundIPs`).
+#: - `Microsoft.ContainerInstance/containerGroups/read`: a container group's `subnetIds`, read
+#:   through Resource Graph.
+#: - `Microsoft.Network/virtualNetworks/subnets/read`: `subnets.get` (its NAT gateway, route table).
+#: - `Microsoft.Network/natGateways/read`: `nat_gateways.get` (its public IPs and prefixes).
+#: - `Microsoft.Network/publicIPAddresses/read`: `public_ip_addresses.get`, and the public IP rows
+#:   `owner_of` queries.
+#: - `Microsoft.Network/publicIPPrefixes/read`: `public_ip_prefixes.get`, and the prefix rows.
+EGRESS_LOOKUP_ACTIONS: tuple[str, ...] = (
+    "Microsoft.ResourceGraph/resources/read",
+    "Microsoft.App/containerApps/read",
+    "Microsoft.App/managedEnvironments/read",
+    "Microsoft.Web/sites/read",
+    "Microsoft.ContainerService/managedClusters/read",
+    "Microsoft.ContainerInstance/containerGroups/read",
+    "Microsoft.Network/virtualNetworks/subnets/read",
+    "Microsoft.Network/natGateways/read",
     "Microsoft.Network/publicIPAddresses/read",
     "Microsoft.Network/publicIPPrefixes/read",
 )

@@ -39,6 +39,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFo
 
 from services.azure.clients import blob_service, default_credential
 from services.azure.network import describe_azure_error, network_client
+from services.azure.status import STATUS_PARTITION, STATUS_ROW, STATUS_TABLE
 from services.clock import Clock
 from services.diagnosis.service_tags import COMPACT_KEY, ServiceTagIndex, ServiceTagsError
 from services.settings import ArmSettings, Settings
@@ -192,6 +193,17 @@ class ServiceTagStore:
             return None
         return str(props.etag)
 
+    def stored_at(self, **options: Any) -> datetime | None:
+        """When the document was last stored (its blob's Last-Modified, one HEAD request), or
+        None when nothing was stored yet: the age of the tags a diagnosis uses. `options` go to
+        the request (`retry_total`, `connection_timeout`, `read_timeout`)."""
+        try:
+            props = self._container.get_blob_client(self._blob).get_blob_properties(**options)
+        except ResourceNotFoundError:
+            return None
+        modified: datetime = props.last_modified
+        return modified if modified.tzinfo is not None else modified.replace(tzinfo=UTC)
+
     def load_index(self) -> ServiceTagIndex | None:
         """The stored tags as an index for the diagnosis, or None before the first refresh."""
         data = self.load()
@@ -287,6 +299,42 @@ def load_service_tags(settings: Settings) -> ServiceTagIndex | None:
     return ServiceTagStore.from_settings(settings).load_index()
 
 
+def last_refresh(settings: Settings) -> datetime | None:
+    """When a refresh last stored the tags (the status row), or None when none did."""
+    from services.azure.clients import table_service
+
+    table = table_service(settings.storage).get_table_client(
+        f"{settings.table_prefix}{STATUS_TABLE}"
+    )
+    try:
+        row = table.get_entity(STATUS_PARTITION, STATUS_ROW)
+        fetched = datetime.fromisoformat(str(row.get("fetchedAt")))
+    except (ResourceNotFoundError, ValueError):
+        return None
+    return fetched if fetched.tzinfo is not None else fetched.replace(tzinfo=UTC)
+
+
+def _record_status(settings: Settings, document: Mapping[str, Any]) -> None:
+    """Note when the tags were fetched, beside the document (a failure only costs the health
+    route its figure; the tags are stored)."""
+    from services.azure.clients import table_service
+
+    try:
+        table = table_service(settings.storage).create_table_if_not_exists(
+            f"{settings.table_prefix}{STATUS_TABLE}"
+        )
+        table.upsert_entity(
+            {
+                "PartitionKey": STATUS_PARTITION,
+                "RowKey": STATUS_ROW,
+                "fetchedAt": str(document.get("fetchedAt") or ""),
+                "changeNumber": str(document.get("changeNumber") or ""),
+            }
+        )
+    except AzureError as exc:
+        logger.warning("service tags stored, their status not recorded: %s", type(exc).__name__)
+
+
 def refresh_service_tags(
     settings: Settings,
     *,
@@ -324,6 +372,7 @@ def refresh_service_tags(
         raise ServiceTagsRefreshError(
             f"cannot store the service tags in {target.location}: {exc}"
         ) from exc
+    _record_status(settings, document)
     values = document["values"]
     refresh = ServiceTagsRefresh(
         tags=len(values),

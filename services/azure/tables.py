@@ -8,7 +8,9 @@ Tables (names prefixed with `Settings.table_prefix`):
 - `<prefix>grantindex` — the index rows `services.domain.grants.index_rows` derives from each
   grant (slots, caps, deadlines, requester and registry lists), with `grant_id` and `written_at`.
   Deadline RowKeys start with a fixed-width time, so "due by now" is a key range.
-- `<prefix>entries` — the bot's own `ipRules` entries: PartitionKey = registry, RowKey = IP.
+- `<prefix>entries` — the bot's own `ipRules` entries: PartitionKey = registry, RowKey = IP; and
+  each registry's fence (`~fence`, `services.domain.reconcile.Fence`), written with them in one
+  transaction.
 - `<prefix>messages` — where each grant's Slack messages are: PartitionKey = grant id.
 - `<prefix>offers` — what each diagnosis card lets people request: PartitionKey = day, RowKey = id.
 """
@@ -33,11 +35,16 @@ from services.domain.errors import ConcurrentUpdate, GrantNotFound
 from services.domain.grants import Grant, GrantState, IndexRow, MessageRef, index_rows
 from services.domain.ids import is_ulid, ulid_time
 from services.domain.offers import Offer
-from services.domain.reconcile import OwnedEntry
+from services.domain.reconcile import Fence, OwnedEntry
 from services.ports import IndexEntry
 
 if TYPE_CHECKING:
     from azure.data.tables import TableEntity, TableServiceClient
+
+
+#: The fence's RowKey in a registry's partition of the entries table (entries are IPs: "~" sorts
+#: after every one of them).
+_FENCE_ROW = "~fence"
 
 
 def _day(grant_id: str) -> str:
@@ -200,25 +207,102 @@ class TableGrantStore:
             for e in self._index.query_entities(query, parameters=params, results_per_page=1000)
         ]
 
-    # --- the bot's own entries ---
+    # --- the bot's own entries, and each registry's fence beside them ---
 
     def entries(self, registry: str) -> list[OwnedEntry]:
-        rows = self._entries.query_entities("PartitionKey eq @pk", parameters={"pk": registry})
+        rows = self._entries.query_entities(
+            "PartitionKey eq @pk and RowKey ne @fence",
+            parameters={"pk": registry, "fence": _FENCE_ROW},
+        )
         return [OwnedEntry.model_validate_json(e["data"]) for e in rows]
 
+    @staticmethod
+    def _entry_entity(entry: OwnedEntry) -> dict[str, Any]:
+        return {
+            "PartitionKey": entry.registry,
+            "RowKey": str(entry.ip),
+            "data": entry.model_dump_json(),
+            "value": entry.value,
+            "state": entry.state.value,
+        }
+
     def put_entry(self, entry: OwnedEntry) -> None:
-        self._entries.upsert_entity(
-            {
-                "PartitionKey": entry.registry,
-                "RowKey": str(entry.ip),
-                "data": entry.model_dump_json(),
-                "value": entry.value,
-                "state": entry.state.value,
-            }
-        )
+        self._entries.upsert_entity(self._entry_entity(entry))
 
     def drop_entry(self, registry: str, ip: ipaddress.IPv4Address) -> None:
         self._entries.delete_entity(registry, str(ip))
+
+    def fence(self, registry: str) -> tuple[Fence | None, str | None]:
+        try:
+            entity = self._entries.get_entity(registry, _FENCE_ROW)
+        except ResourceNotFoundError:
+            return None, None
+        return Fence.model_validate_json(entity["data"]), str(entity.metadata["etag"])
+
+    def commit(
+        self,
+        registry: str,
+        *,
+        fence: Fence,
+        etag: str | None,
+        put: Iterable[OwnedEntry] = (),
+        drop: Iterable[ipaddress.IPv4Address] = (),
+    ) -> str:
+        """One entity-group transaction (one partition: the registry): the fence, only if
+        unchanged, and the entries. Past the 100 operations a transaction takes, the entries
+        follow in further transactions after the fence's."""
+        from azure.data.tables import TableTransactionError
+
+        fence_row = {
+            "PartitionKey": registry,
+            "RowKey": _FENCE_ROW,
+            "data": fence.model_dump_json(),
+            "until": fence.until.isoformat() if fence.until else "",
+        }
+        first: tuple[Any, ...] = (
+            ("create", fence_row)
+            if etag is None
+            else (
+                "update",
+                fence_row,
+                {
+                    "mode": UpdateMode.REPLACE,
+                    "etag": etag,
+                    "match_condition": MatchConditions.IfNotModified,
+                },
+            )
+        )
+        rest: list[tuple[Any, ...]] = [("upsert", self._entry_entity(e)) for e in put]
+        gone = {str(ip) for ip in drop} - {str(e.ip) for e in put}
+        existing = (
+            {
+                str(e["RowKey"])
+                for e in self._entries.query_entities(
+                    "PartitionKey eq @pk", parameters={"pk": registry}, select=["RowKey"]
+                )
+            }
+            if gone
+            else set()
+        )
+        rest += [
+            ("delete", {"PartitionKey": registry, "RowKey": ip}) for ip in sorted(gone & existing)
+        ]
+        batches = [[first, *rest[:99]]] + [rest[i : i + 100] for i in range(99, len(rest), 100)]
+        new_etag = ""
+        for number, batch in enumerate(batches):
+            try:
+                results = self._entries.submit_transaction(batch)
+            except TableTransactionError as exc:
+                if number == 0 and exc.status_code in (409, 412):
+                    raise ConcurrentUpdate(f"{registry}/fence") from None
+                raise
+            if number == 0:
+                new_etag = str(results[0].get("etag", ""))
+        return new_etag
+
+    def fences(self) -> list[Fence]:
+        rows = self._entries.query_entities("RowKey eq @fence", parameters={"fence": _FENCE_ROW})
+        return [Fence.model_validate_json(e["data"]) for e in rows]
 
     # --- bulk ---
 

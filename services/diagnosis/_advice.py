@@ -58,6 +58,18 @@ def not_firewall(cause: NotFirewallCause | None, s: Subject) -> tuple[str, list[
                 NO_RULE_HELPS,
             ],
         )
+    if cause is _C.KUBERNETES_API:
+        return (
+            "Not a registry error: the client could not reach the Kubernetes cluster's API "
+            "server, so no image was being pulled.",
+            [
+                "Check the way to the API server: for AKS, whether the cluster is private or "
+                "limits who may connect (`az aks show -n <cluster> -g <rg> --query "
+                "apiServerAccessProfile`) and whether this machine's public IP is in its "
+                "authorized ranges; then the VPN or proxy, and the kubeconfig's server address.",
+                NO_RULE_HELPS,
+            ],
+        )
     if cause is _C.DNS:
         return _dns(s)
     if cause is _C.TLS:
@@ -365,6 +377,16 @@ def suspected(hint: FirewallHint | None, s: Subject) -> list[str]:
             "the registry's private endpoint instead, and a wrong credential gives the same "
             "`denied`.",
         ]
+    if hint is _H.IMAGE_PULL_FAILURE:
+        return [
+            "Container Apps reports `ImagePullFailure` when the pull got no answer it could "
+            "show: from an environment in a VNet, a route through a firewall, an NSG or the "
+            "registry's firewall dropping the connection look alike. The environment's outbound "
+            "address (or its NAT gateway's) is the one the registry sees; check it is allowed, "
+            "and that the subnet may reach the registry on 443.",
+            "A wrong credential or image name shows up in the revision's system logs as a 401 "
+            "or `manifest unknown`: `az containerapp logs show -n <app> -g <rg> --type system`.",
+        ]
     if hint is _H.ANONYMOUS_TOKEN or s.client in (Client.KUBELET, Client.CONTAINERD):
         return [
             "A 403 on the token request (`failed to fetch anonymous token` / `oauth token`) is "
@@ -378,3 +400,28 @@ def suspected(hint: FirewallHint | None, s: Subject) -> list[str]:
         "on its own also answers 403.",
         curl,
     ]
+
+
+_OTHER_CAUSES: dict[NotFirewallCause, str] = {
+    _C.AUTHENTICATION: "it asked for credentials, or the login it was given has expired: log in "
+    "to that registry again (with its own tool) and pull once more.",
+    _C.PERMISSION: "it refused this identity: the image is not public there, or the identity has "
+    "no pull access to that repository. Check the image's visibility and the identity's role on "
+    "that registry; a stale login for it refuses even public images (log out and retry).",
+    _C.NOT_FOUND: "the image or tag does not exist there: check the name and the tag.",
+    _C.RATE_LIMITED: "it limits how often it may be pulled from: log in, wait, or mirror the "
+    "image into your own registry.",
+}
+
+
+def other_registry(name: str, cause: NotFirewallCause | None) -> tuple[str, list[str]]:
+    """Summary and steps for an error from a registry that is not an Azure Container Registry."""
+    why = _OTHER_CAUSES.get(
+        cause or _C.SERVER_ERROR,
+        "its answer is in the error; that registry's own documentation explains it.",
+    )
+    return (
+        f"This error came from {name}, not from an Azure Container Registry: no ACR firewall "
+        "rule is involved.",
+        [f"{name} refused the pull: {why}", NO_RULE_HELPS],
+    )

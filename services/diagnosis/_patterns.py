@@ -288,12 +288,14 @@ FIREWALL_RULES = _rules(
      r"(?:\.[a-z0-9<>{}*-]{1,63}){1,8}['\"]?\s{1,3}(?:was\s{1,3})?denied"),
     (H.APP_SERVICE_DENIED, "denied", r"\"message\"\s{0,5}:\s{0,5}\"denied\"\s{0,5}\}"),
     (H.FIREWALL_LINK, "aka.ms/acr/firewall", r"aka\.ms/acr/firewall"),
+    # Weak: counts only when nothing else in the paste says what the registry answered.
+    (H.IMAGE_PULL_FAILURE, "imagepullfailure", r"imagepullfailure"),
 )  # fmt: skip
 #: The most telling hint first.
 HINT_PRIORITY: tuple[FirewallHint, ...] = (
     H.SENTENCE_CUT, H.MANAGED_IDENTITY_PULL, H.INACCESSIBLE_IMAGE, H.REFRESH_TOKEN, H.CHALLENGE,
     H.FORBIDDEN, H.REGISTRY_ACCESS_DENIED, H.ANONYMOUS_TOKEN, H.APP_SERVICE_DENIED,
-    H.FIREWALL_LINK, H.STATUS_403,
+    H.FIREWALL_LINK, H.STATUS_403, H.IMAGE_PULL_FAILURE,
 )  # fmt: skip
 
 #: Errors that are not the firewall, by cause. Which cause wins when several are present is
@@ -302,6 +304,16 @@ NOT_FIREWALL_RULES = _rules(
     (N.LOCAL_TOOL, "recognized",
      r"recognized\s{1,3}as\s{1,3}an\s{1,3}internal\s{1,3}or\s{1,3}external"),
     (N.LOCAL_TOOL, "daemon", r"connect\s{1,3}to\s{1,3}the\s{1,3}docker\s{1,3}daemon"),
+    # kubectl and other Kubernetes clients talking to the cluster's API server, not a registry.
+    (N.KUBERNETES_API, "unable",
+     r"unable\s{1,3}to\s{1,3}connect\s{1,3}to\s{1,3}the\s{1,3}server"),
+    (N.KUBERNETES_API, "specify",
+     r"did\s{1,3}you\s{1,3}specify\s{1,3}the\s{1,3}right\s{1,3}host\s{1,3}or\s{1,3}port"),
+    # Other registries' own wording: Google Artifact Registry's IAM refusal, ECR's expired login.
+    (N.PERMISSION, "artifactregistry",
+     r"permission\s{0,3}[\"']?artifactregistry\.[a-z.]{1,60}[\"']?\s{0,3}denied"),
+    (N.AUTHENTICATION, "expired",
+     r"authorization\s{1,3}token\s{1,3}has\s{1,3}expired"),
     (N.DNS, "such", r"no\s{1,3}such\s{1,3}host"),
     (N.DNS, "misbehaving", r"server\s{1,3}misbehaving"),
     (N.DNS, "resolution", r"temporary\s{1,3}failure\s{1,3}in\s{1,3}name\s{1,3}resolution"),
@@ -382,9 +394,28 @@ NOT_FIREWALL_RULES = _rules(
 )  # fmt: skip
 #: Which cause explains a paste that shows several (a timeout explains a later `not found`).
 CAUSE_PRIORITY: tuple[NotFirewallCause, ...] = (
-    N.LOCAL_TOOL, N.DNS, N.TLS, N.PRIVATE_ENDPOINT, N.CONNECTIVITY, N.RATE_LIMITED,
+    N.LOCAL_TOOL, N.KUBERNETES_API, N.DNS, N.TLS, N.PRIVATE_ENDPOINT, N.CONNECTIVITY,
+    N.RATE_LIMITED,
     N.NOT_FROM_REGISTRY, N.SERVER_ERROR, N.STORAGE, N.AUTHENTICATION, N.PERMISSION, N.NOT_FOUND,
 )  # fmt: skip
+#: Registries that are not Azure Container Registries, by host or by their own wording, and the
+#: name the card gives them. An error tied to one of these is never ACR's firewall.
+OTHER_REGISTRIES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"ghcr\.io\b"), "GitHub Container Registry (ghcr.io)"),
+    (re.compile(r"docker\.pkg\.dev\b"), "Google Artifact Registry"),
+    (re.compile(r"artifactregistry\."), "Google Artifact Registry"),
+    (re.compile(r"gcr\.io\b"), "Google Container Registry"),
+    (re.compile(r"\.dkr\.ecr\.[a-z0-9-]{1,30}\.amazonaws\.com"), "Amazon ECR"),
+    (re.compile(r"public\.ecr\.aws\b"), "Amazon ECR Public"),
+    (re.compile(r"reauthenticate\s{1,3}and\s{1,3}try\s{1,3}again"), "Amazon ECR"),
+    (re.compile(r"aws\s{1,3}ecr\s{1,3}get-login"), "Amazon ECR"),
+    (re.compile(r"registry-1\.docker\.io|auth\.docker\.io|index\.docker\.io"), "Docker Hub"),
+    (re.compile(r"quay\.io\b"), "Quay.io"),
+    (re.compile(r"registry\.gitlab\.com\b"), "GitLab Container Registry"),
+    (re.compile(r"mcr\.microsoft\.com\b"), "Microsoft Container Registry (mcr.microsoft.com)"),
+    (re.compile(r"nvcr\.io\b"), "NVIDIA NGC (nvcr.io)"),
+)
+
 #: Tools whose absence (`docker: not found`) is a local error, not a registry one.
 LOCAL_TOOLS = (
     r"docker|podman|nerdctl|crictl|ctr|helm|oras|skopeo|buildah|kubectl|az|regctl|crane|"
@@ -417,7 +448,7 @@ FOLLOWING_404 = re.compile(r"\b404\b")
 
 _CLIENT_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("container_apps", (
-        r"webhookinvalidparametervalue", r"containerapp", r"microsoft\.app\b",
+        r"webhookinvalidparametervalue", r"imagepullfailure", r"containerapp", r"microsoft\.app\b",
         r"template\.containers", r"unable\s{1,3}to\s{1,3}pull\s{1,3}image\s{1,3}using\s{1,3}"
         r"managed\s{1,3}identity")),
     ("container_instances", (

@@ -228,6 +228,14 @@ class _Paste:
         custom = self._custom_domain(tie, decision)
         repository, reference = self._image(tie, registry, custom)
         ips = dict.fromkeys(ip for d in decision.denials for ip in d.ips)
+        other = None
+        if decision.kind is not FailureKind.IP_DENIED and registry is None and custom is None:
+            other = self._other_registry(decision.anchors)
+        if other is not None and decision.kind is FailureKind.FIREWALL_SUSPECTED:
+            # A refusal from a registry that has no ACR firewall: that registry said no.
+            decision = decision._replace(
+                kind=FailureKind.NOT_FIREWALL, hint=None, cause=_N.PERMISSION
+            )
         return PullFailure(
             kind=decision.kind,
             ips=tuple(ips),
@@ -244,9 +252,22 @@ class _Paste:
             cause=decision.cause,
             hint=decision.hint,
             remote_ip=decision.remote_ip,
+            other_registry=other,
             correlation_id=self._correlation(tie),
             evidence=self._evidence(decision.anchors[0]) if decision.anchors else None,
         )
+
+    def _other_registry(self, anchors: list[tuple[int, int]]) -> str | None:
+        """The other registry (not ACR) the decisive evidence belongs to, if any: its host or
+        its own wording within reach of the evidence."""
+        if not anchors:
+            return None
+        start, end = anchors[0]
+        lo, hi = max(0, start - _TIE_BEFORE), end + _TIE_AFTER
+        for pattern, name in p.OTHER_REGISTRIES:
+            if pattern.search(self.low, lo, hi):
+                return name
+        return None
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -332,6 +353,9 @@ class _Paste:
             return _Decision(FailureKind.IP_DENIED, [(d.start, d.end) for d in denials], denials)
         self._many_gates = True
         firewall = cut + self._firewall_signals()
+        # `ImagePullFailure` says the pull failed, not why: anything the registry answered wins.
+        weak = [s for s in firewall if s.hint is _H.IMAGE_PULL_FAILURE]
+        firewall = [s for s in firewall if s.hint is not _H.IMAGE_PULL_FAILURE]
         hints = [s for s in firewall if s.hint is not None]
         if hints:
             # Named hints outrank everything else, so the other rules need not run at all.
@@ -356,6 +380,10 @@ class _Paste:
                 return _Decision(
                     FailureKind.NOT_FIREWALL, _spans(chosen), [], cause=cause, remote_ip=remote
                 )
+        if weak:
+            return _Decision(
+                FailureKind.FIREWALL_SUSPECTED, _spans(weak), [], hint=_H.IMAGE_PULL_FAILURE
+            )
         return _Decision(FailureKind.UNRECOGNIZED, [], [])
 
     def _denials(self) -> list[_Denial]:

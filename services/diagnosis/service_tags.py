@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import gc
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,16 @@ class ServiceTag:
         return tuple(ipaddress.ip_network(_cidr(*r)) for r in self.ranges)
 
 
+def _fetched_at(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
 class ServiceTagIndex:
     """Tag lookup by IP address, built once from the published tags."""
 
@@ -93,6 +105,10 @@ class ServiceTagIndex:
             (first, last, names) for (v, first, last), names in groups.items() if v == 6
         )
 
+    #: When the tags were fetched (a stored document's `fetchedAt`, a downloaded file's date);
+    #: None when nothing says.
+    published: datetime | None = None
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ServiceTagIndex:
         """Build from a parsed ServiceTags_Public document (or use the prebuilt index a stored
@@ -100,7 +116,9 @@ class ServiceTagIndex:
         # Building allocates some hundred thousand small objects that all live on: the cyclic
         # collector would walk them again and again meanwhile, for nothing (it doubled the cost).
         with _collector_paused():
-            return cls._from_json(data)
+            index = cls._from_json(data)
+        index.published = _fetched_at(data.get("fetchedAt"))
+        return index
 
     @classmethod
     def _from_json(cls, data: Mapping[str, Any]) -> ServiceTagIndex:
@@ -239,7 +257,13 @@ class ServiceTagIndex:
         """Read a ServiceTags JSON file; raises ServiceTagsError for unreadable or invalid files."""
         with _collector_paused():
             data = read_json(path, "service tags", ServiceTagsError)
-            return cls._from_json(data)
+            index = cls._from_json(data)
+        # Microsoft's download is named for its week: ServiceTags_Public_20260105.json.
+        dated = re.search(r"_(20\d{6})\.json$", str(path))
+        index.published = _fetched_at(data.get("fetchedAt")) or (
+            datetime.strptime(dated.group(1), "%Y%m%d").replace(tzinfo=UTC) if dated else None
+        )
+        return index
 
     def __len__(self) -> int:
         return len(self._tags)

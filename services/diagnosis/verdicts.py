@@ -147,20 +147,28 @@ def diagnose(
     known_ips: KnownIps | Mapping[str, str] | None = None,
     service_tags: ServiceTagIndex | None = None,
     refuse_azure_ips: frozenset[str] = frozenset(),
+    tags_problem: str | None = None,
 ) -> Diagnosis:
     """Explain a refused pull.
 
     `registries` are the snapshots the bot knows (none: judge from the paste alone); `known_ips`
     the organisation's egress networks; `service_tags` Microsoft's Azure address index;
     `refuse_azure_ips` the login servers whose policy refuses rules for Azure-owned addresses.
+    Fail closed (invariant 13): without an index, or with one that `tags_problem` says is not to
+    be trusted (too old), no temporary rule is offered for a public address the bot cannot tell
+    apart from Azure's, and the diagnosis says why.
     Pure: no I/O. Raises KnownIpsError if `known_ips` is a mapping with an invalid CIDR.
     """
+    if service_tags is None and tags_problem is None:
+        tags_problem = "the bot has no copy of Azure's service tags"
     if isinstance(known_ips, KnownIps):
         known = known_ips
     else:
         known = KnownIps(known_ips) if known_ips else _NO_KNOWN_IPS
     refused = frozenset(s.strip().lower() for s in refuse_azure_ips)
-    return _Diagnoser(failure, registries, known, service_tags, refused).run()
+    return _Diagnoser(
+        failure, registries, known, service_tags, refused, tags_problem=tags_problem
+    ).run()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -201,11 +209,14 @@ class _Diagnoser:
         known: KnownIps,
         tags: ServiceTagIndex | None,
         refuse_azure_ips: frozenset[str],
+        *,
+        tags_problem: str | None = None,
     ) -> None:
         self.failure = failure
         self.registries = tuple(registries)
         self.known = known
         self.tags = tags
+        self.tags_problem = tags_problem
         self.refuse_azure_ips = refuse_azure_ips
         self.registry, self.assumed, self.unknown_name = self._resolve_registry()
         # The covering rule of each pasted IP, looked up once.
@@ -403,7 +414,10 @@ class _Diagnoser:
     # -- verdicts ---------------------------------------------------------------------------
 
     def _not_firewall(self) -> Diagnosis:
-        summary, steps = _advice.not_firewall(self.failure.cause, self._subject())
+        if self.failure.other_registry:
+            summary, steps = _advice.other_registry(self.failure.other_registry, self.failure.cause)
+        else:
+            summary, steps = _advice.not_firewall(self.failure.cause, self._subject())
         return self._make(Verdict.NOT_A_FIREWALL_ERROR, None, summary, steps)
 
     def _unrecognized(self) -> Diagnosis:
@@ -777,6 +791,13 @@ class _Diagnoser:
         ]
         assert isinstance(ip, ipaddress.IPv4Address)  # IPv6 was handled before
         refusal = self._grant_blocker()
+        if refusal is None and self.tags_problem is not None:
+            # Fail closed: an Azure address is shared with other tenants and may change owner.
+            refusal = (
+                f"the bot cannot tell whether {ip} is one of Azure's shared addresses: "
+                f"{self.tags_problem}. Ask again once they are refreshed (the bot's owner can run "
+                "`python -m bot refresh-service-tags`)."
+            )
         return self._make(
             Verdict.IP_NOT_ALLOWED,
             ip,

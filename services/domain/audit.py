@@ -48,11 +48,19 @@ def _changed_fields(before: Grant | None, after: Grant) -> tuple[dict[str, Any],
     return {k: old.get(k) for k in keys}, {k: new[k] for k in keys}
 
 
-def transition_event(before: Grant | None, after: Grant, *, actor: str, at: datetime) -> AuditEvent:
-    """The event for `before → after`: the fields that changed, before and after."""
+def transition_event(
+    before: Grant | None,
+    after: Grant,
+    *,
+    actor: str,
+    at: datetime,
+    event_id: str | None = None,
+) -> AuditEvent:
+    """The event for `before → after`: the fields that changed, before and after. `event_id`
+    (default: a new one) makes a repeated append of the same event write nothing twice."""
     old, new = _changed_fields(before, after)
     return AuditEvent(
-        event_id=new_event_id(at),
+        event_id=event_id or new_event_id(at),
         kind="transition",
         at=at,
         actor=actor,

@@ -293,10 +293,28 @@ class ArmUnavailable(ArmError):
     """ARM kept failing (throttling, 5xx, dropped connections) until the retries ran out."""
 
 
-class RegistryBusy(Unavailable):
+class WriteOutcomeUnknown(ArmUnavailable):
+    """A PATCH was sent and no answer says whether it landed (a read time-out, a dropped
+    connection, a gateway time-out, a lost lock): ARM may still apply it later. Never re-sent
+    blind: the registry stays fenced until the write is seen or can no longer land."""
+
+    def __init__(self, registry: str, detail: str) -> None:
+        super().__init__(
+            registry,
+            f"Azure did not say whether the change to `{registry}`'s rules was made ({detail}); "
+            "the bot waits until it can tell, then looks again.",
+        )
+        self.detail = detail
+
+
+class WriteInFlight(Unavailable):
+    """An earlier write to the registry may still land: nothing is written before `until`, or
+    before a read shows it landed."""
+
     def __init__(self, registry: str, retry_after: timedelta) -> None:
         super().__init__(
-            f"Another change to `{registry}`'s rules is running; this one runs right after it."
+            f"An earlier change to `{registry}`'s rules may still be landing; the bot looks again "
+            "once it can tell."
         )
         self.registry = registry
         self.retry_after = retry_after
@@ -328,3 +346,5 @@ class DirectoryUnavailable(Unavailable):
             "can approve right now; try again in a few minutes."
         )
         self.group = group
+        #: Why, as Slack said it (`no_such_subteam`, `missing_scope`…).
+        self.detail = detail

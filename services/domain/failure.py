@@ -76,6 +76,8 @@ class NotFirewallCause(StrEnum):
     PRIVATE_ENDPOINT = "private_endpoint"
     #: Not a registry error at all: the tool or its daemon is missing (`docker: not found`).
     LOCAL_TOOL = "local_tool"
+    #: Not a registry at all: kubectl could not reach the cluster's API server.
+    KUBERNETES_API = "kubernetes_api"
 
 
 class FirewallHint(StrEnum):
@@ -104,6 +106,9 @@ class FirewallHint(StrEnum):
     SENTENCE_CUT = "sentence_cut"
     #: A bare HTTP 403 from a registry, no other explanation beside it.
     STATUS_403 = "status_403"
+    #: Container Apps: `ImagePullFailure` and no answer from the registry beside it (an
+    #: environment in a VNet whose route, NSG or the registry's firewall drops the pull).
+    IMAGE_PULL_FAILURE = "image_pull_failure"
 
 
 # --- the grammar of values taken from a paste ----------------------------------------------------
@@ -198,6 +203,7 @@ def _hostname(value: str) -> str:
 
 Hostname = Annotated[str, AfterValidator(_hostname)]
 Command = Annotated[str, _check(COMMAND, "command", 1000)]
+OtherRegistry = Annotated[str, _check(re.compile(r"[A-Za-z0-9 ().-]{1,60}"), "registry name", 60)]
 CorrelationId = Annotated[str, _check(CORRELATION_ID, "correlation id", 36)]
 Evidence = Annotated[str, AfterValidator(_one_line)]
 
@@ -235,6 +241,9 @@ class PullFailure(BaseModel):
     cause: NotFirewallCause | None = None
     #: For `firewall_suspected`: what made the refusal look like the firewall.
     hint: FirewallHint | None = None
+    #: The error came from another registry (`GitHub Container Registry (ghcr.io)`), never an
+    #: ACR login server or a configured custom domain: no ACR firewall is involved.
+    other_registry: OtherRegistry | None = None
     #: The address a connection error says the client dialled (a private endpoint's, say).
     #: Never the refused client: that one is only ever read from ACR's denial sentence.
     remote_ip: PasteIp | None = None

@@ -4,8 +4,8 @@ Map of this module:
 - `Grant`, `GrantState`, `TRANSITIONS` — the model and the whole state machine.
 - Checks on what a person typed (`validate_justification`, `validate_reason`, `validate_duration`).
 - Transitions, pure `Grant → Grant` functions: `approve` (one approval of possibly two), `deny`,
-  `withdraw`, `lapse`, `record_intent`, `activate`, `fail`, `extend`, `expire`, `revoke`,
-  `release`, `flag_vanished`. Each refuses with a `DomainError` and changes nothing then.
+  `withdraw`, `lapse`, `activate`, `fail`, `extend`, `expire`, `revoke`, `retire`, `release`,
+  `flag_vanished`. Each refuses with a `DomainError` and changes nothing then.
 - `index_rows(grant)` — every index row a grant in its state needs, derived by one pure function:
   the store writes the new rows before the grant and drops the old ones after it.
 
@@ -76,7 +76,6 @@ OPEN_STATES = frozenset({GrantState.PENDING, GrantState.APPROVED, GrantState.ACT
 NEEDS_RULE_STATES = frozenset({GrantState.APPROVED, GrantState.ACTIVE})
 #: Ended states reached after an approval: the bot may have written a rule the reconcile settles.
 RULE_ENDED_STATES = frozenset({GrantState.EXPIRED, GrantState.REVOKED, GrantState.FAILED})
-TERMINAL_STATES = frozenset(GrantState) - OPEN_STATES
 
 
 class Requester(BaseModel):
@@ -84,6 +83,13 @@ class Requester(BaseModel):
 
     user_id: str
     team_id: str
+
+
+#: `MessageRef.kind`s: the approvers' card, the thread the request came from, and a message the
+#: requester was sent.
+APPROVAL_CARD = "approval_card"
+REQUESTER_THREAD = "requester_thread"
+REQUESTER_MESSAGE = "requester_message"
 
 
 class MessageRef(BaseModel):
@@ -145,6 +151,9 @@ class Grant(BaseModel):
     covered_by: str | None = None
     #: The reconcile has settled this ended grant's rule (removed, or nothing to remove).
     released: bool = False
+    #: When the reconcile removed the bot's entry this grant used (None: not removed by the bot:
+    #: another grant still uses it, a foreign rule admitted the address, or it was gone already).
+    rule_removed_at: AwareDatetime | None = None
     #: When the reconcile found an active grant's rule gone (flagged to approvers once).
     rule_vanished_at: AwareDatetime | None = None
     cap_slot: int | None = None
@@ -351,22 +360,18 @@ def lapse(grant: Grant, *, now: datetime) -> Grant:
     )
 
 
-def record_intent(
-    grant: Grant, *, entry: str | None, preexisted: bool, covered_by: str | None
+def activate(
+    grant: Grant,
+    *,
+    now: datetime,
+    policy: Policy,
+    entry: str | None,
+    covered_by: str | None = None,
 ) -> Grant:
-    """What the reconcile is about to do for an approved grant, written before the PATCH."""
-    if grant.state is not GrantState.APPROVED:
-        raise InvalidTransition(grant.id, grant.state, GrantState.APPROVED)
-    return grant.model_copy(
-        update={"rule_entry": entry, "rule_preexisted": preexisted, "covered_by": covered_by}
-    )
-
-
-def activate(grant: Grant, *, now: datetime, policy: Policy, entry: str | None) -> Grant:
     """approved → active: the rule is on the registry (verified); the expiry clock starts now.
 
-    `entry` is the bot's entry as the registry spells it, or None when a foreign rule covers the
-    address (`rule_preexisted`, recorded by `record_intent`).
+    `entry` is the bot's entry as the registry spells it, or None when a rule the bot did not
+    write, `covered_by`, admits the address (`rule_preexisted`: the grant never removes it).
     """
     _require(grant, GrantState.ACTIVE)
     if grant.state is not GrantState.APPROVED:
@@ -378,8 +383,9 @@ def activate(grant: Grant, *, now: datetime, policy: Policy, entry: str | None) 
             "activated_at": now,
             "expires_at": now + duration,
             "remind_at": _reminder(now, now + duration, policy),
-            "rule_entry": entry if entry is not None else grant.rule_entry,
-            "rule_preexisted": entry is None and grant.rule_preexisted,
+            "rule_entry": entry,
+            "rule_preexisted": entry is None,
+            "covered_by": covered_by if entry is None else None,
         }
     )
 
@@ -520,8 +526,9 @@ def expire(grant: Grant, *, now: datetime) -> Grant:
         raise InvalidTransition(
             grant.id, grant.state, GrantState.EXPIRED, "This grant has not expired yet."
         )
+    # It ended at its deadline, whenever the bot got to it; the rule's removal is recorded apart.
     return grant.model_copy(
-        update={"state": GrantState.EXPIRED, "ended_by": SYSTEM_ACTOR, "ended_at": now}
+        update={"state": GrantState.EXPIRED, "ended_by": SYSTEM_ACTOR, "ended_at": grant.expires_at}
     )
 
 
@@ -543,11 +550,30 @@ def revoke(
     )
 
 
-def release(grant: Grant) -> Grant:
+def retire(grant: Grant, *, now: datetime, reason: str) -> Grant:
+    """An open grant on a registry the bot no longer manages ends now, by the bot: a pending one
+    lapses, an approved or active one is revoked, so its rule is removed by the next reconcile."""
+    if grant.state is GrantState.PENDING:
+        to_state = GrantState.LAPSED
+    elif grant.state in NEEDS_RULE_STATES:
+        to_state = GrantState.REVOKED
+    else:
+        raise InvalidTransition(grant.id, grant.state, grant.state, "It has ended already.")
+    return grant.model_copy(
+        update={
+            "state": to_state,
+            "ended_by": SYSTEM_ACTOR,
+            "ended_at": now,
+            "end_reason": reason,
+        }
+    )
+
+
+def release(grant: Grant, *, rule_removed_at: datetime | None = None) -> Grant:
     """An ended grant whose rule the reconcile has settled; it leaves the registry's work list."""
     if grant.state not in RULE_ENDED_STATES:
         raise InvalidTransition(grant.id, grant.state, grant.state, "Only ended grants release.")
-    return grant.model_copy(update={"released": True})
+    return grant.model_copy(update={"released": True, "rule_removed_at": rule_removed_at})
 
 
 def flag_vanished(grant: Grant, *, now: datetime) -> Grant:

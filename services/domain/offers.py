@@ -33,3 +33,13 @@ class Offer(BaseModel):
     #: The client named in the paste (docker, container_apps…), for the help on finding an IP.
     client: str = "unknown"
     created_at: AwareDatetime
+    #: More addresses requested together with `ip` (a resource's egress addresses, looked up).
+    more_ips: tuple[ipaddress.IPv4Address, ...] = ()
+    #: For a paste that hid the address: the kind of resource an egress lookup would read, and
+    #: the ids of that kind's resources the card offered (the card's choice is an index here).
+    lookup_kind: str | None = None
+    candidates: tuple[str, ...] = ()
+
+    @property
+    def ips(self) -> tuple[ipaddress.IPv4Address, ...]:
+        return ((self.ip,) if self.ip is not None else ()) + self.more_ips

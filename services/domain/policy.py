@@ -71,6 +71,22 @@ class RegistryConfig(BaseModel):
         )
 
 
+def config_from_resource_id(resource_id: str, login_server: str) -> RegistryConfig:
+    """Enough of a registry's configuration to reach it through ARM, from its resource id: for a
+    registry taken out of the configuration that still holds the bot's entries."""
+    parts = [p for p in resource_id.split("/") if p]
+    lowered = [p.lower() for p in parts]
+    try:
+        subscription = parts[lowered.index("subscriptions") + 1]
+        group = parts[lowered.index("resourcegroups") + 1]
+        name = parts[lowered.index("registries") + 1]
+    except (ValueError, IndexError):
+        raise RegistryNotManaged(login_server) from None
+    return RegistryConfig(
+        name=name, subscription_id=subscription, resource_group=group, login_server=login_server
+    )
+
+
 class RegistryDirectory:
     """The managed registries, found by name, login server or custom domain (case-insensitive)."""
 

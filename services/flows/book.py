@@ -13,12 +13,13 @@ transition or a request still being written, whose rows come first) and never ac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from services.domain.audit import transition_event
 from services.domain.errors import ConcurrentUpdate, GrantNotFound
 from services.domain.grants import Grant, IndexRow, index_rows
+from services.domain.jobs import GrantNotice
 from services.domain.policy import RegistryConfig, approver_group_of, approvers_of
 from services.ports import IndexEntry, Ports
 
@@ -39,11 +40,14 @@ def transition(
     change: Callable[[Grant, datetime], Grant],
     *,
     actor: str,
+    announce: Callable[[Grant], Sequence[GrantNotice]] | None = None,
 ) -> tuple[Grant, Grant]:
     """Apply `change` to the stored grant and store the result; returns (before, after).
 
     `change` raises a `DomainError` to refuse (nothing is written then). On a lost race the
-    grant is read again and `change` re-applied, so the loser sees the winner's state.
+    grant is read again and `change` re-applied, so the loser sees the winner's state. The
+    notices `announce` gives for the changed grant are queued before it is stored (see
+    `GrantNotice`): a process dying in between loses none.
     """
     while True:
         current, etag = ports.grants.get(grant_id)
@@ -51,6 +55,8 @@ def transition(
         updated = change(current, now)
         if updated == current:
             return current, current
+        for notice in announce(updated) if announce is not None else ():
+            ports.jobs.send(notice)
         old, new = index_rows(current), index_rows(updated)
         ports.grants.put_rows(new - old, grant_id)
         try:

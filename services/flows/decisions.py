@@ -8,7 +8,7 @@ reconcile; everything that people should see becomes a `GrantNotice` job.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from services.domain.errors import RequestLapsed
@@ -25,6 +25,7 @@ from services.domain.grants import (
 )
 from services.domain.jobs import GrantEvent, GrantNotice, ReconcileJob
 from services.flows.book import approvers_for, transition
+from services.flows.expiry import schedule_expiry
 from services.flows.requests import lapse_quietly
 from services.ports import Ports
 
@@ -34,6 +35,7 @@ def _as_approver(
     grant_id: str,
     approver: str,
     change: Callable[[Grant, datetime, frozenset[str]], Grant],
+    announce: Callable[[Grant], Sequence[GrantNotice]],
 ) -> Grant:
     """Apply an approver's `change` with the approvers of the grant's registry, worked out here;
     a request found past its deadline on the way is lapsed."""
@@ -41,7 +43,11 @@ def _as_approver(
     approvers = approvers_for(ports, ports.registries.get(grant.registry), approver)
     try:
         _, after = transition(
-            ports, grant_id, lambda g, now: change(g, now, approvers), actor=approver
+            ports,
+            grant_id,
+            lambda g, now: change(g, now, approvers),
+            actor=approver,
+            announce=announce,
         )
     except RequestLapsed:
         lapse_quietly(ports, grant_id)
@@ -49,8 +55,36 @@ def _as_approver(
     return after
 
 
-def _notice(ports: Ports, grant: Grant, event: GrantEvent, actor: str, seq: str = "") -> None:
-    ports.jobs.send(GrantNotice(grant_id=grant.id, event=event, actor=actor, seq=seq))
+def _notice(
+    event: GrantEvent, actor: str, seq: Callable[[Grant], str] | None = None
+) -> Callable[[Grant], Sequence[GrantNotice]]:
+    """The notice announcing `event`, made from the changed grant (queued before it is stored)."""
+
+    def announce(grant: Grant) -> Sequence[GrantNotice]:
+        number = seq(grant) if seq is not None else ""
+        return [GrantNotice(grant_id=grant.id, event=event, actor=actor, seq=number)]
+
+    return announce
+
+
+def _approval_notice(approver: str) -> Callable[[Grant], Sequence[GrantNotice]]:
+    def announce(grant: Grant) -> Sequence[GrantNotice]:
+        if grant.state is GrantState.APPROVED:
+            return [GrantNotice(grant_id=grant.id, event=GrantEvent.APPROVED, actor=approver)]
+        return [
+            GrantNotice(
+                grant_id=grant.id,
+                event=GrantEvent.APPROVAL_ADDED,
+                actor=approver,
+                seq=str(len(grant.approvals)),
+            )
+        ]
+
+    return announce
+
+
+def _extensions(grant: Grant) -> str:
+    return str(grant.extension_count)
 
 
 def approve_grant(
@@ -75,28 +109,25 @@ def approve_grant(
             policy=ports.policy,
             duration=duration,
         ),
+        _approval_notice(approver),
     )
     if after.state is GrantState.APPROVED:
         ports.jobs.send(ReconcileJob(registry=after.registry))
-        _notice(ports, after, GrantEvent.APPROVED, approver)
-    else:
-        _notice(ports, after, GrantEvent.APPROVAL_ADDED, approver, str(len(after.approvals)))
     return after
 
 
 def deny_grant(ports: Ports, grant_id: str, *, approver: str, reason: str | None = None) -> Grant:
     """pending → denied, with an optional reason the requester is told. Same checks as approve."""
     cleaned = validate_reason(reason, ports.policy)
-    after = _as_approver(
+    return _as_approver(
         ports,
         grant_id,
         approver,
         lambda g, now, approvers: deny(
             g, approver=approver, approvers=approvers, now=now, reason=cleaned
         ),
+        _notice(GrantEvent.DENIED, approver),
     )
-    _notice(ports, after, GrantEvent.DENIED, approver)
-    return after
 
 
 def request_extension_of(ports: Ports, grant_id: str, *, actor: str, duration: timedelta) -> Grant:
@@ -110,23 +141,22 @@ def request_extension_of(ports: Ports, grant_id: str, *, actor: str, duration: t
             g, actor=actor, duration=duration, now=now, policy=ports.policy
         ),
         actor=actor,
+        announce=_notice(GrantEvent.EXTENSION_REQUESTED, actor, _extensions),
     )
-    _notice(ports, after, GrantEvent.EXTENSION_REQUESTED, actor, str(after.extension_count))
     return after
 
 
 def deny_extension_of(ports: Ports, grant_id: str, *, approver: str) -> Grant:
     """An approver refuses the extension asked for; the grant ends when it was going to."""
-    after = _as_approver(
+    return _as_approver(
         ports,
         grant_id,
         approver,
         lambda g, now, approvers: deny_extension(
             g, approver=approver, approvers=approvers, now=now
         ),
+        _notice(GrantEvent.EXTENSION_DENIED, approver, _extensions),
     )
-    _notice(ports, after, GrantEvent.EXTENSION_DENIED, approver, str(after.extension_count))
-    return after
 
 
 def extend_grant(
@@ -149,8 +179,9 @@ def extend_grant(
             now=now,
             policy=ports.policy,
         ),
+        _notice(GrantEvent.EXTENDED, approver, _extensions),
     )
-    _notice(ports, after, GrantEvent.EXTENDED, approver, str(after.extension_count))
+    schedule_expiry(ports, after)
     return after
 
 
@@ -168,7 +199,7 @@ def revoke_grant(ports: Ports, grant_id: str, *, actor: str, reason: str | None 
         grant_id,
         lambda g, now: revoke(g, actor=actor, approvers=approvers, now=now, reason=cleaned),
         actor=actor,
+        announce=_notice(GrantEvent.REVOKED, actor),
     )
     ports.jobs.send(ReconcileJob(registry=after.registry))
-    ports.jobs.send(GrantNotice(grant_id=grant_id, event=GrantEvent.REVOKED, actor=actor))
     return after

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from services.clock import Clock
 from services.diagnosis.parsing import parse_pull_failure
 from services.diagnosis.verdicts import Diagnosis, Verdict, diagnose
+from services.domain.egress import PublicIpOwner
 from services.domain.errors import DomainError
 from services.domain.ids import new_ulid
 from services.domain.offers import Offer
@@ -62,6 +63,8 @@ class DiagnosisResult(BaseModel):
     diagnosis: Diagnosis
     #: Registries that could not be read, with why (the diagnosis went ahead without them).
     registry_errors: tuple[str, ...] = ()
+    #: Pasted addresses that are the organisation's own public IP resources (found in Azure).
+    owners: tuple[PublicIpOwner, ...] = ()
 
 
 def _targets(ports: Ports, named: str | None) -> list[RegistryConfig]:
@@ -95,9 +98,15 @@ def diagnose_paste(
         registries=snapshots,
         known_ips=ports.lookups.known_ips,
         service_tags=ports.lookups.service_tags,
+        tags_problem=ports.lookups.service_tags_problem,
         refuse_azure_ips=refusing,
     )
-    return DiagnosisResult(diagnosis=result, registry_errors=tuple(errors))
+    answer = DiagnosisResult(diagnosis=result, registry_errors=tuple(errors))
+    if ports.egress is None:
+        return answer
+    from services.flows.egress import name_owners  # noqa: PLC0415 (it imports this module)
+
+    return name_owners(ports, answer)
 
 
 #: Verdicts whose card lets the person enter the address the paste did not show.

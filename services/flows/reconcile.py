@@ -2,24 +2,35 @@
 
 1. Take the registry's lock without waiting; busy means "run again shortly" (`BUSY`), since the
    holder will most likely do this work too.
-2. Under the lock: read the quota, then GET the registry, read its grants and the bot's entries,
-   and plan one new `ipRules` list (`services.domain.reconcile.plan_reconcile`). Nothing else
-   happens between the GET and the PATCH.
-3. Write the intent before the PATCH: each entry about to be added or removed, and on each
-   approved grant the entry it will own (or the foreign rule that covers it). A crash from here on
-   is recovered by running the same reconcile again: the entries say what is the bot's.
-4. One PATCH, wait for it, read back and verify every change and every rule kept; then activate,
-   fail, flag or release each grant, record the entries as the registry spells them, audit the
-   change, release the lock, and queue the notices.
+2. Read the registry's fence (`services.domain.reconcile.Fence`). An earlier write that may still
+   land (a process killed during its PATCH, an answer that never came, a lease lost during it)
+   keeps the registry fenced: nothing is written until a read shows it landed or its time is up
+   (`RETRY` with the time left), because a write re-sent meanwhile could be overtaken by it.
+3. Record the intent before the read, in one transaction with the fence: each entry the bot is
+   about to add (INTENDED) or remove (REMOVING), from what the store knows. A crash from here on is
+   recovered by running the same reconcile again: the entries say what is the bot's.
+4. Read the quota, GET the registry and plan one new `ipRules` list
+   (`services.domain.reconcile.plan_reconcile`). Between the GET's answer and the PATCH there is
+   only planning (`ReconcileReport.window_ms`); when the registry disagrees with the intent
+   recorded (someone added or removed a rule since the bot last looked), the intent is corrected
+   and the registry read again first.
+5. One PATCH, never re-sent blind; then the lease is confirmed (a lease lost during a slow write
+   leaves the outcome unknown, never "done"), the rules are read back and verified, and what
+   changed without the plan (a concurrent edit) is reported. Then the entries and the fence are
+   settled in one transaction, each grant is activated, failed, flagged or released, the change is
+   audited, the lock is released and the notices are queued.
 
 Safe to run any number of times and after any crash; it never waits for a lock, it asks to be run
-again (`retry_after`) instead.
+again (`retry_after`) instead. A registry taken out of the configuration is still reached through
+its fence's resource id: its open grants end and the bot's entries are removed.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,6 +41,7 @@ from services.domain.audit import registry_change_event
 from services.domain.errors import (
     ArmError,
     ArmUnavailable,
+    ConcurrentUpdate,
     DomainError,
     InvalidTransition,
     LockLost,
@@ -37,6 +49,8 @@ from services.domain.errors import (
     RegistryNotFound,
     RuleQuotaFull,
     VerificationFailed,
+    WriteInFlight,
+    WriteOutcomeUnknown,
 )
 from services.domain.grants import (
     NEEDS_RULE_STATES,
@@ -47,27 +61,39 @@ from services.domain.grants import (
     activate,
     fail,
     flag_vanished,
-    record_intent,
     registry_partition,
     release,
+    retire,
 )
-from services.domain.jobs import GrantEvent, GrantNotice, ReconcileJob
-from services.domain.policy import Policy, RegistryConfig
+from services.domain.jobs import GrantEvent, GrantNotice, ReconcileJob, RegistryNotice
+from services.domain.policy import Policy, RegistryConfig, config_from_resource_id
 from services.domain.reconcile import (
+    ConcurrentEdit,
     EntryState,
+    Fence,
     OwnedEntry,
     Plan,
+    concurrent_edit,
+    disowned,
+    intents_before_read,
     plan_reconcile,
     spelling_after,
+    taken_by_late_write,
     verify,
 )
+from services.domain.registry import RawRule, RegistrySnapshot
 from services.flows.book import grants_in, transition
+from services.flows.expiry import schedule_expiry
 from services.ports import Lease, Ports
 
 logger = logging.getLogger(__name__)
 
 #: The longest a failing registry's reconcile waits before it runs again.
 MAX_RETRY_DELAY = timedelta(minutes=5)
+#: Times the registry is read again when it disagrees with the intent just recorded.
+_READS = 3
+#: Why the open grants of a registry taken out of the configuration end.
+UNMANAGED_REASON = "the registry was taken out of the bot's configuration"
 
 
 class ReconcileStatus(StrEnum):
@@ -77,7 +103,8 @@ class ReconcileStatus(StrEnum):
     NOTHING_TO_DO = "nothing_to_do"
     #: Another worker holds the registry's lock: run again after `retry_after`.
     BUSY = "busy"
-    #: ARM or the verification failed for now: run again after `retry_after`.
+    #: ARM or the verification failed for now, or an earlier write may still land: run again
+    #: after `retry_after`.
     RETRY = "retry"
     #: The registry cannot be changed at all (not found, no permission); approved grants failed.
     FAILED = "failed"
@@ -104,23 +131,48 @@ class ReconcileReport:
     plan: Plan | None = None
     rules_before: list[str] = field(default_factory=list)
     rules_after: list[str] = field(default_factory=list)
+    #: Rules that changed without the plan while the bot wrote (reported to the approvers).
+    concurrent: ConcurrentEdit | None = None
+    #: Rules an earlier write of the bot's, landing late with its older list, took away.
+    taken_late: list[str] = field(default_factory=list)
+    #: The bot's own work between the GET's answer and sending the PATCH, in milliseconds.
+    window_ms: float | None = None
+    #: Whether the registry has left the configuration (its rules are being cleared).
+    unmanaged: bool = False
 
 
-def _values(rules: list[dict[str, object]]) -> list[str]:
+def _values(rules: Sequence[RawRule]) -> list[str]:
     return [str(r.get("value", "")) for r in rules]
 
 
 def has_work(ports: Ports, registry: str) -> bool:
     """Whether the store says the registry's rules need changing: an approved grant, an ended
-    grant not settled, or an entry of the bot's that no open grant needs (table reads only)."""
+    grant not settled, an entry of the bot's that no open grant needs, or a write whose outcome
+    is not settled yet (table reads only)."""
     grants = grants_in(ports, registry_partition(registry))
     if any(g.state is GrantState.APPROVED or g.state in RULE_ENDED_STATES for g in grants):
+        return True
+    fence, _ = ports.grants.fence(registry)
+    if fence is not None and fence.until is not None:
         return True
     needed = {g.ip for g in grants if g.state in NEEDS_RULE_STATES}
     return any(
         e.ip not in needed or e.state is not EntryState.PRESENT
         for e in ports.grants.entries(registry)
     )
+
+
+def _target(ports: Ports, registry: str) -> tuple[RegistryConfig | None, bool]:
+    """The registry's configuration and whether it is managed; a registry taken out of the
+    configuration is reached through its fence's resource id (None when the bot never wrote)."""
+    found = ports.registries.find(registry)
+    if found is not None:
+        return found, True
+    login = registry.strip().lower()
+    fence, _ = ports.grants.fence(login)
+    if fence is None or not fence.resource_id:
+        return None, False
+    return config_from_resource_id(fence.resource_id, login), False
 
 
 def reconcile_registry(
@@ -135,28 +187,107 @@ def reconcile_registry(
 
     `check` reads the registry even when the store shows nothing to do (to notice rules removed
     by hand); `dry_run` (default: the settings') plans and writes nothing; `attempt` counts the
-    runs in a row that were busy or failing, for the back-off. Raises `RegistryNotManaged`.
+    runs in a row that were busy or failing, for the back-off. A registry taken out of the
+    configuration has its open grants ended and the bot's entries removed.
     """
-    config = ports.registries.get(registry)
-    login = config.effective_login_server
+    config, managed = _target(ports, registry)
+    login = config.effective_login_server if config else registry.strip().lower()
     dry = ports.dry_run if dry_run is None else dry_run
+    notices: list[GrantNotice | RegistryNotice] = []
+    if not managed and not dry:
+        _retire_open_grants(ports, login, notices)
+    if config is None:
+        # Never written by the bot: nothing of its own to remove; settle what is left.
+        report = ReconcileReport(login, ReconcileStatus.NOTHING_TO_DO, unmanaged=True)
+        if not dry:
+            report.released = _settle_without_registry(ports, login, notices)
+        _send(ports, notices)
+        return report
     if not check and not dry and not has_work(ports, login):
-        return ReconcileReport(login, ReconcileStatus.NOTHING_TO_DO)
+        _send(ports, notices)
+        return ReconcileReport(login, ReconcileStatus.NOTHING_TO_DO, unmanaged=not managed)
     held = None if dry else ports.lock.try_hold(config.name)
     if not dry and held is None:
+        _send(ports, notices)
         return ReconcileReport(login, ReconcileStatus.BUSY, retry_after=_busy_delay(ports))
-    notices: list[GrantNotice] = []
     with held if held is not None else nullcontext(None) as lease:
         try:
             report = _converge(ports, config, lease, dry, notices)
-        except (ArmUnavailable, LockLost, VerificationFailed, RuleQuotaFull) as exc:
+        except WriteInFlight as exc:
+            report = _retry_later(ports, login, exc, attempt, notices, delay=exc.retry_after)
+        except (
+            ArmUnavailable,
+            LockLost,
+            VerificationFailed,
+            RuleQuotaFull,
+            ConcurrentUpdate,
+        ) as exc:
             report = _retry_later(ports, login, exc, attempt, notices)
-        except (RegistryNotFound, NotPremium, ArmError) as exc:
-            report = ReconcileReport(login, ReconcileStatus.FAILED, error=exc.message)
-            report.failed = _fail_approved(ports, login, exc.message, notices, overdue_only=False)
+        except RegistryNotFound as exc:
+            if not managed:
+                # Deleted with its rules: nothing of the bot's is left on it.
+                report = ReconcileReport(login, ReconcileStatus.DONE, unmanaged=True)
+                report.released = _settle_without_registry(ports, login, notices)
+            else:
+                report = _failed(ports, login, exc, notices)
+        except (NotPremium, ArmError) as exc:
+            report = _failed(ports, login, exc, notices)
+    report.unmanaged = not managed
+    _send(ports, notices)
+    return report
+
+
+def _send(ports: Ports, notices: Sequence[GrantNotice | RegistryNotice]) -> None:
     for notice in notices:
         ports.jobs.send(notice)
+
+
+def _failed(
+    ports: Ports, login: str, exc: DomainError, notices: list[GrantNotice | RegistryNotice]
+) -> ReconcileReport:
+    report = ReconcileReport(login, ReconcileStatus.FAILED, error=exc.message)
+    report.failed = _fail_approved(ports, login, exc.message, notices, overdue_only=False)
     return report
+
+
+def _retire_open_grants(
+    ports: Ports, login: str, notices: list[GrantNotice | RegistryNotice]
+) -> None:
+    for grant in grants_in(ports, registry_partition(login)):
+        if not grant.is_open:
+            continue
+        try:
+            transition(
+                ports,
+                grant.id,
+                lambda g, now: retire(g, now=now, reason=UNMANAGED_REASON),
+                actor=SYSTEM_ACTOR,
+                announce=_ended_notice,
+            )
+        except InvalidTransition:
+            continue
+
+
+def _ended_notice(grant: Grant) -> list[GrantNotice]:
+    event = GrantEvent.LAPSED if grant.state is GrantState.LAPSED else GrantEvent.REVOKED
+    return [GrantNotice(grant_id=grant.id, event=event)]
+
+
+def _settle_without_registry(
+    ports: Ports, login: str, notices: list[GrantNotice | RegistryNotice]
+) -> list[Grant]:
+    """Release the ended grants of a registry the bot cannot reach and holds nothing on."""
+    released: list[Grant] = []
+    for grant in grants_in(ports, registry_partition(login)):
+        if grant.state in RULE_ENDED_STATES and not grant.released:
+            _step(ports, grant, change=_release, event=None, into=released)
+    for entry in ports.grants.entries(login):
+        logger.error(
+            "%s is not configured and was never reached by the bot: its entry %s stays",
+            login,
+            entry.value,
+        )
+    return released
 
 
 def _busy_delay(ports: Ports) -> timedelta:
@@ -165,13 +296,25 @@ def _busy_delay(ports: Ports) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def _fence_window(ports: Ports) -> timedelta:
+    settings = ports.settings
+    return timedelta(seconds=settings.arm.write_fence_seconds if settings is not None else 120.0)
+
+
 def _retry_later(
-    ports: Ports, login: str, exc: DomainError, attempt: int, notices: list[GrantNotice]
+    ports: Ports,
+    login: str,
+    exc: DomainError,
+    attempt: int,
+    notices: list[GrantNotice | RegistryNotice],
+    *,
+    delay: timedelta | None = None,
 ) -> ReconcileReport:
     logger.warning("reconcile of %s failed for now (attempt %d): %s", login, attempt, exc.message)
-    settings = ports.settings
-    base = settings.arm.failure_retry_seconds if settings is not None else 20.0
-    delay = min(timedelta(seconds=base * 2 ** min(attempt, 10)), MAX_RETRY_DELAY)
+    if delay is None:
+        settings = ports.settings
+        base = settings.arm.failure_retry_seconds if settings is not None else 20.0
+        delay = min(timedelta(seconds=base * 2 ** min(attempt, 10)), MAX_RETRY_DELAY)
     report = ReconcileReport(login, ReconcileStatus.RETRY, retry_after=delay, error=exc.message)
     # Grants past their activation deadline stop waiting; the others are told it takes longer
     # (once, on the first failure).
@@ -185,7 +328,7 @@ def _fail_approved(
     ports: Ports,
     login: str,
     reason: str,
-    notices: list[GrantNotice],
+    notices: list[GrantNotice | RegistryNotice],
     *,
     overdue_only: bool,
     tell_waiting: bool = False,
@@ -201,13 +344,52 @@ def _fail_approved(
             continue
         try:
             _, after = transition(
-                ports, grant.id, partial(_fail, reason=reason), actor=SYSTEM_ACTOR
+                ports,
+                grant.id,
+                partial(_fail, reason=reason),
+                actor=SYSTEM_ACTOR,
+                announce=lambda g: [GrantNotice(grant_id=g.id, event=GrantEvent.FAILED)],
             )
         except InvalidTransition:
             continue
         failed.append(after)
-        notices.append(GrantNotice(grant_id=grant.id, event=GrantEvent.FAILED))
     return failed
+
+
+@dataclass
+class _Ledger:
+    """The registry's fence and entries as this reconcile holds them."""
+
+    fence: Fence | None
+    etag: str | None
+    entries: dict[ipaddress.IPv4Address, OwnedEntry]
+    #: Entries recorded by this reconcile (not there before it).
+    fresh: set[ipaddress.IPv4Address] = field(default_factory=set)
+
+    @property
+    def last_seen(self) -> tuple[str, ...] | None:
+        return self.fence.last_seen if self.fence is not None else None
+
+    def foreign_picture(self, rules: Sequence[RawRule]) -> tuple[str, ...]:
+        """The values of `rules` that are not the bot's entries (what `last_seen` keeps)."""
+        own = {e.value for e in self.entries.values()}
+        return tuple(v for v in _values(rules) if v not in own)
+
+
+def _commit(
+    ports: Ports,
+    book: _Ledger,
+    fence: Fence,
+    *,
+    put: Sequence[OwnedEntry] = (),
+    drop: Sequence[ipaddress.IPv4Address] = (),
+) -> None:
+    book.etag = ports.grants.commit(fence.registry, fence=fence, etag=book.etag, put=put, drop=drop)
+    book.fence = fence
+    for ip in drop:
+        book.entries.pop(ip, None)
+    for entry in put:
+        book.entries[entry.ip] = entry
 
 
 def _converge(
@@ -215,57 +397,116 @@ def _converge(
     config: RegistryConfig,
     lease: Lease | None,
     dry: bool,
-    notices: list[GrantNotice],
+    notices: list[GrantNotice | RegistryNotice],
 ) -> ReconcileReport:
     login = config.effective_login_server
-    usage = ports.registry.usage(config)  # before the GET: nothing may come between GET and PATCH
-    snapshot = ports.registry.read(config)
+    now = ports.clock.now()
+    fence, etag = ports.grants.fence(login)
+    book = _Ledger(fence, etag, {e.ip: e for e in ports.grants.entries(login)})
     grants = [
         g
         for g in grants_in(ports, registry_partition(login))
         if g.state in NEEDS_RULE_STATES or g.state in RULE_ENDED_STATES
     ]
-    plan = plan_reconcile(
-        state=snapshot.state,
-        rules=snapshot.ip_rules,
-        grants=grants,
-        entries=ports.grants.entries(login),
-        limit=usage.limit,
-        headroom=ports.policy.quota_headroom,
-    )
-    report = ReconcileReport(
-        login,
-        ReconcileStatus.DRY_RUN if dry else ReconcileStatus.DONE,
-        plan=plan,
-        added=list(plan.adds.values()),
-        removed=[e.value for e in plan.removes],
-        gone=[e.value for e in plan.gone],
-        rules_before=_values(plan.rules_before),
-        rules_after=_values(plan.new_rules),
-    )
+    earlier: Fence | None = None
+    if fence is not None and fence.in_flight(now) and not dry:
+        _wait_for_earlier_write(ports, config, book, fence, now)  # returns only when it has landed
+        earlier = fence
+    elif fence is not None and fence.until is not None and fence.sent is not None:
+        earlier = fence  # its time is up: it landed, or never will; it may have taken rules
+
+    if not dry:
+        intents = intents_before_read(
+            registry=login,
+            grants=grants,
+            entries=book.entries.values(),
+            last_seen=book.last_seen,
+            now=now,
+        )
+        book.fresh = {e.ip for e in intents if e.ip not in book.entries}
+        _commit(ports, book, _fence(config, now + _fence_window(ports), book, now=now), put=intents)
+
+    usage = ports.registry.usage(config)  # before the GET: nothing may come between GET and PATCH
+    for _ in range(_READS):
+        snapshot = ports.registry.read(config)
+        read_at = time.perf_counter()
+        foreign = disowned(
+            book.entries.values(), snapshot.ip_rules, fresh=book.fresh, last_seen=book.last_seen
+        )
+        plan = plan_reconcile(
+            state=snapshot.state,
+            rules=snapshot.ip_rules,
+            grants=grants,
+            entries=[e for e in book.entries.values() if e not in foreign],
+            limit=usage.limit,
+            headroom=ports.policy.quota_headroom,
+        )
+        unrecorded = [ip for ip in plan.adds if ip not in book.entries]
+        stale = [e.ip for e in foreign if e.ip in book.fresh]
+        if dry or not plan.changed or not (unrecorded or stale):
+            break
+        # The registry changed since the bot last looked: correct the intent, then read again so
+        # that only planning sits between the read and the write.
+        put = [
+            _intended(login, ip, value, plan, now)
+            for ip, value in plan.adds.items()
+            if ip in unrecorded
+        ]
+        book.fresh |= set(unrecorded)
+        book.fresh -= set(stale)
+        _commit(
+            ports,
+            book,
+            _fence(config, now + _fence_window(ports), book, now=now),
+            put=put,
+            drop=stale,
+        )
+    else:
+        raise VerificationFailed(config.name, "rules that kept changing while the bot read them")
+
     if dry:
         logger.info(
             "dry run: %s ipRules %s -> %s (nothing was changed)",
             login,
-            report.rules_before,
-            report.rules_after,
+            _values(plan.rules_before),
+            _values(plan.new_rules),
         )
-        return report
-
-    _record_intent(ports, plan)
-    after_rules = snapshot.ip_rules
-    written = None
+        return _report(login, plan, ReconcileStatus.DRY_RUN)
+    written: RegistrySnapshot | None = None
+    window: float | None = None
     if plan.changed:
-        if lease is not None:
-            lease.check()
-        written = ports.registry.write(config, snapshot, plan.new_rules)
+        # Straight from the plan to the PATCH: nothing else between the GET and the write.
+        written, window = _write(
+            ports, config, lease, book, plan=plan, snapshot=snapshot, now=now, read_at=read_at
+        )
+    report = _report(login, plan, ReconcileStatus.DONE)
+    report.window_ms = window
+    if earlier is not None:
+        report.taken_late = list(taken_by_late_write(earlier, snapshot.ip_rules))
+    after_rules: list[RawRule] = snapshot.ip_rules
+    if written is not None:
         after_rules = written.ip_rules
+        report.concurrent = concurrent_edit(
+            before=snapshot.ip_rules, written=plan.new_rules, after=after_rules
+        )
         problems = verify(plan, after_rules)
         if problems:
+            _commit(ports, book, _fence(config, None, book, now=now, seen=after_rules))
+            _report_edits(report, plan, after_rules, notices)
             raise VerificationFailed(config.name, "; ".join(problems))
         report.patched = True
         report.rules_after = _values(after_rules)
-    _record_outcomes(ports, plan, after_rules, report, notices)
+    _record_outcomes(
+        ports,
+        config,
+        book,
+        plan=plan,
+        foreign=foreign,
+        after_rules=after_rules,
+        report=report,
+        notices=notices,
+    )
+    _report_edits(report, plan, after_rules, notices)
     if plan.changed or plan.gone:
         ports.audit.append(
             registry_change_event(
@@ -283,6 +524,13 @@ def _converge(
                     "written": report.patched,
                     "request_id": written.request_id if written else None,
                     "correlation_id": written.correlation_id if written else None,
+                    "concurrent_vanished": list(report.concurrent.vanished)
+                    if report.concurrent
+                    else [],
+                    "concurrent_appeared": list(report.concurrent.appeared)
+                    if report.concurrent
+                    else [],
+                    "taken_late": report.taken_late,
                 },
             ),
             partitions=plan.grant_ids,
@@ -290,62 +538,196 @@ def _converge(
     return report
 
 
-def _record_intent(ports: Ports, plan: Plan) -> None:
-    now = ports.clock.now()
-    owners = {a.grant.ip: a.grant.id for a in plan.activations}
-    for ip, value in plan.adds.items():
-        ports.grants.put_entry(
-            OwnedEntry(
-                registry=plan.registry,
-                ip=ip,
-                value=value,
-                state=EntryState.INTENDED,
-                updated_at=now,
-                first_grant=owners.get(ip),
-            )
+def _report(login: str, plan: Plan, status: ReconcileStatus) -> ReconcileReport:
+    return ReconcileReport(
+        login,
+        status,
+        plan=plan,
+        added=list(plan.adds.values()),
+        removed=[e.value for e in plan.removes],
+        gone=[e.value for e in plan.gone],
+        rules_before=_values(plan.rules_before),
+        rules_after=_values(plan.new_rules),
+    )
+
+
+def _fence(
+    config: RegistryConfig,
+    until: datetime | None,
+    book: _Ledger,
+    *,
+    now: datetime,
+    seen: Sequence[RawRule] | None = None,
+    plan: Plan | None = None,
+) -> Fence:
+    """The fence to write: in flight until `until` (None: nothing in flight); `seen` the rules
+    just read (default: what the fence knew); `plan` the write whose outcome is unknown."""
+    last_seen = book.foreign_picture(seen) if seen is not None else book.last_seen
+    return Fence(
+        registry=config.effective_login_server,
+        resource_id=config.resource_id,
+        until=until,
+        adds=tuple(plan.adds.values()) if plan else (),
+        removes=tuple(e.value for e in plan.removes) if plan else (),
+        sent=tuple(_values(plan.new_rules)) if plan else None,
+        last_seen=last_seen,
+        updated_at=now,
+    )
+
+
+def _intended(
+    login: str, ip: ipaddress.IPv4Address, value: str, plan: Plan, now: datetime
+) -> OwnedEntry:
+    return OwnedEntry(
+        registry=login,
+        ip=ip,
+        value=value,
+        state=EntryState.INTENDED,
+        updated_at=now,
+        first_grant=next((a.grant.id for a in plan.activations if a.grant.ip == ip), None),
+    )
+
+
+def _wait_for_earlier_write(
+    ports: Ports, config: RegistryConfig, book: _Ledger, fence: Fence, now: datetime
+) -> None:
+    """An earlier write may still land. Return when a read shows it did; otherwise note what
+    the registry shows now (to tell later which rules a late landing took) and raise
+    `WriteInFlight` with the time left."""
+    left = (fence.until or now) - now + timedelta(seconds=1)
+    if fence.sent is None:
+        raise WriteInFlight(config.name, left)  # what it carried is unknown: wait it out
+    snapshot = ports.registry.read(config)
+    if fence.landed(snapshot.ip_rules):
+        logger.info("%s: the bot's earlier write has landed", config.effective_login_server)
+        return
+    _commit(
+        ports,
+        book,
+        fence.model_copy(
+            update={"last_seen": book.foreign_picture(snapshot.ip_rules), "updated_at": now}
+        ),
+    )
+    raise WriteInFlight(config.name, left)
+
+
+def _write(
+    ports: Ports,
+    config: RegistryConfig,
+    lease: Lease | None,
+    book: _Ledger,
+    *,
+    plan: Plan,
+    snapshot: RegistrySnapshot,
+    now: datetime,
+    read_at: float,
+) -> tuple[RegistrySnapshot, float]:
+    """The one PATCH, and the bot's own time between the GET's answer and sending it (ms). An
+    unknown outcome keeps the registry fenced with what was sent; a known failure lifts the
+    fence (nothing of the bot's is in flight)."""
+    if lease is not None:
+        lease.check()
+    window = (time.perf_counter() - read_at) * 1000
+    try:
+        written = ports.registry.write(config, snapshot, plan.new_rules)
+    except WriteOutcomeUnknown:
+        _commit(
+            ports,
+            book,
+            _fence(
+                config,
+                now + _fence_window(ports),
+                book,
+                seen=snapshot.ip_rules,
+                plan=plan,
+                now=ports.clock.now(),
+            ),
         )
-    for entry in plan.removes:
-        ports.grants.put_entry(
-            entry.model_copy(update={"state": EntryState.REMOVING, "updated_at": now})
-        )
-    for act in plan.activations:
-        wanted = (act.entry, act.entry is None, act.covered_by)
-        current = (act.grant.rule_entry, act.grant.rule_preexisted, act.grant.covered_by)
-        if wanted == current:
-            continue
+        raise
+    except DomainError:
+        _commit(ports, book, _fence(config, None, book, now=ports.clock.now()))
+        raise
+    if lease is not None:
         try:
-            transition(
+            lease.confirm()
+        except LockLost as exc:
+            # Another worker may hold the registry now; the fence keeps it from writing until
+            # this write is seen. This one settles nothing: a later run re-reads and re-plans.
+            _commit(
                 ports,
-                act.grant.id,
-                partial(_intent, entry=act.entry, covered_by=act.covered_by),
-                actor=SYSTEM_ACTOR,
+                book,
+                _fence(
+                    config,
+                    now + _fence_window(ports),
+                    book,
+                    seen=snapshot.ip_rules,
+                    plan=plan,
+                    now=ports.clock.now(),
+                ),
             )
-        except InvalidTransition:
-            continue  # revoked meanwhile: its entry, if written, is removed next time
+            raise WriteOutcomeUnknown(config.name, "the lock was lost during the write") from exc
+    return written, window
+
+
+def _report_edits(
+    report: ReconcileReport,
+    plan: Plan,
+    after_rules: Sequence[RawRule],
+    notices: list[GrantNotice | RegistryNotice],
+) -> None:
+    edit = report.concurrent
+    if edit or report.taken_late:
+        vanished = sorted({*(edit.vanished if edit else ()), *report.taken_late})
+        appeared = list(edit.appeared) if edit else []
+        logger.warning(
+            "%s: rules changed without the bot's plan: vanished %s, appeared %s; read %s, "
+            "wrote %s, read back %s",
+            report.registry,
+            vanished,
+            appeared,
+            _values(plan.rules_before),
+            _values(plan.new_rules),
+            _values(after_rules),
+        )
+        notices.append(
+            RegistryNotice(
+                registry=report.registry,
+                vanished=tuple(vanished),
+                appeared=tuple(appeared),
+                late=bool(report.taken_late),
+                rules_before=tuple(_values(plan.rules_before)),
+                rules_written=tuple(_values(plan.new_rules)),
+                rules_after=tuple(_values(after_rules)),
+            )
+        )
 
 
 def _record_outcomes(
     ports: Ports,
+    config: RegistryConfig,
+    book: _Ledger,
+    *,
     plan: Plan,
-    after_rules: list[dict[str, object]],
+    foreign: Sequence[OwnedEntry],
+    after_rules: list[RawRule],
     report: ReconcileReport,
-    notices: list[GrantNotice],
+    notices: list[GrantNotice | RegistryNotice],
 ) -> None:
     now = ports.clock.now()
-    for entry in plan.removes:
-        ports.grants.drop_entry(plan.registry, entry.ip)
     for entry in plan.gone:
-        logger.warning(
-            "%s: the bot's entry %s was not on the registry (%s)",
-            plan.registry,
-            entry.value,
-            "removed by hand" if entry.state is not EntryState.INTENDED else "never written",
-        )
-        ports.grants.drop_entry(plan.registry, entry.ip)
-    spelled: dict[object, str] = {}
+        if entry.state is not EntryState.REMOVING:
+            logger.warning(
+                "%s: the bot's entry %s was not on the registry (%s)",
+                plan.registry,
+                entry.value,
+                "removed by hand" if entry.state is not EntryState.INTENDED else "never written",
+            )
+    drop = [e.ip for e in (*plan.removes, *plan.gone, *foreign) if e.ip not in plan.adds]
+    put: list[OwnedEntry] = []
+    spelled: dict[ipaddress.IPv4Address, str] = {}
     for ip, value in plan.adds.items():
         spelled[ip] = spelling_after(value, ip, plan.rules_before, after_rules)
-        ports.grants.put_entry(
+        put.append(
             OwnedEntry(
                 registry=plan.registry,
                 ip=ip,
@@ -355,20 +737,48 @@ def _record_outcomes(
                 first_grant=next((a.grant.id for a in plan.activations if a.grant.ip == ip), None),
             )
         )
-    for entry in plan.kept:
-        ports.grants.put_entry(
-            entry.model_copy(update={"state": EntryState.PRESENT, "updated_at": now})
-        )
+    put += [
+        e.model_copy(update={"state": EntryState.PRESENT, "updated_at": now}) for e in plan.kept
+    ]
+    # Intent recorded for an address the plan left alone (a foreign rule admits it).
+    kept = {k.ip for k in plan.kept}
+    drop += [
+        ip
+        for ip, e in book.entries.items()
+        if e.state is EntryState.INTENDED and ip not in plan.adds and ip not in kept
+    ]
+    settled = {**book.entries}
+    for ip in drop:
+        settled.pop(ip, None)
+    for entry in put:
+        settled[entry.ip] = entry
+    own = {e.value for e in settled.values()}
+    _commit(
+        ports,
+        book,
+        Fence(
+            registry=plan.registry,
+            resource_id=config.resource_id,
+            until=None,
+            last_seen=tuple(v for v in _values(after_rules) if v not in own),
+            updated_at=now,
+        ),
+        put=put,
+        drop=list(dict.fromkeys(drop)),
+    )
     for act in plan.activations:
         entry_value = spelled.get(act.grant.ip, act.entry) if act.entry is not None else None
         _step(
             ports,
             act.grant,
-            change=partial(_activate, policy=ports.policy, entry=entry_value),
+            change=partial(
+                _activate, policy=ports.policy, entry=entry_value, covered_by=act.covered_by
+            ),
             event=GrantEvent.ACTIVATED,
             into=report.activated,
-            notices=notices,
         )
+    for grant in report.activated:
+        schedule_expiry(ports, grant)
     for failure in plan.failures:
         _step(
             ports,
@@ -376,7 +786,6 @@ def _record_outcomes(
             change=partial(_fail, reason=failure.error.message),
             event=GrantEvent.FAILED,
             into=report.failed,
-            notices=notices,
         )
     for grant in plan.vanished:
         _step(
@@ -385,20 +794,25 @@ def _record_outcomes(
             change=_flag,
             event=GrantEvent.RULE_VANISHED,
             into=report.vanished,
-            notices=notices,
         )
-    removed = {e.ip for e in plan.removes} | {e.ip for e in plan.gone}
+    removed = {e.ip for e in plan.removes} | {
+        e.ip for e in plan.gone if e.state is EntryState.REMOVING
+    }
     for grant in plan.releases:
-        event = GrantEvent.RULE_REMOVED if grant.ip in removed and grant.rule_entry else None
-        _step(ports, grant, change=_release, event=event, into=report.released, notices=notices)
+        bot_removed = grant.ip in removed and grant.rule_entry is not None
+        _step(
+            ports,
+            grant,
+            change=partial(_release, removed_at=now if bot_removed else None),
+            event=GrantEvent.RULE_REMOVED if bot_removed else None,
+            into=report.released,
+        )
 
 
-def _intent(grant: Grant, _now: datetime, *, entry: str | None, covered_by: str | None) -> Grant:
-    return record_intent(grant, entry=entry, preexisted=entry is None, covered_by=covered_by)
-
-
-def _activate(grant: Grant, now: datetime, *, policy: Policy, entry: str | None) -> Grant:
-    return activate(grant, now=now, policy=policy, entry=entry)
+def _activate(
+    grant: Grant, now: datetime, *, policy: Policy, entry: str | None, covered_by: str | None
+) -> Grant:
+    return activate(grant, now=now, policy=policy, entry=entry, covered_by=covered_by)
 
 
 def _fail(grant: Grant, now: datetime, *, reason: str) -> Grant:
@@ -409,8 +823,8 @@ def _flag(grant: Grant, now: datetime) -> Grant:
     return flag_vanished(grant, now=now)
 
 
-def _release(grant: Grant, _now: datetime) -> Grant:
-    return release(grant)
+def _release(grant: Grant, _now: datetime, *, removed_at: datetime | None = None) -> Grant:
+    return release(grant, rule_removed_at=removed_at)
 
 
 def _step(
@@ -420,15 +834,19 @@ def _step(
     change: Callable[[Grant, datetime], Grant],
     event: GrantEvent | None,
     into: list[Grant],
-    notices: list[GrantNotice],
 ) -> None:
+    """One grant's transition, its notice (if any) queued ahead of it."""
     try:
-        _, after = transition(ports, grant.id, change, actor=SYSTEM_ACTOR)
+        _, after = transition(
+            ports,
+            grant.id,
+            change,
+            actor=SYSTEM_ACTOR,
+            announce=(lambda g: [GrantNotice(grant_id=g.id, event=event)]) if event else None,
+        )
     except InvalidTransition:
         return  # changed meanwhile (revoked while being applied): the next reconcile settles it
     into.append(after)
-    if event is not None:
-        notices.append(GrantNotice(grant_id=grant.id, event=event))
 
 
 #: How many times one job runs the reconcile again when more work arrived while it ran.

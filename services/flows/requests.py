@@ -4,8 +4,10 @@ Everything a person typed is checked before anything is stored. Two guards hold 
 concurrency because they are claim rows (created only if absent), never count-then-write:
 - the registry+IP slot: a second request for the same address returns the open grant;
 - the requester's open-request cap: slots `000…` up to the policy's limit, one per open grant.
-Order of writes: cap claim, index rows, the grant, then the registry+IP slot. A crash before the
-slot leaves a pending grant nobody was shown, which lapses on schedule and frees its cap slot.
+Order of writes: cap claim, index rows, the grant, then the registry+IP slot, the audit event and
+the `requested` notice. A request made again with the same `grant_id` (the job's redelivery after
+its worker died) resumes where the first stopped; the sweep re-announces a pending grant whose
+approval card never went out.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from services.domain.grants import (
     validate_justification,
     withdraw,
 )
-from services.domain.ids import new_ulid
+from services.domain.ids import new_ulid, sibling_ulid, time_key
 from services.domain.ips import parse_grantable_ip
 from services.domain.jobs import GrantEvent, GrantNotice
 from services.domain.offers import OFFER_TTL
@@ -55,6 +57,8 @@ class RequestOutcome(BaseModel):
     grant: Grant
     #: False when an open grant for the same registry and IP already existed and is returned.
     created: bool
+    #: The grants for an offer's other addresses (a resource's egress), created or existing.
+    also: tuple[Grant, ...] = ()
 
 
 def _clip(text: str | None) -> str | None:
@@ -77,12 +81,14 @@ def request_grant(
     warning: str | None = None,
     command: str | None = None,
     origin: MessageRef | None = None,
+    grant_id: str | None = None,
 ) -> RequestOutcome:
     """Ask for a time-limited allow rule for one public IPv4 address on a managed registry.
 
     Returns the existing open grant for the same registry and address instead of a second one
     (also under concurrency). Raises `RegistryNotManaged`, an `UnsupportedIp`, `InvalidText`,
-    `InvalidDuration`, `TooManyOpenRequests`; nothing is stored then.
+    `InvalidDuration`, `TooManyOpenRequests`; nothing is stored then. `grant_id` names the grant
+    to make: a second call with the same id (a redelivery) finishes the first one's work.
     """
     config = ports.registries.get(registry)
     address = parse_grantable_ip(ip)
@@ -90,13 +96,16 @@ def request_grant(
     chosen = validate_duration(duration, ports.policy)
     login = config.effective_login_server
 
+    mine = find(ports, grant_id) if grant_id is not None else None
+    if mine is not None:
+        return _announce_request(ports, mine, origin)
     existing = open_grant_for(ports, login, address)
     if existing is not None:
         return RequestOutcome(grant=existing, created=False)
 
     now = ports.clock.now()
     grant = Grant(
-        id=new_ulid(now),
+        id=grant_id or new_ulid(now),
         registry=login,
         ip=address,
         requester=requester,
@@ -120,18 +129,41 @@ def request_grant(
             return RequestOutcome(grant=existing, created=False)
         raise
     ports.grants.put_rows(index_rows(grant), grant.id)
-    ports.grants.create(grant)
+    try:
+        ports.grants.create(grant)
+    except ConcurrentUpdate:
+        if grant_id is None:
+            raise
+        grant = ports.grants.get(grant.id)[0]  # made by the attempt that died: carry on
+    return _announce_request(ports, grant, origin)
+
+
+def _announce_request(ports: Ports, grant: Grant, origin: MessageRef | None) -> RequestOutcome:
+    """The steps after the grant is stored, each safe to repeat: where to tell the requester,
+    the registry+IP slot, the audit event and the `requested` notice."""
     if origin is not None:
         ports.grants.add_message(grant.id, origin)
+    now = ports.clock.now()
     try:
-        holder = claim(ports, slot_row(login, address), grant.id, is_live=_is_live(ports, now))
+        holder = claim(
+            ports, slot_row(grant.registry, grant.ip), grant.id, is_live=_is_live(ports, now)
+        )
     except ConcurrentUpdate:
         _discard(ports, grant)
         raise
     if holder is not None:
         _discard(ports, grant)
         return RequestOutcome(grant=holder, created=False)
-    ports.audit.append(transition_event(None, grant, actor=requester.user_id, at=now))
+    # One creation event however often this runs: its id is the grant's.
+    ports.audit.append(
+        transition_event(
+            None,
+            grant,
+            actor=grant.requester.user_id,
+            at=grant.requested_at,
+            event_id=f"{time_key(grant.requested_at)}|000000000000|{grant.id}",
+        )
+    )
     ports.jobs.send(GrantNotice(grant_id=grant.id, event=GrantEvent.REQUESTED))
     return RequestOutcome(grant=grant, created=True)
 
@@ -186,22 +218,27 @@ def lapse_quietly(ports: Ports, grant_id: str) -> Grant | None:
     """Lapse an overdue pending grant found on the way; None when it lapsed (or is gone),
     else the grant as it is (decided meanwhile)."""
     try:
-        before, after = transition(
-            ports, grant_id, lambda g, now: lapse(g, now=now), actor="acrbot"
+        transition(
+            ports,
+            grant_id,
+            lambda g, now: lapse(g, now=now),
+            actor="acrbot",
+            announce=lambda g: [GrantNotice(grant_id=g.id, event=GrantEvent.LAPSED)],
         )
     except InvalidTransition:
         return find(ports, grant_id)
-    if before.state is not after.state:
-        ports.jobs.send(GrantNotice(grant_id=grant_id, event=GrantEvent.LAPSED))
     return None
 
 
 def withdraw_request(ports: Ports, grant_id: str, *, actor: str) -> Grant:
     """pending → withdrawn by the requester (`NotRequester`, `AlreadyDecided` otherwise)."""
     _, after = transition(
-        ports, grant_id, lambda g, now: withdraw(g, actor=actor, now=now), actor=actor
+        ports,
+        grant_id,
+        lambda g, now: withdraw(g, actor=actor, now=now),
+        actor=actor,
+        announce=lambda g: [GrantNotice(grant_id=g.id, event=GrantEvent.WITHDRAWN, actor=actor)],
     )
-    ports.jobs.send(GrantNotice(grant_id=grant_id, event=GrantEvent.WITHDRAWN, actor=actor))
     return after
 
 
@@ -214,6 +251,7 @@ def request_from_offer(
     duration: timedelta | None = None,
     ip: str | None = None,
     origin: MessageRef | None = None,
+    grant_id: str | None = None,
 ) -> RequestOutcome:
     """A request made from a diagnosis card: the registry and the address come from the offer,
     never from the caller. `ip` is used only when the offer has none (the paste hid it); it is
@@ -228,16 +266,29 @@ def request_from_offer(
         if not ip or not ip.strip():
             raise NotAnIp(ip or "")
         address = ip
-    return request_grant(
-        ports,
-        registry=offer.registry,
-        ip=address,
-        requester=requester,
-        justification=justification,
-        duration=duration,
-        verdict=offer.verdict,
-        summary=offer.summary,
-        warning=offer.warning,
-        command=offer.command,
-        origin=origin,
-    )
+
+    def one(ip: str | ipaddress.IPv4Address, number: int) -> RequestOutcome:
+        return request_grant(
+            ports,
+            registry=offer.registry,
+            ip=ip,
+            requester=requester,
+            justification=justification,
+            duration=duration,
+            verdict=offer.verdict,
+            summary=offer.summary,
+            warning=offer.warning,
+            command=offer.command,
+            origin=origin,
+            grant_id=(
+                grant_id if grant_id is None or number == 0 else sibling_ulid(grant_id, number)
+            ),
+        )
+
+    first = one(address, 0)
+    if not offer.more_ips:
+        return first
+    # One request, one grant per address: each is approved, applied and expires on its own, and
+    # a redelivery finds each one by its id instead of asking twice.
+    more = tuple(one(ip, n).grant for n, ip in enumerate(offer.more_ips, start=1))
+    return first.model_copy(update={"also": more})

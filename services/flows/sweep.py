@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from services.domain.errors import DomainError, InvalidTransition
 from services.domain.grants import (
+    APPROVAL_CARD,
     SYSTEM_ACTOR,
     DeadlineKind,
     Grant,
@@ -36,6 +37,9 @@ from services.ports import Ports
 
 logger = logging.getLogger(__name__)
 
+#: A pending grant with no approval card this long after it was asked for is announced again.
+UNSEEN_AFTER = timedelta(minutes=2)
+
 
 @dataclass
 class SweepReport:
@@ -50,6 +54,10 @@ class SweepReport:
     registries: list[str] = field(default_factory=list)
     #: Registries with active grants and nothing due: read to notice rules removed by hand.
     to_check: list[str] = field(default_factory=list)
+    #: Pending grants whose approval card never went out, announced again.
+    reannounced: list[Grant] = field(default_factory=list)
+    #: Registries taken out of the configuration that still hold the bot's entries or grants.
+    unmanaged: list[str] = field(default_factory=list)
     #: Registries the sweep could not look at, with why (the others went ahead).
     errors: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
@@ -60,6 +68,26 @@ def _ignore_now(mark: Callable[[Grant], Grant]) -> Callable[[Grant, datetime], G
         return mark(grant)
 
     return change
+
+
+def _reannounce_unseen(ports: Ports) -> list[Grant]:
+    """Pending grants whose approval card never went out (the request's worker died after
+    storing it and was not run again): announce them again. Posting is once per card, so a
+    grant whose card is only slow is not shown twice."""
+    now = ports.clock.now()
+    unseen = []
+    for grant in grants_in(ports, deadline_partition(DeadlineKind.LAPSE)):
+        if grant.state is not GrantState.PENDING or now - grant.requested_at < UNSEEN_AFTER:
+            continue
+        if any(ref.kind == APPROVAL_CARD for ref in ports.grants.messages(grant.id)):
+            continue
+        ports.jobs.send(GrantNotice(grant_id=grant.id, event=GrantEvent.REQUESTED))
+        unseen.append(grant)
+    return unseen
+
+
+def _announce(event: GrantEvent, seq: str = "") -> Callable[[Grant], list[GrantNotice]]:
+    return lambda grant: [GrantNotice(grant_id=grant.id, event=event, seq=seq)]
 
 
 def _due(ports: Ports, kind: DeadlineKind) -> list[Grant]:
@@ -80,25 +108,31 @@ def sweep(ports: Ports, *, dry_run: bool = False) -> SweepReport:
             continue
         try:
             _, after = transition(
-                ports, grant.id, lambda g, now: expire(g, now=now), actor=SYSTEM_ACTOR
+                ports,
+                grant.id,
+                lambda g, now: expire(g, now=now),
+                actor=SYSTEM_ACTOR,
+                announce=_announce(GrantEvent.EXPIRED),
             )
         except InvalidTransition:
             continue  # extended or revoked since it was read
         report.expired.append(after)
-        ports.jobs.send(GrantNotice(grant_id=grant.id, event=GrantEvent.EXPIRED))
     for grant in _due(ports, DeadlineKind.LAPSE):
         if dry_run:
             report.lapsed.append(grant)
             continue
         try:
             before, after = transition(
-                ports, grant.id, lambda g, now: lapse(g, now=now), actor=SYSTEM_ACTOR
+                ports,
+                grant.id,
+                lambda g, now: lapse(g, now=now),
+                actor=SYSTEM_ACTOR,
+                announce=_announce(GrantEvent.LAPSED),
             )
         except InvalidTransition:
             continue  # decided since it was read
         if before.state is GrantState.PENDING:
             report.lapsed.append(after)
-            ports.jobs.send(GrantNotice(grant_id=grant.id, event=GrantEvent.LAPSED))
     for kind, mark, event, into in (
         (DeadlineKind.EXPIRY_REMINDER, mark_reminded, GrantEvent.EXPIRY_REMINDER, report.reminded),
         (
@@ -112,17 +146,24 @@ def sweep(ports: Ports, *, dry_run: bool = False) -> SweepReport:
             if dry_run:
                 into.append(grant)
                 continue
+            # The key names the deadline reminded of, so a reminder after an extension is new.
+            seq = (grant.expires_at or grant.lapses_at).isoformat()
             try:
-                _, after = transition(ports, grant.id, _ignore_now(mark), actor=SYSTEM_ACTOR)
+                _, after = transition(
+                    ports,
+                    grant.id,
+                    _ignore_now(mark),
+                    actor=SYSTEM_ACTOR,
+                    announce=_announce(event, seq),
+                )
             except InvalidTransition:
                 continue  # ended, extended or already reminded since it was read
             into.append(after)
-            # The key names the deadline reminded of, so a reminder after an extension is new.
-            seq = (grant.expires_at or grant.lapses_at).isoformat()
-            ports.jobs.send(GrantNotice(grant_id=grant.id, event=event, seq=seq))
     for grant in _due(ports, DeadlineKind.ACTIVATION):
         report.stalled.append(grant)
         touched[grant.registry] = None
+    if not dry_run:
+        report.reannounced = _reannounce_unseen(ports)
     for config in ports.registries:
         login = config.effective_login_server
         if login in touched:
@@ -134,6 +175,20 @@ def sweep(ports: Ports, *, dry_run: bool = False) -> SweepReport:
                 g.state is GrantState.ACTIVE for g in grants_in(ports, registry_partition(login))
             ):
                 report.to_check.append(login)
+        except DomainError as exc:
+            report.errors[login] = exc.message
+    # Registries taken out of the configuration that still hold the bot's entries (or grants):
+    # their reconcile ends the grants and removes the entries.
+    for fence in ports.grants.fences():
+        login = fence.registry
+        if login in touched or ports.registries.find(login) is not None:
+            continue
+        try:
+            if has_work(ports, login) or any(
+                g.is_open for g in grants_in(ports, registry_partition(login))
+            ):
+                touched[login] = None
+                report.unmanaged.append(login)
         except DomainError as exc:
             report.errors[login] = exc.message
     report.registries = list(touched)

@@ -160,7 +160,7 @@ def app(emulator: SlackEmulator, seen: Seen) -> App:
 
 @pytest.fixture
 def handler(app: App) -> SlackRequestHandler:
-    return SlackRequestHandler(app)
+    return SlackRequestHandler(app, signing_secret=SECRET)
 
 
 @pytest.fixture
@@ -559,3 +559,28 @@ def test_to_http_response_encodes_non_ascii_bodies_as_utf8() -> None:
 
     assert resp.get_body().decode("utf-8") == f"Diagnosing: {PASTE}"
     assert resp.mimetype == "text/plain"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("{", "application/json"),
+        ("payload=%7Bnot-json", "application/x-www-form-urlencoded"),
+        ("payload=", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_a_malformed_body_gets_401_unsigned_and_400_signed_never_500(
+    handler: SlackRequestHandler, slack: SlackClient, seen: Seen, body: str, content_type: str
+) -> None:
+    # Bolt parses the body when the request is made, before the signature is checked: an
+    # unsigned malformed body was a 500 (a crash of the function) instead of a 401.
+    unsigned = func.HttpRequest(
+        method="POST",
+        url="http://localhost/api/slack/events",
+        headers={"content-type": content_type},
+        body=body.encode(),
+    )
+    assert handler.handle(unsigned).status_code == 401
+    signed = slack.sign(body, content_type)
+    assert send(handler, signed).status_code == 400
+    assert seen.count() == 0

@@ -101,10 +101,30 @@ def test_readable_output_names_verdict_and_next_steps(capsys: pytest.CaptureFixt
 
 
 def test_without_snapshots_the_paste_alone_decides(capsys: pytest.CaptureFixture[str]) -> None:
-    data = _run_json(capsys, _denial("91.38.188.165", "fabrikam.azurecr.io"))
+    data = _run_json(
+        capsys,
+        "--service-tags",
+        str(EXAMPLES / "service-tags.json"),
+        _denial("91.38.188.165", "fabrikam.azurecr.io"),
+    )
     assert data["verdict"] == "ip_not_allowed"
     assert data["registry"] == "fabrikam.azurecr.io"
     assert data["grant_eligible"] is True
+
+
+def test_without_service_tags_no_rule_is_offered_and_the_cli_says_why(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Defect 6: `diagnose` without `--service-tags` offered a rule for a hosted runner's Azure
+    # address. It fails closed now, in the JSON and in the readable output.
+    data = _run_json(capsys, _denial("20.103.186.69", "fabrikam.azurecr.io"))
+    assert data["verdict"] == "ip_not_allowed"
+    assert data["grant_eligible"] is False
+    assert "no service tags were given (--service-tags)" in data["facts"]["grant_refusal"]
+    code = main(["diagnose", _denial("20.103.186.69", "fabrikam.azurecr.io")])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "cannot tell whether 20.103.186.69 is one of Azure's shared addresses" in out
 
 
 def test_registry_absent_from_given_snapshots_is_unknown(
@@ -329,6 +349,22 @@ def _run_bytes(stdin: bytes, *argv: str, **env: str) -> subprocess.CompletedProc
 
 def test_invalid_utf8_on_strict_stdin_is_one_line_and_exit_two() -> None:
     proc = _run_bytes(b"denied: client with IP \xff\xfe", PYTHONIOENCODING="utf-8:strict")
+    assert proc.returncode == 2
+    assert proc.stdout == b""
+    err = proc.stderr.decode()
+    assert err.startswith("bot diagnose: error: standard input is not valid UTF-8")
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"LC_ALL": "C", "LANG": "C"}, {"PYTHONUTF8": "1"}],
+    ids=["c-locale", "utf8-mode"],
+)
+def test_invalid_utf8_on_stdin_is_refused_under_any_locale(env: dict[str, str]) -> None:
+    # Under the C locale (and in UTF-8 mode) Python reads stdin with `surrogateescape`: bytes
+    # that are not UTF-8 became a paste, and the command exited 0.
+    proc = _run_bytes(b"denied: client with IP \xff\xfe", **env)
     assert proc.returncode == 2
     assert proc.stdout == b""
     err = proc.stderr.decode()

@@ -135,3 +135,53 @@ def test_grants_and_the_auditors_csv(env, capsys) -> None:
     assert [r["added"] for r in rows] == ["20.1.2.3"]
     assert rows[0]["rules_before"] == "1.1.1.1"
     assert rows[0]["rules_after"] == "1.1.1.1 20.1.2.3"
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", ["reconcile", "sweep"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("ACRBOT_REGISTRIES", "[not json", 2, "ACRBOT_REGISTRIES is not valid JSON"),
+        ("AzureWebJobsStorage", "this is not a connection string", 2, "connection string"),
+        ("AzureWebJobsStorage", "unreachable", 1, "storage could not be reached"),
+    ],
+    ids=["non-json-setting", "malformed-connection-string", "unreachable-storage"],
+)
+def test_a_bad_environment_is_one_line_not_a_traceback(
+    env, command: str, case: tuple[str, str, int, str]
+) -> None:
+    import os
+
+    setting, value, code, says = case
+    values, _ = env
+    if value == "unreachable":
+        port = _closed_port()
+        value = (
+            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+            "AccountKey=c2VjcmV0LWtleS1mb3ItaGVhbHRoLXRlc3Q=;"
+            f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+            f"QueueEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+            f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+        )
+    args = [sys.executable, "-m", "bot", command] + (["contoso"] if command == "reconcile" else [])
+    out = subprocess.run(
+        args,
+        capture_output=True,
+        check=False,
+        text=True,
+        env={**os.environ, **values, setting: value},
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert out.returncode == code, out.stderr
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith(f"bot {command}: error: ")
+    assert says in line

@@ -87,10 +87,30 @@ def test_the_timer_stores_the_tags_and_the_diagnosis_names_the_service(world: Wo
     assert "AzureContainerApps" in json.dumps(answer.params["blocks"])
 
 
+def test_a_start_finds_fresh_tags_and_does_not_fetch_again(world: World) -> None:
+    timer()
+    timer()  # the host started again within twelve hours
+    assert len([r for r in world.arm.requests if "serviceTags" in r.path]) == 1
+
+
+def _stored_yesterday(world: World) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from services.azure.clients import table_service
+
+    table = table_service(world.settings.storage).get_table_client(
+        f"{world.settings.table_prefix}status"
+    )
+    row = dict(table.get_entity("service-tags", "stored"))
+    row["fetchedAt"] = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    table.upsert_entity(row)
+
+
 def test_a_refused_fetch_fails_the_invocation_and_keeps_the_stored_tags(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     timer()
+    _stored_yesterday(world)
     world.arm.inject(
         "other",
         status=403,
@@ -133,3 +153,8 @@ def test_the_schedule_comes_from_its_setting(value: str | None, expected: str) -
         check=True,
     )
     assert result.stdout.strip() == expected
+
+
+def test_the_timer_also_runs_when_the_host_starts() -> None:
+    [binding] = function_app.refresh_service_tags.build().get_bindings()
+    assert binding.get_dict_repr()["runOnStartup"] is True

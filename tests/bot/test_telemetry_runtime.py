@@ -261,3 +261,57 @@ def test_with_the_connection_string_telemetry_starts_with_the_runtime_and_export
     metrics = {m["name"] for d in ingestion.of_type("MetricData") for m in d["metrics"]}
     assert "acrbot.jobs" in metrics
     assert all(TOKEN.encode() not in body for body in ingestion.raw)
+
+
+_WORKER_PROBE = (
+    _GUARD
+    + """
+import json, logging, sys
+from azure.monitor.opentelemetry import configure_azure_monitor
+
+# What the Functions Python worker does itself with PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY=true
+# (the template sets it), before it imports the app.
+configure_azure_monitor(logger_name="")
+from opentelemetry import trace
+
+import function_app
+from bot import functions, telemetry
+functions.runtime()
+body = json.dumps({"kind": "reconcile", "registry": "contosoprod.azurecr.io"})
+with telemetry.job(body, "msg-41"):
+    pass
+report = {"ready": telemetry.wait(30), "enabled": telemetry.enabled(),
+          "error": telemetry.setup_error()}
+url = "https://hooks.slack.com/actions/T0123/4567/response-url-credential"
+with trace.get_tracer("probe").start_as_current_span(
+    "POST", kind=trace.SpanKind.CLIENT,
+    attributes={"url.full": url, "http.request.method": "POST"},
+):
+    pass
+with telemetry.job(body, "msg-42"):
+    logging.getLogger("bot.worker").info("reconcile exported once")
+telemetry.flush()
+print(json.dumps(report))
+"""
+)
+
+
+def test_when_the_worker_exports_the_app_adds_its_scrubber_and_no_second_copy(
+    ingestion: Ingestion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "_PROBE", _WORKER_PROBE)
+
+    report = run_probe(
+        {
+            "APPLICATIONINSIGHTS_CONNECTION_STRING": ingestion.connection_string,
+            "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "true",
+        },
+        tmp_path,
+    )
+
+    assert report == {"ready": True, "enabled": True, "error": None}
+    messages = [m["message"] for m in ingestion.of_type("MessageData")]
+    assert messages.count("reconcile exported once") == 1
+    targets = [str(d.get("data", "")) for d in ingestion.of_type("RemoteDependencyData")]
+    assert "https://hooks.slack.com/***" in targets
+    assert all(b"response-url-credential" not in body for body in ingestion.raw)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from services.clock import FrozenClock
 from services.domain.audit import AuditEvent, new_event_id, registry_change_event
+from services.domain.claims import ClaimState
 
 
 def event(at: datetime, **kwargs) -> AuditEvent:
@@ -77,3 +78,54 @@ def test_purge_forgets_only_claims_from_hours_before(ledger, clock: FrozenClock)
     assert ledger.purge(clock.now()) == 1
     assert ledger.claim("old")
     assert not ledger.claim("new")
+
+
+STALE = timedelta(minutes=2)
+
+
+def test_a_begun_claim_is_done_once_finished(ledger) -> None:
+    first = ledger.begin("request:abc", stale_after=STALE)
+    assert first.state is ClaimState.NEW
+    ledger.finish("request:abc")
+    assert ledger.begin("request:abc", stale_after=STALE).state is ClaimState.DONE
+
+
+def test_a_claim_whose_worker_died_is_resumed_with_its_progress(ledger, clock) -> None:
+    ledger.begin("request:abc", stale_after=STALE)
+    ledger.note("request:abc", grant="01ABC")
+    # Another delivery while the first may still run: wait.
+    busy = ledger.begin("request:abc", stale_after=STALE)
+    assert busy.state is ClaimState.BUSY
+    clock.advance(STALE + timedelta(seconds=1))  # the worker died: its claim went stale
+    resumed = ledger.begin("request:abc", stale_after=STALE)
+    assert resumed.state is ClaimState.RESUMED
+    assert resumed.data == {"grant": "01ABC"}
+    ledger.note("request:abc", posted="C1/1.0")
+    ledger.finish("request:abc")
+    done = ledger.begin("request:abc", stale_after=STALE)
+    assert done.state is ClaimState.DONE
+    assert done.data == {"grant": "01ABC", "posted": "C1/1.0"}
+
+
+def test_a_failed_attempt_is_resumed_at_once(ledger) -> None:
+    ledger.begin("decide:k", stale_after=STALE)
+    ledger.fail("decide:k")
+    assert ledger.begin("decide:k", stale_after=STALE).state is ClaimState.RESUMED
+
+
+def test_of_two_redeliveries_of_a_stale_claim_one_resumes(ledger, clock) -> None:
+    ledger.begin("decide:k", stale_after=STALE)
+    clock.advance(STALE * 2)
+    states = []
+    barrier = threading.Barrier(4)
+
+    def go() -> None:
+        barrier.wait()
+        states.append(ledger.begin("decide:k", stale_after=STALE).state)
+
+    threads = [threading.Thread(target=go) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(s.value for s in states) == ["busy", "busy", "busy", "resumed"]

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,7 @@ from services.clock import FrozenClock, SystemClock
 from services.settings import Settings
 from tests.sandbox_helpers import RESOURCE_GROUP, SUBSCRIPTION, StaticTokenCredential
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SECRET = "e2e-signing-secret"
 TOKEN = "xoxb-e2e-token"
 DEV, APPROVER, APPROVER_2 = "U0DEV", "U0APPROVER", "U0APPROVER2"
@@ -80,6 +82,7 @@ def make_world(
                 ]
             ),
             "ACRBOT_KNOWN_IPS": json.dumps({"4.175.12.34": "NAT gateway ng-aks-prod"}),
+            "ACRBOT_SERVICE_TAGS__FILE": str(EXAMPLES / "service-tags.json"),
             "ACRBOT_ARM__ENDPOINT": arm.base_url,
             "ACRBOT_ARM__CA_BUNDLE": arm.ca_path,
             "ACRBOT_ARM__POLLING_INTERVAL": "0",

@@ -236,7 +236,9 @@ def test_an_arm_500_storm_ends_in_failed_with_no_rule(world: World) -> None:
 def test_a_crash_between_the_patch_and_activation_converges_on_redelivery(world: World) -> None:
     grant = pending_grant(world)
     click(world, APPROVER, "grant_approve", approval_card(world))
-    # The PATCH lands; every poll after it is dropped until the client gives up.
+    # The PATCH lands and ARM answers it asynchronously; every poll after it is dropped until the
+    # client gives up.
+    world.arm.patch_status = 201
     world.arm.inject("operation_status", drop=True, times=12)
     world.run_jobs(until=lambda: grant_state(world, grant.id) is GrantState.ACTIVE, timeout=60)
     assert grant_state(world, grant.id) is GrantState.ACTIVE
@@ -327,3 +329,38 @@ def test_an_approver_shortens_the_duration_on_the_card(world: World) -> None:
     assert stored.state is GrantState.ACTIVE
     assert stored.approved_duration == timedelta(hours=1)
     assert stored.expires_at - stored.activated_at == timedelta(hours=1)
+
+
+def test_an_absurd_duration_on_the_card_is_refused_not_poisoned(world: World) -> None:
+    # A duration of 10^20 seconds raised OverflowError in the worker; the job ended in the poison
+    # queue. Now it is a duration like any other that is not a choice: refused, nothing changed.
+    grant = pending_grant(world)
+    card = approval_card(world)
+    click(
+        world,
+        APPROVER,
+        "grant_approve",
+        card,
+        selected={"approval_duration": {"approval_duration_choice": "1" + "0" * 20}},
+    )
+    world.run_jobs()
+    assert world.host.poison_stats.handled == 0
+    assert world.host.stats.failed == 0
+    assert world.runtime.ports.grants.get(grant.id)[0].state is GrantState.PENDING
+    [note] = world.slack.ephemerals(APPROVER)
+    assert "not an allowed duration" in note.text
+
+
+def test_a_refusal_that_could_not_be_told_is_told_on_the_next_delivery(world: World) -> None:
+    # The click was claimed before its refusal went out; when Slack failed the note, the
+    # redelivery found the claim and skipped: the stranger never learned why nothing happened.
+    world.slack.add_user("U0STRANGER", "stranger")
+    grant = pending_grant(world)
+    world.slack.inject("response_url", status=500, times=3)  # beyond the webhook's own retries
+    click(world, "U0STRANGER", "grant_approve", approval_card(world))
+    world.run_jobs()
+    assert world.host.stats.failed >= 1  # the first delivery failed, and came back
+    assert grant_state(world, grant.id) is GrantState.PENDING
+    notes = [c for c in world.slack.calls("response_url") if "Only the approvers" in str(c.params)]
+    delivered = [c for c in notes if c.status == 200]
+    assert len(delivered) == 1

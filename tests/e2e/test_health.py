@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +91,10 @@ def test_healthy_storage_answers_200_with_the_backlog_and_the_version(world: Wor
     assert status == 200
     assert body["status"] == "ok"
     assert body["version"] == "0.1.0"
-    assert set(body["checks"]) == {"tables", "queue", "poison"}
+    assert set(body["checks"]) == {"tables", "queue", "poison", "service_tags"}
     assert all(check["ok"] for check in body["checks"].values())
+    # No refresh has stored any yet: the file from the settings is in use.
+    assert body["checks"]["service_tags"]["source"] == "file"
     assert body["checks"]["queue"]["backlog"] == 3
     assert body["checks"]["poison"]["backlog"] == 0
     assert response.headers["Cache-Control"] == "no-store"
@@ -130,6 +133,7 @@ def test_refused_storage_answers_503_at_once(closed_port: int, clean_install: No
         "tables": False,
         "queue": False,
         "poison": False,
+        "service_tags": False,
     }
     # The class name only: the SDK's message would name the endpoint.
     assert {check["error"] for check in body["checks"].values()} == {"ServiceRequestError"}
@@ -195,6 +199,7 @@ def test_the_health_route_loads_only_the_storage_sdks(azurite_connection_string:
         k: v for k, v in os.environ.items() if not k.startswith(("ACRBOT_", "APPLICATIONINSIGHTS"))
     }
     env["AzureWebJobsStorage"] = azurite_connection_string
+    env["ACRBOT_SERVICE_TAGS__FILE"] = str(ROOT / "examples" / "service-tags.json")
     result = subprocess.run(
         [sys.executable, "-c", _COLD],
         cwd=ROOT,
@@ -208,3 +213,49 @@ def test_the_health_route_loads_only_the_storage_sdks(azurite_connection_string:
     answer = json.loads(result.stdout.strip().splitlines()[-1])
 
     assert answer == {"status": 200, "loaded": []}
+
+
+def _status_row(world: World, fetched: datetime) -> None:
+    from services.azure.clients import table_service
+
+    table = table_service(world.settings.storage).create_table_if_not_exists(
+        f"{world.settings.table_prefix}status"
+    )
+    table.upsert_entity(
+        {
+            "PartitionKey": "service-tags",
+            "RowKey": "stored",
+            "fetchedAt": fetched.isoformat(),
+            "changeNumber": "341",
+        }
+    )
+
+
+def test_the_service_tags_age_and_source_are_reported(world: World) -> None:
+    _status_row(world, datetime.now(UTC) - timedelta(hours=20))
+    status, body, _ = get_health()
+    assert status == 200
+    tags = body["checks"]["service_tags"]
+    assert tags["source"] == "stored"
+    assert 19.9 <= tags["age_hours"] <= 20.1
+
+
+def test_stale_or_missing_service_tags_degrade_the_health(world: World, monkeypatch) -> None:
+    # Without trusted tags the bot offers no temporary rule for public addresses: that is an
+    # outage of the bot's main job, so the route (and its availability alert) says so.
+    _status_row(world, datetime.now(UTC) - timedelta(days=9))
+    status, body, _ = get_health()
+    assert status == 503
+    assert body["checks"]["service_tags"]["error"] == "ServiceTagsUnusable (Stale216h)"
+
+    install(
+        world.settings.model_copy(
+            update={
+                "table_prefix": world.settings.table_prefix + "x",
+                "service_tags": world.settings.service_tags.model_copy(update={"file": None}),
+            }
+        )
+    )
+    status, body, _ = get_health()
+    assert status == 503
+    assert body["checks"]["service_tags"]["error"] == "ServiceTagsUnusable (NoneStored)"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from services.clock import FrozenClock
+from services.diagnosis.service_tags import ServiceTagIndex
 from services.directory import StaticApproverDirectory
 from services.domain.policy import Policy, RegistryConfig, RegistryDirectory
 from services.lookups import AddressBook
@@ -70,6 +71,7 @@ def make_fakes(
         jobs=jobs,
         approvers=StaticApproverDirectory(groups),
         clock=clock,
-        lookups=AddressBook({}),
+        # Tags loaded and empty: no address is Azure's, and the diagnosis trusts that.
+        lookups=AddressBook({}, ServiceTagIndex([])),
     )
     return Fakes(ports, clock, grants, audit, gateway, lock, jobs)

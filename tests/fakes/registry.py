@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from services.azure.permissions import REGISTRY_RULES_ACTIONS
+from services.domain.access import PermissionSet
 from services.domain.errors import LockLost, RegistryNotFound
 from services.domain.policy import RegistryConfig
 from services.domain.registry import RawRule, RegistrySnapshot, RuleUsage
@@ -61,6 +63,8 @@ class FakeRegistryGateway:
         self.after_write: Callable[[str], None] | None = None
         self.calls: Counter[str] = Counter()
         self._mutex = threading.RLock()
+        #: The caller's permission sets per registry; unset: the bot's registry role.
+        self._permissions: dict[str, tuple[PermissionSet, ...]] = {}
 
     def add(self, name: str, **kwargs: Any) -> None:
         with self._mutex:
@@ -82,6 +86,18 @@ class FakeRegistryGateway:
     def set_property(self, name: str, key: str, value: Any) -> None:
         with self._mutex:
             self._registries[name.lower()]["properties"][key] = value
+
+    def set_permissions(self, name: str, *sets: PermissionSet) -> None:
+        """What the caller may do on `name` (no sets: nothing at all)."""
+        self._permissions[name.lower()] = sets
+
+    def permissions(self, registry: RegistryConfig) -> tuple[PermissionSet, ...]:
+        with self._mutex:
+            self.calls["permissions"] += 1
+            self._maybe_fail("permissions")
+            return self._permissions.get(
+                registry.name.lower(), (PermissionSet(actions=REGISTRY_RULES_ACTIONS),)
+            )
 
     def fail(self, operation: str, error: Exception, *, times: int = 1) -> None:
         self._failures.setdefault(operation, []).extend([error] * times)
@@ -138,6 +154,9 @@ class _Lease:
     def check(self) -> None:
         if self.lost:
             raise LockLost(self.registry, "lease lost")
+
+    def confirm(self) -> None:
+        self.check()
 
 
 class FakeLock:

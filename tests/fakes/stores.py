@@ -13,11 +13,12 @@ from pydantic import BaseModel
 
 from services.clock import Clock
 from services.domain.audit import AuditEvent
+from services.domain.claims import Claim, ClaimState
 from services.domain.errors import ConcurrentUpdate, GrantNotFound
 from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
 from services.domain.ids import is_ulid, time_key
 from services.domain.offers import Offer
-from services.domain.reconcile import OwnedEntry
+from services.domain.reconcile import Fence, OwnedEntry
 from services.ports import IndexEntry
 
 _etags = itertools.count(1)
@@ -33,6 +34,7 @@ class InMemoryGrantStore:
         self._grants: dict[str, tuple[Grant, str]] = {}
         self._index: dict[tuple[str, str], IndexEntry] = {}
         self._entries: dict[tuple[str, str], OwnedEntry] = {}
+        self._fences: dict[str, tuple[Fence, str]] = {}
         self._messages: dict[str, dict[str, MessageRef]] = {}
         self._offers: dict[str, Offer] = {}
         self._mutex = threading.RLock()
@@ -126,6 +128,38 @@ class InMemoryGrantStore:
             ]
         return sorted(found, key=lambda e: e.row)
 
+    # fences
+    def fence(self, registry: str) -> tuple[Fence | None, str | None]:
+        with self._mutex:
+            held = self._fences.get(registry)
+            return (held[0], held[1]) if held else (None, None)
+
+    def commit(
+        self,
+        registry: str,
+        *,
+        fence: Fence,
+        etag: str | None,
+        put: Iterable[OwnedEntry] = (),
+        drop: Iterable[ipaddress.IPv4Address] = (),
+    ) -> str:
+        with self._mutex:
+            held = self._fences.get(registry)
+            if (held[1] if held else None) != etag:
+                raise ConcurrentUpdate(f"{registry}/fence")
+            new = _etag()
+            self._fences[registry] = (fence, new)
+            puts = list(put)
+            for ip in drop:
+                self._entries.pop((registry, str(ip)), None)
+            for entry in puts:
+                self._entries[(entry.registry, str(entry.ip))] = entry
+            return new
+
+    def fences(self) -> list[Fence]:
+        with self._mutex:
+            return [f for f, _ in self._fences.values()]
+
     # entries
     def entries(self, registry: str) -> list[OwnedEntry]:
         with self._mutex:
@@ -192,6 +226,10 @@ class InMemoryLedger:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._claims: dict[str, datetime] = {}
+        #: key -> (state, when first begun, data) of claims that record progress, and when each
+        #: one's current attempt started.
+        self._progress: dict[str, tuple[str, datetime, dict[str, str]]] = {}
+        self._started: dict[str, datetime] = {}
         self._mutex = threading.Lock()
 
     def claim(self, delivery_id: str) -> bool:
@@ -199,11 +237,48 @@ class InMemoryLedger:
             if delivery_id in self._claims:
                 return False
             self._claims[delivery_id] = self._clock.now()
+            self._progress[delivery_id] = ("done", self._clock.now(), {})
             return True
 
     def release(self, delivery_id: str) -> None:
         with self._mutex:
             self._claims.pop(delivery_id, None)
+            self._progress.pop(delivery_id, None)
+
+    def begin(self, delivery_id: str, *, stale_after: timedelta) -> Claim:
+        now = self._clock.now()
+        with self._mutex:
+            held = self._progress.get(delivery_id)
+            if held is None:
+                self._claims[delivery_id] = now
+                self._progress[delivery_id] = ("in_progress", now, {})
+                self._started[delivery_id] = now
+                return Claim(ClaimState.NEW, {}, now)
+            state, at, data = held
+            if state == "done":
+                return Claim(ClaimState.DONE, dict(data), at)
+            if state == "in_progress" and now - self._started.get(delivery_id, at) <= stale_after:
+                return Claim(ClaimState.BUSY, dict(data), at)
+            self._progress[delivery_id] = ("in_progress", at, data)
+            self._started[delivery_id] = now
+            return Claim(ClaimState.RESUMED, dict(data), at)
+
+    def note(self, delivery_id: str, **data: str) -> None:
+        with self._mutex:
+            state, at, old = self._progress[delivery_id]
+            self._progress[delivery_id] = (state, at, {**old, **data})
+
+    def finish(self, delivery_id: str, **data: str) -> None:
+        self.note(delivery_id, **data)
+        self._set(delivery_id, "done")
+
+    def fail(self, delivery_id: str) -> None:
+        self._set(delivery_id, "failed")
+
+    def _set(self, delivery_id: str, state: str) -> None:
+        with self._mutex:
+            _, at, data = self._progress[delivery_id]
+            self._progress[delivery_id] = (state, at, data)
 
     def purge(self, older_than: datetime) -> int:
         cutoff = older_than.replace(minute=0, second=0, microsecond=0)
@@ -211,6 +286,7 @@ class InMemoryLedger:
             old = [k for k, at in self._claims.items() if at < cutoff]
             for key in old:
                 del self._claims[key]
+                self._progress.pop(key, None)
             return len(old)
 
 

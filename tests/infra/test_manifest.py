@@ -1,5 +1,7 @@
-"""`manifest.json`: the Slack app the README creates. Its ids are wired to handlers by name, so a
-rename here must be a rename there too."""
+"""`manifest.template.json`: the Slack app the README installs, once the postprovision hook has
+put this deployment's request URL in it (`.azure/<env>/slack-manifest.json`). Its ids are wired
+to handlers by name, so a rename here must be a rename there too; its scopes are exactly what the
+bot calls, and what `python -m bot doctor` checks the token for."""
 
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUEST_URL = "https://<your-function-app>.azurewebsites.net/api/slack/events"
+#: The placeholder the postprovision hook replaces (tests/infra/test_hooks.py renders it).
+REQUEST_URL = "${SLACK_REQUEST_URL}"
 
 
 @pytest.fixture(scope="module")
 def manifest() -> dict[str, Any]:
-    data = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
+    data = json.loads((ROOT / "manifest.template.json").read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     return data
 
@@ -60,9 +63,25 @@ def test_minimum_scopes(manifest: dict[str, Any]) -> None:
         "im:write",
         "reactions:write",
         "usergroups:read",
-        "users:read",
     ]
     assert "user" not in manifest["oauth_config"]["scopes"]
+
+
+def test_the_doctor_checks_the_token_for_exactly_the_manifests_scopes(
+    manifest: dict[str, Any],
+) -> None:
+    from bot.doctor import REQUIRED_SCOPES
+
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == REQUIRED_SCOPES
+
+
+def test_no_scope_without_a_caller() -> None:
+    # users:read went with the last users.info call; a scope nobody uses is a needless grant.
+    code = "".join(
+        p.read_text(encoding="utf-8") for d in ("bot", "services") for p in (ROOT / d).rglob("*.py")
+    )
+    assert "users_info" not in code
+    assert "users.info" not in code
 
 
 def test_app_home_with_home_and_messages_tabs(manifest: dict[str, Any]) -> None:

@@ -31,13 +31,28 @@ def test_code_cannot_be_closed_or_broken_from_inside() -> None:
     assert code("") == "` `"
 
 
+def test_characters_that_reorder_or_hide_text_are_shown_by_name() -> None:
+    # An approval card showed them verbatim: "urgent fix\u202e:tnemeganam" reads backwards.
+    assert escape("urgent fix\u202egnidaer") == "urgent fix[U+202E]gnidaer"
+    assert escape("pro\u200bduction\ufeff") == "pro[U+200B]duction[U+FEFF]"
+    assert code("a\u2066b") == "`a[U+2066]b`"
+
+
+_INVISIBLE = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_INVISIBLE += "\u200b\u200c\u200d\u2060\u180e\ufeff"
+
+
 @settings(max_examples=500, deadline=None)
 @given(st.text())
 def test_escape_round_trips_and_leaves_no_angle_bracket(text: str) -> None:
     escaped = escape(text)
     assert "<" not in escaped
     assert ">" not in escaped
-    assert html.unescape(escaped) == text
+    assert not set(escaped) & set(_INVISIBLE)
+    shown = html.unescape(escaped)
+    for char in _INVISIBLE:
+        shown = shown.replace(f"[U+{ord(char):04X}]", char)
+    assert shown == text
 
 
 @settings(max_examples=500, deadline=None)

@@ -10,7 +10,13 @@ import pytest
 
 from sandbox.arm_emulator import ArmEmulator
 from services.azure.arm import ArmRegistryGateway
-from services.domain.errors import ArmError, ArmUnavailable, NotPremium, RuleQuotaFull
+from services.domain.errors import (
+    ArmError,
+    ArmUnavailable,
+    NotPremium,
+    RuleQuotaFull,
+    WriteOutcomeUnknown,
+)
 from services.domain.registry import RegistrySnapshot
 from tests.sandbox_helpers import (
     RESOURCE_GROUP,
@@ -144,27 +150,86 @@ def test_throttling_with_retry_after_is_retried(emulator: ArmEmulator, gateway) 
 @pytest.mark.parametrize(
     ("kind", "status"),
     [
-        ("patch_registry", 500),
-        ("patch_registry", 503),
         ("get_registry", 502),
+        ("get_registry", 503),
         ("operation_status", 500),
     ],
 )
-def test_server_errors_are_retried(emulator: ArmEmulator, gateway, kind, status) -> None:
+def test_server_errors_of_reads_are_retried(emulator: ArmEmulator, gateway, kind, status) -> None:
     seed(emulator)
+    if kind == "operation_status":
+        emulator.patch_status = 201  # only an asynchronous update is polled
     snapshot = gateway.read(CONFIG)
     emulator.inject(kind, status=status)
     gateway.write(CONFIG, snapshot, [{"action": "Allow", "value": "2.2.2.2"}])
     assert emulator.rules(REG) == ["2.2.2.2"]
+    assert emulator.count(kind) >= 2  # the failed read and its retry
 
 
-def test_a_dropped_connection_on_the_patch_is_retried(emulator: ArmEmulator, gateway) -> None:
-    # The PATCH carries the whole list, so sending it again is safe.
+@pytest.mark.parametrize("status", [500, 503])
+def test_an_answered_patch_failure_is_not_sent_again(
+    emulator: ArmEmulator, gateway, status
+) -> None:
+    # ARM has finished with the request: it did not land (here), and a read will tell.
     seed(emulator, "1.2.3.4")
     snapshot = gateway.read(CONFIG)
-    emulator.inject("patch_registry", drop=True)
+    emulator.inject("patch_registry", status=status)
+    with pytest.raises(ArmUnavailable) as failed:
+        gateway.write(CONFIG, snapshot, add(snapshot, "20.103.186.69"))
+    assert not isinstance(failed.value, WriteOutcomeUnknown)
+    assert emulator.count("patch_registry") == 1
+    assert emulator.rules(REG) == ["1.2.3.4"]
+
+
+def test_a_throttled_patch_is_sent_again(emulator: ArmEmulator, gateway) -> None:
+    # 429: ARM did not take the request, so sending it again cannot land twice.
+    seed(emulator, "1.2.3.4")
+    snapshot = gateway.read(CONFIG)
+    emulator.throttle("patch_registry", retry_after=0)
     gateway.write(CONFIG, snapshot, add(snapshot, "20.103.186.69"))
     assert emulator.count("patch_registry") == 2
+    assert emulator.rules(REG) == ["1.2.3.4", "20.103.186.69"]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"drop": True},
+        {"drop": True, "applied": True},
+        {"status": 504, "applied": True},
+        {"status": 504},
+    ],
+    ids=["dropped-before", "applied-then-dropped", "applied-then-504", "gateway-504"],
+)
+def test_a_patch_without_an_answer_is_unknown_and_never_sent_twice(
+    emulator: ArmEmulator, gateway, fault
+) -> None:
+    seed(emulator, "1.2.3.4")
+    snapshot = gateway.read(CONFIG)
+    emulator.inject("patch_registry", **fault)
+    with pytest.raises(WriteOutcomeUnknown):
+        gateway.write(CONFIG, snapshot, add(snapshot, "20.103.186.69"))
+    assert emulator.count("patch_registry") == 1
+    landed = ["1.2.3.4", "20.103.186.69"] if fault.get("applied") else ["1.2.3.4"]
+    assert emulator.rules(REG) == landed
+
+
+def test_a_patch_that_lands_after_the_read_timeout_is_unknown(emulator: ArmEmulator) -> None:
+    # The write ARM applies after the client stopped waiting: one PATCH, then it lands late.
+    seed(emulator, "1.2.3.4")
+    gateway = ArmRegistryGateway(
+        arm=arm_settings(emulator, read_timeout=0.3), credential=StaticTokenCredential()
+    )
+    snapshot = gateway.read(CONFIG)
+    gate = emulator.land_late("patch_registry")
+    with pytest.raises(WriteOutcomeUnknown, match="did not say"):
+        gateway.write(CONFIG, snapshot, add(snapshot, "20.103.186.69"))
+    assert emulator.rules(REG) == ["1.2.3.4"]
+    emulator.add_rule(REG, "9.9.9.9")  # someone's edit while the write is in flight
+    gate.set()
+    emulator.wait_idle()
+    assert emulator.count("patch_registry") == 1
+    # The late write replaced the list with what it carried: the edit is gone.
     assert emulator.rules(REG) == ["1.2.3.4", "20.103.186.69"]
 
 

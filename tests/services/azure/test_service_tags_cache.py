@@ -217,3 +217,19 @@ def test_bootstrap_wires_the_stored_tags_into_the_address_book(
     refreshed = book.service_tags
     assert refreshed is not None
     assert refreshed.lookup(STORAGE_IP) == ("Storage",)
+
+
+def test_the_stored_time_is_the_last_save_and_none_before_any(store: CountingStore) -> None:
+    from datetime import UTC, datetime
+
+    assert store.stored_at() is None
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    store.save(document(("AzureContainerApps", "20.103.186.0/24")))
+
+    stored = store.stored_at()
+    assert stored is not None
+    assert stored.tzinfo is not None
+    # Last-Modified has whole seconds.
+    assert before <= stored <= datetime.now(UTC)
+    assert store.reads == 0  # a HEAD request, never the document

@@ -406,7 +406,7 @@ def test_quota_with_one_slot_left_still_allows_a_grant() -> None:
 
 
 def test_without_snapshots_the_paste_alone_decides() -> None:
-    d = diagnose(_failure("91.38.188.165"))
+    d = diagnose(_failure("91.38.188.165"), service_tags=TAGS)
     assert d.verdict is Verdict.IP_NOT_ALLOWED
     assert d.grant_eligible is True
     assert d.facts.registry_name is None
@@ -628,3 +628,26 @@ def test_every_diagnosis_has_a_summary_and_one_line_steps(
     assert d.steps
     assert all(step and "\n" not in step for step in d.steps)
     assert d.grant_eligible is (d.grant_ip is not None)
+
+
+@pytest.mark.parametrize(
+    ("ip", "tags", "problem", "why"),
+    [
+        ("20.103.1.1", None, None, "no copy of Azure's service tags"),
+        ("91.38.188.165", "stale", "its copy of Azure's service tags is 12 days old", "12 days"),
+    ],
+)
+def test_without_trusted_service_tags_no_rule_is_offered_for_a_public_address(
+    ip, tags, problem, why
+) -> None:
+    # Defect 6 (security): with no index loaded, a hosted runner's Azure address fell through to
+    # the grantable path. Fail closed: the bot cannot tell it from Azure's, so it offers nothing.
+    d = diagnose(
+        _failure(ip),
+        service_tags=TAGS if tags else None,
+        tags_problem=problem,
+    )
+    assert d.verdict is Verdict.IP_NOT_ALLOWED
+    assert d.grant_eligible is False
+    assert why in (d.facts.grant_refusal or "")
+    assert any("refresh-service-tags" in step for step in d.steps)

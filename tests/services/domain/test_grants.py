@@ -156,10 +156,13 @@ def test_activation_starts_the_clock_bounded_by_the_policy() -> None:
 
 
 def test_activation_under_a_foreign_rule_keeps_it_foreign() -> None:
-    grant = g.record_intent(
-        make_grant(GrantState.APPROVED), entry=None, preexisted=True, covered_by="20.103.186.0/24"
+    active = g.activate(
+        make_grant(GrantState.APPROVED),
+        now=LATER,
+        policy=POLICY,
+        entry=None,
+        covered_by="20.103.186.0/24",
     )
-    active = g.activate(grant, now=LATER, policy=POLICY, entry=None)
     assert active.rule_preexisted
     assert active.rule_entry is None
     assert active.covered_by == "20.103.186.0/24"

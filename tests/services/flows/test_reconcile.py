@@ -156,6 +156,12 @@ def test_a_crash_after_the_patch_is_recovered_by_the_same_reconcile() -> None:
         reconcile(fakes)
     fakes.registry.after_write = None
     assert state_of(fakes, grant) == "approved"
+    # The write may still be landing (nothing said it did): the registry is fenced meanwhile.
+    fenced = reconcile(fakes)
+    assert fenced.status is ReconcileStatus.RETRY
+    assert fakes.registry.calls["write"] == 1
+    assert fenced.retry_after is not None
+    fakes.clock.advance(fenced.retry_after)
     reconcile(fakes)
     assert fakes.registry.rules("contoso") == ["20.1.2.3"]  # one entry, not two
     stored = fakes.ports.grants.get(grant.id)[0]
@@ -177,6 +183,11 @@ def test_a_crash_between_intent_and_patch_is_recovered() -> None:
     assert fakes.registry.rules("contoso") == []
     [entry] = fakes.grants.entries(LOGIN)
     assert entry.state is EntryState.INTENDED
+    # The process died with the PATCH possibly sent: nothing is written until it cannot land.
+    fenced = reconcile(fakes)
+    assert fenced.status is ReconcileStatus.RETRY
+    assert fenced.retry_after == timedelta(seconds=121)
+    fakes.clock.advance(fenced.retry_after)
     reconcile(fakes)
     assert fakes.registry.rules("contoso") == ["20.1.2.3"]
     assert state_of(fakes, grant) == "active"

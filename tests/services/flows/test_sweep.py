@@ -188,3 +188,22 @@ def test_an_extension_is_asked_by_the_requester_and_decided_by_an_approver() -> 
     assert denied.expires_at == grant.expires_at
     with pytest.raises(errors.ExtensionRefused):
         extend_grant(fakes.ports, grant.id, approver=APPROVER)  # nothing asked any more
+
+
+def test_a_pending_grant_whose_card_never_went_out_is_announced_again() -> None:
+    # Defect 4: a worker killed between the slot claim and queuing the approval card left a
+    # pending grant that blocked its address until it lapsed, and no approver ever saw it.
+    from services.domain.grants import APPROVAL_CARD, MessageRef
+    from services.domain.jobs import GrantEvent, GrantNotice
+
+    fakes = make_fakes()
+    hidden = request(fakes, "20.1.2.3")
+    seen = request(fakes, "20.1.2.4", user="U0OTHER")
+    fakes.grants.add_message(seen.id, MessageRef(kind=APPROVAL_CARD, channel="C1", ts="1.0"))
+    fakes.jobs.jobs.clear()  # the notices were lost with the worker
+    assert sweep(fakes.ports).reannounced == []  # too early: the card may only be slow
+    fakes.clock.advance(timedelta(minutes=3))
+    report = sweep(fakes.ports)
+    assert [g.id for g in report.reannounced] == [hidden.id]
+    [notice] = [j.job for j in fakes.jobs.jobs if isinstance(j.job, GrantNotice)]
+    assert (notice.grant_id, notice.event) == (hidden.id, GrantEvent.REQUESTED)

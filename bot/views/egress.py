@@ -1,0 +1,187 @@
+"""The egress lookup in Slack: what a card whose paste hid the address offers (pick one of the
+likely resources, or name one in a form), the form, and the card of the addresses found.
+
+Everything from Azure or a person is escaped here (`bot.views.format`). A sealed value (the offer
+and its kind, `bot.signing`) rides in the button, the select's `block_id` and the form's metadata;
+the resources themselves stay on the server, the select only carries an index.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.ids import LOOKUP_CALLBACK, LOOKUP_OPEN, LOOKUP_PICK, REQUEST_ACTION
+from bot.views.format import SECTION_LIMIT, clip, code, escape
+from services.domain.egress import ResourceKind, ResourceRef
+
+if TYPE_CHECKING:
+    # Only the worker builds lookup cards; the HTTP function's form must not load the flows.
+    from services.flows.egress import EgressResult
+
+KIND_BLOCK, KIND_ACTION = "egress_kind", "egress_kind_choice"
+NAME_BLOCK, NAME_ACTION = "egress_name", "egress_name_text"
+#: A select's `block_id` starts with this, followed by the sealed offer.
+PICK_BLOCK_PREFIX = "egress_pick:"
+
+
+def lookup_blocks(*, sealed: str, kind: ResourceKind | None, candidates: list[str]) -> list[Block]:
+    """Appended to a diagnosis card: the likely resources to pick from (`candidates` are ids), and
+    a button opening the form for any other."""
+    refs = [r for r in (ResourceRef.from_id(c) for c in candidates) if r is not None]
+    what = kind.display if kind else "resource"
+    elements: list[StaticSelectElement | ButtonElement] = []
+    if refs:
+        elements.append(
+            StaticSelectElement(
+                action_id=LOOKUP_PICK,
+                placeholder=f"Pick the {what}"[:150],
+                options=[
+                    Option(value=str(i), text=clip(f"{r.name} ({r.resource_group})", 75)[0])
+                    for i, r in enumerate(refs[:100])
+                ],
+            )
+        )
+    elements.append(
+        ButtonElement(
+            text="Name the resource" if refs else "Look up its address in Azure",
+            action_id=LOOKUP_OPEN,
+            value=sealed,
+        )
+    )
+    blocks: list[Block] = [
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f":satellite_antenna: I can look the address up: tell me which {what} "
+                "pulled, and I read its outbound addresses from Azure."
+            )
+        ),
+        ActionsBlock(block_id=f"{PICK_BLOCK_PREFIX}{sealed}"[:255], elements=elements),
+    ]
+    for block in blocks:
+        block.validate_json()
+    return blocks
+
+
+def lookup_modal(*, kind: ResourceKind | None, private_metadata: dict[str, object]) -> View:
+    options = [Option(value=k.value, text=k.display) for k in ResourceKind]
+    initial = next((o for o in options if kind is not None and o.value == kind.value), options[0])
+    view = View(
+        type="modal",
+        callback_id=LOOKUP_CALLBACK,
+        title="Find the egress address",
+        submit="Look it up",
+        close="Cancel",
+        private_metadata=json.dumps(private_metadata, separators=(",", ":")),
+        blocks=[
+            InputBlock(
+                block_id=KIND_BLOCK,
+                label="What pulled the image",
+                element=StaticSelectElement(
+                    action_id=KIND_ACTION, options=options, initial_option=initial
+                ),
+            ),
+            InputBlock(
+                block_id=NAME_BLOCK,
+                label="Its name or resource ID",
+                element=PlainTextInputElement(
+                    action_id=NAME_ACTION, max_length=400, placeholder="shop-api"
+                ),
+                hint="The name as in the portal, or the full ID (/subscriptions/…).",
+            ),
+        ],
+    )
+    view.validate_json()
+    return view
+
+
+def egress_blocks(result: EgressResult, *, request_value: str | None) -> list[Block]:
+    """The card of a lookup: the resource, each address and what it means, the notes, and the
+    request button when some address may get a temporary rule."""
+    resource = result.resource
+    if resource is not None:
+        title = f":satellite_antenna: Egress of {result.kind.display} {resource.name}"
+    else:
+        title = f":satellite_antenna: {result.kind.display} lookup"
+    blocks: list[Block] = [HeaderBlock(text=clip(title, 150)[0])]
+    if resource is not None:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f"{code(resource.name)} in {code(resource.resource_group)}, pulling from "
+                    f"{code(result.registry)}."
+                )
+            )
+        )
+    lines = []
+    for check in result.checks:
+        a = check.address
+        state = "can be requested" if check.eligible else escape(check.note or "no rule offered")
+        lines.append(f"• {code(str(a.ip))}: {escape(a.label)} — {state}")
+    if result.reading is not None and result.reading.possible:
+        more = ", ".join(str(a.ip) for a in result.reading.possible[:30])
+        lines.append(f"• Possible later (after a scale change): {code(more, 600)}")
+    if lines:
+        text, _ = clip("*Addresses*\n" + "\n".join(lines), SECTION_LIMIT)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+    notes = list(result.reading.notes if result.reading else ())
+    if result.permanent_suggested and not any("permanent" in n for n in notes):
+        notes.append(
+            "A fixed egress deserves a permanent rule: ask the platform team to add it to the "
+            "registry's network rules (infrastructure-as-code)."
+        )
+    if result.problem:
+        notes.insert(0, result.problem)
+    if result.no_access:
+        notes.append(
+            "Find the address by hand: the card's steps say how, then ask with "
+            "“Enter the address and request access”."
+        )
+    for match in result.matches:
+        notes.append(f"{match.name} in {match.resource_group}: {match.id}")
+    if notes:
+        text, _ = clip("\n".join(f"• {escape(n)}" for n in notes), SECTION_LIMIT)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+    if result.offer is not None and result.offer.warning:
+        warning, _ = clip(escape(result.offer.warning), SECTION_LIMIT - 20)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f":warning: {warning}")]))
+    if request_value is not None and result.offer is not None:
+        count = len(result.offer.ips)
+        label = "Request temporary access" + (f" for {count} addresses" if count > 1 else "")
+        blocks.append(DividerBlock())
+        blocks.append(
+            ActionsBlock(
+                block_id="egress_actions",
+                elements=[
+                    ButtonElement(
+                        text=label, action_id=REQUEST_ACTION, value=request_value, style="primary"
+                    )
+                ],
+            )
+        )
+    for block in blocks:
+        block.validate_json()
+    return blocks
+
+
+def egress_text(result: EgressResult) -> str:
+    if result.resource is not None and result.checks:
+        ips = ", ".join(str(c.address.ip) for c in result.checks)
+        return clip(f"{result.kind.display} {result.resource.name} sends from {ips}", 300)[0]
+    return clip(escape(result.problem or "The lookup found no address."), 300)[0]

@@ -1,0 +1,553 @@
+"""`EgressLookup` on Azure Resource Manager: where a Container App, a web or function app, an AKS
+cluster or a container group sends its traffic from, and whose a public address is.
+
+- Names and addresses are found with Azure Resource Graph (`azure-mgmt-resourcegraph`), across
+  the subscriptions the caller names (the managed registries').
+- A resource's egress is read with the SDK made for it: `azure-mgmt-appcontainers` (the app's
+  `outboundIpAddresses`, its environment's infrastructure subnet), `azure-mgmt-web` (the site's
+  `outboundIpAddresses`, `possibleOutboundIpAddresses`, VNet routing), `azure-mgmt-containerservice`
+  (the network profile's `effectiveOutboundIPs`), and `azure-mgmt-network` for subnets, NAT
+  gateways and public IPs. A container group exposes no egress; its subnet's NAT gateway, if any,
+  is what the registry sees (read through Resource Graph: no extra SDK for one field).
+
+Every SDK is imported when its first lookup runs (cold start matters). The SDK models are
+mappings of the REST names, read with `_get` as `services/azure/network.py` does.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+
+from services.azure.clients import default_credential
+from services.azure.network import describe_azure_error
+from services.domain.egress import (
+    EgressAddress,
+    EgressLookupFailed,
+    EgressReading,
+    EgressSource,
+    PublicIpOwner,
+    ResourceKind,
+    ResourceRef,
+    is_resource_name,
+)
+from services.settings import ArmSettings
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+logger = logging.getLogger(__name__)
+
+#: Rows a Resource Graph query may return at most (its own cap is 1000).
+_TOP = 1000
+#: A NAT gateway's public IP prefix is listed address by address up to this size; a bigger one
+#: is named as a CIDR for a permanent rule (a temporary rule is one address).
+_PREFIX_EXPANDS = 4
+
+#: After Azure refused access, how long every lookup is answered with that refusal without asking
+#: again (a deployment without Reader access would otherwise ask on every diagnosis).
+NO_ACCESS_SECONDS = 600.0
+
+#: What the segment after `providers/Microsoft.Network/` names, for people.
+_OWNER_KINDS = {
+    "natgateways": "NAT gateway",
+    "loadbalancers": "load balancer",
+    "azurefirewalls": "Azure Firewall",
+    "applicationgateways": "Application Gateway",
+    "networkinterfaces": "network interface",
+    "virtualnetworkgateways": "VPN gateway",
+    "bastionhosts": "Bastion host",
+}
+
+
+def _get(node: Any, *path: str) -> Any:
+    """`node[a][b]…` through mappings (SDK models are mappings of the REST names), or None."""
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _id_parts(resource_id: str) -> tuple[str, str, str, str] | None:
+    """(subscription, resource group, lower-case type path, name) of an ARM id."""
+    parts = [p for p in resource_id.split("/") if p]
+    if len(parts) < 8 or parts[0].lower() != "subscriptions" or parts[4].lower() != "providers":
+        return None
+    types = [p.lower() for p in parts[5:-1:2]]
+    return parts[1], parts[3], "/".join([parts[5].lower(), *types[1:]]), parts[-1]
+
+
+def _kql_string(value: str) -> str:
+    # Values are names and ids checked against their grammar, or IPs: no quote can occur.
+    if "'" in value or "\\" in value:
+        raise ValueError(f"not a safe KQL string: {value!r}")
+    return f"'{value}'"
+
+
+class ArmEgressLookup:
+    """The adapter; thread-safe, one client per SDK and subscription, made on first use."""
+
+    def __init__(
+        self,
+        *,
+        arm: ArmSettings,
+        credential: TokenCredential | Callable[[], TokenCredential] | None = None,
+    ) -> None:
+        self._arm = arm
+        self._credential_source = credential if credential is not None else default_credential
+        self._credential: TokenCredential | None = None
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._mutex = threading.Lock()
+        self._refused: tuple[float, str] | None = None
+
+    # -- clients -----------------------------------------------------------------------------------
+
+    def _client(self, sdk: str, subscription: str = "") -> Any:
+        key = (sdk, subscription.lower())
+        with self._mutex:
+            client = self._clients.get(key)
+            if client is None:
+                if self._credential is None:
+                    source = self._credential_source
+                    self._credential = source() if callable(source) else source
+                client = self._clients[key] = self._build(sdk, subscription)
+            return client
+
+    def _build(self, sdk: str, subscription: str) -> Any:
+        credential = self._credential
+        assert credential is not None
+        options: dict[str, Any] = {
+            "base_url": self._arm.endpoint,
+            "connection_verify": self._arm.ca_bundle or True,
+            "retry_total": self._arm.retry_total,
+            "retry_backoff_factor": self._arm.retry_backoff_factor,
+            "retry_backoff_max": self._arm.retry_backoff_max,
+            "read_timeout": self._arm.read_timeout,
+        }
+        cls: Any
+        if sdk == "graph":
+            from azure.mgmt.resourcegraph import ResourceGraphClient
+
+            return ResourceGraphClient(credential, **options)
+        if sdk == "apps":
+            from azure.mgmt.appcontainers import ContainerAppsAPIClient as cls
+        elif sdk == "web":
+            from azure.mgmt.web import WebSiteManagementClient as cls
+        elif sdk == "aks":
+            from azure.mgmt.containerservice import ContainerServiceClient as cls
+        else:
+            from azure.mgmt.network import NetworkManagementClient as cls
+        return cls(credential, subscription, **options)
+
+    def _call(self, what: str, call: Callable[[], Any]) -> Any:
+        """Run one ARM call; its failures become `EgressLookupFailed` saying what was asked."""
+        refused = self._refused
+        if refused is not None and time.monotonic() < refused[0]:
+            raise EgressLookupFailed(refused[1], no_access=True)
+        try:
+            return call()
+        except ResourceNotFoundError as exc:
+            raise EgressLookupFailed(f"{what}: not found", not_found=True) from exc
+        except HttpResponseError as exc:
+            reason = describe_azure_error(exc)
+            if exc.status_code in (401, 403):
+                message = f"the bot may not read {what} ({reason})"
+                self._refused = (time.monotonic() + NO_ACCESS_SECONDS, message)
+                raise EgressLookupFailed(message, no_access=True) from exc
+            raise EgressLookupFailed(f"cannot read {what}: {reason}") from exc
+        except AzureError as exc:
+            raise EgressLookupFailed(f"cannot read {what}: {describe_azure_error(exc)}") from exc
+
+    # -- Resource Graph ----------------------------------------------------------------------------
+
+    def _query(self, query: str, subscriptions: Sequence[str]) -> list[Mapping[str, Any]]:
+        from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
+
+        subs = sorted({s.lower() for s in subscriptions if s})
+        if not subs:
+            return []
+        request = QueryRequest(
+            subscriptions=subs,
+            query=query,
+            options=QueryRequestOptions(result_format="objectArray", top=_TOP),
+        )
+        graph = self._client("graph")
+        answer = self._call("Azure Resource Graph", lambda: graph.resources(request))
+        rows = answer.data if isinstance(answer.data, list) else []
+        return [row for row in rows if isinstance(row, Mapping)]
+
+    def _refs(self, kind: ResourceKind, rows: Iterable[Mapping[str, Any]]) -> list[ResourceRef]:
+        refs = []
+        for row in rows:
+            ref = ResourceRef.from_id(str(row.get("id") or ""), kind)
+            if ref is not None:
+                refs.append(ref)
+        return sorted(refs, key=lambda r: (r.name.lower(), r.resource_group.lower()))
+
+    def find(
+        self, kind: ResourceKind, name: str, subscriptions: Sequence[str]
+    ) -> list[ResourceRef]:
+        """Resources of `kind` named `name`, or the one a full resource id names."""
+        text = name.strip()
+        by_id = ResourceRef.from_id(text, kind)
+        if by_id is not None:
+            where = f"id =~ {_kql_string(by_id.id)}"
+            subscriptions = [*subscriptions, by_id.subscription]
+        elif is_resource_name(text):
+            where = f"type =~ {_kql_string(kind.arm_type)} and name =~ {_kql_string(text)}"
+        else:
+            return []
+        rows = self._query(
+            f"Resources | where {where} | project id, name, type, resourceGroup, subscriptionId"
+            " | limit 20",
+            subscriptions,
+        )
+        return self._refs(kind, rows)
+
+    def candidates(
+        self, kind: ResourceKind, subscriptions: Sequence[str], *, limit: int = 20
+    ) -> list[ResourceRef]:
+        rows = self._query(
+            f"Resources | where type =~ {_kql_string(kind.arm_type)}"
+            f" | project id, name, type, resourceGroup, subscriptionId | order by name asc"
+            f" | limit {max(1, min(limit, 100))}",
+            subscriptions,
+        )
+        return self._refs(kind, rows)[:limit]
+
+    def owner_of(
+        self, ip: ipaddress.IPv4Address, subscriptions: Sequence[str]
+    ) -> PublicIpOwner | None:
+        """The public IP resource holding `ip`, else a public IP prefix containing it."""
+        rows = self._query(
+            "Resources | where type =~ 'microsoft.network/publicipaddresses'"
+            f" and properties.ipAddress == {_kql_string(str(ip))}"
+            " | project id, name, resourceGroup, subscriptionId, properties",
+            subscriptions,
+        )
+        for row in rows:
+            return self._owner(ip, row, prefix=None)
+        prefixes = self._query(
+            "Resources | where type =~ 'microsoft.network/publicipprefixes'"
+            " | project id, name, resourceGroup, subscriptionId, properties",
+            subscriptions,
+        )
+        for row in prefixes:
+            try:
+                network = ipaddress.ip_network(str(_get(row, "properties", "ipPrefix")))
+            except ValueError:
+                continue
+            if ip in network:
+                return self._owner(ip, row, prefix=str(network))
+        return None
+
+    @staticmethod
+    def _owner(
+        ip: ipaddress.IPv4Address, row: Mapping[str, Any], prefix: str | None
+    ) -> PublicIpOwner:
+        parts = _id_parts(str(row.get("id") or ""))
+        sub, group = (parts[0], parts[1]) if parts else ("", "")
+        attached = _get(row, "properties", "natGateway", "id") or _get(
+            row, "properties", "ipConfiguration", "id"
+        )
+        owner = _id_parts(str(attached)) if attached else None
+        kind = name = owner_group = None
+        if owner is not None:
+            segments = [p for p in str(attached).split("/") if p]
+            # `…/providers/Microsoft.Network/<kind>/<name>[/ipConfigurations/…]`
+            kind = _OWNER_KINDS.get(segments[6].lower(), segments[6])
+            name, owner_group = segments[7], owner[1]
+        return PublicIpOwner(
+            ip=ip,
+            name=str(row.get("name") or ""),
+            resource_group=str(row.get("resourceGroup") or group),
+            subscription=str(row.get("subscriptionId") or sub),
+            owner_kind=kind,
+            owner_name=name,
+            owner_resource_group=owner_group,
+            prefix=prefix,
+        )
+
+    # -- egress per kind ---------------------------------------------------------------------------
+
+    def egress(self, resource: ResourceRef) -> EgressReading:
+        readers = {
+            ResourceKind.CONTAINER_APP: self._container_app,
+            ResourceKind.WEB_APP: self._web_app,
+            ResourceKind.AKS_CLUSTER: self._aks_cluster,
+            ResourceKind.CONTAINER_GROUP: self._container_group,
+        }
+        return readers[resource.kind](resource)
+
+    def _container_app(self, ref: ResourceRef) -> EgressReading:
+        apps = self._client("apps", ref.subscription)
+        app = self._call(
+            f"Container App {ref.name}",
+            lambda: apps.container_apps.get(ref.resource_group, ref.name),
+        )
+        listed = _addresses(
+            _get(app, "properties", "outboundIpAddresses") or [],
+            EgressSource.AZURE_ASSIGNED,
+            f"Container App {ref.name} (Azure-assigned)",
+        )
+        env_id = str(
+            _get(app, "properties", "managedEnvironmentId")
+            or _get(app, "properties", "environmentId")
+            or ""
+        )
+        env_parts = _id_parts(env_id)
+        notes: list[str] = []
+        if env_parts is None:
+            return EgressReading(resource=ref, addresses=listed)
+        env_sub, env_group, _, env_name = env_parts
+        env_client = apps if env_sub.lower() == ref.subscription else self._client("apps", env_sub)
+        env = self._call(
+            f"Container Apps environment {env_name}",
+            lambda: env_client.managed_environments.get(env_group, env_name),
+        )
+        vnet = _get(env, "properties", "vnetConfiguration") or {}
+        subnet = _get(vnet, "infrastructureSubnetId")
+        workload_profiles = bool(_get(env, "properties", "workloadProfiles"))
+        if _get(vnet, "outboundSettings", "outBoundType") == "UserDefinedRouting":
+            notes.append(
+                f"Environment {env_name} routes outbound traffic to a network appliance "
+                f"({_get(vnet, 'outboundSettings', 'virtualNetworkApplianceIp') or 'a firewall'}): "
+                "that appliance's public address is the one the registry sees."
+            )
+            return EgressReading(resource=ref, notes=tuple(notes), through_vnet=True)
+        if subnet and workload_profiles:
+            nat = self._subnet_egress(str(subnet), notes)
+            if nat is not None:
+                notes.append(
+                    f"Environment {env_name} sends outbound traffic through its subnet's NAT "
+                    "gateway: a fixed address, best allowed permanently."
+                )
+                return EgressReading(
+                    resource=ref, addresses=nat, notes=tuple(notes), through_vnet=True
+                )
+        if listed:
+            notes.append(
+                f"These are environment {env_name}'s Azure-assigned outbound addresses: they stay "
+                "with the environment but can change and may be shared with other workloads."
+            )
+        return EgressReading(resource=ref, addresses=listed, notes=tuple(notes))
+
+    def _web_app(self, ref: ResourceRef) -> EgressReading:
+        web = self._client("web", ref.subscription)
+        site = self._call(f"app {ref.name}", lambda: web.web_apps.get(ref.resource_group, ref.name))
+        props = _get(site, "properties") or {}
+        label = f"App Service app {ref.name} (Azure-assigned, shared by the scale unit)"
+        outbound = _addresses(
+            _split(_get(props, "outboundIpAddresses")), EgressSource.AZURE_ASSIGNED, label
+        )
+        possible = _addresses(
+            _split(_get(props, "possibleOutboundIpAddresses")), EgressSource.AZURE_POSSIBLE, label
+        )
+        possible = tuple(a for a in possible if a.ip not in {o.ip for o in outbound})
+        routing = _get(props, "outboundVnetRouting") or {}
+        route_all = bool(
+            _get(routing, "allTraffic")
+            or _get(routing, "applicationTraffic")
+            or _get(props, "vnetRouteAllEnabled")
+            or _get(props, "siteConfig", "vnetRouteAllEnabled")
+        )
+        image_pull = bool(
+            _get(routing, "allTraffic")
+            or _get(routing, "imagePullTraffic")
+            or _get(props, "vnetImagePullEnabled")
+            or _get(props, "siteConfig", "vnetImagePullEnabled")
+        )
+        subnet = _get(props, "virtualNetworkSubnetId")
+        notes: list[str] = []
+        if subnet and image_pull:
+            nat = self._subnet_egress(str(subnet), notes)
+            notes.append(
+                "Image pull over the VNet is on: the pull leaves through the app's integration "
+                "subnet, so its NAT gateway or firewall is what the registry sees, not the "
+                "app's outbound addresses."
+            )
+            return EgressReading(
+                resource=ref, addresses=nat or (), notes=tuple(notes), through_vnet=True
+            )
+        if subnet and route_all:
+            notes.append(
+                "VNet route-all is on: the app's own traffic leaves through the VNet, but the "
+                "image pull still uses these outbound addresses unless image pull over the VNet "
+                "is turned on."
+            )
+        if possible:
+            notes.append(
+                f"The app may also use {len(possible)} more addresses after a scale change "
+                "(`possibleOutboundIpAddresses`)."
+            )
+        return EgressReading(
+            resource=ref, addresses=outbound, possible=possible, notes=tuple(notes)
+        )
+
+    def _aks_cluster(self, ref: ResourceRef) -> EgressReading:
+        aks = self._client("aks", ref.subscription)
+        cluster = self._call(
+            f"AKS cluster {ref.name}",
+            lambda: aks.managed_clusters.get(ref.resource_group, ref.name),
+        )
+        profile = _get(cluster, "properties", "networkProfile") or {}
+        outbound_type = str(_get(profile, "outboundType") or "loadBalancer")
+        notes: list[str] = []
+        if outbound_type == "userDefinedRouting":
+            notes.append(
+                f"Cluster {ref.name} sends outbound traffic by user-defined routes, usually to "
+                "an Azure Firewall: the firewall's public address is the one that counts."
+            )
+            return EgressReading(resource=ref, notes=tuple(notes), through_vnet=True)
+        if outbound_type in ("none", "block"):
+            notes.append(f"Cluster {ref.name} has no outbound path of its own ({outbound_type}).")
+            return EgressReading(resource=ref, notes=tuple(notes))
+        if outbound_type == "userAssignedNATGateway":
+            pools = _get(cluster, "properties", "agentPoolProfiles") or []
+            subnets = dict.fromkeys(str(s) for s in (_get(p, "vnetSubnetID") for p in pools) if s)
+            found: list[EgressAddress] = []
+            for subnet in subnets:
+                found.extend(self._subnet_egress(subnet, notes) or ())
+            return EgressReading(
+                resource=ref, addresses=_unique(found), notes=tuple(notes), through_vnet=True
+            )
+        if outbound_type == "managedNATGateway":
+            ids = _get(profile, "natGatewayProfile", "effectiveOutboundIPs") or []
+            source, what = EgressSource.NAT_GATEWAY, "managed NAT gateway"
+        else:
+            ids = _get(profile, "loadBalancerProfile", "effectiveOutboundIPs") or []
+            source, what = EgressSource.LOAD_BALANCER, "outbound load balancer"
+        found = []
+        for item in ids:
+            target = str(_get(item, "id") or "")
+            found.extend(self._public_ip(target, source, f"{ref.name}'s {what}", notes))
+        if found:
+            notes.append(
+                f"Cluster {ref.name}'s {what} addresses are public IP resources of the "
+                "organisation: they stay for the cluster's life, so allow them permanently."
+            )
+        return EgressReading(resource=ref, addresses=_unique(found), notes=tuple(notes))
+
+    def _container_group(self, ref: ResourceRef) -> EgressReading:
+        rows = self._query(
+            f"Resources | where id =~ {_kql_string(ref.id)}"
+            " | project id, name, type, resourceGroup, subscriptionId, properties",
+            [ref.subscription],
+        )
+        if not rows:
+            raise EgressLookupFailed(f"container group {ref.name}: not found", not_found=True)
+        notes = [
+            "Container Instances exposes no outbound address: Azure assigns one when the group "
+            "starts and changes it when the group is recreated."
+        ]
+        subnets = [str(_get(s, "id")) for s in _get(rows[0], "properties", "subnetIds") or []]
+        found: list[EgressAddress] = []
+        for subnet in subnets:
+            found.extend(self._subnet_egress(subnet, notes) or ())
+        if subnets and not found:
+            notes.append("Its subnet has no NAT gateway: give it one and allow that address.")
+        return EgressReading(
+            resource=ref, addresses=_unique(found), notes=tuple(notes), through_vnet=bool(subnets)
+        )
+
+    # -- network -----------------------------------------------------------------------------------
+
+    def _subnet_egress(self, subnet_id: str, notes: list[str]) -> tuple[EgressAddress, ...] | None:
+        """The addresses of a subnet's NAT gateway, or None when it has none (with a note when
+        a route table may send the traffic elsewhere)."""
+        parts = [p for p in subnet_id.split("/") if p]
+        if len(parts) != 10 or parts[8].lower() != "subnets":
+            notes.append(f"Cannot read the subnet {subnet_id!r}.")
+            return None
+        sub, group, vnet, name = parts[1], parts[3], parts[7], parts[9]
+        network = self._client("network", sub)
+        subnet = self._call(f"subnet {vnet}/{name}", lambda: network.subnets.get(group, vnet, name))
+        if _get(subnet, "properties", "routeTable", "id"):
+            notes.append(
+                f"Subnet {vnet}/{name} has a route table: if it sends the default route to a "
+                "firewall, the firewall's public address is the one the registry sees."
+            )
+        nat_id = _get(subnet, "properties", "natGateway", "id")
+        nat_parts = _id_parts(str(nat_id)) if nat_id else None
+        if nat_parts is None:
+            return None
+        nat_sub, nat_group, _, nat_name = nat_parts
+        nat_client = self._client("network", nat_sub)
+        nat = self._call(
+            f"NAT gateway {nat_name}", lambda: nat_client.nat_gateways.get(nat_group, nat_name)
+        )
+        label = f"NAT gateway {nat_name} ({nat_group})"
+        found: list[EgressAddress] = []
+        for item in _get(nat, "properties", "publicIpAddresses") or []:
+            target = str(_get(item, "id"))
+            found.extend(self._public_ip(target, EgressSource.NAT_GATEWAY, label, notes))
+        for item in _get(nat, "properties", "publicIpPrefixes") or []:
+            target = str(_get(item, "id"))
+            found.extend(self._public_ip(target, EgressSource.NAT_GATEWAY, label, notes))
+        return _unique(found)
+
+    def _public_ip(
+        self, target: str, source: EgressSource, label: str, notes: list[str]
+    ) -> list[EgressAddress]:
+        """The address(es) behind a public IP or public IP prefix id."""
+        parts = _id_parts(target)
+        if parts is None:
+            notes.append(f"{label}: cannot follow {target!r}.")
+            return []
+        sub, group, kind, name = parts
+        network = self._client("network", sub)
+        if kind.endswith("publicipprefixes"):
+            prefix = self._call(
+                f"public IP prefix {name}", lambda: network.public_ip_prefixes.get(group, name)
+            )
+            try:
+                net = ipaddress.IPv4Network(str(_get(prefix, "properties", "ipPrefix")))
+            except ValueError:
+                notes.append(f"{label}: public IP prefix {name} has no IPv4 range yet.")
+                return []
+            if net.num_addresses > _PREFIX_EXPANDS:
+                notes.append(
+                    f"{label} also sends from the prefix {net}: allow it as one permanent rule."
+                )
+                return []
+            return [EgressAddress(ip=ip, source=source, label=label) for ip in net]
+        address = self._call(
+            f"public IP {name}", lambda: network.public_ip_addresses.get(group, name)
+        )
+        value = _get(address, "properties", "ipAddress")
+        try:
+            return [EgressAddress(ip=ipaddress.IPv4Address(str(value)), source=source, label=label)]
+        except ValueError:
+            notes.append(f"{label}: public IP {name} has no IPv4 address allocated.")
+            return []
+
+
+def _split(value: Any) -> list[str]:
+    return [v.strip() for v in str(value or "").split(",") if v.strip()]
+
+
+def _addresses(
+    values: Iterable[Any], source: EgressSource, label: str
+) -> tuple[EgressAddress, ...]:
+    found = []
+    for value in values:
+        try:
+            ip = ipaddress.IPv4Address(str(value).strip())
+        except ValueError:
+            continue  # IPv6 outbound addresses cannot be registry rules; the IPv4 ones are used
+        found.append(EgressAddress(ip=ip, source=source, label=label))
+    return _unique(found)
+
+
+def _unique(addresses: Iterable[EgressAddress]) -> tuple[EgressAddress, ...]:
+    seen: dict[ipaddress.IPv4Address, EgressAddress] = {}
+    for address in addresses:
+        seen.setdefault(address.ip, address)
+    return tuple(seen.values())
