@@ -40,8 +40,12 @@ typecheck: $(STAMP)
 infra-check: $(INFRA_STAMP)
 	$(INFRA_VENV)/bin/python infra/check.py
 
+# One pytest worker per core (pytest-xdist), each with its own Azurite; work stealing evens out the
+# few long tests. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
+
 test: $(STAMP) node_modules/.package-lock.json lint typecheck infra-check
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 bench: $(STAMP) node_modules/.package-lock.json
 	$(PY) bench/parse.py

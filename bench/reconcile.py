@@ -45,6 +45,8 @@ from tests.sandbox_helpers import (
 
 APPROVALS = 50
 WORKERS = 4
+#: Seconds a live PATCH of a registry's ipRules took before ARM answered it, about.
+PATCH_SECONDS = 1.0
 
 
 def settings_for(azurite: Azurite, emulator: ArmEmulator, prefix: str) -> Settings:
@@ -65,8 +67,9 @@ def settings_for(azurite: Azurite, emulator: ArmEmulator, prefix: str) -> Settin
             ),
             "ACRBOT_ARM__ENDPOINT": emulator.base_url,
             "ACRBOT_ARM__CA_BUNDLE": emulator.ca_path,
-            # Everything else default: the emulator sends no Retry-After, so a long-running
-            # update is polled every 5 s (ARM_POLLING_INTERVAL's default), as ARM updates take.
+            # Everything else default. Live ARM answers a PATCH of ipRules at once (200, the
+            # whole registry, as the emulator does), after about a second of its own work:
+            # `main` gives every PATCH that second.
             "ACRBOT_ARM__LOCK_CONTAINER": f"{prefix}-locks",
         }
     )
@@ -89,6 +92,9 @@ def approve(ports: Ports, i: int) -> str:
 def main() -> None:
     with Azurite() as azurite, ArmEmulator() as emulator:
         emulator.add_registry(SUBSCRIPTION, RESOURCE_GROUP, "contoso", rules=["1.1.1.1"])
+        # About what recorded live PATCHes took (tests/recordings/arm/): the time ARM spends on
+        # one is what lets approvals gather behind the registry's lock.
+        emulator.inject("patch_registry", delay=PATCH_SECONDS, times=10 * APPROVALS)
         settings = settings_for(azurite, emulator, "bench")
         ports = build_ports(settings, credential=StaticTokenCredential())
 

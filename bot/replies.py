@@ -21,15 +21,11 @@ from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 from slack_sdk.models.blocks import Block
 from slack_sdk.webhook import WebhookClient
 
 from bot.jobs import Origin, Surface
+from bot.slack_retries import retry_handlers
 from services.domain.claims import ClaimState
 from services.ports import DeliveryLedger
 
@@ -51,9 +47,17 @@ _NOT_THERE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "r
 
 
 class Replier:
-    def __init__(self, client: WebClient, ledger: DeliveryLedger, *, api_url: str) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        ledger: DeliveryLedger,
+        *,
+        api_url: str,
+        retry_backoff: float = 0.5,
+    ) -> None:
         self._client = client
         self._ledger = ledger
+        self._retry_backoff = retry_backoff
         # response_urls come from Slack's signed payloads; still, only Slack's own hooks (or the
         # configured API host, the emulator in tests) are ever posted to.
         self._hosts = {"hooks.slack.com", urlsplit(api_url).hostname or "slack.com"}
@@ -69,15 +73,7 @@ class Replier:
             return None
         if parts.scheme == "http" and parts.hostname == "hooks.slack.com":
             return None
-        return WebhookClient(
-            url,
-            timeout=10,
-            retry_handlers=[
-                RateLimitErrorRetryHandler(max_retry_count=3),
-                ServerErrorRetryHandler(max_retry_count=2),
-                ConnectionErrorRetryHandler(max_retry_count=2),
-            ],
-        )
+        return WebhookClient(url, timeout=10, retry_handlers=retry_handlers(self._retry_backoff))
 
     def answer(self, key: str, origin: Origin, *, text: str, blocks: Sequence[Block] = ()) -> bool:
         """Reply once per `key`; False when it was answered before."""

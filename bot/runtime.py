@@ -94,7 +94,12 @@ class Runtime:
     def replier(self) -> Replier:
         from bot.replies import Replier
 
-        return Replier(self.slack, self.ports.ledger, api_url=self.settings.slack_api_url)
+        return Replier(
+            self.slack,
+            self.ports.ledger,
+            api_url=self.settings.slack_api_url,
+            retry_backoff=self.settings.slack_retry_backoff,
+        )
 
     @cached_property
     def worker(self) -> Worker:

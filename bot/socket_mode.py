@@ -189,7 +189,12 @@ class SocketModeRunner:
             self._stopped = True
         self._stopping.set()
         if self._handler is not None:
-            self._handler.client.close()
+            client = self._handler.client
+            # The client's message loop waits up to a second on its queue before it looks at
+            # `closed` again; an empty message wakes it, so closing takes no second.
+            client.closed = True
+            client.message_queue.put(None)
+            client.close()
         if self._sweeper is not None:
             self._sweeper.join()
         for drain in self._drains:

@@ -6,16 +6,24 @@ The real `azure-mgmt-containerregistry` client talks to it over HTTPS (a throw-a
 format of API version 2025-11-01:
 
 - `GET    .../registries/{name}`                   the registry JSON, or 404 `ResourceNotFound`
-- `PATCH  .../registries/{name}`                   update; `networkRuleSet` is replaced whole, so
-                                                   `ipRules` given replaces the list. Answers 201 +
-                                                   `Azure-AsyncOperation` (or 200, configurable)
+- `PATCH  .../registries/{name}`                   update; each field given in `networkRuleSet`
+                                                   replaces its own (so `ipRules` given replaces
+                                                   the list), fields not given are kept. Answers
+                                                   200 with the whole registry at once, as
+                                                   recorded live traffic shows (or, configurable,
+                                                   201 + `Azure-AsyncOperation`, which ARM may do)
 - `GET    .../registries/{name}/operationStatuses/{id}`   `InProgress` N times, then `Succeeded`
 - `GET|POST .../registries/{name}/listUsages`      usages incl. `IPRules` (the SDK uses GET)
 
-Error bodies are ARM's `{"error": {"code", "message"}}`; every answer carries `x-ms-request-id`
-and `x-ms-correlation-request-id`. The codes for a quota overflow (`QuotaExceeded`, with ACR's
-real message) and for network rules on a non-Premium SKU (`NetworkRuleNotSupported`) are
-approximations of what ARM answers; the messages are the documented ones.
+Answer bodies and headers follow public recordings of live traffic (the Azure CLI's and Azure
+PowerShell's test recordings, vendored under `tests/recordings/arm/`, and held to them by
+`tests/sandbox/test_arm_recordings.py`) and the REST spec's 2025-11-01 examples: the registry
+with `systemData` and its policies, an IP rule's `action` answered as `Allow` whatever was sent,
+`IPRules` limited to 200, ARM's cache, security and request-id headers. Error bodies are ARM's
+`{"error": {"code", "message"}}`. The codes for a quota overflow (`QuotaExceeded`, with ACR's real
+message) and for network rules on a non-Premium SKU (`NetworkRuleNotSupported`) are
+approximations of what ARM answers; the messages are the documented ones. `sandbox/README.md`
+says where each behaviour comes from.
 
 Tests shape its behaviour through Python methods: `add_registry`, `set_rules`, `inject` (429 with
 Retry-After, 5xx, delays, dropped connections), `on` (a foreign writer hook run when a request
@@ -51,6 +59,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -62,6 +71,10 @@ import trustme
 API_VERSION = "2025-11-01"
 HOST = "127.0.0.1"
 PROVIDER = "Microsoft.ContainerRegistry"
+#: The IP-rule limit a live Premium registry's `listUsages` reported in 2025 (the docs say 100).
+IP_RULE_LIMIT = 200
+#: Who created the emulated registries, as `systemData` names a person (recordings scrubbed).
+CREATED_BY = "admin@contoso.example"
 
 Kind = Literal["get_registry", "patch_registry", "list_usages", "operation_status", "other"]
 
@@ -116,7 +129,7 @@ class _Registry:
     resource_group: str
     name: str
     body: dict[str, Any]
-    ip_rule_limit: int = 100
+    ip_rule_limit: int = IP_RULE_LIMIT
     extra_usages: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -129,11 +142,18 @@ def _rule(value: str | dict[str, Any]) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {"action": "Allow", "value": value}
 
 
+def _arm_time(moment: datetime | None = None) -> str:
+    """ARM's timestamp form in `systemData`: seven fractional digits and an offset."""
+    moment = moment or datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
+
+
 class ArmEmulator:
     """The emulator; `start()` returns `(base_url, ca_path)`, or use it as a context manager."""
 
-    def __init__(self, *, patch_status: int = 201, in_progress_polls: int = 1) -> None:
-        #: 201 (asynchronous, `Azure-AsyncOperation`) or 200 (completed in the PATCH answer).
+    def __init__(self, *, patch_status: int = 200, in_progress_polls: int = 1) -> None:
+        #: 200 (completed in the PATCH answer, as recorded live traffic shows) or 201
+        #: (asynchronous, `Azure-AsyncOperation`, polled; ARM may answer so).
         self.patch_status = patch_status
         #: How many operation-status polls answer `InProgress` before `Succeeded`.
         self.in_progress_polls = in_progress_polls
@@ -225,7 +245,7 @@ class ArmEmulator:
         virtual_network_rules: list[dict[str, Any]] | None = None,
         network_rule_set_extra: dict[str, Any] | None = None,
         extra_properties: dict[str, Any] | None = None,
-        ip_rule_limit: int = 100,
+        ip_rule_limit: int = IP_RULE_LIMIT,
     ) -> dict[str, Any]:
         """Create (or replace) a registry; returns its JSON as GET would."""
         rid = (
@@ -239,6 +259,7 @@ class ArmEmulator:
         if virtual_network_rules is not None:
             nrs["virtualNetworkRules"] = virtual_network_rules
         nrs.update(network_rule_set_extra or {})
+        created = "2025-01-01T00:00:00.0000000+00:00"
         props: dict[str, Any] = {
             "loginServer": f"{name.lower()}.azurecr.io",
             "creationDate": "2025-01-01T00:00:00.0000000Z",
@@ -248,9 +269,14 @@ class ArmEmulator:
             "policies": {
                 "quarantinePolicy": {"status": "disabled"},
                 "trustPolicy": {"type": "Notary", "status": "disabled"},
-                "retentionPolicy": {"days": 7, "status": "disabled"},
+                "retentionPolicy": {"days": 7, "lastUpdatedTime": created, "status": "disabled"},
                 "exportPolicy": {"status": "enabled"},
                 "azureADAuthenticationAsArmPolicy": {"status": "enabled"},
+                "softDeletePolicy": {
+                    "retentionDays": 7,
+                    "lastUpdatedTime": created,
+                    "status": "disabled",
+                },
             },
             "encryption": {"status": "disabled"},
             "dataEndpointEnabled": False,
@@ -271,6 +297,14 @@ class ArmEmulator:
             "name": name,
             "location": location,
             "tags": {},
+            "systemData": {
+                "createdBy": CREATED_BY,
+                "createdByType": "User",
+                "createdAt": created,
+                "lastModifiedBy": CREATED_BY,
+                "lastModifiedByType": "User",
+                "lastModifiedAt": created,
+            },
             "properties": props,
         }
         with self._lock:
@@ -539,6 +573,8 @@ class ArmEmulator:
                     "currentValue": 0,
                     "unit": "Count",
                 },
+                {"name": "ScopeMaps", "limit": 50000, "currentValue": 0, "unit": "Count"},
+                {"name": "Tokens", "limit": 50000, "currentValue": 0, "unit": "Count"},
                 *reg.extra_usages,
             ]
         }
@@ -551,9 +587,9 @@ class ArmEmulator:
             return _error(404, "OperationNotFound", f"Operation '{op_id}' was not found.")
         if op.polls_left > 0:
             op.polls_left -= 1
-            return 200, {}, {"id": op_id, "name": op_id, "status": "InProgress"}, 0.0
+            return 200, {}, {"status": "InProgress"}, 0.0
         reg.body["properties"]["provisioningState"] = "Succeeded"
-        return 200, {}, {"id": op_id, "name": op_id, "status": "Succeeded"}, 0.0
+        return 200, {}, {"status": "Succeeded"}, 0.0
 
     def _patch(self, reg: _Registry, body: Any) -> tuple[int, dict[str, str], Any, float]:
         if not isinstance(body, dict) or not isinstance(body.get("properties", {}), dict):
@@ -584,16 +620,30 @@ class ArmEmulator:
                     f"for the SKU {reg.body['sku']['name']}.",
                 )
         for name, value in props.items():
-            # A PATCH replaces each property it names; networkRuleSet is replaced whole.
+            if name == "networkRuleSet" and isinstance(value, dict):
+                # Recorded: a networkRuleSet naming only `defaultAction` keeps the ipRules, one
+                # without `defaultAction` keeps it; a rule's `action` is answered as Allow.
+                merged = dict(reg.body["properties"].get("networkRuleSet") or {})
+                merged.update(copy.deepcopy(value))
+                if isinstance(merged.get("ipRules"), list):
+                    merged["ipRules"] = [
+                        {**r, "action": "Allow"} if isinstance(r, dict) else r
+                        for r in merged["ipRules"]
+                    ]
+                reg.body["properties"][name] = merged
+                continue
+            # Any other property the PATCH names is replaced.
             reg.body["properties"][name] = copy.deepcopy(value)
         for name in ("tags", "sku", "identity"):
             if name in body:
                 reg.body[name] = copy.deepcopy(body[name])
+        if "systemData" in reg.body:
+            reg.body["systemData"]["lastModifiedAt"] = _arm_time()
         if self.patch_status == 200:
             reg.body["properties"]["provisioningState"] = "Succeeded"
             return 200, {}, copy.deepcopy(reg.body), 0.0
         reg.body["properties"]["provisioningState"] = "Updating"
-        op_id = str(uuid.uuid4())
+        op_id = f"registries-{uuid.uuid4()}"
         self._operations[op_id] = _Operation(
             _key(reg.subscription, reg.resource_group, reg.name), self.in_progress_polls
         )
@@ -634,12 +684,7 @@ class ArmEmulator:
             self.requests.append(
                 RecordedRequest(h.command, split.path, query, body, dict(h.headers.items()), kind)
             )
-        correlation = h.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
-        headers = {
-            "x-ms-request-id": str(uuid.uuid4()),
-            "x-ms-correlation-request-id": correlation,
-            "Content-Type": "application/json; charset=utf-8",
-        }
+        headers = _arm_headers(h.command, kind, h.headers.get("x-ms-correlation-request-id"))
         if not (h.headers.get("Authorization") or "").startswith("Bearer "):
             status, extra, answer, hold = _error(
                 401,
@@ -706,6 +751,32 @@ class ArmEmulator:
             for between in self._betweens:
                 if between[0] == kind:
                     between[3] = True
+
+
+def _arm_headers(method: str, kind: Kind, correlation: str | None) -> dict[str, str]:
+    """The headers recorded on ARM's answers: no caching, HSTS, a request id (the correlation id
+    is the caller's, or the request id when it sent none), the routing id, the remaining
+    read or write budget, and the resource provider's API versions."""
+    request_id = str(uuid.uuid4())
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    budget = "reads" if method == "GET" else "writes"
+    headers = {
+        "Cache-Control": "no-cache",
+        "Pragma": "no-cache",
+        "Content-Type": "application/json; charset=utf-8",
+        "Expires": "-1",
+        "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+        "X-Content-Type-Options": "nosniff",
+        f"x-ms-ratelimit-remaining-subscription-{budget}": "249" if budget == "reads" else "199",
+        "x-ms-request-id": request_id,
+        "x-ms-correlation-request-id": correlation or request_id,
+        "x-ms-routing-request-id": f"WESTEUROPE:{stamp}:{request_id}",
+    }
+    if budget == "reads":
+        headers["x-ms-ratelimit-remaining-subscription-global-reads"] = "3749"
+    if kind != "other":
+        headers["api-supported-versions"] = API_VERSION
+    return headers
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], Any, float]:

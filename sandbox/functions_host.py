@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,6 +30,8 @@ from sandbox.queue_runner import QueueRunner, RunStats
 from services.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Seconds between two looks at empty queues.
+IDLE_PAUSE = 0.05
 
 
 def _function(app_module: ModuleType, name: str) -> Callable[..., Any]:
@@ -77,14 +80,17 @@ class FunctionsHost:
     ) -> RunStats:
         """Handle jobs (and poison) until `until()` holds, or until both queues are empty."""
         if until is None:
-            empty = {"rounds": 0}
-
-            def idle() -> bool:
-                got = self._jobs.run_once() + self._poison.run_once()
-                empty["rounds"] = 0 if got else empty["rounds"] + 1
-                return empty["rounds"] >= 2
-
-            self._jobs.drain(workers=0, until=idle, timeout=timeout)
+            # Back to back while there is work; one short pause before the second look that
+            # finds both queues empty (a message sent in between is then still seen).
+            deadline = time.monotonic() + timeout
+            empty = 0
+            while empty < 2 and time.monotonic() < deadline:
+                if self._jobs.run_once() + self._poison.run_once():
+                    empty = 0
+                    continue
+                empty += 1
+                if empty < 2:
+                    time.sleep(IDLE_PAUSE)
             return self._jobs.stats
         self._jobs.drain(
             workers=workers, until=lambda: self._poison.run_once() >= 0 and until(), timeout=timeout

@@ -2,7 +2,10 @@
 
 The real `slack_sdk.WebClient(token=..., base_url=emulator.api_url)` talks to it over plain HTTP
 on 127.0.0.1, and Bolt's `respond()` posts to the `response_url`s it hands out. It answers in
-Slack's own response shapes:
+Slack's own response shapes, held to the Slack SDKs' samples of real answers
+(`tests/recordings/slack/`, `tests/sandbox/test_slack_samples.py`), with Slack's headers
+(`X-Slack-Req-Id`, the token's `X-OAuth-Scopes` when scopes are configured, the method's
+`X-Accepted-OAuth-Scopes`):
 
 - `auth.test`
 - `chat.postMessage`, `chat.update`, `chat.delete`, `chat.postEphemeral`, `chat.getPermalink`
@@ -952,7 +955,13 @@ class SlackEmulator:
             f"{self.bot_name} edited its message {msg.ts}",
             self._msg_lines(msg),
         )
-        message = msg.as_slack()
+        # The SDKs' samples of chat.update: the message without its ts, thread, reactions or
+        # attachments (the ts is the answer's own).
+        message = {
+            k: v
+            for k, v in msg.as_slack().items()
+            if k not in {"ts", "thread_ts", "reactions", "attachments"}
+        }
         message["bot_profile"] = self._bot_profile()
         return {"channel": ch.id, "ts": msg.ts, "text": msg.text, "message": message}
 
@@ -1215,7 +1224,7 @@ class SlackEmulator:
         channel: dict[str, Any] = {"id": self.dm_channel(users[0])}
         if _truthy(params.get("return_im")):
             channel |= {"created": 1_700_000_000, "is_im": True, "is_org_shared": False}
-            channel |= {"user": users[0], "is_user_deleted": False, "priority": 0}
+            channel |= {"user": users[0], "priority": 0}
         if existed:
             return {"no_op": True, "already_open": True, "channel": channel}
         return {"channel": channel}
@@ -1432,6 +1441,7 @@ class SlackEmulator:
         with self._lock:
             self._calls.append(Call(method, params, headers, now, h.command, status, answer))
         if status == 0:
+            h.connection.shutdown(socket.SHUT_RDWR)
             return
         self._send(
             h,
@@ -1456,6 +1466,9 @@ class SlackEmulator:
         extra: dict[str, str] = {"X-Slack-Req-Id": secrets.token_hex(16)}
         if self.scopes is not None:
             extra["X-OAuth-Scopes"] = ",".join(sorted(self.scopes))
+        # The scope the method checks for, as Slack tells it (and the SDKs report).
+        if METHOD_SCOPES.get(method):
+            extra["X-Accepted-OAuth-Scopes"] = str(METHOD_SCOPES[method])
         warnings: list[str] = []
         try:
             params.update(_parse_params(query, raw, headers.get("Content-Type"), warnings))
@@ -1474,8 +1487,9 @@ class SlackEmulator:
             if fault.delay:
                 time.sleep(fault.delay)
             if fault.drop:
+                # Dropped by `_serve` once the call is recorded: a client retrying at once must
+                # not find its retry recorded before the dropped call.
                 h.close_connection = True
-                h.connection.shutdown(socket.SHUT_RDWR)
                 return 0, extra, None
             if fault.status is not None or fault.error is not None:
                 status = fault.status or 200

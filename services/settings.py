@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     slack_bot_id: str | None = None
     #: Where approval cards go for registries that name no channel of their own.
     slack_approvals_channel: str | None = None
+    #: Seconds the Slack SDK's retries of 5xx answers and dropped connections back off from
+    #: (doubling, with jitter in proportion); 0.5 is the SDK's own default. Tests set 0.
+    slack_retry_backoff: float = Field(default=0.5, ge=0)
 
     #: Seconds before a notice that arrived ahead of its change looks again, once per entry; after
     #: the last it is dropped (its change never happened).

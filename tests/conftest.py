@@ -1,5 +1,5 @@
-"""Shared fixtures: one Azurite for the whole run, a loopback-only network, a clean environment,
-a frozen clock."""
+"""Shared fixtures: one Azurite per test process (each pytest-xdist worker starts its own), a
+loopback-only network, a clean environment, a frozen clock."""
 
 from __future__ import annotations
 
@@ -14,6 +14,16 @@ import pytest
 
 from sandbox.azurite import Azurite
 from services.clock import FrozenClock
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Under pytest-xdist each worker process names its own job queue, before anything imports
+    # function_app (it reads the name once, as the Functions host does): workers sharing one
+    # Azurite (ACRBOT_TEST_AZURITE) then never take, or clear, each other's jobs.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        os.environ["ACRBOT_QUEUE_NAME"] = f"acrbot-jobs-{worker}"
+
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -55,7 +65,8 @@ def _loopback_only() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def azurite_connection_string() -> Iterator[str]:
-    """Azurite started once per test session on free loopback ports (or one given by env)."""
+    """Azurite started once per test process on free loopback ports (or one given by env, which
+    every xdist worker then shares: tests name their tables, queues and containers uniquely)."""
     given = os.environ.get("ACRBOT_TEST_AZURITE")
     if given:
         yield given
@@ -77,9 +88,11 @@ def clock() -> FrozenClock:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests start from no ACRBOT_ settings so the developer's shell cannot leak in."""
+    """Tests start from no ACRBOT_ settings so the developer's shell cannot leak in, except that
+    Slack's retries back off for no time: a test that plays Slack's failures waits for nothing."""
     for key in list(os.environ):
         if (
             key.startswith("ACRBOT_") and key != "ACRBOT_TEST_AZURITE"
         ) or key == "AzureWebJobsStorage":
             monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("ACRBOT_SLACK_RETRY_BACKOFF", "0")

@@ -26,7 +26,7 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[ArmEmulator]:
         monkeypatch.setenv("ACRBOT_ARM__ENDPOINT", emu.base_url)
         monkeypatch.setenv("ACRBOT_ARM__CA_BUNDLE", emu.ca_path)
         monkeypatch.setenv("ACRBOT_ARM__RETRY_TOTAL", "1")
-        monkeypatch.setenv("ACRBOT_ARM__RETRY_BACKOFF_FACTOR", "0.01")
+        monkeypatch.setenv("ACRBOT_ARM__RETRY_BACKOFF_FACTOR", "0")
         monkeypatch.setattr(cli, "_arm_credential", StaticTokenCredential)
         yield emu
 

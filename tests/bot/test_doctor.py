@@ -132,7 +132,7 @@ def site(
             "ACRBOT_SLACK_BOT_USER_ID": slack.bot_user_id,
             "ACRBOT_ARM__ENDPOINT": arm.base_url,
             "ACRBOT_ARM__CA_BUNDLE": arm.ca_path,
-            "ACRBOT_ARM__RETRY_BACKOFF_FACTOR": "0.01",
+            "ACRBOT_ARM__RETRY_BACKOFF_FACTOR": "0",
         }
         for key, value in env.items():
             monkeypatch.setenv(key, value)
@@ -167,7 +167,7 @@ def test_a_working_configuration_passes_every_check(site: Site) -> None:
         assert site.line(lines, check).startswith(("ok", "skip")), site.line(lines, check)
     # From a laptop the app's role is checked by the app (`--app`), not by this identity.
     assert site.line(lines, f"registry {REGISTRY} role").startswith("skip")
-    assert "1 of 100 IP rules in use" in site.line(lines, f"registry {REGISTRY} rule quota")
+    assert "1 of 200 IP rules in use" in site.line(lines, f"registry {REGISTRY} rule quota")
     assert "2 can approve (user group S0APPROVERS: 2)" in site.line(lines, f"approvers {REGISTRY}")
     assert lines[-1].startswith(f"{len(lines) - 1} checks: ")
     assert "failed" not in lines[-1]

@@ -133,7 +133,7 @@ def slack(azurite_connection_string: str, unique_name: str) -> Iterator[Slack]:
             "ACRBOT_ARM__ENDPOINT": arm.base_url,
             "ACRBOT_ARM__CA_BUNDLE": arm.ca_path,
             "ACRBOT_ARM__POLLING_INTERVAL": "0",
-            "ACRBOT_ARM__RETRY_BACKOFF_FACTOR": "0.01",
+            "ACRBOT_ARM__RETRY_BACKOFF_FACTOR": "0",
             "ACRBOT_ARM__LOCK_CONTAINER": f"{unique_name}-locks",
             "ACRBOT_SERVICE_TAGS__FILE": str(
                 Path(__file__).resolve().parents[2] / "examples" / "service-tags.json"

@@ -63,7 +63,7 @@ def test_read_write_and_read_back(gateway) -> None:
     assert gateway.rules("contoso") == ["1.1.1.1", "20.1.2.3"]
     usage = gateway.gateway.usage(config)
     assert usage.used == 2
-    assert usage.limit == 100
+    assert usage.limit == 200  # a live Premium registry's listUsages figure
 
 
 def test_only_ip_rules_change_virtual_network_rules_survive(gateway) -> None:

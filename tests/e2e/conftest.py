@@ -86,8 +86,8 @@ def make_world(
             "ACRBOT_ARM__ENDPOINT": arm.base_url,
             "ACRBOT_ARM__CA_BUNDLE": arm.ca_path,
             "ACRBOT_ARM__POLLING_INTERVAL": "0",
-            "ACRBOT_ARM__RETRY_BACKOFF_FACTOR": "0.01",
-            "ACRBOT_ARM__RETRY_BACKOFF_MAX": "0.05",
+            "ACRBOT_ARM__RETRY_BACKOFF_FACTOR": "0",
+            "ACRBOT_ARM__RETRY_BACKOFF_MAX": "0",
             "ACRBOT_ARM__RETRY_TOTAL": "2",
             # Re-queued reconciles become visible at once: Azurite's queue runs on the wall clock.
             "ACRBOT_ARM__BUSY_RETRY_SECONDS": "0",

@@ -236,7 +236,9 @@ def test_an_arm_500_storm_ends_in_failed_with_no_rule(world: World) -> None:
 def test_a_crash_between_the_patch_and_activation_converges_on_redelivery(world: World) -> None:
     grant = pending_grant(world)
     click(world, APPROVER, "grant_approve", approval_card(world))
-    # The PATCH lands; every poll after it is dropped until the client gives up.
+    # The PATCH lands and ARM answers it asynchronously; every poll after it is dropped until the
+    # client gives up.
+    world.arm.patch_status = 201
     world.arm.inject("operation_status", drop=True, times=12)
     world.run_jobs(until=lambda: grant_state(world, grant.id) is GrantState.ACTIVE, timeout=60)
     assert grant_state(world, grant.id) is GrantState.ACTIVE

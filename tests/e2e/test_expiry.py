@@ -170,7 +170,7 @@ def test_the_app_home_for_a_requester_an_approver_and_someone_with_nothing_open(
     theirs = home_of(world, APPROVER)
     assert "Waiting for your decision" in theirs
     assert IP in theirs
-    assert "of 100 IP rules used" in theirs
+    assert "of 200 IP rules used" in theirs
     nothing = home_of(world, "U0NOBODY")
     assert "nothing open" in nothing
     assert "Waiting for your decision" not in nothing

@@ -22,6 +22,8 @@ from services.domain.policy import RegistryConfig
 from services.domain.registry import RawRule, RegistrySnapshot, RuleUsage
 
 _PROVIDER = "Microsoft.ContainerRegistry"
+#: What `listUsages` reports for a Premium registry's IP rules, as the ARM emulator answers.
+LIVE_IP_RULE_LIMIT = 200
 
 
 def registry_json(
@@ -117,7 +119,9 @@ class FakeRegistryGateway:
             self._maybe_fail("usage")
             raw = self._raw(registry)
             used = len(raw["properties"]["networkRuleSet"]["ipRules"])
-            return RuleUsage(used=used, limit=self._limits.get(registry.name.lower(), 100))
+            return RuleUsage(
+                used=used, limit=self._limits.get(registry.name.lower(), LIVE_IP_RULE_LIMIT)
+            )
 
     def read(self, registry: RegistryConfig) -> RegistrySnapshot:
         with self._mutex:

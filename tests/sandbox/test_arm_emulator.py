@@ -39,7 +39,7 @@ def client(emulator: ArmEmulator) -> ContainerRegistryManagementClient:
         connection_verify=emulator.ca_path,
         polling_interval=0,
         retry_total=3,
-        retry_backoff_factor=0.01,
+        retry_backoff_factor=0.0,
     )
 
 
@@ -137,6 +137,7 @@ def test_requests_without_a_bearer_token_are_refused(emulator):
 
 def test_patch_replaces_ip_rules_and_completes_through_azure_async_operation(emulator, client):
     emulator.add_registry(SUBSCRIPTION, RESOURCE_GROUP, REG, rules=["1.2.3.4", "5.6.7.8"])
+    emulator.patch_status = 201
     emulator.in_progress_polls = 2
     body = {"properties": {"networkRuleSet": {"defaultAction": "Deny", "ipRules": [
         {"action": "Allow", "value": "9.9.9.9"},
@@ -158,7 +159,27 @@ def test_patch_replaces_ip_rules_and_completes_through_azure_async_operation(emu
     assert status_path.startswith(REG_PATH + "/operationStatuses/")
 
 
+def test_patch_answers_200_at_once_with_the_whole_registry_by_default(emulator):
+    emulator.add_registry(SUBSCRIPTION, RESOURCE_GROUP, REG, rules=["1.2.3.4"])
+    body = {
+        "properties": {"networkRuleSet": {"ipRules": [{"action": "Allow", "value": "2.2.2.2"}]}}
+    }
+
+    status, headers, answer = call(emulator, "PATCH", f"{REG_PATH}?api-version={API_VERSION}", body)
+
+    assert status == 200
+    assert "Azure-AsyncOperation" not in headers
+    assert answer == emulator.registry_json(REG)
+    assert answer["properties"]["provisioningState"] == "Succeeded"
+    # Fields of the rule set the PATCH does not name are kept (defaultAction here).
+    assert answer["properties"]["networkRuleSet"] == {
+        "defaultAction": "Deny",
+        "ipRules": [{"action": "Allow", "value": "2.2.2.2"}],
+    }
+
+
 def test_patch_answers_201_with_updating_state_and_async_operation_header(emulator):
+    emulator.patch_status = 201
     emulator.add_registry(SUBSCRIPTION, RESOURCE_GROUP, REG)
     body = {"properties": {"networkRuleSet": {"defaultAction": "Deny", "ipRules": []}}}
 

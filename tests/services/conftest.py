@@ -56,8 +56,8 @@ def env(azurite_connection_string, unique_name, monkeypatch, clock) -> Iterator[
             "ACRBOT_ARM__CA_BUNDLE": emulator.ca_path,
             "ACRBOT_ARM__POLLING_INTERVAL": "0",
             # Failures in these tests are injected: retry them quickly (the rest is default).
-            "ACRBOT_ARM__RETRY_BACKOFF_FACTOR": "0.01",
-            "ACRBOT_ARM__RETRY_BACKOFF_MAX": "0.05",
+            "ACRBOT_ARM__RETRY_BACKOFF_FACTOR": "0",
+            "ACRBOT_ARM__RETRY_BACKOFF_MAX": "0",
             "ACRBOT_ARM__LOCK_CONTAINER": unique_name,
             "ACRBOT_POLICY__MAX_OPEN_REQUESTS_PER_REQUESTER": "3",
         }

@@ -51,22 +51,18 @@ def test_arm_calls_of_one_approval(env: Env) -> None:
     report = reconcile_registry(env.ports, LOGIN)
     assert report.status is ReconcileStatus.DONE
     kinds = [r.kind for r in env.emulator.requests]
-    assert kinds == [
-        "list_usages",
-        "get_registry",
-        "patch_registry",
-        "operation_status",
-        "operation_status",
-        "get_registry",
-    ]
+    # The PATCH answers 200 at once, as live ARM does; the read back verifies it.
+    assert kinds == ["list_usages", "get_registry", "patch_registry", "get_registry"]
     assert env.ports.grants.get(grant_id)[0].state is GrantState.ACTIVE
 
 
 def test_crash_after_the_patch_then_the_same_reconcile_converges(env: Env) -> None:
     [grant_id] = approve_many(env, 1)
 
-    # The PATCH lands; the poll that follows is dropped until the client gives up, which is how
-    # a worker dying mid-operation looks from the store's side: intent written, no outcome.
+    # The PATCH lands and ARM answers it asynchronously; the poll that follows is dropped until
+    # the client gives up, which is how a worker dying mid-operation looks from the store's
+    # side: intent written, no outcome.
+    env.emulator.patch_status = 201
     env.emulator.inject("operation_status", drop=True, times=10)
     report = reconcile_registry(env.ports, LOGIN)
     assert report.status is ReconcileStatus.RETRY
