@@ -470,11 +470,15 @@ class ResourceRule(NamedTuple):
     word: bool = True
 
 
-#: What a Container App's name may be (lower case, `-`, no `--`, 2–32 characters); a web app's
-#: and a container group's are alike, with up to 60 and 63 characters.
-_APP = r"[a-z][a-z0-9-]{0,30}[a-z0-9]"
-_SITE = r"[a-z0-9][a-z0-9-]{0,58}[a-z0-9]"
-_GROUP = r"[a-z0-9][a-z0-9-]{0,61}[a-z0-9]"
+#: What a Container App's name may be (lower case, `-`, no `--`, up to 32 characters); a web
+#: app's and a container group's are alike, with up to 60 and 63 characters. Each is read in one
+#: possessive run and may not end with `-`: a name that the next character continues (`_END`)
+#: fails at once instead of being retried one character shorter at a time.
+_APP = r"[a-z][a-z0-9-]{0,31}+(?<!-)"
+#: A Container App's name followed by `--` (a revision's or replica's): hyphen-separated runs.
+_APP_BEFORE_DASHES = r"[a-z][a-z0-9]{0,31}+(?:-[a-z0-9]{1,31}+){0,15}+"
+_SITE = r"[a-z0-9][a-z0-9-]{0,59}+(?<!-)"
+_GROUP = r"[a-z0-9][a-z0-9-]{0,62}+(?<!-)"
 #: The end of a name: the next character cannot continue it.
 _END = r"(?![a-z0-9_-])"
 
@@ -482,9 +486,9 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
     # An ARM id of one of the four kinds: subscription, group and name for certain.
     ResourceRule(None, "/providers/microsoft.", re.compile(
         r"/subscriptions/(?P<sub>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
-        r"/resourcegroups/(?P<rg>[a-z0-9_.()-]{1,90})/providers/(?P<type>microsoft\.app/"
+        r"/resourcegroups/(?P<rg>[a-z0-9_.()-]{1,90}+)/providers/(?P<type>microsoft\.app/"
         r"containerapps|microsoft\.web/sites|microsoft\.containerservice/managedclusters"
-        r"|microsoft\.containerinstance/containergroups)/(?P<name>[a-z0-9][a-z0-9_.-]{0,259})"
+        r"|microsoft\.containerinstance/containergroups)/(?P<name>[a-z0-9][a-z0-9_.-]{0,259}+)"
         + _END), 5, word=False),
     # Container Apps: the ARM error (`Failed to provision revision for container app 'x'`), azd's
     # progress line (`Container App: x`), the system logs' JSON (`"ContainerAppName":"x"`, and
@@ -495,9 +499,10 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         rf"containerappname(?:_s)?[\"']?\s{{0,3}}+[:=]\s{{0,3}}+[\"']?(?P<name>{_APP}){_END}"), 4),
     ResourceRule(R.CONTAINER_APP, "revision", re.compile(
         rf"revision(?:name(?:_s)?)?[\"']?(?:\s{{0,3}}+[:=])?\s{{0,3}}+[\"']?"
-        rf"(?P<revision>(?P<name>{_APP})--[a-z0-9][a-z0-9-]{{0,63}}){_END}"), 4),
+        rf"(?P<revision>(?P<name>{_APP_BEFORE_DASHES})--[a-z0-9][a-z0-9-]{{0,63}}+){_END}"), 4),
     ResourceRule(R.CONTAINER_APP, "replica", re.compile(
-        rf"replica(?:name(?:_s)?)?[\"']?(?:\s{{0,3}}+[:=])?\s{{0,3}}+[\"']?(?P<name>{_APP})--"),
+        rf"replica(?:name(?:_s)?)?[\"']?(?:\s{{0,3}}+[:=])?\s{{0,3}}+[\"']?"
+        rf"(?P<name>{_APP_BEFORE_DASHES})--"),
         4),
     # App Service: the container's environment (`WEBSITE_SITE_NAME=x`), the platform's log
     # lines (`Container x_0_1a2b for site x has exited`, `Stopping site x because…`,
@@ -551,7 +556,7 @@ AZ_OTHER_NAMES = frozenset(
 #: ` -n NAME`, ` --name=NAME`, ` --cluster-name NAME`, ` -g GROUP`, ` --resource-group GROUP`.
 AZ_RESOURCE_FLAG = re.compile(
     r" (?P<flag>-n|--name|--cluster-name|-g|--resource-group)(?:\s{1,3}+|=)['\"]?"
-    r"(?P<value>[a-z0-9][a-z0-9_.()-]{0,89})(?![\w$.()-])"
+    r"(?P<value>[a-z0-9][a-z0-9_.()-]{0,89}+)(?![\w$.()-])"
 )
 AZ_RESOURCE_REACH = 400
 #: Names people put in a command they share instead of their own.

@@ -817,16 +817,14 @@ class _Paste:
 
     def _resource(self, anchors: list[tuple[int, int]], client: Client) -> PastedResource | None:
         """The resource the pull ran on, when the paste names it: of the kind the client runs
-        on (for a client that runs anywhere, of the one kind the paste names), the most certain
-        mention nearest the evidence, completed by those that do not name another resource."""
-        named = self._named_resources()
+        on, the most certain mention nearest the evidence, completed by those that do not name
+        another resource. A client that runs anywhere (docker, helm, the az CLI) most likely ran
+        on someone's machine: a resource its paste names is where it deploys to, not where it
+        pulled from, so none is read."""
         wanted = KIND_OF_CLIENT.get(client)
         if wanted is None:
-            kinds = {n.kind for n in named}
-            if len(kinds) != 1:
-                return None
-            wanted = kinds.pop()
-        named = [n for n in named if n.kind is wanted]
+            return None
+        named = [n for n in self._named_resources() if n.kind is wanted]
         if not named:
             return None
         anchor = anchors[0][0] if anchors else len(self.norm)
@@ -1035,6 +1033,7 @@ def _starts_host(text: str, pos: int) -> bool:
 
 def _real_name(value: str | None) -> str | None:
     """`value` unless it is what people write instead of a name (`name`, `xxxx`, `***`)."""
+    value = (value or "").rstrip(".")  # the end of a sentence, not of the name
     if not value or value.lower() in p.RESOURCE_PLACEHOLDERS or not value.strip("xX*-_."):
         return None
     return value
