@@ -226,9 +226,9 @@ class ArmEgressLookup:
     def _find_pasted(
         self, kind: ResourceKind, pasted: PastedResource, subscriptions: Sequence[str]
     ) -> list[ResourceRef]:
+        subs = pasted.searched(subscriptions)
         if pasted.kind is not kind:
             return []
-        subs = [*subscriptions, *([pasted.subscription] if pasted.subscription else [])]
         if pasted.id is not None:
             return self.find(kind, pasted.id, subs)
         if pasted.name is not None:

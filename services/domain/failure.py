@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated
 
@@ -291,6 +292,10 @@ class PastedResource(BaseModel):
                 f"/providers/{provider}/{kind}/{self.name}"
             )
         return None
+
+    def searched(self, subscriptions: Sequence[str]) -> list[str]:
+        """Where to look for it: `subscriptions`, and the one the paste gave."""
+        return [*subscriptions, *([self.subscription] if self.subscription else [])]
 
     @property
     def node_pool(self) -> str | None:

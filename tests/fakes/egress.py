@@ -72,9 +72,9 @@ class FakeEgressLookup:
     def _find_pasted(
         self, kind: ResourceKind, pasted: PastedResource, subscriptions: Sequence[str]
     ) -> list[ResourceRef]:
+        subs = pasted.searched(subscriptions)
         if pasted.kind is not kind:
             return []
-        subs = [*subscriptions, *([pasted.subscription] if pasted.subscription else [])]
         if pasted.id is not None:
             found = self._readings.get(pasted.id.lower())
             return [found.resource] if found is not None else []
