@@ -858,7 +858,7 @@ class _Paste:
                 if named is not None:
                     found.append(named)
         found.extend(self._az_resources())
-        return found
+        return [n for n in found if _fits(n)]
 
     def _read_named(self, rule: p.ResourceRule, m: re.Match[str]) -> _Named | None:
         groups = m.groupdict()
@@ -1029,6 +1029,16 @@ def _custom_pattern(domains: tuple[str, ...]) -> re.Pattern[str]:
 def _starts_host(text: str, pos: int) -> bool:
     """Whether a host name found at `pos` really starts there (nothing host-like before it)."""
     return pos == 0 or text[pos - 1] not in p.HOST_CHARS
+
+
+def _fits(named: _Named) -> bool:
+    """Whether each value of `named` is within its grammar (a name too long for its kind, say,
+    is dropped on its own rather than spoil what the other mentions say)."""
+    try:
+        PastedResource(kind=named.kind, name=named.name, **{f: getattr(named, f) for f in _FILLED})
+    except ValidationError:
+        return False
+    return True
 
 
 def _real_name(value: str | None) -> str | None:

@@ -215,6 +215,15 @@ def test_a_provider_id_gives_the_node_resource_group() -> None:
     )
 
 
+def test_a_value_outside_its_grammar_is_dropped_alone() -> None:
+    # A resource group is at most 90 characters: this one is dropped, the node still counts.
+    paste = (
+        "Successfully assigned shop/api-7fd6966748-txsdm to aks-nodepool1-17585647-vmss000001\n"
+        f"kubernetes.azure.com/cluster=MC_{'rg' * 45}_aks-prod_westeurope\n{KUBELET_403}"
+    )
+    assert _resource(paste) == PastedResource(kind=AKS, node="aks-nodepool1-17585647-vmss000001")
+
+
 def test_an_az_aks_command_names_the_cluster() -> None:
     # Azure/AKS#1314's `az aks update -g <rg> -n <name>`, with real names.
     paste = f"$ az aks update -g rg-aks -n aks-prod --attach-acr contosoprod\n{KUBELET_403}"
