@@ -3,7 +3,8 @@
 Run: `.venv/bin/python bench/parse.py` (`make bench`). Prints the median (and min/max) of several
 runs per input, using `time.perf_counter`. Figures, not assertions: the tests check results (and
 that time grows linearly with size), this checks speed against DESIGN.md invariant 10: an
-ordinary 1 MB log within 50 ms, any 1 MB within 100 ms.
+ordinary 1 MB log and every generated 1 MB shape within 50 ms (`GOAL_MS`), the near miss of
+ACR's denial sentence included (it is printed on its own line: its look-ahead was the slowest).
 
 The adversarial pastes are generated (`adversarial_shapes`): for every pattern the parser has, its
 literal prefix repeated, its prefix followed by a word, a sample match and a near miss; and every
@@ -35,6 +36,8 @@ from services.diagnosis.parsing import MAX_PASTE_BYTES, parse_pull_failure
 
 REPEATS = 7
 GENERATED_REPEATS = 3
+#: Every 1 MB paste, ordinary or adversarial, within this (milliseconds, fastest run).
+GOAL_MS = 50
 DENIAL = (
     'Error response from daemon: Head "https://contoso.azurecr.io/v2/shop/api/manifests/1.4": '
     "denied: client with IP '4.175.10.11' is not allowed access. Refer "
@@ -85,6 +88,21 @@ def _fill(unit: str, size: int) -> str:
     return (unit * (size // max(len(unit), 1) + 1))[:size]
 
 
+def _random_words(size: int) -> str:
+    rng = random.Random(1)
+    words = []
+    total = 0
+    while total < size:
+        word = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9)))
+        words.append(word)
+        total += len(word) + 1
+    text = " ".join(words)[:size]
+    return "\n".join(text[i : i + 100] for i in range(0, len(text), 100))
+
+
+NEAR_MISS = "near miss of the denial sentence (`is nt allowed`) repeated"
+
+
 #: Hand-written shapes from earlier reports (kept so their figures stay comparable).
 NAMED: dict[str, Callable[[int], str]] = {
     "`client with IP '` repeated": lambda n: _fill("client with IP '", n),
@@ -105,6 +123,16 @@ NAMED: dict[str, Callable[[int], str]] = {
     "`az acr ` + 20-letter word": lambda n: _fill("az acr abcdefghijklmnopqrst ", n),
     "`az acr login -n ` repeated": lambda n: _fill("az acr login -n ", n),
     "`az acr login -n abcde ` repeated": lambda n: _fill("az acr login -n abcde ", n),
+    # Issue 18's: the denial sentence a letter short of matching, whose address the pattern read
+    # with a look-ahead and a try of the rest at each character (88-100 ms); the same cut short,
+    # and Azure SQL's sentence, which must not match.
+    NEAR_MISS: lambda n: _fill(DENIAL.replace("is not allowed", "is nt allowed") + "\n", n),
+    "denial sentence cut after `is not al`": lambda n: _fill(DENIAL[: DENIAL.index("lowed")], n),
+    "`is not allowed to access` (Azure SQL's)": lambda n: _fill(
+        DENIAL.replace("allowed access", "allowed to access") + "\n", n
+    ),
+    # Nothing repeats: no line or word dedupe helps the gate lookups, each one scans it all.
+    "random words, 100-column lines": _random_words,
 }
 
 #: What normalisation reacts to, each repeated to fill the paste.
@@ -264,13 +292,18 @@ def main(show_all: bool = False) -> None:
     # Ranked by the fastest of the runs: on a shared machine the minimum is the cost of the
     # parse, the rest is other people's work.
     measured.sort(reverse=True)
-    over = {limit: sum(1 for low, *_ in measured if low > limit / 1e3) for limit in (50, 100)}
-    medians_over_100 = sum(1 for *_, figures in measured if figures[0] > 0.1)
+    over = sum(1 for low, *_ in measured if low > GOAL_MS / 1e3)
+    medians_over = sum(1 for *_, figures in measured if figures[0] > GOAL_MS / 1e3)
+    near_miss = next(low for low, name, *_ in measured if name == NEAR_MISS)
     print()
     print(
         f"{len(measured)} adversarial 1 MB shapes ({GENERATED_REPEATS} runs each): slowest "
-        f"{measured[0][0] * 1e3:.1f} ms (min), {over[50]} over 50 ms, {over[100]} over 100 ms "
-        f"({medians_over_100} with a median over 100 ms)"
+        f"{measured[0][0] * 1e3:.1f} ms (min), {over} over {GOAL_MS} ms ({medians_over} with a "
+        f"median over it): goal <= {GOAL_MS} ms {'met' if not over else 'MISSED'}"
+    )
+    print(
+        f"near miss of the denial sentence: {near_miss * 1e3:.1f} ms (min; goal <= {GOAL_MS} ms: "
+        f"{'met' if near_miss <= GOAL_MS / 1e3 else 'MISSED'})"
     )
     print(header)
     for _low, name, size, figures in measured if show_all else measured[:20]:

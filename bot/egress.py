@@ -1,6 +1,7 @@
 """The worker's side of the egress lookup: what a diagnosis card adds when the paste hid the address
-(`lookup_offer_blocks`), and the `egress` job (`run_egress_job`): look the resource up, answer with
-the addresses found and a request button for the ones a temporary rule may cover."""
+(`lookup_offer_blocks`: the resource the paste named, to look up with one click, or the ones to
+pick from), and the `egress` job (`run_egress_job`): look the resource up, answer with the
+addresses found and a request button for the ones a temporary rule may cover."""
 
 from __future__ import annotations
 
@@ -45,12 +46,18 @@ def lookup_offer_blocks(rt: Runtime, offer: Offer | None) -> list[Block]:
     prepared = prepare_lookup(rt.ports, offer)
     if prepared is None:
         return []
-    kind = kind_for_client(prepared.client)
+    kind = prepared.resource.kind if prepared.resource else kind_for_client(prepared.client)
     sealed = seal_value(
         rt.settings.slack_signing_secret.get_secret_value(),
         {"o": prepared.id, "k": kind.value if kind else ""},
     )
-    return lookup_blocks(sealed=sealed, kind=kind, candidates=list(prepared.candidates))
+    return lookup_blocks(
+        sealed=sealed,
+        kind=kind,
+        candidates=list(prepared.candidates),
+        pasted=prepared.resource,
+        named=prepared.named,
+    )
 
 
 def run_egress_job(rt: Runtime, job: EgressJob) -> None:

@@ -12,10 +12,11 @@ EXTEND_ASK, EXTEND_APPROVE, EXTEND_DENY = (
     "grant_extend_deny",
 )
 APPROVAL_DURATION_BLOCK, APPROVAL_DURATION_ACTION = "approval_duration", "approval_duration_choice"
-#: The egress lookup a card offers when the paste hid the address: open the form, or pick one of
-#: the listed resources; the form's submission.
-LOOKUP_OPEN, LOOKUP_PICK, LOOKUP_CALLBACK = (
+#: The egress lookup a card offers when the paste hid the address: open the form, pick one of
+#: the listed resources, or look up the one the paste named; the form's submission.
+LOOKUP_OPEN, LOOKUP_PICK, LOOKUP_NAMED, LOOKUP_CALLBACK = (
     "egress_lookup_open",
     "egress_lookup_pick",
+    "egress_lookup_named",
     "egress_lookup_submit",
 )

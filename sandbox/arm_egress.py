@@ -288,9 +288,11 @@ class EgressResources:
         outbound_type: str = "loadBalancer",
         outbound_ips: Sequence[str] = (),
         subnet: str | None = None,
+        node_pool: str = "nodepool1",
         location: str = "westeurope",
     ) -> str:
-        """`outbound_ips`: public IP ids the load balancer or managed NAT gateway uses."""
+        """`outbound_ips`: public IP ids the load balancer or managed NAT gateway uses; its nodes
+        are `aks-<node_pool>-<digits>-vmss<instance>`, in `MC_<group>_<name>_<location>`."""
         network: dict[str, Any] = {
             "networkPlugin": "azure",
             "networkPluginMode": "overlay",
@@ -314,7 +316,7 @@ class EgressResources:
                 "idleTimeoutInMinutes": 4,
             }
         pool: dict[str, Any] = {
-            "name": "nodepool1",
+            "name": node_pool,
             "count": 3,
             "vmSize": "Standard_D4ds_v5",
             "osType": "Linux",

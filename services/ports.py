@@ -21,6 +21,7 @@ from services.domain.access import PermissionSet
 from services.domain.audit import AuditEvent
 from services.domain.claims import Claim
 from services.domain.egress import EgressReading, PublicIpOwner, ResourceKind, ResourceRef
+from services.domain.failure import PastedResource
 from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
 from services.domain.offers import Offer
 from services.domain.policy import Policy, RegistryConfig, RegistryDirectory
@@ -283,10 +284,13 @@ class EgressLookup(Protocol):
     fails; none changes anything."""
 
     def find(
-        self, kind: ResourceKind, name: str, subscriptions: Sequence[str]
+        self, kind: ResourceKind, name: str | PastedResource, subscriptions: Sequence[str]
     ) -> list[ResourceRef]:
         """Resources of `kind` named `name` (case-insensitive) in `subscriptions`, or the one
-        a full resource id names."""
+        a full resource id names. For what a paste named (`PastedResource` of that kind): by its
+        id when the paste gave one, else by name in the resource group it gave (or any, when
+        none there has that name); an AKS cluster named only by a node, by its node resource
+        group, or else by the node's pool (every cluster with a pool of that name)."""
         ...
 
     def candidates(

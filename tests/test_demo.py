@@ -93,16 +93,31 @@ def test_demo_subcommand_prints_to_stdout(capsys: pytest.CaptureFixture[str]) ->
         "Expired at",
         "ipRules 4.175.12.34) after the sweep",
         "App Home of @ari",
-        # A kubelet event that hid the address: the cluster's egress looked up, asked, applied.
-        "@dana clicked “egress_lookup_pick”",
+        # Errors that hid the address but named the resource: each one's egress looked up with
+        # one click, asked for, approved and applied.
+        "@dana clicked “Look up shop-api's egress”",
+        "Egress of Container App shop-api",
+        "# Access request: 20.76.1.10 on contosoprod.azurecr.io",
+        "after shop-api's looked-up egress was approved",
+        "Egress of App Service / Function app shop-web",
+        "after shop-web's looked-up egress was approved",
+        "@dana clicked “Look up aks-prod's egress”",
         "Egress of AKS cluster aks-prod",
         "# Access request: 20.61.5.5 on contosoprod.azurecr.io",
-        "ipRules 4.175.12.34, 20.61.5.5) after the looked-up egress was approved",
+        "after aks-prod's looked-up egress was approved",
         "Approve click to the 'Active' card:",
     ]
     positions = [out.find(step) for step in steps]
     assert all(p >= 0 for p in positions), dict(zip(steps, positions, strict=True))
     assert positions == sorted(positions)
+    # Each resource's addresses are on the registry once approved (in the order ARM kept them).
+    applied = re.findall(r"ipRules ([^)]*)\) after (\S+)'s looked-up egress", out)
+    assert [(name, set(rules.split(", "))) for rules, name in applied] == [
+        ("shop-api", {"4.175.12.34", "20.76.1.10", "20.76.1.11"}),
+        ("shop-web", {"4.175.12.34", "20.76.1.10", "20.76.1.11", "52.166.0.1", "52.166.0.2"}),
+        ("aks-prod", {"4.175.12.34", "20.76.1.10", "20.76.1.11", "52.166.0.1", "52.166.0.2",
+                      "20.61.5.5"}),
+    ]  # fmt: skip
 
 
 def test_demo_with_broken_examples_exits_two(

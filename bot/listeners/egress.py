@@ -1,5 +1,6 @@
-"""The egress lookup a diagnosis card offers: picking a listed resource (enqueues the lookup),
-the button that opens the form for any other, and the form's submission (enqueues it too)."""
+"""The egress lookup a diagnosis card offers: the resource the paste named, or a listed one picked
+(each enqueues the lookup), the button that opens the form for any other, and the form's
+submission (enqueues it too)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.app import FrontDeps, request_key
-from bot.ids import LOOKUP_CALLBACK, LOOKUP_OPEN, LOOKUP_PICK
+from bot.ids import LOOKUP_CALLBACK, LOOKUP_NAMED, LOOKUP_OPEN, LOOKUP_PICK
 from bot.jobs import EgressJob
 from bot.listeners.actions import metadata, origin_of, where
 from bot.signing import open_value
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 def register(app: App, deps: FrontDeps) -> None:
     app.action(LOOKUP_OPEN)(partial(open_form, deps=deps))
     app.action(LOOKUP_PICK)(partial(picked, deps=deps))
+    app.action(LOOKUP_NAMED)(partial(named, deps=deps))
     app.view(LOOKUP_CALLBACK)(partial(submitted, deps=deps))
 
 
@@ -69,10 +71,24 @@ def picked(ack: Ack, body: dict[str, Any], request: BoltRequest, deps: FrontDeps
     action = (body.get("actions") or [{}])[0]
     ack()
     block = str(action.get("block_id") or "")
-    sealed = _sealed(deps, block.removeprefix(PICK_BLOCK_PREFIX))
-    kind = _kind(sealed.get("k")) if sealed else None
     option = str((action.get("selected_option") or {}).get("value") or "")
-    if sealed is None or kind is None or not option.isdigit():
+    if option.isdigit():
+        _look_up(deps, request, body, block.removeprefix(PICK_BLOCK_PREFIX), int(option))
+
+
+def named(ack: Ack, body: dict[str, Any], request: BoltRequest, deps: FrontDeps) -> None:
+    """The resource the paste named, found once in Azure: the offer's only candidate."""
+    action = (body.get("actions") or [{}])[0]
+    ack()
+    _look_up(deps, request, body, str(action.get("value") or ""), 0)
+
+
+def _look_up(
+    deps: FrontDeps, request: BoltRequest, body: dict[str, Any], value: str, candidate: int
+) -> None:
+    sealed = _sealed(deps, value)
+    kind = _kind(sealed.get("k")) if sealed else None
+    if sealed is None or kind is None:
         return
     deps.jobs.send(
         EgressJob(
@@ -80,7 +96,7 @@ def picked(ack: Ack, body: dict[str, Any], request: BoltRequest, deps: FrontDeps
             offer_id=str(sealed["o"])[:64],
             origin=origin_of(body),
             resource_kind=kind.value,
-            candidate=min(int(option), 99),
+            candidate=min(candidate, 99),
         )
     )
 

@@ -27,9 +27,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.ids import LOOKUP_CALLBACK, LOOKUP_OPEN, LOOKUP_PICK, REQUEST_ACTION
+from bot.ids import LOOKUP_CALLBACK, LOOKUP_NAMED, LOOKUP_OPEN, LOOKUP_PICK, REQUEST_ACTION
 from bot.views.format import SECTION_LIMIT, clip, code, escape
 from services.domain.egress import ResourceKind, ResourceRef
+from services.domain.failure import PastedResource
 
 if TYPE_CHECKING:
     # Only the worker builds lookup cards; the HTTP function's form must not load the flows.
@@ -41,23 +42,51 @@ NAME_BLOCK, NAME_ACTION = "egress_name", "egress_name_text"
 PICK_BLOCK_PREFIX = "egress_pick:"
 
 
-def lookup_blocks(*, sealed: str, kind: ResourceKind | None, candidates: list[str]) -> list[Block]:
-    """Appended to a diagnosis card: the likely resources to pick from (`candidates` are ids), and
-    a button opening the form for any other."""
+def lookup_blocks(
+    *,
+    sealed: str,
+    kind: ResourceKind | None,
+    candidates: list[str],
+    pasted: PastedResource | None = None,
+    named: bool = False,
+) -> list[Block]:
+    """Appended to a diagnosis card. When the paste named the resource and Azure has exactly
+    one by that description: a button that looks it up. Otherwise the resources to pick from
+    (`candidates` are ids: those the paste's description fits when `named`, else the likely ones
+    of the kind), and a button opening the form for any other."""
     refs = [r for r in (ResourceRef.from_id(c) for c in candidates) if r is not None]
     what = kind.display if kind else "resource"
     elements: list[StaticSelectElement | ButtonElement] = []
-    if refs:
+    if named and len(refs) == 1:
+        ref = refs[0]
+        text = (
+            f":satellite_antenna: The paste names {escape(ref.kind.display)} {code(ref.name)} "
+            f"in {code(ref.resource_group)}: I can read its outbound addresses from Azure."
+        )
         elements.append(
-            StaticSelectElement(
-                action_id=LOOKUP_PICK,
-                placeholder=f"Pick the {what}"[:150],
-                options=[
-                    Option(value=str(i), text=clip(f"{r.name} ({r.resource_group})", 75)[0])
-                    for i, r in enumerate(refs[:100])
-                ],
+            ButtonElement(
+                text=clip(f"Look up {ref.name}'s egress", 75)[0],
+                action_id=LOOKUP_NAMED,
+                value=sealed,
+                style="primary",
             )
         )
+    else:
+        text = f":satellite_antenna: I can look the address up: tell me which {what} pulled, and "
+        text += "I read its outbound addresses from Azure."
+        if pasted is not None:
+            text = _pasted_text(pasted, len(refs) if named else 0, what)
+        if refs:
+            elements.append(
+                StaticSelectElement(
+                    action_id=LOOKUP_PICK,
+                    placeholder=f"Pick the {what}"[:150],
+                    options=[
+                        Option(value=str(i), text=clip(f"{r.name} ({r.resource_group})", 75)[0])
+                        for i, r in enumerate(refs[:100])
+                    ],
+                )
+            )
     elements.append(
         ButtonElement(
             text="Name the resource" if refs else "Look up its address in Azure",
@@ -66,17 +95,26 @@ def lookup_blocks(*, sealed: str, kind: ResourceKind | None, candidates: list[st
         )
     )
     blocks: list[Block] = [
-        SectionBlock(
-            text=MarkdownTextObject(
-                text=f":satellite_antenna: I can look the address up: tell me which {what} "
-                "pulled, and I read its outbound addresses from Azure."
-            )
-        ),
+        SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_LIMIT)[0])),
         ActionsBlock(block_id=f"{PICK_BLOCK_PREFIX}{sealed}"[:255], elements=elements),
     ]
     for block in blocks:
         block.validate_json()
     return blocks
+
+
+def _pasted_text(pasted: PastedResource, found: int, what: str) -> str:
+    label = escape(pasted.label)
+    if found:
+        return (
+            f":satellite_antenna: The paste names {label}; {found} resources fit: pick the one "
+            "that pulled, and I read its outbound addresses from Azure."
+        )
+    return (
+        f":satellite_antenna: The paste names {label}, but I found none like it in the managed "
+        f"registries' subscriptions (or may not read it). Tell me which {what} pulled, and I "
+        "read its outbound addresses from Azure."
+    )
 
 
 def lookup_modal(*, kind: ResourceKind | None, private_metadata: dict[str, object]) -> View:

@@ -37,6 +37,7 @@ from services.domain.egress import (
     ResourceRef,
     is_resource_name,
 )
+from services.domain.failure import PastedResource
 from services.settings import ArmSettings
 
 if TYPE_CHECKING:
@@ -192,24 +193,84 @@ class ArmEgressLookup:
         return sorted(refs, key=lambda r: (r.name.lower(), r.resource_group.lower()))
 
     def find(
-        self, kind: ResourceKind, name: str, subscriptions: Sequence[str]
+        self, kind: ResourceKind, name: str | PastedResource, subscriptions: Sequence[str]
     ) -> list[ResourceRef]:
-        """Resources of `kind` named `name`, or the one a full resource id names."""
+        """Resources of `kind` named `name`, or the one a full resource id names; what a paste
+        named is found as `services.ports.EgressLookup.find` says."""
+        if isinstance(name, PastedResource):
+            return self._find_pasted(kind, name, subscriptions)
         text = name.strip()
         by_id = ResourceRef.from_id(text, kind)
         if by_id is not None:
-            where = f"id =~ {_kql_string(by_id.id)}"
-            subscriptions = [*subscriptions, by_id.subscription]
-        elif is_resource_name(text):
-            where = f"type =~ {_kql_string(kind.arm_type)} and name =~ {_kql_string(text)}"
-        else:
+            return self._where(
+                kind, f"id =~ {_kql_string(by_id.id)}", [*subscriptions, by_id.subscription]
+            )
+        if not is_resource_name(text):
             return []
+        return self._where(kind, self._named(kind, text), subscriptions)
+
+    def _where(
+        self, kind: ResourceKind, where: str, subscriptions: Sequence[str]
+    ) -> list[ResourceRef]:
         rows = self._query(
             f"Resources | where {where} | project id, name, type, resourceGroup, subscriptionId"
             " | limit 20",
             subscriptions,
         )
         return self._refs(kind, rows)
+
+    @staticmethod
+    def _named(kind: ResourceKind, name: str) -> str:
+        return f"type =~ {_kql_string(kind.arm_type)} and name =~ {_kql_string(name)}"
+
+    def _find_pasted(
+        self, kind: ResourceKind, pasted: PastedResource, subscriptions: Sequence[str]
+    ) -> list[ResourceRef]:
+        subs = pasted.searched(subscriptions)
+        if pasted.kind is not kind:
+            return []
+        if pasted.id is not None:
+            return self.find(kind, pasted.id, subs)
+        if pasted.name is not None:
+            where = self._named(kind, pasted.name)
+            if pasted.resource_group is not None:
+                narrowed = self._where(
+                    kind, f"{where} and resourceGroup =~ {_kql_string(pasted.resource_group)}", subs
+                )
+                if narrowed:
+                    return narrowed
+            return self._where(kind, where, subs)
+        if kind is not ResourceKind.AKS_CLUSTER:
+            return []
+        if pasted.node_resource_group is not None:
+            where = (
+                f"type =~ {_kql_string(kind.arm_type)}"
+                f" and properties.nodeResourceGroup =~ {_kql_string(pasted.node_resource_group)}"
+            )
+            found = self._where(kind, where, subs)
+            if found or pasted.node_pool is None:
+                return found
+        return self._clusters_with_pool(str(pasted.node_pool), subs) if pasted.node_pool else []
+
+    def _clusters_with_pool(self, pool: str, subscriptions: Sequence[str]) -> list[ResourceRef]:
+        """The AKS clusters with a node pool named `pool`: a node's name says its pool, and the
+        cluster only through its scale set (which the bot is not given access to read)."""
+        kind = ResourceKind.AKS_CLUSTER
+        rows = self._query(
+            f"Resources | where type =~ {_kql_string(kind.arm_type)}"
+            " | project id, name, type, resourceGroup, subscriptionId, properties"
+            f" | limit {_TOP}",
+            subscriptions,
+        )
+        matching = [
+            row
+            for row in rows
+            if any(
+                str(_get(p, "name") or "").lower() == pool.lower()
+                for p in _get(row, "properties", "agentPoolProfiles") or []
+            )
+        ]
+        return self._refs(kind, matching)
 
     def candidates(
         self, kind: ResourceKind, subscriptions: Sequence[str], *, limit: int = 20

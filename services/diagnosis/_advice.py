@@ -377,6 +377,17 @@ def suspected(hint: FirewallHint | None, s: Subject) -> list[str]:
             "the registry's private endpoint instead, and a wrong credential gives the same "
             "`denied`.",
         ]
+    if hint is _H.IMAGE_PULL_FAILURE and s.client is Client.APP_SERVICE:
+        return [
+            "App Service reports `ImagePullFailure` when its site container could not pull, "
+            "without the registry's answer: a firewall refusal, a route through a VNet that "
+            "cannot reach the registry (VNet image pull) and a wrong credential look alike. The "
+            "app's outbound addresses (`az webapp show --name <app> --resource-group <rg> "
+            "--query outboundIpAddresses`) are the ones the registry sees without VNet image "
+            "pull; check they are allowed.",
+            "The registry's own answer is in the Docker log: `az webapp log tail --name <app> "
+            "--resource-group <rg>`, or Kudu's `/api/logs/docker`.",
+        ]
     if hint is _H.IMAGE_PULL_FAILURE:
         return [
             "Container Apps reports `ImagePullFailure` when the pull got no answer it could "

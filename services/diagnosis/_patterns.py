@@ -28,7 +28,7 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from services.domain.failure import FirewallHint, NotFirewallCause
+from services.domain.failure import FirewallHint, NotFirewallCause, ResourceKind
 
 #: Lines shorter than this are never treated as hard-wrapped.
 WRAP_MIN_COLUMNS = 70
@@ -111,13 +111,21 @@ CI_LITERALS = (
 # --- the ACR denial sentence (lower-cased text) --------------------------------------------------
 
 #: `client with IP '1.2.3.4' is not allowed access`, with every gap optional so it also matches the
-#: glued view where a line break inside a word was removed. `mid` refuses to run into a second
-#: sentence, so two denials in one paste stay two matches. A sentence cut after `is not allowed`
+#: glued view where a line break inside a word was removed. A sentence cut after `is not allowed`
 #: still counts; Azure SQL's `is not allowed to access the server` does not.
+#:
+#: `mid` (the address, its quotes, a redaction) is read in runs, not character by character: a
+#: run of up to 8 characters that are neither `i` nor `l`, or one `i` that does not start `is`,
+#: or one `l` that is not the `l` of `client`; ten at most, so up to 80 characters, and never
+#: given back. It stops where `is` starts (the rest of the sentence must follow right there) or
+#: where another `client` starts (so two denials in one paste stay two matches). A per-character
+#: look-ahead (`(?:(?!client).){0,80}?`) costs a look-ahead and a try of the rest of the sentence
+#: at each of 80 characters after every `client`: a near miss of the sentence repeated over 1 MB
+#: took 20 ms in this one pattern; the runs take 2.
 DENIAL = re.compile(
-    r"client\s{0,3}(?:with\s{0,3})?ip(?:\s{0,3}address)?"
-    r"(?P<mid>(?:(?!client)[^\n]){0,80}?)"
-    r"\s{0,3}is\s{0,3}not\s{0,3}allowed(?:\s{0,3}access|(?!\s{0,3}to\b))"
+    r"client\s{0,3}+(?:with\s{0,3}+)?ip(?:\s{0,3}+address)?"
+    r"(?P<mid>(?:[^\nil]{1,8}+|i(?!s)|l(?!ient)|l(?<!cl)){0,10}+)"
+    r"is\s{0,3}+not\s{0,3}+allowed(?:\s{0,3}+access|(?!\s{0,3}to\b))"
 )
 #: The start of ACR's sentence, for a paste cut before `is not allowed` (the parser checks that
 #: `denied` comes just before it).
@@ -444,9 +452,130 @@ FOLLOWING_401 = re.compile(r"\b401\b")
 FOLLOWING_403 = re.compile(r"\b403\b")
 FOLLOWING_404 = re.compile(r"\b404\b")
 
+# --- the resource the pull ran on (lower-cased text; names read back in their original case) ----
+
+R = ResourceKind
+
+
+class ResourceRule(NamedTuple):
+    """Where a platform writes the name of the resource a pull ran on. `name` (or `revision`,
+    `node`, `group`) is the group to read; `weight` ranks a rule against the others (an ARM id
+    names a resource for certain, a host name only most likely)."""
+
+    kind: ResourceKind | None
+    gate: str
+    pattern: re.Pattern[str]
+    weight: int
+    #: The match counts only at the start of a word (not for a path or a host suffix).
+    word: bool = True
+
+
+#: What a Container App's name may be (lower case, `-`, no `--`, up to 32 characters); a web
+#: app's and a container group's are alike, with up to 60 and 63 characters. Each is read in one
+#: possessive run and may not end with `-`: a name that the next character continues (`_END`)
+#: fails at once instead of being retried one character shorter at a time.
+_APP = r"[a-z][a-z0-9-]{0,31}+(?<!-)"
+#: A Container App's name followed by `--` (a revision's or replica's): hyphen-separated runs.
+_APP_BEFORE_DASHES = r"[a-z][a-z0-9]{0,31}+(?:-[a-z0-9]{1,31}+){0,15}+"
+_SITE = r"[a-z0-9][a-z0-9-]{0,59}+(?<!-)"
+_GROUP = r"[a-z0-9][a-z0-9-]{0,62}+(?<!-)"
+#: The end of a name: the next character cannot continue it.
+_END = r"(?![a-z0-9_-])"
+
+RESOURCE_RULES: tuple[ResourceRule, ...] = (
+    # An ARM id of one of the four kinds: subscription, group and name for certain.
+    ResourceRule(None, "/providers/microsoft.", re.compile(
+        r"/subscriptions/(?P<sub>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+        r"/resourcegroups/(?P<rg>[a-z0-9_.()-]{1,90}+)/providers/(?P<type>microsoft\.app/"
+        r"containerapps|microsoft\.web/sites|microsoft\.containerservice/managedclusters"
+        r"|microsoft\.containerinstance/containergroups)/(?P<name>[a-z0-9][a-z0-9_.-]{0,259}+)"
+        + _END), 5, word=False),
+    # Container Apps: the ARM error (`Failed to provision revision for container app 'x'`), azd's
+    # progress line (`Container App: x`), the system logs' JSON (`"ContainerAppName":"x"`, and
+    # `ContainerAppName_s` in Log Analytics), and revisions and replicas (`<app>--<suffix>`).
+    ResourceRule(R.CONTAINER_APP, "container", re.compile(
+        rf"container\s{{0,3}}+app\s{{0,3}}+(?:'|\"|:\s{{0,3}}+['\"]?)(?P<name>{_APP}){_END}"), 4),
+    ResourceRule(R.CONTAINER_APP, "containerappname", re.compile(
+        rf"containerappname(?:_s)?[\"']?\s{{0,3}}+[:=]\s{{0,3}}+[\"']?(?P<name>{_APP}){_END}"), 4),
+    ResourceRule(R.CONTAINER_APP, "revision", re.compile(
+        rf"revision(?:name(?:_s)?)?[\"']?(?:\s{{0,3}}+[:=])?\s{{0,3}}+[\"']?"
+        rf"(?P<revision>(?P<name>{_APP_BEFORE_DASHES})--[a-z0-9][a-z0-9-]{{0,63}}+){_END}"), 4),
+    ResourceRule(R.CONTAINER_APP, "replica", re.compile(
+        rf"replica(?:name(?:_s)?)?[\"']?(?:\s{{0,3}}+[:=])?\s{{0,3}}+[\"']?"
+        rf"(?P<name>{_APP_BEFORE_DASHES})--"),
+        4),
+    # App Service: the container's environment (`WEBSITE_SITE_NAME=x`), the platform's log
+    # lines (`Container x_0_1a2b for site x has exited`, `Stopping site x because…`,
+    # `Site: x stopped.`). A host name is weaker: it can be a deployment slot's.
+    ResourceRule(R.WEB_APP, "website_site_name", re.compile(
+        rf"website_site_name\s{{0,3}}+[=:]\s{{0,3}}+[\"']?(?P<name>{_SITE}){_END}"), 4),
+    ResourceRule(R.WEB_APP, "site", re.compile(
+        rf"for\s{{1,3}}+site\s{{1,3}}+(?P<name>{_SITE}){_END}"), 4),
+    ResourceRule(R.WEB_APP, "site", re.compile(
+        rf"stop+ing\s{{1,3}}+site\s{{1,3}}+(?P<name>{_SITE}){_END}"), 4),
+    ResourceRule(R.WEB_APP, "stopped", re.compile(
+        rf"site:\s{{0,3}}+(?P<name>{_SITE})\s{{1,3}}+stopped\b"), 4),
+    # `<site>.azurewebsites.net` and its Kudu `<site>.scm.azurewebsites.net`: the name is read
+    # backwards from the suffix (`WEB_HOST_NAME_REVERSED`), as a registry's is before `.azurecr.`.
+    ResourceRule(R.WEB_APP, "azurewebsites", re.compile(
+        r"(?P<suffix>\.azurewebsites\.net)" + _END), 2, word=False),
+    # AKS: the node a pod was scheduled on (`Successfully assigned ns/pod to aks-<pool>-<digits>-
+    # vmss000000`), or its scale set in a provider id; the node resource group
+    # (`MC_<group>_<cluster>_<region>`).
+    ResourceRule(R.AKS_CLUSTER, "-vmss", re.compile(
+        r"(?P<node>aks-[a-z][a-z0-9]{0,11}-[0-9]{4,10}-vmss(?:[0-9a-z]{6})?)" + _END), 2),
+    ResourceRule(R.AKS_CLUSTER, "mc_", re.compile(
+        r"(?P<nodegroup>mc_[a-z0-9_.()-]{1,80}_[a-z]{2,25}[0-9]{0,2})" + _END), 2),
+    # Container Instances: `The image '…' in container group 'x' is not accessible`.
+    ResourceRule(R.CONTAINER_GROUP, "group", re.compile(
+        rf"in\s{{1,3}}+container\s{{1,3}}+group\s{{1,3}}+['\"]?(?P<name>{_GROUP}){_END}"), 4),
+)  # fmt: skip
+#: The label before `.azurewebsites.net` read backwards (`ten.setisbewerua.` is not in it):
+#: `[mcs.]<site>` then nothing host-like.
+WEB_HOST_NAME_REVERSED = re.compile(
+    r"(?:mcs\.)?(?P<name>[a-z0-9][a-z0-9-]{0,58}[a-z0-9])(?![a-z0-9.-])"
+)
+#: `az <group> <subcommand>`: the command a resource name is given to; its flags are found
+#: separately in the rest of the command line (as for `az acr`, `AZ_ACR_FLAG`).
+AZ_RESOURCE_HEAD = re.compile(
+    r"az\s{1,3}+(?P<tool>containerapp|webapp|functionapp|aks|container)\s{1,3}+"
+    r"(?P<sub>[a-z][a-z-]{1,29}+)(?![a-z-])"
+)
+AZ_RESOURCE_TOOLS = {
+    "containerapp": R.CONTAINER_APP,
+    "webapp": R.WEB_APP,
+    "functionapp": R.WEB_APP,
+    "aks": R.AKS_CLUSTER,
+    "container": R.CONTAINER_GROUP,
+}
+#: Subcommands whose `--name` is something else (an environment, a job, a plan); `az aks
+#: nodepool` names its cluster with `--cluster-name`.
+AZ_OTHER_NAMES = frozenset(
+    {"env", "job", "connected-env", "compose", "plan", "list", "machine", "sessionpool"}
+)
+#: ` -n NAME`, ` --name=NAME`, ` --cluster-name NAME`, ` -g GROUP`, ` --resource-group GROUP`.
+AZ_RESOURCE_FLAG = re.compile(
+    r" (?P<flag>-n|--name|--cluster-name|-g|--resource-group)(?:\s{1,3}+|=)['\"]?"
+    r"(?P<value>[a-z0-9][a-z0-9_.()-]{0,89}+)(?![\w$.()-])"
+)
+AZ_RESOURCE_REACH = 400
+#: Names people put in a command they share instead of their own.
+RESOURCE_PLACEHOLDERS = frozenset(
+    {"name", "app", "appname", "app-name", "app_name", "rg", "group", "resourcegroup",
+     "resource-group", "resource_group", "cluster", "clustername", "cluster-name", "cluster_name",
+     "site", "sitename", "site-name", "myresourcegroup", "myakscluster", "mycontainerapp",
+     "mywebapp", "mycontainergroup"}
+)  # fmt: skip
+
+
 # --- clients (lower-cased text), most specific first --------------------------------------------
 
 _CLIENT_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # App Service's own words about its site, first: its sidecar-era log also says
+    # `ImagePullFailure`, which is otherwise Container Apps' word.
+    ("app_service", (
+        r"site\s{1,3}container:", r"failed\s{1,3}to\s{1,3}start\s{1,3}site\b",
+        r"site:\s{0,3}\S{1,60}\s{1,3}stopped\b", r"website_site_name\b")),
     ("container_apps", (
         r"webhookinvalidparametervalue", r"imagepullfailure", r"containerapp", r"microsoft\.app\b",
         r"template\.containers", r"unable\s{1,3}to\s{1,3}pull\s{1,3}image\s{1,3}using\s{1,3}"

@@ -13,6 +13,9 @@ The map:
    the untied rest. Rules only run when their gate word occurs in the paste.
 4. The registry, image, client, failed command and correlation id are read near the decisive
    evidence first ("tied to the denial"), then anywhere.
+5. When no refused address was read, the resource the pull ran on is read where the platform
+   names it (an ARM id, a Container Apps revision, an App Service site, an AKS node, a container
+   group, an `az` command): its egress can be looked up instead.
 
 IP addresses of the refused client come only from the denial sentence, never from elsewhere in
 the text, so versions, timestamps, DNS servers and addresses in unrelated lines are never taken
@@ -31,6 +34,8 @@ from functools import cached_property, lru_cache
 from typing import NamedTuple
 from urllib.parse import unquote
 
+from pydantic import ValidationError
+
 from services.diagnosis import _patterns as p
 from services.diagnosis._text import (
     MAX_HITS,
@@ -42,13 +47,16 @@ from services.diagnosis._text import (
     truncate,
 )
 from services.diagnosis._text import lower as _lower
+from services.domain.egress import KIND_OF_CLIENT
 from services.domain.failure import (
     COMMAND,
     Client,
     FailureKind,
     FirewallHint,
     NotFirewallCause,
+    PastedResource,
     PullFailure,
+    ResourceKind,
     safe_host,
     safe_reference,
     safe_repository,
@@ -75,9 +83,14 @@ _COMMAND_HITS = 200
 #: Denial sentences read: more are repeats of the same retry loop.
 _DENIAL_HITS = 500
 #: Above this size, gates look at each distinct line once, when lines average at least
-#: `_DEDUPE_MIN_LINE` characters (splitting a flood of short lines would cost more than it saves).
+#: `_DEDUPE_MIN_LINE` characters (splitting a flood of short lines would cost more than it saves);
+#: and, once `_SEARCHES_BEFORE_WORDS` gates got past their characters, at each distinct word once
+#: when a sample of `_WORD_SAMPLE` characters shows each word `_WORD_REPEATS` times on average.
 _DEDUPE_ABOVE = 256_000
 _DEDUPE_MIN_LINE = 16
+_SEARCHES_BEFORE_WORDS = 4
+_WORD_SAMPLE = 65_536
+_WORD_REPEATS = 2
 #: How far before `.azurecr.` a registry name (with region, `data` and `privatelink`) can start.
 _NAME_REACH = 130
 
@@ -207,6 +220,27 @@ class _Command(NamedTuple):
     host: str | None
 
 
+class _Named(NamedTuple):
+    """A place the paste names the resource the pull ran on."""
+
+    start: int
+    kind: ResourceKind
+    weight: int
+    name: str | None = None
+    resource_group: str | None = None
+    subscription: str | None = None
+    revision: str | None = None
+    node: str | None = None
+    node_resource_group: str | None = None
+
+
+#: The resource kind an ARM id's provider path names.
+_ARM_KINDS = {kind.arm_type: kind for kind in ResourceKind}
+#: A mention from an `az` command: the name someone typed, less certain than the platform's own.
+_AZ_WEIGHT = 3
+_FILLED = ("resource_group", "subscription", "revision", "node", "node_resource_group")
+
+
 class _Paste:
     """One paste being read; views, mentions and gate words are worked out once and shared."""
 
@@ -219,6 +253,8 @@ class _Paste:
         self._gates: dict[str, bool] = {}
         self._chars: dict[str, bool] = {}
         self._many_gates = False
+        #: Gates looked up in the text (their characters all present).
+        self._searches = 0
 
     def read(self) -> PullFailure:
         mentions = self.mentions
@@ -236,6 +272,7 @@ class _Paste:
             decision = decision._replace(
                 kind=FailureKind.NOT_FIREWALL, hint=None, cause=_N.PERMISSION
             )
+        client = self._client(decision.anchors)
         return PullFailure(
             kind=decision.kind,
             ips=tuple(ips),
@@ -246,7 +283,7 @@ class _Paste:
             custom_domain=custom,
             repository=repository,
             reference=reference,
-            client=self._client(decision.anchors),
+            client=client,
             ci_log=self.is_ci,
             command=self._command(decision.anchors, registry, custom),
             cause=decision.cause,
@@ -254,6 +291,8 @@ class _Paste:
             remote_ip=decision.remote_ip,
             other_registry=other,
             correlation_id=self._correlation(tie),
+            # A lookup of the resource's egress is what helps when the address is not shown.
+            resource=None if ips else self._resource(decision.anchors, client),
             evidence=self._evidence(decision.anchors[0]) if decision.anchors else None,
         )
 
@@ -286,13 +325,32 @@ class _Paste:
             return views.low_glued
         return _lower("\n".join(dict.fromkeys(norm.split("\n"))))
 
+    @cached_property
+    def _distinct_words(self) -> str:
+        """`_distinct_lines` with each distinct word once, when a sample shows the words
+        repeating (a flood on one long line), else as it is. A gate has no space in it, so it
+        occurs in the paste exactly when it occurs in one of its words."""
+        text = self._distinct_lines
+        if len(text) >= _DEDUPE_ABOVE:
+            sample = text[:_WORD_SAMPLE].split()
+            if len(set(sample)) * _WORD_REPEATS <= len(sample):
+                return " ".join(dict.fromkeys(text.split()))
+        return text
+
     @property
     def _gate_text(self) -> str:
-        return self._distinct_lines if self._many_gates else self.views.low_glued
+        if not self._many_gates:
+            return self.views.low_glued
+        # Splitting into words costs a few searches' worth: worth it only once several gates
+        # had every character present (a rich flood), not for a flood of a few letters.
+        if self._searches < _SEARCHES_BEFORE_WORDS:
+            return self._distinct_lines
+        return self._distinct_words
 
     def gate(self, word: str) -> bool:
         """Whether `word` occurs in the paste. Looked up in the glued view (a superset of the
-        flat one for words without spaces) or its distinct lines (`_distinct_lines`).
+        flat one for words without spaces), or its distinct lines and words
+        (`_distinct_lines`, `_distinct_words`).
 
         Each character of the word is looked up first, rarest first: a one-character `in` is a
         memchr, and a paste made of few characters (the usual flood) rules most words out
@@ -300,9 +358,10 @@ class _Paste:
         """
         found = self._gates.get(word)
         if found is None:
-            found = all(self._has(c) for c in sorted(set(word), key=_commonness)) and (
-                word in self._gate_text
-            )
+            found = all(self._has(c) for c in sorted(set(word), key=_commonness))
+            if found:
+                found = word in self._gate_text
+                self._searches += 1
             self._gates[word] = found
         return found
 
@@ -754,6 +813,115 @@ class _Paste:
                 return best.repository, reference
         return None, None
 
+    # -- the resource the pull ran on ------------------------------------------------------
+
+    def _resource(self, anchors: list[tuple[int, int]], client: Client) -> PastedResource | None:
+        """The resource the pull ran on, when the paste names it: of the kind the client runs
+        on, the most certain mention nearest the evidence, completed by those that do not name
+        another resource. A client that runs anywhere (docker, helm, the az CLI) most likely ran
+        on someone's machine: a resource its paste names is where it deploys to, not where it
+        pulled from, so none is read."""
+        wanted = KIND_OF_CLIENT.get(client)
+        if wanted is None:
+            return None
+        named = [n for n in self._named_resources() if n.kind is wanted]
+        if not named:
+            return None
+        anchor = anchors[0][0] if anchors else len(self.norm)
+        named.sort(key=lambda n: (-n.weight, n.name is None, abs(n.start - anchor)))
+        best = named[0]
+        fields: dict[str, str | None] = {"name": best.name}
+        fields.update({f: getattr(best, f) for f in _FILLED})
+        for other in named[1:]:
+            if other.name and best.name and other.name.lower() != best.name.lower():
+                continue  # another resource of the same kind
+            for field in ("name", *_FILLED):
+                if fields.get(field) is None:
+                    fields[field] = getattr(other, field)
+        try:
+            return PastedResource(kind=wanted, **fields)
+        except ValidationError:
+            return None
+
+    def _named_resources(self) -> list[_Named]:
+        low, norm = self.low, self.norm
+        found = []
+        for rule in p.RESOURCE_RULES:
+            if not self.gate(rule.gate):
+                continue
+            for m in finditer(rule.pattern, low, word=rule.word, limit=_RULE_HITS):
+                # A platform names the resource on its message's line; across a break, the
+                # words belong to two lines (`Starting container for site` / a timestamp).
+                if "\n" in norm[m.start() : m.end()]:
+                    continue
+                named = self._read_named(rule, m)
+                if named is not None:
+                    found.append(named)
+        found.extend(self._az_resources())
+        return [n for n in found if _fits(n)]
+
+    def _read_named(self, rule: p.ResourceRule, m: re.Match[str]) -> _Named | None:
+        groups = m.groupdict()
+        kind = rule.kind or _ARM_KINDS[m["type"]]
+        if groups.get("node"):
+            return _Named(m.start(), kind, rule.weight, node=m["node"])
+        if groups.get("nodegroup"):
+            group = self.views.original(m, "nodegroup")
+            return _Named(m.start(), kind, rule.weight, node_resource_group=group)
+        if groups.get("suffix"):
+            name = self._web_host_name(m.start())
+        else:
+            name = _real_name(self.views.original(m, "name"))
+        if name is None:
+            return None
+        return _Named(
+            m.start(),
+            kind,
+            rule.weight,
+            name=name,
+            resource_group=_real_name(self.views.original(m, "rg")) if groups.get("rg") else None,
+            subscription=groups.get("sub"),
+            revision=groups.get("revision"),
+        )
+
+    def _web_host_name(self, suffix_at: int) -> str | None:
+        """The site before `.azurewebsites.net` at `suffix_at` (`shop-web`, or Kudu's
+        `shop-web.scm`), read backwards; None for a host of another shape."""
+        reversed_low = self.views.reversed_flat
+        m = p.WEB_HOST_NAME_REVERSED.match(reversed_low, len(reversed_low) - suffix_at)
+        if m is None:
+            return None
+        start = suffix_at - (m.end() - m.start())
+        return _real_name(self.views.flat[start : start + len(m["name"])])
+
+    def _az_resources(self) -> list[_Named]:
+        """`az containerapp|webapp|functionapp|aks|container <sub> … -n NAME -g GROUP`."""
+        if not self.gate("az"):
+            return []
+        low, flat = self.low, self.views.flat
+        found = []
+        for head in finditer(p.AZ_RESOURCE_HEAD, low, word=True, limit=_RULE_HITS):
+            tool, sub = head["tool"], head["sub"]
+            if sub in p.AZ_OTHER_NAMES:
+                continue
+            end = head.end()
+            stop = p.COMMAND_END.search(self.norm, end, end + p.AZ_RESOURCE_REACH)
+            window_end = stop.start() if stop else end + p.AZ_RESOURCE_REACH
+            name = group = None
+            for flag in p.AZ_RESOURCE_FLAG.finditer(low, end, window_end):
+                value = flat[flag.start("value") : flag.end("value")]
+                option = flag["flag"]
+                if option in ("-g", "--resource-group"):
+                    group = group or _real_name(value)
+                elif (option == "--cluster-name") == (tool == "aks" and sub == "nodepool"):
+                    name = name or _real_name(value)
+            if name is not None:
+                kind = p.AZ_RESOURCE_TOOLS[tool]
+                found.append(
+                    _Named(head.start(), kind, _AZ_WEIGHT, name=name, resource_group=group)
+                )
+        return found
+
     # -- client, command, correlation id, evidence ------------------------------------------
 
     def _client(self, anchors: list[tuple[int, int]]) -> Client:
@@ -861,6 +1029,24 @@ def _custom_pattern(domains: tuple[str, ...]) -> re.Pattern[str]:
 def _starts_host(text: str, pos: int) -> bool:
     """Whether a host name found at `pos` really starts there (nothing host-like before it)."""
     return pos == 0 or text[pos - 1] not in p.HOST_CHARS
+
+
+def _fits(named: _Named) -> bool:
+    """Whether each value of `named` is within its grammar (a name too long for its kind, say,
+    is dropped on its own rather than spoil what the other mentions say)."""
+    try:
+        PastedResource(kind=named.kind, name=named.name, **{f: getattr(named, f) for f in _FILLED})
+    except ValidationError:
+        return False
+    return True
+
+
+def _real_name(value: str | None) -> str | None:
+    """`value` unless it is what people write instead of a name (`name`, `xxxx`, `***`)."""
+    value = (value or "").rstrip(".")  # the end of a sentence, not of the name
+    if not value or value.lower() in p.RESOURCE_PLACEHOLDERS or not value.strip("xX*-_."):
+        return None
+    return value
 
 
 def _is_acr_host(host: str) -> bool:

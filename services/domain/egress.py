@@ -15,37 +15,20 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from services.domain.failure import Client
+from services.domain.failure import RESOURCE_NAME, Client, ResourceKind
 
+__all__ = [
+    "KIND_OF_CLIENT",
+    "EgressAddress",
+    "EgressLookupFailed",
+    "EgressReading",
+    "EgressSource",
+    "PublicIpOwner",
+    "ResourceKind",
+    "ResourceRef",
+    "is_resource_name",
+]
 
-class ResourceKind(StrEnum):
-    CONTAINER_APP = "container_app"
-    WEB_APP = "web_app"
-    AKS_CLUSTER = "aks_cluster"
-    CONTAINER_GROUP = "container_group"
-
-    @property
-    def arm_type(self) -> str:
-        """The ARM resource type, lower case as Resource Graph writes it."""
-        return _ARM_TYPES[self]
-
-    @property
-    def display(self) -> str:
-        return _DISPLAY[self]
-
-
-_ARM_TYPES = {
-    ResourceKind.CONTAINER_APP: "microsoft.app/containerapps",
-    ResourceKind.WEB_APP: "microsoft.web/sites",
-    ResourceKind.AKS_CLUSTER: "microsoft.containerservice/managedclusters",
-    ResourceKind.CONTAINER_GROUP: "microsoft.containerinstance/containergroups",
-}
-_DISPLAY = {
-    ResourceKind.CONTAINER_APP: "Container App",
-    ResourceKind.WEB_APP: "App Service / Function app",
-    ResourceKind.AKS_CLUSTER: "AKS cluster",
-    ResourceKind.CONTAINER_GROUP: "Container group",
-}
 
 #: Which resource a paste's client most likely ran on.
 KIND_OF_CLIENT: dict[Client, ResourceKind] = {
@@ -56,8 +39,6 @@ KIND_OF_CLIENT: dict[Client, ResourceKind] = {
     Client.CONTAINER_INSTANCES: ResourceKind.CONTAINER_GROUP,
 }
 
-#: An ARM resource name as people type it (letters, digits, `-`, `_`, `.`); 1–260 characters.
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,259}")
 _ID = re.compile(
     r"/subscriptions/(?P<sub>[0-9A-Fa-f-]{36})/resourceGroups/(?P<rg>[A-Za-z0-9_.()-]{1,90})"
     r"/providers/(?P<type>[A-Za-z.]{1,60}/[A-Za-z]{1,60})/(?P<name>[A-Za-z0-9_.-]{1,260})",
@@ -96,7 +77,7 @@ class ResourceRef(BaseModel):
 
 
 def is_resource_name(text: str) -> bool:
-    return bool(_NAME.fullmatch(text))
+    return bool(RESOURCE_NAME.fullmatch(text))
 
 
 class EgressSource(StrEnum):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated
 
@@ -111,6 +112,40 @@ class FirewallHint(StrEnum):
     IMAGE_PULL_FAILURE = "image_pull_failure"
 
 
+class ResourceKind(StrEnum):
+    """The Azure resources whose egress the bot can look up: where a refused pull ran."""
+
+    CONTAINER_APP = "container_app"
+    WEB_APP = "web_app"
+    AKS_CLUSTER = "aks_cluster"
+    CONTAINER_GROUP = "container_group"
+
+    @property
+    def arm_type(self) -> str:
+        """The ARM resource type, lower case as Resource Graph writes it."""
+        return _ARM_TYPES[self]
+
+    @property
+    def display(self) -> str:
+        return _DISPLAY[self]
+
+
+#: The ARM resource type as the REST API spells it.
+_ARM_CASED = {
+    ResourceKind.CONTAINER_APP: "Microsoft.App/containerApps",
+    ResourceKind.WEB_APP: "Microsoft.Web/sites",
+    ResourceKind.AKS_CLUSTER: "Microsoft.ContainerService/managedClusters",
+    ResourceKind.CONTAINER_GROUP: "Microsoft.ContainerInstance/containerGroups",
+}
+_ARM_TYPES = {kind: arm_type.lower() for kind, arm_type in _ARM_CASED.items()}
+_DISPLAY = {
+    ResourceKind.CONTAINER_APP: "Container App",
+    ResourceKind.WEB_APP: "App Service / Function app",
+    ResourceKind.AKS_CLUSTER: "AKS cluster",
+    ResourceKind.CONTAINER_GROUP: "Container group",
+}
+
+
 # --- the grammar of values taken from a paste ----------------------------------------------------
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -128,6 +163,18 @@ COMMAND = re.compile(
 )
 CORRELATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _EVIDENCE_MAX = 1000
+#: An ARM resource name as people type it (letters, digits, `-`, `_`, `.`); 1–260 characters.
+RESOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,259}")
+#: A resource group name (ARM also allows parentheses); 1–90 characters, no trailing `.`.
+RESOURCE_GROUP = re.compile(r"[A-Za-z0-9_.()-]{0,89}[A-Za-z0-9_()-]")
+SUBSCRIPTION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+#: An AKS node of a scale-set pool, `aks-<pool>-<digits>-vmss<instance>`, or its scale set
+#: (`aks-<pool>-<digits>-vmss`, as a provider id names it).
+AKS_NODE = re.compile(
+    r"aks-(?P<pool>[a-z][a-z0-9]{0,11})-(?P<digits>[0-9]{4,10})-vmss(?:[0-9a-z]{6})?"
+)
+#: A Container App revision: the app's name, `--`, a suffix (an app's name never has `--`).
+REVISION = re.compile(r"(?P<app>[a-z][a-z0-9-]{0,30}[a-z0-9]|[a-z])--[a-z0-9][a-z0-9-]{0,63}")
 
 
 def safe_repository(value: str | None) -> str | None:
@@ -202,10 +249,69 @@ def _hostname(value: str) -> str:
 
 
 Hostname = Annotated[str, AfterValidator(_hostname)]
+ResourceName = Annotated[str, _check(RESOURCE_NAME, "resource name", 260)]
+ResourceGroup = Annotated[str, _check(RESOURCE_GROUP, "resource group", 90)]
+SubscriptionId = Annotated[str, _check(SUBSCRIPTION_ID, "subscription id", 36)]
+AksNode = Annotated[str, _check(AKS_NODE, "AKS node name", 40)]
+Revision = Annotated[str, _check(REVISION, "Container App revision", 100)]
 Command = Annotated[str, _check(COMMAND, "command", 1000)]
 OtherRegistry = Annotated[str, _check(re.compile(r"[A-Za-z0-9 ().-]{1,60}"), "registry name", 60)]
 CorrelationId = Annotated[str, _check(CORRELATION_ID, "correlation id", 36)]
 Evidence = Annotated[str, AfterValidator(_one_line)]
+
+
+class PastedResource(BaseModel):
+    """The resource a paste says the refused pull ran on: its egress is the address the registry
+    saw. Read from what the platform writes about it (an ARM id, an `az` command, a Container
+    Apps revision, an App Service site, an AKS node); the lookup finds it in Azure
+    (`services.ports.EgressLookup.find`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: ResourceKind
+    #: The resource's own name: the Container App, the web app, the container group or the AKS
+    #: cluster. None when the paste names only an AKS node or its node resource group.
+    name: ResourceName | None = None
+    resource_group: ResourceGroup | None = None
+    subscription: SubscriptionId | None = None
+    #: The Container App revision the paste names (`shop-api--7b1x2`).
+    revision: Revision | None = None
+    #: The AKS node the pod was scheduled on (`aks-nodepool1-12345678-vmss000000`), or its
+    #: scale set.
+    node: AksNode | None = None
+    #: The AKS cluster's node resource group (`MC_rg-aks_aks-prod_westeurope`).
+    node_resource_group: ResourceGroup | None = None
+
+    @property
+    def id(self) -> str | None:
+        """The full ARM id, when the paste gave the subscription, group and name."""
+        if self.subscription and self.resource_group and self.name:
+            provider, _, kind = _ARM_CASED[self.kind].partition("/")
+            return (
+                f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+                f"/providers/{provider}/{kind}/{self.name}"
+            )
+        return None
+
+    def searched(self, subscriptions: Sequence[str]) -> list[str]:
+        """Where to look for it: `subscriptions`, and the one the paste gave."""
+        return [*subscriptions, *([self.subscription] if self.subscription else [])]
+
+    @property
+    def node_pool(self) -> str | None:
+        """The node pool of `node` (`nodepool1`)."""
+        m = AKS_NODE.fullmatch(self.node) if self.node else None
+        return m["pool"] if m else None
+
+    @property
+    def label(self) -> str:
+        """For people: `Container App shop-api (rg-apps)`, `the AKS cluster of node aks-…`."""
+        if self.name:
+            group = f" ({self.resource_group})" if self.resource_group else ""
+            return f"{self.kind.display} {self.name}{group}"
+        if self.node:
+            return f"the AKS cluster of node {self.node}"
+        return f"the AKS cluster of node resource group {self.node_resource_group}"
 
 
 class PullFailure(BaseModel):
@@ -247,6 +353,9 @@ class PullFailure(BaseModel):
     #: The address a connection error says the client dialled (a private endpoint's, say).
     #: Never the refused client: that one is only ever read from ACR's denial sentence.
     remote_ip: PasteIp | None = None
+    #: The resource the pull ran on, when the paste names it and hid the refused address: its
+    #: egress can be looked up.
+    resource: PastedResource | None = None
     correlation_id: CorrelationId | None = None
     #: The line (or joined lines) that carried the decisive evidence, for display. Free text
     #: from the paste on one line: render it with `bot.views.mrkdwn.code`.

@@ -12,6 +12,8 @@ from datetime import timedelta
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from services.domain.failure import PastedResource
+
 #: A card older than this asks for a new diagnosis: the registry's rules may have changed.
 OFFER_TTL = timedelta(hours=24)
 
@@ -39,6 +41,10 @@ class Offer(BaseModel):
     #: the ids of that kind's resources the card offered (the card's choice is an index here).
     lookup_kind: str | None = None
     candidates: tuple[str, ...] = ()
+    #: The resource the paste named, when it hid the address (its egress is what to look up).
+    resource: PastedResource | None = None
+    #: `candidates` are what `resource` was found to be in Azure, not every resource of its kind.
+    named: bool = False
 
     @property
     def ips(self) -> tuple[ipaddress.IPv4Address, ...]:

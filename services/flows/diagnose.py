@@ -139,6 +139,7 @@ def make_offer(ports: Ports, result: DiagnosisResult) -> Offer | None:
         command=d.failure.command,
         client=d.failure.client.value,
         created_at=now,
+        resource=d.failure.resource if ip is None else None,
     )
     ports.grants.put_offer(offer)
     return offer

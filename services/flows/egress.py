@@ -1,7 +1,8 @@
 """Finding the address an error hid, and naming whose a pasted address is.
 
-- `prepare_lookup`: a card whose paste hid the address offers a lookup; the likely resources of
-  the client's kind in the managed registries' subscriptions are listed with it (Resource Graph).
+- `prepare_lookup`: a card whose paste hid the address offers a lookup: of the resource the paste
+  named, found in Azure (`EgressLookup.find`), else of one of the likely resources of the
+  client's kind in the managed registries' subscriptions, listed with it (Resource Graph).
 - `look_up_egress`: the resource named or picked → its outbound addresses (`EgressLookup`) → each
   judged as a pasted address would be (`diagnose`: already allowed, quota, policy) → one offer for
   the ones a temporary rule may cover. A fixed egress (a NAT gateway's, an AKS load balancer's
@@ -68,24 +69,32 @@ def kind_for_client(client: str) -> ResourceKind | None:
 
 
 def prepare_lookup(ports: Ports, offer: Offer) -> Offer | None:
-    """The offer with a lookup attached (its kind and the resources to pick from), or None when
-    no lookup can be offered (no egress port, the address is known, or Azure refused access)."""
+    """The offer with a lookup attached: the resource the paste named, found in Azure (the one
+    to look up with a click, or the few with its name), else the likely resources of the
+    client's kind to pick from (Resource Graph). None when no lookup can be offered (no egress
+    port, the address is known, or Azure refused access)."""
     if ports.egress is None or offer.ip is not None:
         return None
-    kind = kind_for_client(offer.client)
+    pasted = offer.resource
+    kind = pasted.kind if pasted is not None else kind_for_client(offer.client)
+    subscriptions = subscriptions_of(ports)
+    named: list[ResourceRef] = []
     candidates: list[ResourceRef] = []
-    if kind is not None:
-        try:
-            candidates = ports.egress.candidates(kind, subscriptions_of(ports), limit=CANDIDATES)
-        except EgressLookupFailed as exc:
-            # No Reader access (or Resource Graph failing): the card keeps its manual advice
-            # rather than offer a lookup that would fail the same way.
-            logger.warning("no egress lookup offered: %s", exc.reason)
-            return None
+    try:
+        if pasted is not None:
+            named = ports.egress.find(pasted.kind, pasted, subscriptions)[:CANDIDATES]
+        if not named and kind is not None:
+            candidates = ports.egress.candidates(kind, subscriptions, limit=CANDIDATES)
+    except EgressLookupFailed as exc:
+        # No Reader access (or Resource Graph failing): the card keeps its manual advice
+        # rather than offer a lookup that would fail the same way.
+        logger.warning("no egress lookup offered: %s", exc.reason)
+        return None
     prepared = offer.model_copy(
         update={
             "lookup_kind": kind.value if kind else None,
-            "candidates": tuple(r.id for r in candidates),
+            "candidates": tuple(r.id for r in named or candidates),
+            "named": bool(named),
         }
     )
     ports.grants.put_offer(prepared)

@@ -26,6 +26,7 @@ from services.domain.egress import (
     ResourceKind,
     ResourceRef,
 )
+from services.domain.failure import PastedResource
 from tests.fakes.egress import FakeEgressLookup
 from tests.sandbox_helpers import StaticTokenCredential, arm_settings
 
@@ -78,7 +79,9 @@ class ArmWorld:
         )
         lb_ip = net.add_public_ip(SUB, "mc_rg-aks_aks-prod_westeurope", "kube-out", AKS_IP)
         res.add_managed_cluster(SUB, "rg-aks", "aks-prod", outbound_ips=[lb_ip])
-        res.add_managed_cluster(SUB, "rg-aks", "aks-locked", outbound_type="userDefinedRouting")
+        res.add_managed_cluster(
+            SUB, "rg-aks", "aks-locked", outbound_type="userDefinedRouting", node_pool="system"
+        )
         res.add_container_group(SUB, "rg-jobs", "nightly", subnet=subnet)
         res.add_container_group(SUB, "rg-jobs", "plain", subnet=plain)
         res.add_container_app(OTHER_SUB, "rg-x", "shop-api", environment=env, outbound_ips=[])
@@ -134,7 +137,8 @@ class MemoryWorld:
         fake.add(
             EgressReading(
                 resource=_ref(aks, "rg-aks", "aks-locked"), notes=("firewall",), through_vnet=True
-            )
+            ),
+            node_pools=("system",),
         )
         group = ResourceKind.CONTAINER_GROUP
         fake.add(
@@ -202,6 +206,42 @@ def test_finds_a_resource_by_name_in_the_given_subscriptions_only(world: Any) ->
 def test_finds_a_resource_by_its_id(world: Any) -> None:
     ref = _ref(ResourceKind.AKS_CLUSTER, "rg-aks", "aks-prod")
     assert world.lookup.find(ResourceKind.AKS_CLUSTER, ref.id, []) == [ref]
+
+
+def test_finds_what_a_paste_named_in_the_group_it_named(world: Any) -> None:
+    ca = ResourceKind.CONTAINER_APP
+    pasted = PastedResource(kind=ca, name="shop-api", resource_group="RG-X")
+    found = world.lookup.find(ca, pasted, [SUB, OTHER_SUB])
+    assert [(r.resource_group, r.subscription) for r in found] == [("rg-x", OTHER_SUB)]
+    # A group that holds no such resource (a placeholder, a typo) does not hide the others.
+    elsewhere = PastedResource(kind=ca, name="shop-api", resource_group="rg-nothing")
+    assert len(world.lookup.find(ca, elsewhere, [SUB, OTHER_SUB])) == 2
+    assert world.lookup.find(ResourceKind.WEB_APP, pasted, [SUB]) == []
+
+
+def test_finds_what_a_paste_named_by_its_id(world: Any) -> None:
+    pasted = PastedResource(
+        kind=ResourceKind.WEB_APP, name="shop-web", resource_group="rg-web", subscription=SUB
+    )
+    assert world.lookup.find(ResourceKind.WEB_APP, pasted, []) == [
+        _ref(ResourceKind.WEB_APP, "rg-web", "shop-web")
+    ]
+
+
+def test_finds_an_aks_cluster_by_its_node_resource_group(world: Any) -> None:
+    aks = ResourceKind.AKS_CLUSTER
+    pasted = PastedResource(kind=aks, node_resource_group="MC_rg-aks_aks-prod_westeurope")
+    assert [r.name for r in world.lookup.find(aks, pasted, [SUB])] == ["aks-prod"]
+
+
+def test_finds_the_aks_clusters_with_the_pool_of_a_node(world: Any) -> None:
+    aks = ResourceKind.AKS_CLUSTER
+    node = PastedResource(kind=aks, node="aks-system-41825730-vmss00000a")
+    assert [r.name for r in world.lookup.find(aks, node, [SUB])] == ["aks-locked"]
+    scale_set = PastedResource(kind=aks, node="aks-nodepool1-12345678-vmss")
+    assert [r.name for r in world.lookup.find(aks, scale_set, [SUB])] == ["aks-prod"]
+    nowhere = PastedResource(kind=aks, node="aks-gpu-12345678-vmss000000")
+    assert world.lookup.find(aks, nowhere, [SUB]) == []
 
 
 def test_candidates_are_the_resources_of_that_kind_by_name(world: Any) -> None:
