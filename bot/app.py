@@ -9,51 +9,19 @@ own `authorize`, so Bolt never calls `auth.test`.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
-from slack_sdk import WebClient
 
-from bot.slack_retries import retry_handlers
+from bot.front import FrontDeps, web_client
+from bot.listeners import register_listeners
 from bot.views.messages import FOREIGN_WORKSPACE
-from services.ports import DeliveryLedger, JobQueue
 from services.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FrontDeps:
-    """What the listeners may touch: the queue and the delivery ledger, nothing else."""
-
-    settings: Settings
-    jobs: JobQueue
-    ledger: DeliveryLedger
-
-
-def web_client(settings: Settings, token: str | None = None) -> WebClient:
-    """A Slack Web API client that retries rate limits, 5xx answers and dropped connections."""
-    return WebClient(
-        token=token,
-        base_url=settings.slack_api_url,
-        timeout=10,
-        retry_handlers=retry_handlers(settings.slack_retry_backoff),
-    )
-
-
-def request_key(request: BoltRequest) -> str:
-    """A delivery id for a request Slack does not retry (commands, interactions): its signature,
-    unique to its timestamp and body, so an exact replay gets the same key. A request with no
-    signature (none reaches the HTTP function: Bolt refuses it first) is keyed by its body, which
-    holds a fresh `trigger_id` for every command and click."""
-    signature = next(iter(request.headers.get("x-slack-signature", [])), "")
-    basis = signature or request.raw_body
-    return "req:" + hashlib.sha256(basis.encode()).hexdigest()[:40]
 
 
 def create_app(settings: Settings, deps: FrontDeps) -> App:
@@ -86,7 +54,5 @@ def create_app(settings: Settings, deps: FrontDeps) -> App:
         return next()
 
     app.use(one_workspace)
-    from bot.listeners import register_listeners
-
     register_listeners(app, deps)
     return app

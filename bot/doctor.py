@@ -199,7 +199,7 @@ def _slack_client(settings: Settings, client: WebClient | None = None) -> WebCli
         return None
     if client is not None:
         return client
-    from bot.app import web_client
+    from bot.front import web_client
 
     return web_client(settings, token)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot import telemetry
@@ -52,18 +51,18 @@ def slack_events(req: func.HttpRequest) -> func.HttpResponse:
 def work(msg: func.QueueMessage) -> None:
     body = msg.get_body().decode("utf-8")
     with telemetry.job(body, msg.id):
-        runtime().worker.handle(body, reference=msg.id)
+        runtime().bus.handle(body, reference=msg.id)
 
 
 def poison(msg: func.QueueMessage) -> None:
     body = msg.get_body().decode("utf-8")
     with telemetry.job(body, msg.id, poisoned=True):
-        runtime().worker.poisoned(body, reference=msg.id)
+        runtime().bus.poisoned(body, reference=msg.id)
 
 
 def sweep(timer: func.TimerRequest) -> None:
     with telemetry.invocation("sweep"):
-        runtime().worker.sweep()
+        runtime().sweep()
         telemetry.count("acrbot.sweeps")
 
 
@@ -87,30 +86,23 @@ def health_deep(req: func.HttpRequest) -> func.HttpResponse:
     return response
 
 
-#: A refresh this recent is not repeated when the host starts (the timer also runs then).
-FRESH_ENOUGH = timedelta(hours=12)
-
-
 def refresh_service_tags(timer: func.TimerRequest) -> None:
     """The daily timer, and the host's start: fetch the service tags and store them for the
-    diagnosis (without them it offers no temporary rule for a public address). At start-up,
-    tags stored within `FRESH_ENOUGH` are kept. A failure is logged and raised (the invocation
-    shows as failed); yesterday's tags stay in place."""
-    from services.azure.service_tags import ServiceTagsRefreshError, last_refresh
-    from services.azure.service_tags import refresh_service_tags as refresh
+    diagnosis (without them it offers no temporary rule for a public address), unless fresh
+    ones are stored. A failure is logged and raised (the invocation shows as failed);
+    yesterday's tags stay in place."""
+    from services.azure.service_tags import ServiceTagsRefreshError, refresh_unless_fresh
 
     rt = runtime()
     with telemetry.invocation("refresh_service_tags"):
-        stored = last_refresh(rt.settings)
-        if stored is not None and rt.clock.now() - stored < FRESH_ENOUGH:
-            logger.info("service tags stored %s are fresh; not fetched again", stored.isoformat())
-            return
         try:
             # The runtime's ARM credential (a test's static token); None: the managed identity.
-            result = refresh(rt.settings, credential=rt.credential)
+            result = refresh_unless_fresh(rt.settings, clock=rt.clock, credential=rt.credential)
         except ServiceTagsRefreshError as exc:
             telemetry.count("acrbot.service_tags.refreshes", outcome="failed")
             logger.error("service tag refresh failed: %s", exc)
             raise
+        if result is None:
+            return
         telemetry.count("acrbot.service_tags.refreshes", outcome="stored")
         logger.info("service tags refreshed: %d tags, change %s", result.tags, result.change_number)

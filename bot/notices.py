@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
+from bot.replies import Replier
 from bot.views.format import channel as channel_link
 from bot.views.format import date, mention
 from bot.views.grants import (
@@ -22,7 +23,6 @@ from bot.views.grants import (
     registry_change_message,
     requester_message,
 )
-from services.domain.errors import DomainError
 from services.domain.grants import (
     APPROVAL_CARD,
     REQUESTER_MESSAGE,
@@ -31,22 +31,55 @@ from services.domain.grants import (
     MessageRef,
 )
 from services.domain.jobs import GrantEvent, GrantNotice, RegistryNotice, reached
-from services.domain.policy import RegistryConfig, approver_group_of, approvers_of
-
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
+from services.domain.policy import (
+    Policy,
+    RegistryConfig,
+    RegistryDirectory,
+    approver_group_of,
+    approvers_of,
+)
+from services.ports import GrantStore, JobQueue
 
 logger = logging.getLogger(__name__)
 
 
+class NoticePorts(Protocol):
+    """What telling people about a grant touches: the grant store (the grant, where its messages
+    are), the registries (whose approvers), and the queue (a notice that came early)."""
+
+    @property
+    def grants(self) -> GrantStore: ...
+
+    @property
+    def registries(self) -> RegistryDirectory: ...
+
+    @property
+    def jobs(self) -> JobQueue: ...
+
+
 class Notices:
-    def __init__(self, runtime: Runtime) -> None:
-        self._rt = runtime
+    """Posts and updates a grant's messages; `approvals_channel` is where approval cards go for
+    registries that name none of their own (none either: each approver's direct messages)."""
+
+    def __init__(
+        self,
+        *,
+        ports: NoticePorts,
+        replier: Replier,
+        policy: Policy,
+        approvals_channel: str | None,
+        rechecks: tuple[float, ...],
+    ) -> None:
+        self._ports = ports
+        self._replier = replier
+        self._policy = policy
+        self._channel = approvals_channel
+        self._rechecks = rechecks
 
     def approvers_text(self, config: RegistryConfig | None) -> str:
         if config is None:
             return ""
-        policy = self._rt.settings.policy
+        policy = self._policy
         people = [mention(u) for u in sorted(approvers_of(config, policy))]
         group = approver_group_of(config, policy)
         if group:
@@ -55,7 +88,7 @@ class Notices:
         return ", ".join(people)
 
     def handle(self, job: GrantNotice) -> None:
-        ports = self._rt.ports
+        ports = self._ports
         grant = ports.grants.get(job.grant_id)[0]
         if not reached(grant, job):
             self._later(job)
@@ -74,35 +107,31 @@ class Notices:
 
     def _later(self, job: GrantNotice) -> None:
         """The change is not stored yet (or never will be): look again later, a few times."""
-        delays = self._rt.settings.notice_recheck_seconds
+        delays = self._rechecks
         if job.attempt >= len(delays):
             logger.info("notice %s dropped: its change never happened", job.key)
             return
         delay = timedelta(seconds=delays[job.attempt])
-        self._rt.ports.jobs.send(job.model_copy(update={"attempt": job.attempt + 1}), delay=delay)
+        self._ports.jobs.send(job.model_copy(update={"attempt": job.attempt + 1}), delay=delay)
 
     def _card(self, grant: Grant, config: RegistryConfig | None) -> tuple[str, list[Block]]:
-        blocks = approval_card(
-            grant, approvers=self.approvers_text(config), policy=self._rt.settings.policy
-        )
+        blocks = approval_card(grant, approvers=self.approvers_text(config), policy=self._policy)
         return approval_text(grant), blocks
 
     def _approval_channels(self, config: RegistryConfig | None) -> list[str]:
-        channel = (config.approvals_channel if config else None) or (
-            self._rt.settings.slack_approvals_channel
-        )
+        channel = (config.approvals_channel if config else None) or (self._channel)
         if channel:
             return [channel]
         # No channel configured: each listed approver gets the card in a direct message.
         if config is None:
             return []
-        replier = self._rt.replier
-        return [replier.open_dm(u) for u in sorted(approvers_of(config, self._rt.settings.policy))]
+        replier = self._replier
+        return [replier.open_dm(u) for u in sorted(approvers_of(config, self._policy))]
 
     def _post_cards(
         self, grant: Grant, config: RegistryConfig | None, refs: list[MessageRef]
     ) -> list[MessageRef]:
-        replier = self._rt.replier
+        replier = self._replier
         text, blocks = self._card(grant, config)
         for channel in self._approval_channels(config):
             where, ts = replier.post_once(
@@ -110,7 +139,7 @@ class Notices:
             )
             ref = MessageRef(kind=APPROVAL_CARD, channel=where, ts=ts)
             if ref not in refs:
-                self._rt.ports.grants.add_message(grant.id, ref)
+                self._ports.grants.add_message(grant.id, ref)
                 refs = [*refs, ref]
         return refs
 
@@ -122,7 +151,7 @@ class Notices:
             if ref.kind != APPROVAL_CARD:
                 continue
             try:
-                self._rt.replier.update(ref.channel, ref.ts, text=text, blocks=blocks)
+                self._replier.update(ref.channel, ref.ts, text=text, blocks=blocks)
             except SlackApiError as exc:
                 if exc.response.get("error") not in ("message_not_found", "channel_not_found"):
                     raise
@@ -152,7 +181,7 @@ class Notices:
         if message is None:
             return
         text, blocks = message
-        replier = self._rt.replier
+        replier = self._replier
         thread = next((r for r in refs if r.kind == REQUESTER_THREAD), None)
         posted = None
         if thread is not None:
@@ -174,7 +203,7 @@ class Notices:
                 blocks=blocks,
             )
         channel, ts = posted
-        self._rt.ports.grants.add_message(
+        self._ports.grants.add_message(
             grant.id, MessageRef(kind=REQUESTER_MESSAGE, channel=channel, ts=ts)
         )
 
@@ -207,27 +236,19 @@ class Notices:
     def registry_changed(self, job: RegistryNotice) -> None:
         """Rules changed without the bot's plan while it wrote: say which, once, where the
         registry's approval cards go, so a person can put back what was lost."""
-        config = self._rt.ports.registries.find(job.registry)
+        config = self._ports.registries.find(job.registry)
         text, blocks = registry_change_message(job, approvers=self.approvers_text(config))
         for channel in self._approval_channels(config):
-            self._rt.replier.post_once(f"{job.key}:{channel}", channel, text=text, blocks=blocks)
+            self._replier.post_once(f"{job.key}:{channel}", channel, text=text, blocks=blocks)
 
     def _in_card_threads(self, claim: str, grant: Grant, refs: list[MessageRef], text: str) -> None:
         """Say `text` once (per `claim`) in the thread of each of the grant's approval cards."""
         for ref in refs:
             if ref.kind == APPROVAL_CARD:
                 try:
-                    self._rt.replier.post_once(
+                    self._replier.post_once(
                         f"{claim}:{ref.channel}:{ref.ts}", ref.channel, text=text, thread_ts=ref.ts
                     )
                 except SlackApiError as exc:
                     error = exc.response.get("error")
                     logger.warning("could not post on %s's card: %s", grant.id, error)
-
-
-def safe_handle(notices: Notices, job: GrantNotice) -> None:
-    """A notice about a grant that no longer exists is dropped, not retried."""
-    try:
-        notices.handle(job)
-    except DomainError as exc:
-        logger.warning("notice %s dropped: %s", job.key, exc.message)

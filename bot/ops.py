@@ -172,11 +172,12 @@ def _cmd_sweep(args: argparse.Namespace, ports: Ports | None = None) -> int:
 def sweep_command(
     ports: Ports, args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
-    from services.flows.reconcile import ReconcileStatus, reconcile_registry
-    from services.flows.sweep import sweep
+    from services.flows.reconcile import ReconcileStatus
+    from services.flows.sweep import sweep_and_reconcile
 
     out, err = out or sys.stdout, err or sys.stderr
-    report = sweep(ports, dry_run=args.dry_run)
+    run = sweep_and_reconcile(ports, inline=True, dry_run=args.dry_run)
+    report = run.report
     verb = "would " if args.dry_run else ""
     print(
         f"sweep: {verb}expire {len(report.expired)}, {verb}lapse {len(report.lapsed)}, "
@@ -185,8 +186,7 @@ def sweep_command(
         file=out,
     )
     failing = dict(report.errors)
-    for registry in [*report.registries, *report.to_check]:
-        result = reconcile_registry(ports, registry, dry_run=args.dry_run or None, check=True)
+    for registry, result in run.reconciled.items():
         print(f"  {registry}: {result.status.value}", file=out)
         if result.status in (ReconcileStatus.BUSY, ReconcileStatus.RETRY, ReconcileStatus.FAILED):
             failing[registry] = result.error or "busy"

@@ -1,9 +1,13 @@
-"""What one Function host process builds once, each part on first use: the settings, the front
-door (Bolt app behind the Azure Functions adapter, with only the queue and the delivery ledger),
-and for the worker the ports, a Slack client and the worker itself.
+"""The composition root: what one Function host process builds, each part on first use — the
+settings, the front door (the Bolt app behind the Azure Functions adapter, with only the queue and
+the delivery ledger), and for the worker the bus and the collaborators its handlers name
+(`provide`: `ports`, `replier`, `slack`, `secret`, `notices`).
 
-The HTTP function touches only `front`, so it never loads the management, blob or identity SDKs.
-Tests and the demo build a `Runtime` with their own clock and ARM credential and install it.
+Nothing but the entry points (`bot.functions`, Socket Mode, the command line) and the bus's wiring
+reads from it; a handler is given what it names and never sees the runtime. The HTTP function
+touches only `front`, so it never loads the management, blob or identity SDKs; a worker builds
+only what the jobs it runs use. Tests and the demo build a `Runtime` with their own clock and ARM
+credential and install it.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
 
     from bot.adapter import SlackRequestHandler
+    from bot.bus import Bus
+    from bot.notices import Notices
     from bot.replies import Replier
-    from bot.worker import Worker
-    from services.ports import DeliveryLedger, JobQueue, Ports
+    from services.bootstrap import AzurePorts
+    from services.flows.sweep import SweepRun
+    from services.ports import ApproverDirectory, DeliveryLedger, JobQueue
 
 
 class Runtime:
@@ -62,7 +69,8 @@ class Runtime:
     @cached_property
     def front(self) -> SlackRequestHandler:
         from bot.adapter import SlackRequestHandler
-        from bot.app import FrontDeps, create_app
+        from bot.app import create_app
+        from bot.front import FrontDeps
 
         with self._mutex:
             deps = FrontDeps(settings=self.settings, jobs=self.jobs, ledger=self.ledger)
@@ -73,13 +81,12 @@ class Runtime:
 
     @cached_property
     def slack(self) -> WebClient:
-        from bot.app import web_client
+        from bot.front import web_client
 
         return web_client(self.settings, self.settings.slack_bot_token.get_secret_value())
 
     @cached_property
-    def ports(self) -> Ports:
-        from bot.directory import SlackApproverDirectory
+    def ports(self) -> AzurePorts:
         from services.bootstrap import build_ports
 
         with self._mutex:
@@ -87,8 +94,13 @@ class Runtime:
                 self.settings,
                 clock=self.clock,
                 credential=self._credential,
-                approvers=SlackApproverDirectory(self.slack, self.clock),
+                approvers=self._approvers,
             )
+
+    def _approvers(self) -> ApproverDirectory:
+        from bot.directory import SlackApproverDirectory
+
+        return SlackApproverDirectory(self.slack, self.clock)
 
     @cached_property
     def replier(self) -> Replier:
@@ -102,7 +114,41 @@ class Runtime:
         )
 
     @cached_property
-    def worker(self) -> Worker:
-        from bot.worker import Worker
+    def notices(self) -> Notices:
+        from bot.notices import Notices
 
-        return Worker(self)
+        settings = self.settings
+        return Notices(
+            ports=self.ports,
+            replier=self.replier,
+            policy=settings.policy,
+            approvals_channel=settings.slack_approvals_channel,
+            rechecks=settings.notice_recheck_seconds,
+        )
+
+    @property
+    def secret(self) -> str:
+        """The signing secret, which also seals the values the bot hands Slack."""
+        return self.settings.slack_signing_secret.get_secret_value()
+
+    def provide(self, name: str) -> object:
+        """The collaborator a handler names (see `bot.bus`)."""
+        if name not in _PROVIDED:
+            raise LookupError(f"no collaborator called {name!r} for a handler")
+        return getattr(self, name)
+
+    @cached_property
+    def bus(self) -> Bus:
+        from bot.bus import Bus
+
+        return Bus(self.provide)
+
+    def sweep(self, *, inline: bool = False, dry_run: bool = False) -> SweepRun:
+        """The sweep timer's work (and the command line's, `inline`)."""
+        from services.flows.sweep import sweep_and_reconcile
+
+        return sweep_and_reconcile(self.ports, inline=inline, dry_run=dry_run)
+
+
+#: What handlers may name.
+_PROVIDED = frozenset({"ports", "replier", "slack", "secret", "notices", "settings", "clock"})

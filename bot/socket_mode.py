@@ -4,7 +4,7 @@ the same process, for a team trying it in a workspace without a public URL or th
 Only the transport changes. The Bolt app is `create_app`'s (same listeners, same acks, same
 one-workspace guard), connected by Bolt's own `SocketModeHandler` on slack_sdk's built-in
 WebSocket client (no extra package). Jobs still go through the Storage queue (Azurite locally)
-and are run by the same `Worker`, drained by `services.azure.queue_drain` (built in
+and are run by the same bus (`bot.bus`), drained by `services.azure.queue_drain` (built in
 `services.bootstrap`) with host.json's retries and poison queue; the poison queue is drained
 too, so the person who asked is told. The sweep runs every `--sweep-every` seconds instead of on
 the Function app's NCRONTAB schedule.
@@ -149,11 +149,11 @@ class SocketModeRunner:
     def _start_drains(self) -> None:
         from services.bootstrap import build_queue_drains
 
-        settings, worker = self._rt.settings, self._rt.worker
+        settings, bus = self._rt.settings, self._rt.bus
         self._drains = build_queue_drains(
             settings,
-            jobs=lambda text, ref: worker.handle(text, reference=ref),
-            poison=lambda text, ref: worker.poisoned(text, reference=ref),
+            jobs=lambda text, ref: bus.handle(text, reference=ref),
+            poison=lambda text, ref: bus.poisoned(text, reference=ref),
             options=self._options,
         )
         logger.info("opening the job queue %s", settings.queue_name)
@@ -174,7 +174,7 @@ class SocketModeRunner:
         # Like the Function app's timer (run_on_startup=False): the first sweep after one period.
         while not self._stopping.wait(self._sweep_every):
             try:
-                self._rt.worker.sweep()
+                self._rt.sweep()
             except Exception:
                 logger.exception("the sweep failed; it runs again in %g s", self._sweep_every)
             with self._mutex:
@@ -211,7 +211,8 @@ class SocketModeRunner:
 def _handler(runtime: Runtime, app_token: str, ping_interval: float) -> SocketModeHandler:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    from bot.app import FrontDeps, create_app
+    from bot.app import create_app
+    from bot.front import FrontDeps
 
     settings = runtime.settings
     deps = FrontDeps(settings=settings, jobs=runtime.jobs, ledger=runtime.ledger)
@@ -227,7 +228,7 @@ def _handler(runtime: Runtime, app_token: str, ping_interval: float) -> SocketMo
 def bolt_request(req: SocketModeRequest) -> BoltRequest:
     """The envelope as Bolt's own Socket Mode adapter builds it, plus a delivery id.
 
-    `bot.app.request_key` takes the delivery id of a command or an interaction from its
+    `bot.front.request_key` takes the delivery id of a command or an interaction from its
     `X-Slack-Signature`. Socket Mode has no signatures, so every command would share one key and
     only the first would ever be answered; the envelope id is unique to a delivery, as the
     signature is over HTTP. Bolt skips signature checks in Socket Mode, so nothing else reads it.

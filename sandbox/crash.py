@@ -51,7 +51,11 @@ _SLACK_READS = (
 #: Modules the fork server loads once, so each child starts with them in memory (the bot imports
 #: its SDKs on first use; a child would pay a quarter of a second for them each time).
 PRELOAD = [
-    "bot.worker",
+    "bot.bus",
+    "bot.handlers.decide",
+    "bot.handlers.requests",
+    "bot.handlers.reconcile",
+    "bot.handlers.notices",
     "bot.runtime",
     "bot.notices",
     "bot.app",
@@ -247,9 +251,9 @@ def _child(spec: dict[str, Any], kill: KillAt | None, trace: str) -> None:
     )
     functions.install(runtime)
     if spec["kind"] == "sweep":
-        runtime.worker.sweep()
+        runtime.sweep()
     else:
-        runtime.worker.handle(spec["job"])
+        runtime.bus.handle(spec["job"])
     if kill is not None and kill.phase == "exit":
         os.kill(os.getpid(), signal.SIGKILL)
 

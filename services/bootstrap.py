@@ -10,12 +10,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from services.clock import Clock, SystemClock
 from services.directory import StaticApproverDirectory
 from services.lookups import AddressBook, ServiceTagSource
-from services.ports import ApproverDirectory, Ports
+from services.ports import (
+    AddressLookups,
+    ApproverDirectory,
+    AuditLog,
+    DeliveryLedger,
+    EgressLookup,
+    GrantStore,
+    JobQueue,
+    RegistryGateway,
+    RegistryLock,
+    RegistryStateCache,
+)
 from services.settings import Settings
 
 if TYPE_CHECKING:
@@ -83,56 +95,120 @@ def service_tags_loader(settings: Settings, clock: Clock | None = None) -> Servi
     return StoredServiceTags.from_settings(settings, clock or SystemClock())
 
 
+class AzurePorts:
+    """`Ports` on the Azure adapters, each built on first use: a worker running a reconcile
+    never loads the diagnosis's service tags, one running a notice never the management SDK."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock,
+        credential: TokenCredential | Callable[[], TokenCredential] | None,
+        approvers: ApproverDirectory | Callable[[], ApproverDirectory] | None,
+    ) -> None:
+        self._settings = settings
+        self.clock = clock
+        self._credential = credential
+        self._approvers = approvers
+        self.registries = settings.directory
+        self.policy = settings.policy
+        self.timing = settings.arm.timing
+        self.dry_run = settings.arm.dry_run
+
+    @cached_property
+    def _tables(self) -> Any:
+        from services.azure.clients import table_service
+
+        return table_service(self._settings.storage)
+
+    def _arm_credential(self) -> TokenCredential | Callable[[], TokenCredential]:
+        from services.azure.clients import default_credential
+
+        return self._credential or default_credential
+
+    @cached_property
+    def grants(self) -> GrantStore:
+        from services.azure.tables import TableGrantStore
+
+        return TableGrantStore(self._tables, prefix=self._settings.table_prefix, clock=self.clock)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        from services.azure.audit import TableAuditLog
+
+        return TableAuditLog(self._tables, prefix=self._settings.table_prefix)
+
+    @cached_property
+    def ledger(self) -> DeliveryLedger:
+        return build_ledger(self._settings, self.clock)
+
+    @cached_property
+    def registry(self) -> RegistryGateway:
+        from services.azure.arm import ArmRegistryGateway
+
+        return ArmRegistryGateway(arm=self._settings.arm, credential=self._arm_credential())
+
+    @cached_property
+    def lock(self) -> RegistryLock:
+        from services.azure.clients import blob_service
+        from services.azure.lock import BlobLeaseLock
+
+        arm = self._settings.arm
+        return BlobLeaseLock(
+            blob_service(self._settings.storage).get_container_client(arm.lock_container),
+            lease_seconds=arm.lock_lease_seconds,
+        )
+
+    @cached_property
+    def jobs(self) -> JobQueue:
+        return build_queue(self._settings)
+
+    @cached_property
+    def approvers(self) -> ApproverDirectory:
+        source = self._approvers
+        if source is None:
+            return StaticApproverDirectory()
+        return source() if callable(source) else source
+
+    @cached_property
+    def lookups(self) -> AddressLookups:
+        settings = self._settings
+        return AddressBook(
+            settings.known_ips,
+            service_tags_loader(settings, self.clock),
+            clock=self.clock,
+            max_age=timedelta(hours=settings.service_tags.max_age_hours),
+        )
+
+    @cached_property
+    def states(self) -> RegistryStateCache | None:
+        from services.flows.states import RegistryStates
+
+        ttl = timedelta(seconds=self._settings.arm.state_cache_seconds)
+        return RegistryStates(self.registry, self.clock, ttl)
+
+    @cached_property
+    def egress(self) -> EgressLookup | None:
+        if not self._settings.egress_lookup:
+            return None
+        from services.azure.egress import ArmEgressLookup
+
+        return ArmEgressLookup(arm=self._settings.arm, credential=self._arm_credential())
+
+
 def build_ports(
     settings: Settings,
     *,
     clock: Clock | None = None,
     credential: TokenCredential | Callable[[], TokenCredential] | None = None,
-    approvers: ApproverDirectory | None = None,
-) -> Ports:
-    """Every port on its Azure adapter. `credential` defaults to `DefaultAzureCredential`
-    (made on first use); `approvers` to a directory that knows no user groups."""
-    from services.azure.arm import ArmRegistryGateway
-    from services.azure.audit import TableAuditLog
-    from services.azure.clients import blob_service, default_credential, table_service
-    from services.azure.lock import BlobLeaseLock
-    from services.azure.tables import TableGrantStore
-
-    clock = clock or SystemClock()
-    tables = table_service(settings.storage)
-    lock = BlobLeaseLock(
-        blob_service(settings.storage).get_container_client(settings.arm.lock_container),
-        lease_seconds=settings.arm.lock_lease_seconds,
-    )
-    gateway = ArmRegistryGateway(arm=settings.arm, credential=credential or default_credential)
-    egress = None
-    if settings.egress_lookup:
-        from services.azure.egress import ArmEgressLookup
-
-        egress = ArmEgressLookup(arm=settings.arm, credential=credential or default_credential)
-    from services.flows.diagnose import RegistryStates
-
-    return Ports(
-        registries=settings.directory,
-        policy=settings.policy,
-        grants=TableGrantStore(tables, prefix=settings.table_prefix, clock=clock),
-        audit=TableAuditLog(tables, prefix=settings.table_prefix),
-        ledger=build_ledger(settings, clock),
-        registry=gateway,
-        lock=lock,
-        jobs=build_queue(settings),
-        approvers=approvers or StaticApproverDirectory(),
-        clock=clock,
-        lookups=AddressBook(
-            settings.known_ips,
-            service_tags_loader(settings, clock),
-            clock=clock,
-            max_age=timedelta(hours=settings.service_tags.max_age_hours),
-        ),
-        settings=settings,
-        dry_run=settings.arm.dry_run,
-        states=RegistryStates(gateway, clock, timedelta(seconds=settings.arm.state_cache_seconds)),
-        egress=egress,
+    approvers: ApproverDirectory | Callable[[], ApproverDirectory] | None = None,
+) -> AzurePorts:
+    """Every port on its Azure adapter, each made when first used. `credential` defaults to
+    `DefaultAzureCredential`; `approvers` (or a function making it) to a directory that knows no
+    user groups."""
+    return AzurePorts(
+        settings, clock=clock or SystemClock(), credential=credential, approvers=approvers
     )
 
 

@@ -1,7 +1,8 @@
 """The ports: what the flows need from the outside world, as `typing.Protocol`s.
 
 Each has one real adapter in `services/azure/` (or `bot/` for Slack's directory) and one in-memory
-fake in `tests/fakes/`, both held to the same contract tests. `Ports` bundles them for a flow;
+fake in `tests/fakes/`, both held to the same contract tests. `Ports` names every collaborator a
+flow may be given; each flow takes a narrower protocol naming the ones it uses.
 `services.bootstrap` is the one place that builds the real ones from settings.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -25,14 +25,12 @@ from services.domain.failure import PastedResource
 from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
 from services.domain.offers import Offer
 from services.domain.policy import Policy, RegistryConfig, RegistryDirectory
-from services.domain.reconcile import Fence, OwnedEntry
-from services.domain.registry import RawRule, RegistrySnapshot, RuleUsage
+from services.domain.reconcile import Fence, OwnedEntry, ReconcileTiming
+from services.domain.registry import RawRule, RegistrySnapshot, RegistryState, RuleUsage
 
 if TYPE_CHECKING:
     from services.diagnosis.known_ips import KnownIps
     from services.diagnosis.service_tags import ServiceTagIndex
-    from services.flows.diagnose import RegistryStates
-    from services.settings import Settings
 
 
 class RegistryGateway(Protocol):
@@ -238,29 +236,73 @@ class ApproverDirectory(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Ports:
-    """Everything a flow may touch, built once per process by `services.bootstrap`."""
+class RegistryStateCache(Protocol):
+    """Registry states (GET + listUsages) for diagnoses, reused for a few seconds per registry;
+    the reconcile always reads fresh under the lock."""
 
-    registries: RegistryDirectory
-    policy: Policy
-    grants: GrantStore
-    audit: AuditLog
-    ledger: DeliveryLedger
-    registry: RegistryGateway
-    lock: RegistryLock
-    jobs: JobQueue
-    approvers: ApproverDirectory
-    clock: Clock
-    lookups: AddressLookups
-    settings: Settings | None = None
-    #: Log what a reconcile would write and write nothing.
-    dry_run: bool = False
-    #: Registry states reused by diagnoses for a few seconds (None: read every time).
-    states: RegistryStates | None = None
-    #: Outbound addresses of the resource a paste came from, and whose a pasted address is
-    #: (None: the bot has no Reader access; cards give the manual advice).
-    egress: EgressLookup | None = None
+    def get(self, config: RegistryConfig) -> RegistryState: ...
+
+    def forget(self, config: RegistryConfig) -> None: ...
+
+
+class Ports(Protocol):
+    """Every collaborator a flow may be given. Each flow names the ones it uses in a narrower
+    protocol of its own (`BookPorts`, `ReconcilePorts`, …); `services.bootstrap` builds the
+    Azure ones, each on first use, and `tests/fakes` the in-memory ones."""
+
+    @property
+    def registries(self) -> RegistryDirectory: ...
+
+    @property
+    def policy(self) -> Policy: ...
+
+    @property
+    def grants(self) -> GrantStore: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def ledger(self) -> DeliveryLedger: ...
+
+    @property
+    def registry(self) -> RegistryGateway: ...
+
+    @property
+    def lock(self) -> RegistryLock: ...
+
+    @property
+    def jobs(self) -> JobQueue: ...
+
+    @property
+    def approvers(self) -> ApproverDirectory: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def lookups(self) -> AddressLookups: ...
+
+    @property
+    def timing(self) -> ReconcileTiming:
+        """When a busy or failing reconcile runs again; how long a write may still land."""
+        ...
+
+    @property
+    def dry_run(self) -> bool:
+        """Log what a reconcile would write and write nothing."""
+        ...
+
+    @property
+    def states(self) -> RegistryStateCache | None:
+        """Registry states reused by diagnoses for a few seconds (None: read every time)."""
+        ...
+
+    @property
+    def egress(self) -> EgressLookup | None:
+        """Outbound addresses of the resource a paste came from, and whose a pasted address is
+        (None: the bot has no Reader access; cards give the manual advice)."""
+        ...
 
 
 class AddressLookups(Protocol):

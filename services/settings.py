@@ -11,12 +11,16 @@ Everything is validated here, so a setting that could not work stops the app at 
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal, Self
+from datetime import timedelta
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.domain.policy import Policy, RegistryConfig, RegistryDirectory
+
+if TYPE_CHECKING:
+    from services.domain.reconcile import ReconcileTiming
 
 #: Azurite's well-known development account (public, documented; not a secret).
 DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
@@ -51,6 +55,18 @@ class ArmSettings(BaseModel):
     #: process killed during the PATCH, a read time-out): the registry is not written again
     #: until then, unless a read shows the write landed. ARM's own request time-out is a minute.
     write_fence_seconds: float = Field(default=120.0, gt=0)
+
+    @property
+    def timing(self) -> ReconcileTiming:
+        # Imported here: the HTTP function's acknowledgement loads the settings, not this.
+        from services.domain.reconcile import ReconcileTiming  # noqa: PLC0415
+
+        return ReconcileTiming(
+            busy_retry=timedelta(seconds=self.busy_retry_seconds),
+            failure_retry=timedelta(seconds=self.failure_retry_seconds),
+            max_retry=timedelta(minutes=5),
+            write_fence=timedelta(seconds=self.write_fence_seconds),
+        )
 
 
 class ServiceTagSettings(BaseModel):
@@ -121,8 +137,6 @@ class Settings(BaseSettings):
     #: the last it is dropped (its change never happened).
     notice_recheck_seconds: tuple[float, ...] = (5, 15, 30, 60, 120, 300)
 
-    #: NCRONTAB schedule of the sweep (six fields, with seconds).
-    sweep_schedule: str = "0 */5 * * * *"
     service_tags: ServiceTagSettings = Field(default_factory=ServiceTagSettings)
     arm: ArmSettings = Field(default_factory=ArmSettings)
     policy: Policy = Field(default_factory=Policy)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.app import FrontDeps
+from bot.front import FrontDeps
 from bot.listeners import actions, commands, egress, events, shortcuts, views
 
 

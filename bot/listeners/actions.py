@@ -1,10 +1,10 @@
 """Buttons: "Request temporary access" on a diagnosis card (opens the request modal), and a
-grant's Approve, Deny (opens a modal for the reason), Withdraw and Revoke. A decision is never
-made here: it becomes a job carrying the grant id and who clicked; the worker checks the rest."""
+grant's Approve, Deny (opens a modal for the reason), Withdraw, Revoke and the extension's. A
+decision is never made here: it becomes a job carrying the grant id and who clicked; the worker
+checks the rest."""
 
 from __future__ import annotations
 
-import json
 import logging
 from functools import partial
 from typing import Any
@@ -13,7 +13,7 @@ from slack_bolt import Ack, App, BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.app import FrontDeps, request_key
+from bot.front import FrontDeps, request_key
 from bot.ids import (
     APPROVAL_DURATION_ACTION,
     APPROVAL_DURATION_BLOCK,
@@ -26,8 +26,15 @@ from bot.ids import (
     REVOKE,
     WITHDRAW,
 )
-from bot.jobs import DecideJob, Decision, Origin, Surface
-from bot.signing import open_value
+from bot.jobs import DecideJob, Decision
+from bot.payloads import (
+    ModalContext,
+    RequestButton,
+    action_value,
+    origin_of,
+    place_of,
+    selected_seconds,
+)
 from bot.views.requests import deny_modal, extend_modal, request_modal
 
 logger = logging.getLogger(__name__)
@@ -50,71 +57,34 @@ def acknowledge(ack: Ack) -> None:
     ack()
 
 
-def where(body: dict[str, Any]) -> dict[str, Any]:
-    """Where the clicked message is, compactly (for a modal's private metadata)."""
-    container = body.get("container") or {}
-    message = body.get("message") or {}
-    return {
-        "ch": container.get("channel_id") or (body.get("channel") or {}).get("id"),
-        "ts": container.get("message_ts") or message.get("ts"),
-        "th": message.get("thread_ts") or container.get("thread_ts"),
-        "eph": bool(container.get("is_ephemeral")),
-        "ru": body.get("response_url"),
-    }
-
-
-def origin_of(body: dict[str, Any], place: dict[str, Any] | None = None) -> Origin:
-    place = place if place is not None else where(body)
-    surface = Surface.SLASH if place.get("eph") else Surface.SHORTCUT
-    if (body.get("container") or {}).get("type") == "view" and (body.get("view") or {}).get(
-        "type"
-    ) == "home":
-        surface = Surface.HOME
-    return Origin(
-        surface=surface,
-        team_id=str((body.get("team") or {}).get("id") or ""),
-        user_id=str((body.get("user") or {}).get("id") or ""),
-        channel_id=place.get("ch"),
-        message_ts=place.get("ts"),
-        thread_ts=place.get("th") or place.get("ts"),
-        response_url=place.get("ru"),
-    )
-
-
-def _value(body: dict[str, Any]) -> str:
-    actions = body.get("actions") or [{}]
-    return str(actions[0].get("value") or "")
-
-
-def request_access(ack: Ack, body: dict[str, Any], client: WebClient, deps: FrontDeps) -> None:
-    sealed = open_value(deps.settings.slack_signing_secret.get_secret_value(), _value(body))
-    if sealed is None or not isinstance(sealed.get("o"), str):
-        logger.warning("refused a request button whose value was not the bot's")
-        ack()
-        return
-    view = request_modal(
-        registry=str(sealed.get("r") or ""),
-        ip=sealed.get("i") if isinstance(sealed.get("i"), str) else None,
-        summary=str(sealed.get("s") or ""),
-        client=str(sealed.get("c") or "unknown"),
-        policy=deps.settings.policy,
-        private_metadata={"o": sealed["o"], **where(body)},
-    )
+def open_modal(client: WebClient, body: dict[str, Any], view: Any) -> None:
+    """Open `view` on the click's `trigger_id` (which lives three seconds: the one Slack call a
+    listener makes)."""
     try:
         client.views_open(trigger_id=body["trigger_id"], view=view)
     except SlackApiError as exc:
         logger.warning("views.open failed: %s", exc.response.get("error"))
+
+
+def _context(body: dict[str, Any], **about: str) -> ModalContext:
+    return ModalContext(**place_of(body).model_dump(), **about)
+
+
+def request_access(ack: Ack, body: dict[str, Any], client: WebClient, deps: FrontDeps) -> None:
+    button = RequestButton.unseal(deps.secret, action_value(body))
     ack()
-
-
-def _chosen_duration(body: dict[str, Any]) -> int | None:
-    values = (body.get("state") or {}).get("values") or {}
-    chosen = (values.get(APPROVAL_DURATION_BLOCK) or {}).get(APPROVAL_DURATION_ACTION) or {}
-    option = chosen.get("selected_option") or {}
-    try:
-        return int(option["value"]) if option.get("value") else None
-    except (TypeError, ValueError):
-        return None
+    if button is None:
+        logger.warning("refused a request button whose value was not the bot's")
+        return
+    view = request_modal(
+        registry=button.registry,
+        ip=button.ips,
+        summary=button.summary,
+        client=button.client,
+        policy=deps.settings.policy,
+        private_metadata=_context(body, offer=button.offer).dump(),
+    )
+    open_modal(client, body, view)
 
 
 def decide(
@@ -123,9 +93,11 @@ def decide(
     job = DecideJob(
         key=request_key(request),
         decision=decision,
-        grant_id=_value(body)[:64],
+        grant_id=action_value(body)[:64],
         origin=origin_of(body),
-        duration_seconds=_chosen_duration(body) if decision is Decision.APPROVE else None,
+        duration_seconds=selected_seconds(body, APPROVAL_DURATION_BLOCK, APPROVAL_DURATION_ACTION)
+        if decision is Decision.APPROVE
+        else None,
     )
     deps.jobs.send(job)
     ack()
@@ -133,32 +105,22 @@ def decide(
 
 def ask_deny_reason(ack: Ack, body: dict[str, Any], client: WebClient, deps: FrontDeps) -> None:
     message = body.get("message") or {}
-    view = deny_modal(
-        grant_id=_value(body)[:64],
-        about=str(message.get("text") or ""),
-        private_metadata=where(body),
-    )
-    try:
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-    except SlackApiError as exc:
-        logger.warning("views.open failed: %s", exc.response.get("error"))
+    grant = action_value(body)[:64]
     ack()
+    view = deny_modal(
+        grant_id=grant,
+        about=str(message.get("text") or ""),
+        private_metadata=_context(body, grant=grant).dump(),
+    )
+    open_modal(client, body, view)
 
 
 def ask_extension(ack: Ack, body: dict[str, Any], client: WebClient, deps: FrontDeps) -> None:
-    view = extend_modal(
-        grant_id=_value(body)[:64], policy=deps.settings.policy, private_metadata=where(body)
-    )
-    try:
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-    except SlackApiError as exc:
-        logger.warning("views.open failed: %s", exc.response.get("error"))
+    grant = action_value(body)[:64]
     ack()
-
-
-def metadata(view: dict[str, Any]) -> dict[str, Any]:
-    try:
-        data = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    view = extend_modal(
+        grant_id=grant,
+        policy=deps.settings.policy,
+        private_metadata=_context(body, grant=grant).dump(),
+    )
+    open_modal(client, body, view)

@@ -3,7 +3,6 @@ With no text it opens a modal to paste into; `help` answers with what the bot do
 
 from __future__ import annotations
 
-import json
 import logging
 from functools import partial
 from typing import Any
@@ -12,8 +11,9 @@ from slack_bolt import Ack, App, BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.app import FrontDeps, request_key
-from bot.jobs import DiagnoseJob, Origin, Surface
+from bot.front import FrontDeps, request_key
+from bot.jobs import DiagnoseJob, Surface
+from bot.payloads import ModalContext, Place, origin_of
 from bot.views.messages import DIAGNOSING, HELP
 from bot.views.modals import paste_modal
 
@@ -34,9 +34,9 @@ def acr_why(
         ack(response_type="ephemeral", text=HELP)
         return
     if not text:
-        metadata = json.dumps(
-            {"channel_id": body.get("channel_id"), "response_url": body.get("response_url")}
-        )
+        metadata = ModalContext(
+            channel=body.get("channel_id"), response_url=body.get("response_url")
+        ).dump()
         try:
             client.views_open(trigger_id=body["trigger_id"], view=paste_modal(metadata))
         except SlackApiError as exc:
@@ -48,12 +48,7 @@ def acr_why(
             return
         ack()
         return
-    origin = Origin(
-        surface=Surface.SLASH,
-        team_id=str(body.get("team_id") or ""),
-        user_id=str(body.get("user_id") or ""),
-        channel_id=body.get("channel_id"),
-        response_url=body.get("response_url"),
-    )
+    place = Place(channel=body.get("channel_id"), response_url=body.get("response_url"))
+    origin = origin_of(body, place, surface=Surface.SLASH)
     deps.jobs.send(DiagnoseJob.of(key=request_key(request), origin=origin, text=text))
     ack(response_type="ephemeral", text=DIAGNOSING)

@@ -10,13 +10,20 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltRequest
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
-from bot.app import FrontDeps, request_key
+from bot.front import FrontDeps, request_key
 from bot.ids import LOOKUP_CALLBACK, LOOKUP_NAMED, LOOKUP_OPEN, LOOKUP_PICK
 from bot.jobs import EgressJob
-from bot.listeners.actions import metadata, origin_of, where
-from bot.signing import open_value
+from bot.listeners.actions import open_modal
+from bot.payloads import (
+    LookupButton,
+    ModalContext,
+    action_value,
+    input_value,
+    origin_of,
+    place_of,
+    selected_value,
+)
 from bot.views.egress import (
     KIND_ACTION,
     KIND_BLOCK,
@@ -37,11 +44,10 @@ def register(app: App, deps: FrontDeps) -> None:
     app.view(LOOKUP_CALLBACK)(partial(submitted, deps=deps))
 
 
-def _sealed(deps: FrontDeps, value: str) -> dict[str, Any] | None:
-    sealed = open_value(deps.settings.slack_signing_secret.get_secret_value(), value)
-    if sealed is None or not isinstance(sealed.get("o"), str):
+def _sealed(deps: FrontDeps, value: str) -> LookupButton | None:
+    sealed = LookupButton.unseal(deps.secret, value)
+    if sealed is None:
         logger.warning("refused an egress lookup whose value was not the bot's")
-        return None
     return sealed
 
 
@@ -53,18 +59,12 @@ def _kind(value: object) -> ResourceKind | None:
 
 
 def open_form(ack: Ack, body: dict[str, Any], client: WebClient, deps: FrontDeps) -> None:
-    action = (body.get("actions") or [{}])[0]
-    sealed = _sealed(deps, str(action.get("value") or ""))
+    sealed = _sealed(deps, action_value(body))
     ack()
     if sealed is None:
         return
-    view = lookup_modal(
-        kind=_kind(sealed.get("k")), private_metadata={"o": sealed["o"], **where(body)}
-    )
-    try:
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-    except SlackApiError as exc:
-        logger.warning("views.open failed: %s", exc.response.get("error"))
+    context = ModalContext(**place_of(body).model_dump(), offer=sealed.offer)
+    open_modal(client, body, lookup_modal(kind=_kind(sealed.kind), private_metadata=context.dump()))
 
 
 def picked(ack: Ack, body: dict[str, Any], request: BoltRequest, deps: FrontDeps) -> None:
@@ -78,22 +78,21 @@ def picked(ack: Ack, body: dict[str, Any], request: BoltRequest, deps: FrontDeps
 
 def named(ack: Ack, body: dict[str, Any], request: BoltRequest, deps: FrontDeps) -> None:
     """The resource the paste named, found once in Azure: the offer's only candidate."""
-    action = (body.get("actions") or [{}])[0]
     ack()
-    _look_up(deps, request, body, str(action.get("value") or ""), 0)
+    _look_up(deps, request, body, action_value(body), 0)
 
 
 def _look_up(
     deps: FrontDeps, request: BoltRequest, body: dict[str, Any], value: str, candidate: int
 ) -> None:
     sealed = _sealed(deps, value)
-    kind = _kind(sealed.get("k")) if sealed else None
+    kind = _kind(sealed.kind) if sealed else None
     if sealed is None or kind is None:
         return
     deps.jobs.send(
         EgressJob(
             key=request_key(request),
-            offer_id=str(sealed["o"])[:64],
+            offer_id=sealed.offer,
             origin=origin_of(body),
             resource_kind=kind.value,
             candidate=min(candidate, 99),
@@ -102,23 +101,20 @@ def _look_up(
 
 
 def submitted(ack: Ack, body: dict[str, Any], request: BoltRequest, deps: FrontDeps) -> None:
-    view = body.get("view") or {}
-    values = (view.get("state") or {}).get("values") or {}
-    meta = metadata(view)
-    chosen = ((values.get(KIND_BLOCK) or {}).get(KIND_ACTION) or {}).get("selected_option") or {}
-    name = str(((values.get(NAME_BLOCK) or {}).get(NAME_ACTION) or {}).get("value") or "").strip()
-    kind = _kind(chosen.get("value"))
+    context = ModalContext.of(body.get("view") or {})
+    name = input_value(body, NAME_BLOCK, NAME_ACTION).strip()
+    kind = _kind(selected_value(body, KIND_BLOCK, KIND_ACTION))
     if not name:
         ack(response_action="errors", errors={NAME_BLOCK: "Name the resource, or paste its ID."})
         return
-    if kind is None or not isinstance(meta.get("o"), str):
+    if kind is None or context.offer is None:
         ack(response_action="errors", errors={NAME_BLOCK: "This form is out of date."})
         return
     deps.jobs.send(
         EgressJob(
             key=request_key(request),
-            offer_id=str(meta["o"])[:64],
-            origin=origin_of(body, meta),
+            offer_id=context.offer,
+            origin=origin_of(body, context),
             resource_kind=kind.value,
             name=name[:400],
         )

@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 from slack_bolt import App
 
-from bot.app import FrontDeps
-from bot.jobs import DiagnoseJob, HomeJob, Origin, ReplyJob, Surface
+from bot.front import FrontDeps
+from bot.jobs import DiagnoseJob, HomeJob, ReplyJob, Surface
+from bot.payloads import Place, origin_of
 
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 #: Message subtypes that are a person saying something new.
@@ -58,14 +59,11 @@ def _diagnose_message(
     key = _claimed(deps, body)
     if key is None:
         return
-    origin = Origin(
-        surface=surface,
-        team_id=str(body.get("team_id") or ""),
-        user_id=str(event.get("user") or ""),
-        channel_id=event.get("channel"),
-        message_ts=event.get("ts"),
-        thread_ts=thread_ts,
-    )
+    place = Place(channel=event.get("channel"), ts=event.get("ts"), thread=thread_ts)
+    origin = origin_of({**body, "user_id": event.get("user")}, place, surface=surface)
+    if thread_ts is None:
+        # A direct message is answered in the conversation, not in a thread under it.
+        origin = origin.model_copy(update={"thread_ts": None})
     job: DiagnoseJob | ReplyJob = (
         DiagnoseJob.of(key=key, origin=origin, text=text)
         if text

@@ -9,8 +9,9 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltRequest
 
-from bot.app import FrontDeps, request_key
-from bot.jobs import DiagnoseJob, Origin, Surface
+from bot.front import FrontDeps, request_key
+from bot.jobs import DiagnoseJob, Surface
+from bot.payloads import Place, origin_of
 
 CALLBACK_ID = "diagnose_pull_error"
 
@@ -33,16 +34,13 @@ def message_text(message: Mapping[str, Any]) -> str:
 
 def diagnose_message(ack: Ack, body: dict[str, Any], request: BoltRequest, deps: FrontDeps) -> None:
     message = body.get("message") or {}
-    channel = (body.get("channel") or {}).get("id")
-    origin = Origin(
-        surface=Surface.SHORTCUT,
-        team_id=str((body.get("team") or {}).get("id") or ""),
-        user_id=str((body.get("user") or {}).get("id") or ""),
-        channel_id=channel,
-        message_ts=message.get("ts"),
-        thread_ts=message.get("thread_ts") or message.get("ts"),
+    place = Place(
+        channel=(body.get("channel") or {}).get("id"),
+        ts=message.get("ts"),
+        thread=message.get("thread_ts"),
         response_url=body.get("response_url"),
     )
+    origin = origin_of(body, place, surface=Surface.SHORTCUT)
     deps.jobs.send(
         DiagnoseJob.of(key=request_key(request), origin=origin, text=message_text(message))
     )

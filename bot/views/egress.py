@@ -8,7 +8,6 @@ the resources themselves stay on the server, the select only carries an index.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from slack_sdk.models.blocks import (
@@ -117,7 +116,7 @@ def _pasted_text(pasted: PastedResource, found: int, what: str) -> str:
     )
 
 
-def lookup_modal(*, kind: ResourceKind | None, private_metadata: dict[str, object]) -> View:
+def lookup_modal(*, kind: ResourceKind | None, private_metadata: str) -> View:
     options = [Option(value=k.value, text=k.display) for k in ResourceKind]
     initial = next((o for o in options if kind is not None and o.value == kind.value), options[0])
     view = View(
@@ -126,7 +125,7 @@ def lookup_modal(*, kind: ResourceKind | None, private_metadata: dict[str, objec
         title="Find the egress address",
         submit="Look it up",
         close="Cancel",
-        private_metadata=json.dumps(private_metadata, separators=(",", ":")),
+        private_metadata=private_metadata,
         blocks=[
             InputBlock(
                 block_id=KIND_BLOCK,

@@ -4,7 +4,6 @@ managed registry's rule list is. Published by the worker (it reads grants and re
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from slack_sdk.models.blocks import (
@@ -23,17 +22,10 @@ from bot.ids import APPROVE, DENY, REVOKE, WITHDRAW
 from bot.views.format import code, date, escape, mention
 from bot.views.grants import extend_button
 from services.domain.grants import Grant, GrantState, format_duration
+from services.flows.home import RegistryLine
 
 #: Grants listed per section; Slack allows 100 blocks in a Home tab.
 PER_SECTION = 12
-
-
-@dataclass(frozen=True)
-class RegistryLine:
-    login_server: str
-    used: int | None = None
-    limit: int | None = None
-    error: str | None = None
 
 
 def _left(grant: Grant, now: datetime) -> str:

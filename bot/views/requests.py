@@ -3,7 +3,6 @@ reason an approver gives when denying."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from slack_sdk.models.blocks import (
@@ -68,7 +67,7 @@ def request_modal(
     summary: str,
     client: str,
     policy: Policy,
-    private_metadata: dict[str, object],
+    private_metadata: str,
 ) -> View:
     """Registry and address shown, not editable; the address asked for only when the paste hid
     it; a duration from the policy's choices; a required justification."""
@@ -136,14 +135,14 @@ def request_modal(
         title="Request access",
         submit="Send to approvers",
         close="Cancel",
-        private_metadata=json.dumps(private_metadata, separators=(",", ":")),
+        private_metadata=private_metadata,
         blocks=blocks,  # type: ignore[arg-type]
     )
     view.validate_json()
     return view
 
 
-def deny_modal(*, grant_id: str, about: str, private_metadata: dict[str, object]) -> View:
+def deny_modal(*, grant_id: str, about: str, private_metadata: str) -> View:
     """`about` is the card's own text as Slack sent it back (the bot wrote it)."""
     view = View(
         type="modal",
@@ -151,7 +150,7 @@ def deny_modal(*, grant_id: str, about: str, private_metadata: dict[str, object]
         title="Deny the request",
         submit="Deny",
         close="Cancel",
-        private_metadata=json.dumps({"grant": grant_id, **private_metadata}, separators=(",", ":")),
+        private_metadata=private_metadata,
         blocks=[
             SectionBlock(
                 text=MarkdownTextObject(text=clip(f"Deny this request? {about}", 2000)[0])
@@ -170,7 +169,7 @@ def deny_modal(*, grant_id: str, about: str, private_metadata: dict[str, object]
     return view
 
 
-def extend_modal(*, grant_id: str, policy: Policy, private_metadata: dict[str, object]) -> View:
+def extend_modal(*, grant_id: str, policy: Policy, private_metadata: str) -> View:
     """How much more time to ask for (an approver decides)."""
     options = duration_options(policy)
     view = View(
@@ -179,7 +178,7 @@ def extend_modal(*, grant_id: str, policy: Policy, private_metadata: dict[str, o
         title="Ask for more time",
         submit="Ask the approvers",
         close="Cancel",
-        private_metadata=json.dumps({"grant": grant_id, **private_metadata}, separators=(",", ":")),
+        private_metadata=private_metadata,
         blocks=[
             InputBlock(
                 block_id=DURATION_BLOCK,

@@ -335,6 +335,26 @@ def _record_status(settings: Settings, document: Mapping[str, Any]) -> None:
         logger.warning("service tags stored, their status not recorded: %s", type(exc).__name__)
 
 
+#: Tags stored this recently are not fetched again when the host starts.
+FRESH_ENOUGH = timedelta(hours=12)
+
+
+def refresh_unless_fresh(
+    settings: Settings,
+    *,
+    clock: Clock,
+    credential: TokenCredential | None = None,
+    fresh_enough: timedelta = FRESH_ENOUGH,
+) -> ServiceTagsRefresh | None:
+    """The timer's refresh (daily, and when the host starts): fetch and store the tags, unless
+    some were stored within `fresh_enough` (then None). Raises `ServiceTagsRefreshError`."""
+    stored = last_refresh(settings)
+    if stored is not None and clock.now() - stored < fresh_enough:
+        logger.info("service tags stored %s are fresh; not fetched again", stored.isoformat())
+        return None
+    return refresh_service_tags(settings, credential=credential)
+
+
 def refresh_service_tags(
     settings: Settings,
     *,

@@ -19,7 +19,7 @@ import ipaddress
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 
@@ -42,6 +42,20 @@ class EntryState(StrEnum):
     PRESENT = "present"
     #: Recorded before the PATCH that removes it.
     REMOVING = "removing"
+
+
+@dataclass(frozen=True)
+class ReconcileTiming:
+    """How long a reconcile waits before it runs again, and how long a write may still land.
+    Built from the settings (`ArmSettings.timing`); the flow holds no numbers of its own."""
+
+    #: A registry whose lock is busy: run again after this.
+    busy_retry: timedelta
+    #: ARM failing for now: run again after this, doubling per attempt (up to `max_retry`).
+    failure_retry: timedelta
+    max_retry: timedelta
+    #: How long after it was sent a write without an answer may still land.
+    write_fence: timedelta
 
 
 class Fence(BaseModel):

@@ -15,19 +15,49 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
+from services.clock import Clock
 from services.domain.audit import transition_event
 from services.domain.errors import ConcurrentUpdate, GrantNotFound
 from services.domain.grants import Grant, IndexRow, index_rows
 from services.domain.jobs import GrantNotice
-from services.domain.policy import RegistryConfig, approver_group_of, approvers_of
-from services.ports import IndexEntry, Ports
+from services.domain.policy import Policy, RegistryConfig, approver_group_of, approvers_of
+from services.ports import ApproverDirectory, AuditLog, GrantStore, IndexEntry, JobQueue
+
+
+class BookPorts(Protocol):
+    """What reading and changing grants touches: the store, the audit log, the queue (for the
+    notices announced with a change) and the clock."""
+
+    @property
+    def grants(self) -> GrantStore: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def jobs(self) -> JobQueue: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+
+class ApproverPorts(Protocol):
+    """What working out a registry's approvers touches."""
+
+    @property
+    def policy(self) -> Policy: ...
+
+    @property
+    def approvers(self) -> ApproverDirectory: ...
+
 
 #: How long an index row that its grant does not (yet) list is left alone.
 GRACE = timedelta(minutes=5)
 
 
-def find(ports: Ports, grant_id: str) -> Grant | None:
+def find(ports: BookPorts, grant_id: str) -> Grant | None:
     try:
         return ports.grants.get(grant_id)[0]
     except GrantNotFound:
@@ -35,7 +65,7 @@ def find(ports: Ports, grant_id: str) -> Grant | None:
 
 
 def transition(
-    ports: Ports,
+    ports: BookPorts,
     grant_id: str,
     change: Callable[[Grant, datetime], Grant],
     *,
@@ -78,7 +108,7 @@ def lists(grant: Grant, entry: IndexEntry) -> bool:
 
 
 def grants_in(
-    ports: Ports, partition: str, *, after: str | None = None, until: str | None = None
+    ports: BookPorts, partition: str, *, after: str | None = None, until: str | None = None
 ) -> list[Grant]:
     """The grants an index partition names and that still need their row there (see above)."""
     now = ports.clock.now()
@@ -96,7 +126,7 @@ def grants_in(
 
 
 def claim(
-    ports: Ports, row: IndexRow, grant_id: str, *, is_live: Callable[[Grant], bool]
+    ports: BookPorts, row: IndexRow, grant_id: str, *, is_live: Callable[[Grant], bool]
 ) -> Grant | None:
     """Take the claim row for `grant_id`: None when taken, else the live grant that holds it.
 
@@ -123,7 +153,7 @@ def claim(
 
 
 def approvers_for(
-    ports: Ports, registry: RegistryConfig, user_id: str | None = None
+    ports: ApproverPorts, registry: RegistryConfig, user_id: str | None = None
 ) -> frozenset[str]:
     """Who may approve for `registry`, worked out here and never taken from a caller.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from services.domain.errors import RequestLapsed
 from services.domain.grants import (
@@ -24,14 +25,18 @@ from services.domain.grants import (
     validate_reason,
 )
 from services.domain.jobs import GrantEvent, GrantNotice, ReconcileJob
-from services.flows.book import approvers_for, transition
+from services.flows.book import ApproverPorts, approvers_for, transition
 from services.flows.expiry import schedule_expiry
-from services.flows.requests import lapse_quietly
-from services.ports import Ports
+from services.flows.requests import RequestPorts, lapse_quietly
+
+
+class DecisionPorts(RequestPorts, ApproverPorts, Protocol):
+    """What deciding on a grant touches: the grant book, the registries and policy, and the
+    approver directory the approvers are worked out with."""
 
 
 def _as_approver(
-    ports: Ports,
+    ports: DecisionPorts,
     grant_id: str,
     approver: str,
     change: Callable[[Grant, datetime, frozenset[str]], Grant],
@@ -88,7 +93,7 @@ def _extensions(grant: Grant) -> str:
 
 
 def approve_grant(
-    ports: Ports, grant_id: str, *, approver: str, duration: timedelta | None = None
+    ports: DecisionPorts, grant_id: str, *, approver: str, duration: timedelta | None = None
 ) -> Grant:
     """One approval. At the registry's required number of distinct approvals the grant is
     approved and its registry's reconcile is queued; before that the approval is recorded.
@@ -116,7 +121,9 @@ def approve_grant(
     return after
 
 
-def deny_grant(ports: Ports, grant_id: str, *, approver: str, reason: str | None = None) -> Grant:
+def deny_grant(
+    ports: DecisionPorts, grant_id: str, *, approver: str, reason: str | None = None
+) -> Grant:
     """pending → denied, with an optional reason the requester is told. Same checks as approve."""
     cleaned = validate_reason(reason, ports.policy)
     return _as_approver(
@@ -130,7 +137,9 @@ def deny_grant(ports: Ports, grant_id: str, *, approver: str, reason: str | None
     )
 
 
-def request_extension_of(ports: Ports, grant_id: str, *, actor: str, duration: timedelta) -> Grant:
+def request_extension_of(
+    ports: DecisionPorts, grant_id: str, *, actor: str, duration: timedelta
+) -> Grant:
     """The requester asks for more time; the approvers decide on the card (`extend_grant`).
 
     Refused (`ExtensionRefused`) once the expiry has passed or beyond the policy's limits."""
@@ -146,7 +155,7 @@ def request_extension_of(ports: Ports, grant_id: str, *, actor: str, duration: t
     return after
 
 
-def deny_extension_of(ports: Ports, grant_id: str, *, approver: str) -> Grant:
+def deny_extension_of(ports: DecisionPorts, grant_id: str, *, approver: str) -> Grant:
     """An approver refuses the extension asked for; the grant ends when it was going to."""
     return _as_approver(
         ports,
@@ -160,7 +169,7 @@ def deny_extension_of(ports: Ports, grant_id: str, *, approver: str) -> Grant:
 
 
 def extend_grant(
-    ports: Ports, grant_id: str, *, approver: str, duration: timedelta | None = None
+    ports: DecisionPorts, grant_id: str, *, approver: str, duration: timedelta | None = None
 ) -> Grant:
     """An active grant runs longer; decided by an approver of its registry, never the requester.
     `duration` defaults to the extension the requester asked for.
@@ -185,7 +194,9 @@ def extend_grant(
     return after
 
 
-def revoke_grant(ports: Ports, grant_id: str, *, actor: str, reason: str | None = None) -> Grant:
+def revoke_grant(
+    ports: DecisionPorts, grant_id: str, *, actor: str, reason: str | None = None
+) -> Grant:
     """An approved or active grant ends now, by its requester or an approver of its registry;
     the registry's reconcile removes the rule at once."""
     cleaned = validate_reason(reason, ports.policy)

@@ -7,8 +7,8 @@ the result says what could not be read.
 
 from __future__ import annotations
 
-import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,42 +19,16 @@ from services.domain.egress import PublicIpOwner
 from services.domain.errors import DomainError
 from services.domain.ids import new_ulid
 from services.domain.offers import Offer
-from services.domain.policy import RegistryConfig
+from services.domain.policy import RegistryConfig, RegistryDirectory
 from services.domain.registry import RegistryState
-from services.ports import Ports, RegistryGateway
-
-
-class RegistryStates:
-    """Registry states (GET + listUsages) for diagnoses, reused for `ttl` per registry.
-
-    Only diagnoses read through it; the reconcile always reads fresh under the lock.
-    """
-
-    def __init__(self, gateway: RegistryGateway, clock: Clock, ttl: timedelta) -> None:
-        self._gateway = gateway
-        self._clock = clock
-        self._ttl = ttl
-        self._cache: dict[str, tuple[datetime, RegistryState]] = {}
-        self._mutex = threading.Lock()
-
-    def get(self, config: RegistryConfig) -> RegistryState:
-        now = self._clock.now()
-        key = config.resource_id.lower()
-        with self._mutex:
-            cached = self._cache.get(key)
-        if cached is not None and now - cached[0] < self._ttl:
-            return cached[1]
-        usage = self._gateway.usage(config)
-        state = self._gateway.read(config).state.model_copy(
-            update={"ip_rule_quota_used": usage.used, "ip_rule_quota_limit": usage.limit}
-        )
-        with self._mutex:
-            self._cache[key] = (now, state)
-        return state
-
-    def forget(self, config: RegistryConfig) -> None:
-        with self._mutex:
-            self._cache.pop(config.resource_id.lower(), None)
+from services.flows.states import RegistryStates
+from services.ports import (
+    AddressLookups,
+    EgressLookup,
+    GrantStore,
+    RegistryGateway,
+    RegistryStateCache,
+)
 
 
 class DiagnosisResult(BaseModel):
@@ -67,7 +41,34 @@ class DiagnosisResult(BaseModel):
     owners: tuple[PublicIpOwner, ...] = ()
 
 
-def _targets(ports: Ports, named: str | None) -> list[RegistryConfig]:
+class DiagnosePorts(Protocol):
+    """What diagnosing a paste touches: the registries and their live state (read through the
+    gateway, reused for a few seconds by `states`), the address books, the egress lookup (to name
+    a pasted address's owner), the grant store (for the card's offer) and the clock."""
+
+    @property
+    def registries(self) -> RegistryDirectory: ...
+
+    @property
+    def registry(self) -> RegistryGateway: ...
+
+    @property
+    def states(self) -> RegistryStateCache | None: ...
+
+    @property
+    def lookups(self) -> AddressLookups: ...
+
+    @property
+    def egress(self) -> EgressLookup | None: ...
+
+    @property
+    def grants(self) -> GrantStore: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+
+def _targets(ports: DiagnosePorts, named: str | None) -> list[RegistryConfig]:
     if named:
         found = ports.registries.find(named)
         if found is not None:
@@ -78,7 +79,7 @@ def _targets(ports: Ports, named: str | None) -> list[RegistryConfig]:
 
 
 def diagnose_paste(
-    ports: Ports, text: str, *, states: RegistryStates | None = None
+    ports: DiagnosePorts, text: str, *, states: RegistryStateCache | None = None
 ) -> DiagnosisResult:
     """Explain a pasted pull error against the live state of the registry it names."""
     failure = parse_pull_failure(text, custom_domains=ports.registries.custom_domains)
@@ -113,7 +114,7 @@ def diagnose_paste(
 _IP_TO_ENTER = frozenset({Verdict.NO_IP_IN_ERROR, Verdict.IP_REDACTED})
 
 
-def make_offer(ports: Ports, result: DiagnosisResult) -> Offer | None:
+def make_offer(ports: DiagnosePorts, result: DiagnosisResult) -> Offer | None:
     """What the card may offer to request, stored so the button carries only its id: the
     diagnosed address on a managed registry when a temporary rule is the fix, or the registry
     alone when the paste hid the address. None when nothing may be requested."""

@@ -36,8 +36,8 @@ from services.domain.errors import OfferExpired
 from services.domain.failure import Client, FailureKind, PullFailure
 from services.domain.ids import new_ulid
 from services.domain.offers import OFFER_TTL, Offer
-from services.flows.diagnose import DiagnosisResult, RegistryStates
-from services.ports import Ports
+from services.flows.diagnose import DiagnosePorts, DiagnosisResult
+from services.flows.states import RegistryStates
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ _CLIENT_OF_KIND = {
 }
 
 
-def subscriptions_of(ports: Ports) -> list[str]:
+def subscriptions_of(ports: DiagnosePorts) -> list[str]:
     """The managed registries' subscriptions: where the bot looks for the organisation's
     resources and addresses."""
     return sorted({c.subscription_id.lower() for c in ports.registries})
@@ -68,7 +68,7 @@ def kind_for_client(client: str) -> ResourceKind | None:
         return None
 
 
-def prepare_lookup(ports: Ports, offer: Offer) -> Offer | None:
+def prepare_lookup(ports: DiagnosePorts, offer: Offer) -> Offer | None:
     """The offer with a lookup attached: the resource the paste named, found in Azure (the one
     to look up with a click, or the few with its name), else the likely resources of the
     client's kind to pick from (Resource Graph). None when no lookup can be offered (no egress
@@ -137,7 +137,7 @@ class EgressResult(BaseModel):
 
 
 def look_up_egress(
-    ports: Ports,
+    ports: DiagnosePorts,
     offer_id: str,
     *,
     kind: ResourceKind,
@@ -186,7 +186,7 @@ def _not_one(
     )
 
 
-def _judge(ports: Ports, offer: Offer, result: EgressResult) -> EgressResult:
+def _judge(ports: DiagnosePorts, offer: Offer, result: EgressResult) -> EgressResult:
     reading = result.reading
     assert reading is not None
     assert result.resource is not None
@@ -234,7 +234,7 @@ def _judge(ports: Ports, offer: Offer, result: EgressResult) -> EgressResult:
 
 
 def _offer(
-    ports: Ports,
+    ports: DiagnosePorts,
     offer: Offer,
     result: EgressResult,
     checks: list[AddressCheck],
@@ -277,7 +277,7 @@ def _offer(
     return made
 
 
-def name_owners(ports: Ports, result: DiagnosisResult) -> DiagnosisResult:
+def name_owners(ports: DiagnosePorts, result: DiagnosisResult) -> DiagnosisResult:
     """`result` with the pasted addresses that are the organisation's own public IPs named, and
     the permanent rule suggested for the refused one. Addresses the known-IPs setting already
     names are not looked up; a failed lookup leaves the result as it was."""

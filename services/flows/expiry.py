@@ -10,11 +10,10 @@ from __future__ import annotations
 from services.domain.errors import InvalidTransition
 from services.domain.grants import SYSTEM_ACTOR, Grant, GrantState, expire
 from services.domain.jobs import ExpireJob, GrantEvent, GrantNotice, ReconcileJob
-from services.flows.book import find, transition
-from services.ports import Ports
+from services.flows.book import BookPorts, find, transition
 
 
-def expire_due(ports: Ports, job: ExpireJob) -> Grant | None:
+def expire_due(ports: BookPorts, job: ExpireJob) -> Grant | None:
     """A grant's deadline has come (its delayed job is visible): expire it and ask for its
     registry's reconcile now. A job that came early (the queue caps delays at seven days) is
     queued again for the rest; one for a deadline that an extension moved, or for a grant that
@@ -40,7 +39,7 @@ def expire_due(ports: Ports, job: ExpireJob) -> Grant | None:
     return after
 
 
-def schedule_expiry(ports: Ports, grant: Grant) -> None:
+def schedule_expiry(ports: BookPorts, grant: Grant) -> None:
     """Queue `grant`'s deadline job (after it became active, or was extended)."""
     if grant.state is GrantState.ACTIVE and grant.expires_at is not None:
         ports.jobs.send(

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
+from typing import Protocol
 
 from services.domain.audit import registry_change_event
 from services.domain.errors import (
@@ -66,13 +67,19 @@ from services.domain.grants import (
     retire,
 )
 from services.domain.jobs import GrantEvent, GrantNotice, ReconcileJob, RegistryNotice
-from services.domain.policy import Policy, RegistryConfig, config_from_resource_id
+from services.domain.policy import (
+    Policy,
+    RegistryConfig,
+    RegistryDirectory,
+    config_from_resource_id,
+)
 from services.domain.reconcile import (
     ConcurrentEdit,
     EntryState,
     Fence,
     OwnedEntry,
     Plan,
+    ReconcileTiming,
     concurrent_edit,
     disowned,
     intents_before_read,
@@ -82,18 +89,39 @@ from services.domain.reconcile import (
     verify,
 )
 from services.domain.registry import RawRule, RegistrySnapshot
-from services.flows.book import grants_in, transition
+from services.flows.book import BookPorts, grants_in, transition
 from services.flows.expiry import schedule_expiry
-from services.ports import Lease, Ports
+from services.ports import Lease, RegistryGateway, RegistryLock
 
 logger = logging.getLogger(__name__)
 
-#: The longest a failing registry's reconcile waits before it runs again.
-MAX_RETRY_DELAY = timedelta(minutes=5)
 #: Times the registry is read again when it disagrees with the intent just recorded.
 _READS = 3
 #: Why the open grants of a registry taken out of the configuration end.
 UNMANAGED_REASON = "the registry was taken out of the bot's configuration"
+
+
+class ReconcilePorts(BookPorts, Protocol):
+    """What reconciling a registry touches: the grant book (with the bot's entries and fences),
+    the registries, the policy, the registry's rules on ARM, its lock, and the timing."""
+
+    @property
+    def registries(self) -> RegistryDirectory: ...
+
+    @property
+    def policy(self) -> Policy: ...
+
+    @property
+    def registry(self) -> RegistryGateway: ...
+
+    @property
+    def lock(self) -> RegistryLock: ...
+
+    @property
+    def timing(self) -> ReconcileTiming: ...
+
+    @property
+    def dry_run(self) -> bool: ...
 
 
 class ReconcileStatus(StrEnum):
@@ -145,7 +173,7 @@ def _values(rules: Sequence[RawRule]) -> list[str]:
     return [str(r.get("value", "")) for r in rules]
 
 
-def has_work(ports: Ports, registry: str) -> bool:
+def has_work(ports: BookPorts, registry: str) -> bool:
     """Whether the store says the registry's rules need changing: an approved grant, an ended
     grant not settled, an entry of the bot's that no open grant needs, or a write whose outcome
     is not settled yet (table reads only)."""
@@ -162,7 +190,7 @@ def has_work(ports: Ports, registry: str) -> bool:
     )
 
 
-def _target(ports: Ports, registry: str) -> tuple[RegistryConfig | None, bool]:
+def _target(ports: ReconcilePorts, registry: str) -> tuple[RegistryConfig | None, bool]:
     """The registry's configuration and whether it is managed; a registry taken out of the
     configuration is reached through its fence's resource id (None when the bot never wrote)."""
     found = ports.registries.find(registry)
@@ -176,7 +204,7 @@ def _target(ports: Ports, registry: str) -> tuple[RegistryConfig | None, bool]:
 
 
 def reconcile_registry(
-    ports: Ports,
+    ports: ReconcilePorts,
     registry: str,
     *,
     check: bool = False,
@@ -237,13 +265,13 @@ def reconcile_registry(
     return report
 
 
-def _send(ports: Ports, notices: Sequence[GrantNotice | RegistryNotice]) -> None:
+def _send(ports: ReconcilePorts, notices: Sequence[GrantNotice | RegistryNotice]) -> None:
     for notice in notices:
         ports.jobs.send(notice)
 
 
 def _failed(
-    ports: Ports, login: str, exc: DomainError, notices: list[GrantNotice | RegistryNotice]
+    ports: ReconcilePorts, login: str, exc: DomainError, notices: list[GrantNotice | RegistryNotice]
 ) -> ReconcileReport:
     report = ReconcileReport(login, ReconcileStatus.FAILED, error=exc.message)
     report.failed = _fail_approved(ports, login, exc.message, notices, overdue_only=False)
@@ -251,7 +279,7 @@ def _failed(
 
 
 def _retire_open_grants(
-    ports: Ports, login: str, notices: list[GrantNotice | RegistryNotice]
+    ports: ReconcilePorts, login: str, notices: list[GrantNotice | RegistryNotice]
 ) -> None:
     for grant in grants_in(ports, registry_partition(login)):
         if not grant.is_open:
@@ -274,7 +302,7 @@ def _ended_notice(grant: Grant) -> list[GrantNotice]:
 
 
 def _settle_without_registry(
-    ports: Ports, login: str, notices: list[GrantNotice | RegistryNotice]
+    ports: ReconcilePorts, login: str, notices: list[GrantNotice | RegistryNotice]
 ) -> list[Grant]:
     """Release the ended grants of a registry the bot cannot reach and holds nothing on."""
     released: list[Grant] = []
@@ -290,19 +318,16 @@ def _settle_without_registry(
     return released
 
 
-def _busy_delay(ports: Ports) -> timedelta:
-    settings = ports.settings
-    seconds = settings.arm.busy_retry_seconds if settings is not None else 2.0
-    return timedelta(seconds=seconds)
+def _busy_delay(ports: ReconcilePorts) -> timedelta:
+    return ports.timing.busy_retry
 
 
-def _fence_window(ports: Ports) -> timedelta:
-    settings = ports.settings
-    return timedelta(seconds=settings.arm.write_fence_seconds if settings is not None else 120.0)
+def _fence_window(ports: ReconcilePorts) -> timedelta:
+    return ports.timing.write_fence
 
 
 def _retry_later(
-    ports: Ports,
+    ports: ReconcilePorts,
     login: str,
     exc: DomainError,
     attempt: int,
@@ -312,9 +337,8 @@ def _retry_later(
 ) -> ReconcileReport:
     logger.warning("reconcile of %s failed for now (attempt %d): %s", login, attempt, exc.message)
     if delay is None:
-        settings = ports.settings
-        base = settings.arm.failure_retry_seconds if settings is not None else 20.0
-        delay = min(timedelta(seconds=base * 2 ** min(attempt, 10)), MAX_RETRY_DELAY)
+        timing = ports.timing
+        delay = min(timing.failure_retry * 2 ** min(attempt, 10), timing.max_retry)
     report = ReconcileReport(login, ReconcileStatus.RETRY, retry_after=delay, error=exc.message)
     # Grants past their activation deadline stop waiting; the others are told it takes longer
     # (once, on the first failure).
@@ -325,7 +349,7 @@ def _retry_later(
 
 
 def _fail_approved(
-    ports: Ports,
+    ports: ReconcilePorts,
     login: str,
     reason: str,
     notices: list[GrantNotice | RegistryNotice],
@@ -377,7 +401,7 @@ class _Ledger:
 
 
 def _commit(
-    ports: Ports,
+    ports: ReconcilePorts,
     book: _Ledger,
     fence: Fence,
     *,
@@ -393,7 +417,7 @@ def _commit(
 
 
 def _converge(
-    ports: Ports,
+    ports: ReconcilePorts,
     config: RegistryConfig,
     lease: Lease | None,
     dry: bool,
@@ -589,7 +613,7 @@ def _intended(
 
 
 def _wait_for_earlier_write(
-    ports: Ports, config: RegistryConfig, book: _Ledger, fence: Fence, now: datetime
+    ports: ReconcilePorts, config: RegistryConfig, book: _Ledger, fence: Fence, now: datetime
 ) -> None:
     """An earlier write may still land. Return when a read shows it did; otherwise note what
     the registry shows now (to tell later which rules a late landing took) and raise
@@ -612,7 +636,7 @@ def _wait_for_earlier_write(
 
 
 def _write(
-    ports: Ports,
+    ports: ReconcilePorts,
     config: RegistryConfig,
     lease: Lease | None,
     book: _Ledger,
@@ -703,7 +727,7 @@ def _report_edits(
 
 
 def _record_outcomes(
-    ports: Ports,
+    ports: ReconcilePorts,
     config: RegistryConfig,
     book: _Ledger,
     *,
@@ -828,7 +852,7 @@ def _release(grant: Grant, _now: datetime, *, removed_at: datetime | None = None
 
 
 def _step(
-    ports: Ports,
+    ports: ReconcilePorts,
     grant: Grant,
     *,
     change: Callable[[Grant, datetime], Grant],
@@ -853,7 +877,7 @@ def _step(
 _ROUNDS = 3
 
 
-def run_reconcile_job(ports: Ports, job: ReconcileJob) -> ReconcileReport:
+def run_reconcile_job(ports: ReconcilePorts, job: ReconcileJob) -> ReconcileReport:
     """A queued `reconcile R`: converge R, again while approvals keep arriving meanwhile (a few
     rounds), and queue the job again after `retry_after` when R was busy or failing."""
     report = reconcile_registry(ports, job.registry, check=job.check, attempt=job.attempt)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,11 +45,22 @@ from services.domain.ids import new_ulid, sibling_ulid, time_key
 from services.domain.ips import parse_grantable_ip
 from services.domain.jobs import GrantEvent, GrantNotice
 from services.domain.offers import OFFER_TTL
-from services.flows.book import claim, find, transition
-from services.ports import Ports
+from services.domain.policy import Policy, RegistryDirectory
+from services.flows.book import BookPorts, claim, find, transition
 
 #: Longest diagnosis text kept on a grant (it is shown on the approval card, not parsed).
 _CONTEXT_CHARS = 600
+
+
+class RequestPorts(BookPorts, Protocol):
+    """What asking for a grant touches: the grant book, and the registries and policy it is
+    checked against."""
+
+    @property
+    def registries(self) -> RegistryDirectory: ...
+
+    @property
+    def policy(self) -> Policy: ...
 
 
 class RequestOutcome(BaseModel):
@@ -69,7 +81,7 @@ def _clip(text: str | None) -> str | None:
 
 
 def request_grant(
-    ports: Ports,
+    ports: RequestPorts,
     *,
     registry: str,
     ip: str | ipaddress.IPv4Address,
@@ -138,7 +150,9 @@ def request_grant(
     return _announce_request(ports, grant, origin)
 
 
-def _announce_request(ports: Ports, grant: Grant, origin: MessageRef | None) -> RequestOutcome:
+def _announce_request(
+    ports: RequestPorts, grant: Grant, origin: MessageRef | None
+) -> RequestOutcome:
     """The steps after the grant is stored, each safe to repeat: where to tell the requester,
     the registry+IP slot, the audit event and the `requested` notice."""
     if origin is not None:
@@ -168,7 +182,7 @@ def _announce_request(ports: Ports, grant: Grant, origin: MessageRef | None) -> 
     return RequestOutcome(grant=grant, created=True)
 
 
-def _is_live(ports: Ports, now: datetime) -> Callable[[Grant], bool]:
+def _is_live(ports: RequestPorts, now: datetime) -> Callable[[Grant], bool]:
     def live(grant: Grant) -> bool:
         if grant.state is GrantState.PENDING and now >= grant.lapses_at:
             current = lapse_quietly(ports, grant.id)
@@ -178,7 +192,7 @@ def _is_live(ports: Ports, now: datetime) -> Callable[[Grant], bool]:
     return live
 
 
-def _claim_cap(ports: Ports, grant: Grant) -> int:
+def _claim_cap(ports: RequestPorts, grant: Grant) -> int:
     """The first free open-request slot of the requester; `TooManyOpenRequests` if none."""
     limit = ports.policy.max_open_requests_per_requester
     now = ports.clock.now()
@@ -194,13 +208,13 @@ def _claim_cap(ports: Ports, grant: Grant) -> int:
     raise TooManyOpenRequests(grant.requester.user_id, limit)
 
 
-def _discard(ports: Ports, grant: Grant) -> None:
+def _discard(ports: RequestPorts, grant: Grant) -> None:
     """Undo a request that lost the race for its slot (it was never shown to anyone)."""
     ports.grants.delete(grant.id)
     ports.grants.drop_rows(index_rows(grant), grant.id)
 
 
-def open_grant_for(ports: Ports, registry: str, ip: ipaddress.IPv4Address) -> Grant | None:
+def open_grant_for(ports: RequestPorts, registry: str, ip: ipaddress.IPv4Address) -> Grant | None:
     """The open grant holding the registry+IP slot, if any (lapsing an overdue pending one)."""
     held = ports.grants.holder(slot_row(registry, ip))
     if held is None:
@@ -214,7 +228,7 @@ def open_grant_for(ports: Ports, registry: str, ip: ipaddress.IPv4Address) -> Gr
     return grant if grant.is_open else None
 
 
-def lapse_quietly(ports: Ports, grant_id: str) -> Grant | None:
+def lapse_quietly(ports: RequestPorts, grant_id: str) -> Grant | None:
     """Lapse an overdue pending grant found on the way; None when it lapsed (or is gone),
     else the grant as it is (decided meanwhile)."""
     try:
@@ -230,7 +244,7 @@ def lapse_quietly(ports: Ports, grant_id: str) -> Grant | None:
     return None
 
 
-def withdraw_request(ports: Ports, grant_id: str, *, actor: str) -> Grant:
+def withdraw_request(ports: RequestPorts, grant_id: str, *, actor: str) -> Grant:
     """pending → withdrawn by the requester (`NotRequester`, `AlreadyDecided` otherwise)."""
     _, after = transition(
         ports,
@@ -243,7 +257,7 @@ def withdraw_request(ports: Ports, grant_id: str, *, actor: str) -> Grant:
 
 
 def request_from_offer(
-    ports: Ports,
+    ports: RequestPorts,
     offer_id: str,
     *,
     requester: Requester,

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from services.domain.errors import DomainError, InvalidTransition
 from services.domain.grants import (
@@ -30,15 +31,23 @@ from services.domain.grants import (
     registry_partition,
 )
 from services.domain.ids import time_key
-from services.domain.jobs import GrantEvent, GrantNotice
-from services.flows.book import grants_in, transition
-from services.flows.reconcile import has_work
-from services.ports import Ports
+from services.domain.jobs import GrantEvent, GrantNotice, ReconcileJob
+from services.domain.policy import RegistryDirectory
+from services.flows.book import BookPorts, grants_in, transition
+from services.flows.reconcile import ReconcilePorts, ReconcileReport, has_work, reconcile_registry
+from services.ports import DeliveryLedger
 
 logger = logging.getLogger(__name__)
 
 #: A pending grant with no approval card this long after it was asked for is announced again.
 UNSEEN_AFTER = timedelta(minutes=2)
+
+
+class SweepPorts(BookPorts, Protocol):
+    """What the sweep touches: the grant book and the registries (to name those with work)."""
+
+    @property
+    def registries(self) -> RegistryDirectory: ...
 
 
 @dataclass
@@ -70,7 +79,7 @@ def _ignore_now(mark: Callable[[Grant], Grant]) -> Callable[[Grant, datetime], G
     return change
 
 
-def _reannounce_unseen(ports: Ports) -> list[Grant]:
+def _reannounce_unseen(ports: SweepPorts) -> list[Grant]:
     """Pending grants whose approval card never went out (the request's worker died after
     storing it and was not run again): announce them again. Posting is once per card, so a
     grant whose card is only slow is not shown twice."""
@@ -90,11 +99,11 @@ def _announce(event: GrantEvent, seq: str = "") -> Callable[[Grant], list[GrantN
     return lambda grant: [GrantNotice(grant_id=grant.id, event=event, seq=seq)]
 
 
-def _due(ports: Ports, kind: DeadlineKind) -> list[Grant]:
+def _due(ports: SweepPorts, kind: DeadlineKind) -> list[Grant]:
     return grants_in(ports, deadline_partition(kind), until=time_key(ports.clock.now()))
 
 
-def sweep(ports: Ports, *, dry_run: bool = False) -> SweepReport:
+def sweep(ports: SweepPorts, *, dry_run: bool = False) -> SweepReport:
     """Do what is due now; returns what was done and which registries to reconcile.
 
     With `dry_run` nothing is changed: the report says what would be.
@@ -193,3 +202,53 @@ def sweep(ports: Ports, *, dry_run: bool = False) -> SweepReport:
             report.errors[login] = exc.message
     report.registries = list(touched)
     return report
+
+
+#: How long a delivery claim is kept: Slack retries events within the hour, and a queue message
+#: comes back within days at most; older claims only fill the table.
+LEDGER_RETENTION = timedelta(days=3)
+
+
+class TimerPorts(ReconcilePorts, Protocol):
+    """What the sweep timer touches: the sweep's and the reconcile's (when it runs them itself),
+    and the delivery ledger (which it purges)."""
+
+    @property
+    def ledger(self) -> DeliveryLedger: ...
+
+
+@dataclass
+class SweepRun:
+    """One sweep and what followed: each registry it named, reconciled now or queued."""
+
+    report: SweepReport
+    #: Registries reconciled right away (`inline`), with how each went.
+    reconciled: dict[str, ReconcileReport] = field(default_factory=dict)
+    purged: int = 0
+
+
+def sweep_and_reconcile(
+    ports: TimerPorts, *, inline: bool = False, dry_run: bool = False
+) -> SweepRun:
+    """The sweep, then a reconcile of every registry it named — queued (the timer: each runs in
+    the worker, one per registry) or run right away (`inline`: an operator at the command line)
+    — and the delivery ledger's old claims forgotten. With `dry_run` nothing is changed."""
+    report = sweep(ports, dry_run=dry_run)
+    run = SweepRun(report)
+    for registry in [*report.registries, *report.to_check]:
+        if inline:
+            run.reconciled[registry] = reconcile_registry(
+                ports, registry, check=True, dry_run=dry_run or None
+            )
+        else:
+            ports.jobs.send(ReconcileJob(registry=registry, check=True))
+    if not dry_run:
+        run.purged = ports.ledger.purge(ports.clock.now() - LEDGER_RETENTION)
+    logger.info(
+        "sweep: %d expired, %d lapsed, %d stalled, reconcile %s",
+        len(report.expired),
+        len(report.lapsed),
+        len(report.stalled),
+        ", ".join(report.registries) or "nothing",
+    )
+    return run

@@ -312,9 +312,9 @@ def recover(world: RunWorld, spec: dict[str, Any], expected: dict[str, Any]) -> 
     for _ in range(5):  # the host retries a job that fails, up to its dequeue count
         try:
             if spec["kind"] == "sweep":
-                world.runtime.worker.sweep()
+                world.runtime.sweep()
             else:
-                world.runtime.worker.handle(spec["job"])
+                world.runtime.bus.handle(spec["job"])
             break
         except Exception:
             world.clock.advance(timedelta(seconds=30))
@@ -328,7 +328,7 @@ def settle(world: RunWorld, until: dict[str, Any] | None = None) -> None:
     for _ in range(ROUNDS):
         if until is not None and outcome(world) == until:
             return
-        world.runtime.worker.sweep()
+        world.runtime.sweep()
         if not world.drain() and until is None:
             return
         world.clock.advance(timedelta(minutes=3))

@@ -9,8 +9,10 @@ from services.clock import FrozenClock
 from services.diagnosis.service_tags import ServiceTagIndex
 from services.directory import StaticApproverDirectory
 from services.domain.policy import Policy, RegistryConfig, RegistryDirectory
+from services.domain.reconcile import ReconcileTiming
 from services.lookups import AddressBook
-from services.ports import Ports
+from services.ports import ApproverDirectory, EgressLookup, RegistryStateCache
+from services.settings import Settings
 from tests.fakes.registry import FakeLock, FakeRegistryGateway
 from tests.fakes.stores import InMemoryAuditLog, InMemoryGrantStore, InMemoryLedger, InMemoryQueue
 
@@ -31,9 +33,30 @@ def config(name: str = "contoso", **kwargs: Any) -> RegistryConfig:
     return RegistryConfig(**values)
 
 
+@dataclass(frozen=True)
+class FakePorts:
+    """`Ports` on the in-memory fakes (it satisfies every flow's narrower protocol)."""
+
+    registries: RegistryDirectory
+    policy: Policy
+    grants: InMemoryGrantStore
+    audit: InMemoryAuditLog
+    ledger: InMemoryLedger
+    registry: FakeRegistryGateway
+    lock: FakeLock
+    jobs: InMemoryQueue
+    approvers: ApproverDirectory
+    clock: FrozenClock
+    lookups: AddressBook
+    timing: ReconcileTiming
+    dry_run: bool = False
+    states: RegistryStateCache | None = None
+    egress: EgressLookup | None = None
+
+
 @dataclass
 class Fakes:
-    ports: Ports
+    ports: FakePorts
     clock: FrozenClock
     grants: InMemoryGrantStore
     audit: InMemoryAuditLog
@@ -60,7 +83,7 @@ def make_fakes(
         gateway.add(reg.name)
     lock = FakeLock()
     jobs = InMemoryQueue(clock)
-    ports = Ports(
+    ports = FakePorts(
         registries=RegistryDirectory(registries),
         policy=policy or Policy(),
         grants=grants,
@@ -73,5 +96,6 @@ def make_fakes(
         clock=clock,
         # Tags loaded and empty: no address is Azure's, and the diagnosis trusts that.
         lookups=AddressBook({}, ServiceTagIndex([])),
+        timing=Settings().arm.timing,  # the settings' defaults, as deployed
     )
     return Fakes(ports, clock, grants, audit, gateway, lock, jobs)
