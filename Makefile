@@ -27,7 +27,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	touch $@
 
 demo: $(STAMP) node_modules/.package-lock.json
-	$(PY) -m bot demo
+	$(PY) -m sandbox.demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .

@@ -8,15 +8,20 @@ Nothing here talks to Slack or Azure; the same code paths run in production.
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 import function_app
 from bot import functions
+from bot.cli.diagnose import load_registries
+from bot.cli.render import format_diagnosis
 from bot.runtime import Runtime
 from sandbox.arm_egress import Estate, seed_estate
 from sandbox.arm_emulator import ArmEmulator
@@ -26,6 +31,11 @@ from sandbox.functions_host import FunctionsHost
 from sandbox.slack_client import SlackClient
 from sandbox.slack_emulator import SlackEmulator
 from services.clock import FrozenClock, SystemClock
+from services.diagnosis.known_ips import KnownIps, KnownIpsError
+from services.diagnosis.parsing import parse_pull_failure
+from services.diagnosis.service_tags import ServiceTagIndex, ServiceTagsError
+from services.diagnosis.verdicts import Diagnosis, diagnose
+from services.domain.registry import RegistryState
 from services.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -233,7 +243,7 @@ def run_conversation(out: TextIO) -> dict[str, float]:
     return figures
 
 
-def demo_step_conversation(_inputs: object, out: TextIO) -> None:
+def demo_step_conversation(_inputs: DemoInputs, out: TextIO) -> None:
     """Demo step: the Slack conversation from paste to expiry."""
     print("\n== A conversation in Slack, through function_app's own functions ==", file=out)
     print(
@@ -247,3 +257,100 @@ def demo_step_conversation(_inputs: object, out: TextIO) -> None:
         "back; the emulator answers at once and polls are not spaced here).",
         file=out,
     )
+
+
+# -- the demo's steps --------------------------------------------------------------------
+
+EXAMPLES_DIR = EXAMPLES
+
+
+@dataclass
+class DemoInputs:
+    """Everything under `examples/` the demo steps use."""
+
+    registries: list[RegistryState]
+    known_ips: KnownIps
+    service_tags: ServiceTagIndex
+    custom_domains: dict[str, str]
+    pastes: list[Path] = field(default_factory=list)
+
+
+def load_demo_inputs(examples: Path = EXAMPLES_DIR) -> DemoInputs:
+    """Load the example registry snapshots, address lists and pastes; ValueError when broken."""
+    domains_file = examples / "custom-domains.json"
+    domains: Mapping[str, str] = (
+        json.loads(domains_file.read_text(encoding="utf-8")) if domains_file.exists() else {}
+    )
+    return DemoInputs(
+        registries=[
+            reg
+            for path in sorted((examples / "registries").glob("*.json"))
+            for reg in load_registries(path)
+        ],
+        known_ips=KnownIps.load(examples / "known-ips.json"),
+        service_tags=ServiceTagIndex.load(examples / "service-tags.json"),
+        custom_domains={k.lower(): v.lower() for k, v in domains.items()},
+        pastes=sorted((examples / "pastes").glob("*.txt")),
+    )
+
+
+def demo_diagnose_paste(inputs: DemoInputs, paste: Path) -> Diagnosis:
+    """Diagnose one example paste against every example snapshot."""
+    failure = parse_pull_failure(
+        paste.read_text(encoding="utf-8"), custom_domains=inputs.custom_domains or None
+    )
+    return diagnose(
+        failure,
+        registries=inputs.registries,
+        known_ips=inputs.known_ips,
+        service_tags=inputs.service_tags,
+    )
+
+
+def demo_step_diagnose(inputs: DemoInputs, out: TextIO) -> None:
+    """Step: diagnose every example paste and print the result."""
+    print(
+        f"== Diagnosing {len(inputs.pastes)} example pastes against "
+        f"{len(inputs.registries)} registries "
+        f"({', '.join(r.name for r in inputs.registries)}) ==",
+        file=out,
+    )
+    for paste in inputs.pastes:
+        print(f"\n--- {paste.name} ---", file=out)
+        print(format_diagnosis(demo_diagnose_paste(inputs, paste)), file=out)
+
+
+DEMO_STEPS: list[Callable[[DemoInputs, TextIO], None]] = [
+    demo_step_diagnose,
+    demo_step_conversation,
+]
+
+
+def run_demo(
+    out: TextIO,
+    examples: Path = EXAMPLES_DIR,
+    steps: Sequence[Callable[[DemoInputs, TextIO], None]] | None = None,
+) -> int:
+    """Run the demo steps (all by default) on the examples; returns the exit code."""
+    try:
+        inputs = load_demo_inputs(examples)
+    except (ValueError, OSError, KnownIpsError, ServiceTagsError) as exc:
+        print(f"demo: error: {exc}", file=sys.stderr)
+        return 2
+    for step in DEMO_STEPS if steps is None else steps:
+        step(inputs, out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m sandbox.demo [--examples DIR]` (what `make demo` runs)."""
+    parser = argparse.ArgumentParser(
+        prog="demo", description="Run the demo on the example pastes, snapshots and address lists."
+    )
+    parser.add_argument("--examples", type=Path, default=EXAMPLES_DIR, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    return run_demo(sys.stdout, args.examples)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

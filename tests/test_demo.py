@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import EXAMPLES_DIR, demo_step_diagnose, load_demo_inputs, main, run_demo
+from sandbox.demo import EXAMPLES_DIR, demo_step_diagnose, load_demo_inputs, main, run_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,7 +75,7 @@ def test_demo_offers_grants_exactly_where_a_temporary_rule_is_the_everyday_fix()
 
 
 def test_demo_subcommand_prints_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
+    assert main([]) == 0
     out, err = capsys.readouterr()
     assert err == ""
     assert _verdicts(out) == EXPECTED
@@ -124,17 +124,17 @@ def test_demo_with_broken_examples_exits_two(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     (tmp_path / "known-ips.json").write_text("{broken")
-    assert main(["demo", "--examples", str(tmp_path)]) == 2
+    assert main(["--examples", str(tmp_path)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.startswith("bot demo: error:")
+    assert err.startswith("demo: error:")
 
 
 def test_python_m_bot_demo_runs() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACRBOT_")}
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "demo"],
+        [sys.executable, "-m", "sandbox.demo"],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

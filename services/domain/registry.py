@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+# pydantic validates TypedDicts from typing_extensions only, before Python 3.12.
+from typing_extensions import TypedDict
 
 from services.domain.ips import IPAddress, IPNetwork
 
@@ -128,10 +131,15 @@ class RegistryState(BaseModel):
     def from_json(cls, data: dict[str, Any]) -> RegistryState:
         """Build from `az acr show -o json` (flattened) or the ARM REST body (under `properties`).
 
-        Raises ValueError when the document is not a registry (no name or login server).
+        Raises ValueError when the document is not a registry: not an object, no name or login
+        server, or a field of the wrong type (the message names the field).
         """
         if not isinstance(data, dict):
             raise ValueError("a registry document must be a JSON object")
+        try:
+            _REGISTRY_DOCUMENT.validate_python(data)
+        except ValidationError as exc:
+            raise ValueError(validation_message(exc)) from None
         props: dict[str, Any] = data.get("properties") or {}
         merged: dict[str, Any] = {**data, **props} if isinstance(props, dict) else dict(data)
 
@@ -176,6 +184,54 @@ class RegistryState(BaseModel):
             private_endpoint_count=len(pecs) if isinstance(pecs, list) else 0,
             extra={k: v for k, v in merged.items() if k not in known},
         )
+
+
+class _Rule(TypedDict, total=False):
+    action: str
+    value: str
+    ipAddressOrRange: str
+
+
+class _RuleSet(TypedDict, total=False):
+    defaultAction: str | None
+    ipRules: list[_Rule] | None
+
+
+class _Sku(TypedDict, total=False):
+    name: str | None
+    tier: str | None
+
+
+class _RegistryFields(TypedDict, total=False):
+    name: str
+    loginServer: str
+    id: str | None
+    location: str | None
+    sku: _Sku | str | None
+    publicNetworkAccess: str | None
+    networkRuleSet: _RuleSet | None
+    networkRuleBypassOptions: str | None
+    networkRuleBypassAllowedForTasks: bool | None
+    dataEndpointEnabled: bool | None
+    dataEndpointHostNames: list[str] | None
+    privateEndpointConnections: list[Any] | None
+
+
+class _RegistryDocument(_RegistryFields, total=False):
+    properties: _RegistryFields | None
+
+
+#: The shape `RegistryState.from_json` reads (both the az CLI's and ARM's), checked first so
+#: that a wrong type anywhere is a message naming the field, not an exception from deep inside.
+_REGISTRY_DOCUMENT = TypeAdapter(_RegistryDocument)
+
+
+def validation_message(exc: ValidationError) -> str:
+    """A pydantic error on one line: where and what, for the first few problems."""
+    errors = exc.errors()
+    parts = [f"{'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}" for e in errors[:3]]
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return "; ".join(parts) + more
 
 
 #: One raw `ipRules` entry as ARM sends it (`{"action": "Allow", "value": "1.2.3.4"}`).

@@ -12,6 +12,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from bot import cli
+from bot.cli import azure as cli_azure
 from sandbox.arm_emulator import ArmEmulator
 from sandbox.arm_network import NetworkResources
 from services.azure.service_tags import ServiceTagStore
@@ -27,7 +28,7 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[ArmEmulator]:
         monkeypatch.setenv("ACRBOT_ARM__CA_BUNDLE", emu.ca_path)
         monkeypatch.setenv("ACRBOT_ARM__RETRY_TOTAL", "1")
         monkeypatch.setenv("ACRBOT_ARM__RETRY_BACKOFF_FACTOR", "0")
-        monkeypatch.setattr(cli, "_arm_credential", StaticTokenCredential)
+        monkeypatch.setattr(cli_azure, "_arm_credential", StaticTokenCredential)
         yield emu
 
 
