@@ -20,8 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from services.domain.errors import InvalidDuration
 from services.domain.jobs import ExpireJob, GrantNotice, ReconcileJob, RegistryNotice
 
-#: Raw JSON bytes a job may take so that its base64 form stays under the queue's 64 KiB.
-MAX_JOB_BYTES = 45_000
 #: Compressed paste bytes kept; a longer paste is cut (and the answer says so).
 _MAX_PASTE_ZBYTES = 30_000
 

@@ -130,7 +130,6 @@ DENIAL = re.compile(
 #: The start of ACR's sentence, for a paste cut before `is not allowed` (the parser checks that
 #: `denied` comes just before it).
 DENIAL_HEAD = re.compile(r"client\s{0,3}with\b(?P<ip>\s{0,3}ip\b(?:\s{0,3}address)?)?")
-DENIED_WORD = re.compile(r"denied")
 IP_TRIM = " \t'\"`*_~=()[]{}<>.,;!"
 IPV4_WITH_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}")
 
