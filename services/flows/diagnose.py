@@ -7,6 +7,7 @@ the result says what could not be read.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Protocol
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from services.clock import Clock
 from services.diagnosis.parsing import parse_pull_failure
 from services.diagnosis.verdicts import Diagnosis, Verdict, diagnose
-from services.domain.egress import PublicIpOwner
+from services.domain.egress import EgressLookupFailed, PublicIpOwner
 from services.domain.errors import DomainError
 from services.domain.ids import new_ulid
 from services.domain.offers import Offer
@@ -39,6 +40,9 @@ class DiagnosisResult(BaseModel):
     registry_errors: tuple[str, ...] = ()
     #: Pasted addresses that are the organisation's own public IP resources (found in Azure).
     owners: tuple[PublicIpOwner, ...] = ()
+
+
+logger = logging.getLogger(__name__)
 
 
 class DiagnosePorts(Protocol):
@@ -105,7 +109,6 @@ def diagnose_paste(
     answer = DiagnosisResult(diagnosis=result, registry_errors=tuple(errors))
     if ports.egress is None:
         return answer
-    from services.flows.egress import name_owners  # noqa: PLC0415 (it imports this module)
 
     return name_owners(ports, answer)
 
@@ -144,3 +147,46 @@ def make_offer(ports: DiagnosePorts, result: DiagnosisResult) -> Offer | None:
     )
     ports.grants.put_offer(offer)
     return offer
+
+
+#: The pasted addresses looked up to name their owner, at most.
+_OWNER_LOOKUPS = 3
+
+
+def subscriptions_of(ports: DiagnosePorts) -> list[str]:
+    """The managed registries' subscriptions: where the bot looks for the organisation's
+    resources and addresses."""
+    return sorted({c.subscription_id.lower() for c in ports.registries})
+
+
+def name_owners(ports: DiagnosePorts, result: DiagnosisResult) -> DiagnosisResult:
+    """`result` with the pasted addresses that are the organisation's own public IPs named, and
+    the permanent rule suggested for the refused one. Addresses the known-IPs setting already
+    names are not looked up; a failed lookup leaves the result as it was."""
+    if ports.egress is None:
+        return result
+    d = result.diagnosis
+    known = ports.lookups.known_ips
+    owners: list[PublicIpOwner] = []
+    for ip in d.failure.ipv4[:_OWNER_LOOKUPS]:
+        if not ip.is_global or known.lookup(ip) is not None:
+            continue
+        try:
+            owner = ports.egress.owner_of(ip, subscriptions_of(ports))
+        except EgressLookupFailed as exc:
+            logger.warning("could not look up who owns %s: %s", ip, exc.reason)
+            break
+        if owner is not None:
+            owners.append(owner)
+    if not owners:
+        return result
+    subject = next((o for o in owners if o.ip == d.facts.ip), None)
+    if subject is None:
+        return result.model_copy(update={"owners": tuple(owners)})
+    step = (
+        f"{subject.ip} is {subject.label}: a fixed address of the organisation. Ask the platform "
+        "team to allow it permanently in the registry's network rules (infrastructure-as-code)"
+        + ("; a temporary rule unblocks you meanwhile." if d.grant_eligible else ".")
+    )
+    diagnosis = d.model_copy(update={"steps": (step, *d.steps)})
+    return result.model_copy(update={"diagnosis": diagnosis, "owners": tuple(owners)})

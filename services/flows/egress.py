@@ -28,7 +28,6 @@ from services.domain.egress import (
     EgressAddress,
     EgressLookupFailed,
     EgressReading,
-    PublicIpOwner,
     ResourceKind,
     ResourceRef,
 )
@@ -36,7 +35,7 @@ from services.domain.errors import OfferExpired
 from services.domain.failure import Client, FailureKind, PullFailure
 from services.domain.ids import new_ulid
 from services.domain.offers import OFFER_TTL, Offer
-from services.flows.diagnose import DiagnosePorts, DiagnosisResult
+from services.flows.diagnose import DiagnosePorts, subscriptions_of
 from services.flows.states import RegistryStates
 
 logger = logging.getLogger(__name__)
@@ -44,7 +43,6 @@ logger = logging.getLogger(__name__)
 #: Resources listed on a card to pick from.
 CANDIDATES = 20
 #: Pasted addresses whose owner is looked up (a paste rarely names more than one refused client).
-_OWNER_LOOKUPS = 3
 
 #: The client a resource kind pulls as, for judging its addresses like a paste from it.
 _CLIENT_OF_KIND = {
@@ -53,12 +51,6 @@ _CLIENT_OF_KIND = {
     ResourceKind.AKS_CLUSTER: Client.KUBELET,
     ResourceKind.CONTAINER_GROUP: Client.CONTAINER_INSTANCES,
 }
-
-
-def subscriptions_of(ports: DiagnosePorts) -> list[str]:
-    """The managed registries' subscriptions: where the bot looks for the organisation's
-    resources and addresses."""
-    return sorted({c.subscription_id.lower() for c in ports.registries})
 
 
 def kind_for_client(client: str) -> ResourceKind | None:
@@ -275,36 +267,3 @@ def _offer(
     )
     ports.grants.put_offer(made)
     return made
-
-
-def name_owners(ports: DiagnosePorts, result: DiagnosisResult) -> DiagnosisResult:
-    """`result` with the pasted addresses that are the organisation's own public IPs named, and
-    the permanent rule suggested for the refused one. Addresses the known-IPs setting already
-    names are not looked up; a failed lookup leaves the result as it was."""
-    if ports.egress is None:
-        return result
-    d = result.diagnosis
-    known = ports.lookups.known_ips
-    owners: list[PublicIpOwner] = []
-    for ip in d.failure.ipv4[:_OWNER_LOOKUPS]:
-        if not ip.is_global or known.lookup(ip) is not None:
-            continue
-        try:
-            owner = ports.egress.owner_of(ip, subscriptions_of(ports))
-        except EgressLookupFailed as exc:
-            logger.warning("could not look up who owns %s: %s", ip, exc.reason)
-            break
-        if owner is not None:
-            owners.append(owner)
-    if not owners:
-        return result
-    subject = next((o for o in owners if o.ip == d.facts.ip), None)
-    if subject is None:
-        return result.model_copy(update={"owners": tuple(owners)})
-    step = (
-        f"{subject.ip} is {subject.label}: a fixed address of the organisation. Ask the platform "
-        "team to allow it permanently in the registry's network rules (infrastructure-as-code)"
-        + ("; a temporary rule unblocks you meanwhile." if d.grant_eligible else ".")
-    )
-    diagnosis = d.model_copy(update={"steps": (step, *d.steps)})
-    return result.model_copy(update={"diagnosis": diagnosis, "owners": tuple(owners)})
