@@ -5,23 +5,35 @@ and `bot.app` imports the listeners, and neither imports the other."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from slack_bolt import BoltRequest
 from slack_sdk import WebClient
 
 from bot.slack_retries import retry_handlers
-from services.ports import DeliveryLedger, JobQueue
-from services.settings import Settings
+
+if TYPE_CHECKING:
+    from services.ports import DeliveryLedger, JobQueue
+    from services.settings import Settings
 
 
 @dataclass(frozen=True)
 class FrontDeps:
-    """What the listeners may touch: the settings, the queue and the delivery ledger."""
+    """What the listeners may touch: the settings, the queue and the delivery ledger (made when
+    first used: only events need it, so a slash command never loads the table SDK)."""
 
     settings: Settings
     jobs: JobQueue
-    ledger: DeliveryLedger
+    make_ledger: Callable[[], DeliveryLedger] = field(repr=False)
+    _ledger: list[DeliveryLedger] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def ledger(self) -> DeliveryLedger:
+        if not self._ledger:
+            self._ledger.append(self.make_ledger())
+        return self._ledger[0]
 
     @property
     def secret(self) -> str:

@@ -13,12 +13,11 @@ import base64
 import zlib
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.domain.errors import InvalidDuration
-from services.domain.jobs import ExpireJob, GrantNotice, ReconcileJob, RegistryNotice
 
 #: Compressed paste bytes kept; a longer paste is cut (and the answer says so).
 _MAX_PASTE_ZBYTES = 30_000
@@ -188,19 +187,3 @@ class EgressJob(BaseModel):
     name: str | None = Field(default=None, max_length=400)
     #: The index of the resource picked among the card's candidates.
     candidate: int | None = Field(default=None, ge=0, lt=100)
-
-
-Job = (
-    DiagnoseJob
-    | ReplyJob
-    | RequestJob
-    | DecideJob
-    | HomeJob
-    | EgressJob
-    | ReconcileJob
-    | GrantNotice
-    | RegistryNotice
-    | ExpireJob
-)
-AnyJob = Annotated[Job, Field(discriminator="kind")]
-JOBS: TypeAdapter[Job] = TypeAdapter(AnyJob)

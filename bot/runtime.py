@@ -73,7 +73,9 @@ class Runtime:
         from bot.front import FrontDeps
 
         with self._mutex:
-            deps = FrontDeps(settings=self.settings, jobs=self.jobs, ledger=self.ledger)
+            deps = FrontDeps(
+                settings=self.settings, jobs=self.jobs, make_ledger=lambda: self.ledger
+            )
             return SlackRequestHandler(
                 create_app(self.settings, deps),
                 signing_secret=self.settings.slack_signing_secret.get_secret_value(),

@@ -215,7 +215,7 @@ def _handler(runtime: Runtime, app_token: str, ping_interval: float) -> SocketMo
     from bot.front import FrontDeps
 
     settings = runtime.settings
-    deps = FrontDeps(settings=settings, jobs=runtime.jobs, ledger=runtime.ledger)
+    deps = FrontDeps(settings=settings, jobs=runtime.jobs, make_ledger=lambda: runtime.ledger)
     app = create_app(settings, deps)
 
     class Handler(SocketModeHandler):

@@ -24,7 +24,7 @@ from bot.payloads import (
     place_of,
     selected_value,
 )
-from bot.views.egress import (
+from bot.views.lookup_form import (
     KIND_ACTION,
     KIND_BLOCK,
     NAME_ACTION,
@@ -32,7 +32,7 @@ from bot.views.egress import (
     PICK_BLOCK_PREFIX,
     lookup_modal,
 )
-from services.domain.egress import ResourceKind
+from services.domain.resources import ResourceKind
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,8 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from services.domain.failure import FirewallHint, NotFirewallCause, ResourceKind
+from services.domain.failure import FirewallHint, NotFirewallCause
+from services.domain.resources import ResourceKind
 
 #: Lines shorter than this are never treated as hard-wrapped.
 WRAP_MIN_COLUMNS = 70

@@ -56,12 +56,12 @@ from services.domain.failure import (
     NotFirewallCause,
     PastedResource,
     PullFailure,
-    ResourceKind,
     safe_host,
     safe_reference,
     safe_repository,
 )
 from services.domain.ips import IPAddress
+from services.domain.resources import ResourceKind
 
 __all__ = ["MAX_PASTE_BYTES", "parse_pull_failure"]
 

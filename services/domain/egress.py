@@ -15,7 +15,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from services.domain.failure import RESOURCE_NAME, Client, ResourceKind
+from services.domain.failure import RESOURCE_NAME, Client
+from services.domain.resources import ResourceKind
 
 __all__ = [
     "KIND_OF_CLIENT",

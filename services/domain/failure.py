@@ -19,6 +19,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from services.domain.ips import IPAddress
+from services.domain.resources import ARM_CASED, ResourceKind
 
 
 class FailureKind(StrEnum):
@@ -110,40 +111,6 @@ class FirewallHint(StrEnum):
     #: Container Apps: `ImagePullFailure` and no answer from the registry beside it (an
     #: environment in a VNet whose route, NSG or the registry's firewall drops the pull).
     IMAGE_PULL_FAILURE = "image_pull_failure"
-
-
-class ResourceKind(StrEnum):
-    """The Azure resources whose egress the bot can look up: where a refused pull ran."""
-
-    CONTAINER_APP = "container_app"
-    WEB_APP = "web_app"
-    AKS_CLUSTER = "aks_cluster"
-    CONTAINER_GROUP = "container_group"
-
-    @property
-    def arm_type(self) -> str:
-        """The ARM resource type, lower case as Resource Graph writes it."""
-        return _ARM_TYPES[self]
-
-    @property
-    def display(self) -> str:
-        return _DISPLAY[self]
-
-
-#: The ARM resource type as the REST API spells it.
-_ARM_CASED = {
-    ResourceKind.CONTAINER_APP: "Microsoft.App/containerApps",
-    ResourceKind.WEB_APP: "Microsoft.Web/sites",
-    ResourceKind.AKS_CLUSTER: "Microsoft.ContainerService/managedClusters",
-    ResourceKind.CONTAINER_GROUP: "Microsoft.ContainerInstance/containerGroups",
-}
-_ARM_TYPES = {kind: arm_type.lower() for kind, arm_type in _ARM_CASED.items()}
-_DISPLAY = {
-    ResourceKind.CONTAINER_APP: "Container App",
-    ResourceKind.WEB_APP: "App Service / Function app",
-    ResourceKind.AKS_CLUSTER: "AKS cluster",
-    ResourceKind.CONTAINER_GROUP: "Container group",
-}
 
 
 # --- the grammar of values taken from a paste ----------------------------------------------------
@@ -286,7 +253,7 @@ class PastedResource(BaseModel):
     def id(self) -> str | None:
         """The full ARM id, when the paste gave the subscription, group and name."""
         if self.subscription and self.resource_group and self.name:
-            provider, _, kind = _ARM_CASED[self.kind].partition("/")
+            provider, _, kind = ARM_CASED[self.kind].partition("/")
             return (
                 f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
                 f"/providers/{provider}/{kind}/{self.name}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -137,7 +137,7 @@ class RegistryState(BaseModel):
         if not isinstance(data, dict):
             raise ValueError("a registry document must be a JSON object")
         try:
-            _REGISTRY_DOCUMENT.validate_python(data)
+            _registry_document().validate_python(data)
         except ValidationError as exc:
             raise ValueError(validation_message(exc)) from None
         props: dict[str, Any] = data.get("properties") or {}
@@ -221,9 +221,13 @@ class _RegistryDocument(_RegistryFields, total=False):
     properties: _RegistryFields | None
 
 
-#: The shape `RegistryState.from_json` reads (both the az CLI's and ARM's), checked first so
-#: that a wrong type anywhere is a message naming the field, not an exception from deep inside.
-_REGISTRY_DOCUMENT = TypeAdapter(_RegistryDocument)
+@cache
+def _registry_document() -> TypeAdapter[_RegistryDocument]:
+    """The shape `RegistryState.from_json` reads (both the az CLI's and ARM's), checked first so
+    that a wrong type anywhere is a message naming the field, not an exception from deep inside.
+    Built on first use (about 20 ms): the HTTP function imports this module and never reads a
+    registry."""
+    return TypeAdapter(_RegistryDocument)
 
 
 def validation_message(exc: ValidationError) -> str:
