@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
+from http.client import HTTPException
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -35,7 +36,9 @@ class SlackApproverDirectory:
             answer = self._client.usergroups_users_list(usergroup=group)
         except SlackApiError as exc:
             raise DirectoryUnavailable(group, str(exc.response.get("error"))) from exc
-        except SlackClientError as exc:
+        except (SlackClientError, OSError, HTTPException) as exc:
+            # The SDK lets a connection dropped or timed out after its retries escape as the
+            # socket's own error: the group is as unreadable as when Slack says no.
             raise DirectoryUnavailable(group, type(exc).__name__) from exc
         users = answer.get("users")
         if not isinstance(users, list):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -40,5 +41,7 @@ class StorageJobQueue:
 
     def send(self, job: BaseModel, *, delay: timedelta = timedelta(0)) -> None:
         self._ensure()
-        seconds = int(min(max(delay, timedelta(0)), MAX_DELAY).total_seconds())
+        # Storage counts whole seconds: round up, so a deadline's job never comes early (a
+        # quarter of a second truncated to 0 would make it visible at once).
+        seconds = math.ceil(min(max(delay, timedelta(0)), MAX_DELAY).total_seconds())
         self._client.send_message(job.model_dump_json(), visibility_timeout=seconds or None)

@@ -58,6 +58,32 @@ def registry_lock(request, unique_name: str):
     return BlobLeaseLock(blob_service(_target(conn)).get_container_client(unique_name))
 
 
+class LockUnderTest:
+    """A lock and a way to break the lease someone holds on it (as another party breaking the
+    blob lease would), the same for fake and Azurite."""
+
+    def __init__(self, lock, break_lease) -> None:
+        self.lock = lock
+        self.break_lease = break_lease
+
+
+@pytest.fixture(params=["memory", "azure"])
+def breakable_lock(request, unique_name: str) -> LockUnderTest:
+    if request.param == "memory":
+        fake = FakeLock()
+        return LockUnderTest(fake, fake.break_externally)
+    from azure.storage.blob import BlobLeaseClient
+
+    conn = request.getfixturevalue("azurite_connection_string")
+    container = blob_service(_target(conn)).get_container_client(unique_name)
+
+    def break_lease(registry: str) -> None:
+        blob = container.get_blob_client(BlobLeaseLock.blob_name(registry))
+        BlobLeaseClient(blob).break_lease(lease_break_period=0)
+
+    return LockUnderTest(BlobLeaseLock(container), break_lease)
+
+
 @pytest.fixture
 def arm_emulator() -> Iterator[ArmEmulator]:
     with ArmEmulator() as emulator:

@@ -1,5 +1,5 @@
-"""The `RegistryLock` and `RegistryGateway` contracts: fakes, Azurite's blob leases and the ARM
-emulator behave alike."""
+"""The `RegistryLock` (with its `Lease`) and `RegistryGateway` contracts: fakes, Azurite's blob
+leases and the ARM emulator behave alike."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from services.domain.errors import RegistryNotFound
+from services.domain.errors import LockLost, RegistryNotFound
 from tests.sandbox_helpers import registry_config
 
 
@@ -48,6 +48,56 @@ def test_one_of_many_concurrent_takers_gets_the_lock(registry_lock) -> None:
     for t in threads:
         t.join()
     assert sum(r is not None for r in results) == 1
+
+
+def test_a_held_lease_confirms_it_is_still_held(registry_lock) -> None:
+    held = registry_lock.try_hold("contoso")
+    assert held is not None
+    with held as lease:
+        lease.confirm()
+        lease.confirm()
+        lease.check()
+
+
+def test_a_broken_lease_fails_its_confirm_and_frees_the_lock_for_another(breakable_lock) -> None:
+    lock = breakable_lock.lock
+    held = lock.try_hold("contoso")
+    assert held is not None
+    with held as lease:
+        breakable_lock.break_lease("contoso")
+
+        with pytest.raises(LockLost):
+            lease.confirm()
+        with pytest.raises(LockLost):
+            lease.check()
+
+        other = lock.try_hold("contoso")
+        assert other is not None
+        with other as second:
+            second.confirm()
+    # The second holder gave it back; the broken one gave back nothing of anybody's.
+    again = lock.try_hold("contoso")
+    assert again is not None
+    with again:
+        pass
+
+
+def test_a_broken_lease_leaves_the_new_holders_lock_alone(breakable_lock) -> None:
+    lock = breakable_lock.lock
+    first = lock.try_hold("contoso")
+    assert first is not None
+    with first:
+        breakable_lock.break_lease("contoso")
+        second = lock.try_hold("contoso")
+    # The first holder's exit released nothing: the second still holds the lock.
+    assert second is not None
+    with second as lease:
+        assert lock.try_hold("contoso") is None
+        lease.confirm()
+    again = lock.try_hold("contoso")
+    assert again is not None
+    with again:
+        pass
 
 
 def test_read_write_and_read_back(gateway) -> None:

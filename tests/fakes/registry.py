@@ -160,20 +160,25 @@ class _Lease:
 
 
 class FakeLock:
-    """A per-registry lock that never waits; `hold_externally` makes it busy for a test."""
+    """A per-registry lock that never waits; `hold_externally` makes it busy for a test, and
+    `break_externally` breaks the lease in hand (as someone breaking a blob lease: its holder's
+    next `confirm` fails, and the lock is free for another)."""
 
     def __init__(self) -> None:
-        self._held: set[str] = set()
+        #: Held registries, with the lease handed out (None: held by someone outside the test).
+        self._held: dict[str, _Lease | None] = {}
         self._mutex = threading.Lock()
         self.busy_answers = 0
 
     @contextmanager
-    def _holding(self, key: str) -> Iterator[_Lease]:
+    def _holding(self, lease: _Lease) -> Iterator[_Lease]:
         try:
-            yield _Lease(key)
+            yield lease
         finally:
             with self._mutex:
-                self._held.discard(key)
+                # A broken lease gives nothing back: the lock may be someone else's by now.
+                if self._held.get(lease.registry) is lease:
+                    del self._held[lease.registry]
 
     def try_hold(self, registry: str) -> Any:
         key = registry.lower()
@@ -181,13 +186,19 @@ class FakeLock:
             if key in self._held:
                 self.busy_answers += 1
                 return None
-            self._held.add(key)
-        return self._holding(key)
+            lease = self._held[key] = _Lease(key)
+        return self._holding(lease)
 
     def hold_externally(self, registry: str) -> None:
         with self._mutex:
-            self._held.add(registry.lower())
+            self._held[registry.lower()] = None
 
     def release_externally(self, registry: str) -> None:
         with self._mutex:
-            self._held.discard(registry.lower())
+            self._held.pop(registry.lower(), None)
+
+    def break_externally(self, registry: str) -> None:
+        with self._mutex:
+            lease = self._held.pop(registry.lower(), None)
+        if lease is not None:
+            lease.lost = True

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import itertools
+import math
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -290,30 +292,66 @@ class InMemoryLedger:
             return len(old)
 
 
+#: A Storage queue message holds at most 64 KiB of text (here: the base64 the trigger reads).
+MAX_MESSAGE_CHARS = 64 * 1024
+#: Storage queues hide a message for at most seven days.
+MAX_DELAY = timedelta(days=7)
+
+
+class MessageTooLarge(ValueError):
+    """The job does not fit in one queue message (Storage answers `RequestBodyTooLarge`)."""
+
+
 @dataclass
 class QueuedJob:
     job: BaseModel
     visible_at: datetime
+    #: The message as the Functions trigger reads it: the job's JSON, base64-encoded.
+    text: str = ""
+    #: When it was sent (Storage's `InsertionTime`).
+    sent_at: datetime | None = None
 
 
 class InMemoryQueue:
-    """Jobs in order; `take()` hands out those visible now (by the injected clock)."""
+    """Jobs in order; `take()` hands out those visible now (by the injected clock).
+
+    As strict as a Storage queue where a unit test could otherwise pass on a job the real one
+    refuses or delays differently (`tests/contracts/test_job_queue.py`): a job must be JSON and
+    fit in one message; a delay is whole seconds (rounded up), at most seven days. Stricter in
+    one way the contract does not promise: jobs come out in the order they went in.
+    """
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self.jobs: list[QueuedJob] = []
+        #: Every message ever sent, taken or not.
+        self.sent: list[QueuedJob] = []
         self._mutex = threading.Lock()
 
     def send(self, job: BaseModel, *, delay: timedelta = timedelta(0)) -> None:
+        text = base64.b64encode(job.model_dump_json().encode()).decode("ascii")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise MessageTooLarge(
+                f"a {type(job).__name__} of {len(text)} characters does not fit in a queue "
+                f"message ({MAX_MESSAGE_CHARS})"
+            )
+        seconds = math.ceil(min(max(delay, timedelta(0)), MAX_DELAY).total_seconds())
         with self._mutex:
-            self.jobs.append(QueuedJob(job, self._clock.now() + max(delay, timedelta(0))))
+            now = self._clock.now()
+            queued = QueuedJob(job, now + timedelta(seconds=seconds), text, now)
+            self.jobs.append(queued)
+            self.sent.append(queued)
 
     def take(self) -> list[BaseModel]:
+        return [q.job for q in self.take_queued()]
+
+    def take_queued(self) -> list[QueuedJob]:
+        """The messages visible now, taken off the queue."""
         now = self._clock.now()
         with self._mutex:
             due = [q for q in self.jobs if q.visible_at <= now]
             self.jobs = [q for q in self.jobs if q.visible_at > now]
-        return [q.job for q in due]
+        return due
 
     def kinds(self) -> list[str]:
         with self._mutex:
