@@ -12,11 +12,17 @@ import services.ports
 HERE = Path(__file__).parent
 
 
+#: Protocols in services/ports.py that are not ports of their own.
+BUNDLES = {"Ports": "every collaborator a flow may be given; each is a port with its suite"}
+
+
 def _ports() -> set[str]:
     return {
         name
         for name, cls in inspect.getmembers(services.ports, inspect.isclass)
-        if cls.__module__ == services.ports.__name__ and getattr(cls, "_is_protocol", False)
+        if cls.__module__ == services.ports.__name__
+        and getattr(cls, "_is_protocol", False)
+        and name not in BUNDLES
     }
 
 

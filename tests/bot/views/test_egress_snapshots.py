@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from bot.views.egress import egress_blocks, egress_text, lookup_blocks, lookup_modal
+from bot.payloads import ModalContext
+from bot.views.egress import egress_blocks, egress_text, lookup_blocks
+from bot.views.lookup_form import lookup_modal
 from services.diagnosis.verdicts import Verdict
 from services.domain.egress import (
     EgressAddress,
@@ -85,7 +87,9 @@ def test_lookup_blocks(variant: str, snapshot_json: SnapshotAssertion) -> None:
 
 @pytest.mark.parametrize("kind", [AKS, None], ids=["kind_known", "kind_unknown"])
 def test_lookup_modal(kind: ResourceKind | None, snapshot_json: SnapshotAssertion) -> None:
-    modal = lookup_modal(kind=kind, private_metadata={"o": SEALED, "ch": "C0PLATFORM"})
+    modal = lookup_modal(
+        kind=kind, private_metadata=ModalContext(offer=SEALED, channel="C0PLATFORM").dump()
+    )
     assert view(modal) == snapshot_json
 
 

@@ -9,19 +9,15 @@ from datetime import timedelta
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
+from bot.payloads import ModalContext
 from bot.views.modals import paste_modal
 from bot.views.requests import FIND_EGRESS, deny_modal, extend_modal, request_modal
 from services.domain.policy import Policy
 from tests.bot.views.samples import GRANT_ID, POLICY, REGISTRY, SEALED, view
 
 #: Where the clicked message is, as the listeners keep it in a modal's metadata.
-METADATA: dict[str, object] = {
-    "ch": "C0PLATFORM",
-    "ts": "1772442000.000100",
-    "th": None,
-    "eph": False,
-    "ru": None,
-}
+PLACE = ModalContext(channel="C0PLATFORM", ts="1772442000.000100")
+METADATA = PLACE.dump()
 
 
 def test_paste_modal(snapshot_json: SnapshotAssertion) -> None:
@@ -38,7 +34,7 @@ def test_request_modal_with_the_address(snapshot_json: SnapshotAssertion) -> Non
         summary="91.38.188.165 is not allowed by contosoprod's firewall.",
         client="docker",
         policy=POLICY,
-        private_metadata={"o": SEALED, **METADATA},
+        private_metadata=PLACE.model_copy(update={"offer": SEALED}).dump(),
     )
     assert view(modal) == snapshot_json
 
@@ -55,7 +51,7 @@ def test_request_modal_asking_for_the_address(
         "which IP.",
         client=client,
         policy=POLICY,
-        private_metadata={"o": SEALED, **METADATA},
+        private_metadata=PLACE.model_copy(update={"offer": SEALED}).dump(),
     )
     assert view(modal) == snapshot_json
 
@@ -75,7 +71,7 @@ def test_request_modal_with_a_narrow_policy(snapshot_json: SnapshotAssertion) ->
         summary="91.38.188.165 is not allowed by contosoprod's firewall.",
         client="docker",
         policy=policy,
-        private_metadata={"o": SEALED, **METADATA},
+        private_metadata=PLACE.model_copy(update={"offer": SEALED}).dump(),
     )
     assert view(modal) == snapshot_json
 
