@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from slack_sdk.errors import SlackApiError
 
 from bot.egress import lookup_offer_blocks, request_value, run_egress_job
+from bot.files import paste_of
 from bot.jobs import (
     JOBS,
     DecideJob,
@@ -36,7 +37,7 @@ from bot.replies import STALE_CLAIM, StillRunning
 from bot.views.diagnosis import diagnosis_blocks, diagnosis_text
 from bot.views.format import mention
 from bot.views.home import RegistryLine, home_view
-from bot.views.messages import EMPTY_MENTION, HELP, failed_job, refusal
+from bot.views.messages import EMPTY_MENTION, HELP, failed_job, file_refusal, refusal
 from services.domain.claims import ClaimState
 from services.domain.errors import DomainError, NotAllowed
 from services.domain.grants import (
@@ -122,12 +123,17 @@ class Worker:
         replier = self._rt.replier
         replier.react(job.origin, _WORKING)
         ports = self._rt.ports
-        result = diagnose_paste(ports, job.text, states=ports.states)
+        pasted = paste_of(self._rt.slack, text=job.text, source=job.source, file_id=job.file_id)
+        if pasted.file is not None and pasted.refused_alone:
+            replier.answer(job.key, job.origin, text=file_refusal(pasted.file))
+            replier.react(job.origin, _WORKING, remove=True)
+            return
+        result = diagnose_paste(ports, pasted.text, states=ports.states, source=pasted.source)
         offer = make_offer(ports, result)
         value = request_value(self._rt, offer) if offer is not None else None
         blocks = diagnosis_blocks(
             result,
-            cut=job.cut,
+            file=pasted.file,
             request_value=value,
             needs_ip=offer is not None and offer.ip is None,
         )
