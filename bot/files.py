@@ -112,6 +112,7 @@ def paste_of(
     text: str,
     source: ReadExtent | None = None,
     file_id: str | None = None,
+    file_name: str | None = None,
     limit_bytes: int | None = None,
 ) -> Pasted:
     """The attached file when there is one and it can be read (it holds the log; the message
@@ -124,29 +125,32 @@ def paste_of(
         from services.diagnosis.parsing import MAX_PASTE_BYTES
 
         limit_bytes = MAX_PASTE_BYTES
-    attached = read_attached(client, file_id, limit_bytes=limit_bytes)
+    attached = read_attached(client, file_id, limit_bytes=limit_bytes, name=file_name)
     if attached.text is not None:
         return Pasted(attached.text, attached.extent, attached)
     return Pasted(text, source, attached)
 
 
-def read_attached(client: WebClient, file_id: str, *, limit_bytes: int) -> AttachedText:
-    """The text of the file `file_id`, at most its last `limit_bytes` (see the module's notes).
-    Raises `FileUnavailable` when Slack failed in a way that may pass."""
+def read_attached(
+    client: WebClient, file_id: str, *, limit_bytes: int, name: str | None = None
+) -> AttachedText:
+    """The text of the file `file_id`, at most its last `limit_bytes` (see the module's notes);
+    `name`, the event's, names it when Slack will not. Raises `FileUnavailable` when Slack
+    failed in a way that may pass."""
     try:
         info: dict[str, Any] = client.files_info(file=file_id)["file"]
     except SlackApiError as exc:
         error = str(exc.response.get("error") or "")
         if error in ("file_not_found", "file_deleted"):
-            return AttachedText(file_id, file_id, refusal=Refusal.NOT_FOUND)
+            return AttachedText(file_id, name or file_id, refusal=Refusal.NOT_FOUND)
         if error in ("missing_scope", "not_allowed_token_type", "no_permission", "access_denied"):
-            return AttachedText(file_id, file_id, refusal=Refusal.NO_ACCESS)
+            return AttachedText(file_id, name or file_id, refusal=Refusal.NO_ACCESS)
         if error in ("ratelimited", "fatal_error", "internal_error", "service_unavailable"):
             raise FileUnavailable(f"files.info: {error}") from exc
         raise
     file = AttachedText(
         file_id,
-        str(info.get("name") or info.get("title") or file_id),
+        str(info.get("name") or info.get("title") or name or file_id),
         size=_int(info.get("size")),
         kind=str(info.get("pretty_type") or info.get("filetype") or "") or None,
     )

@@ -123,7 +123,13 @@ class Worker:
         replier = self._rt.replier
         replier.react(job.origin, _WORKING)
         ports = self._rt.ports
-        pasted = paste_of(self._rt.slack, text=job.text, source=job.source, file_id=job.file_id)
+        pasted = paste_of(
+            self._rt.slack,
+            text=job.text,
+            source=job.source,
+            file_id=job.file_id,
+            file_name=job.file_name,
+        )
         if pasted.file is not None and pasted.refused_alone:
             replier.answer(job.key, job.origin, text=file_refusal(pasted.file))
             replier.react(job.origin, _WORKING, remove=True)
