@@ -18,7 +18,9 @@ Slack's own response shapes, held to the Slack SDKs' samples of real answers
   end; `file_ranges = False` serves every file whole). Without the bot token the download is a
   302 to a sign-in page on another host name (`localhost`), as Slack answers; a file the bot may
   not see is 403, an unknown or deleted one 404; `inject("files.download", …)` plays any other
-  status, a delay or a dropped connection
+  status (its keyword arguments become headers, `Location=…` for a redirect), a delay or a
+  dropped connection. Downloads are recorded as `files.download` calls, visits of the sign-in
+  page as `sign_in`
 - `apps.connections.open`, with the app-level token: the URL of the Socket Mode server attached
   as `socket_mode_url` (`sandbox/socket_mode_server.py`)
 - `POST /response/<id>`: the `response_url` of a slash command or an interaction, honouring
@@ -41,10 +43,11 @@ messages per person, views per person (modal stacks and the App Home), reactions
 renders, in order, what each person saw in Slack as readable text.
 
 Tests shape its behaviour through Python methods: seeding (`add_user`, `add_channel`,
-`add_usergroup`, `add_file`, `delete_file`, `user_message` with `files`), what Slack hands an app (`trigger_id`, `response_url`),
-fault injection (`fail` for `ok: false`, `throttle` for HTTP 429 with `Retry-After`,
-`server_error` for 5xx, `inject` for delays and dropped connections) and inspection (`calls`,
-`messages`, `replies`, `ephemerals`, `views`, `home`, `transcript`).
+`add_usergroup`, `add_file`, `delete_file`, `user_message` with `files`), what Slack hands an
+app (`trigger_id`, `response_url`), fault injection (`fail` for `ok: false`, `throttle` for
+HTTP 429 with `Retry-After`, `server_error` for 5xx, `inject` for delays and dropped
+connections) and inspection (`calls`, `messages`, `replies`, `ephemerals`, `views`, `home`,
+`file`, `transcript`).
 
 Approximations, chosen where Slack documents no exact figure: an unknown method answers HTTP 404
 `unknown_method`; a response_url used a sixth time, or after 30 minutes, answers HTTP 404 with
@@ -1637,6 +1640,8 @@ class SlackEmulator:
             status = 0
         elif fault is not None and fault.status is not None:
             status, body, content_type = fault.status, (fault.error or "").encode(), "text/plain"
+            # A download fault's extras are headers (a `Location` for a redirect).
+            extra = {name: str(value) for name, value in fault.extra.items()}
             if fault.retry_after is not None:
                 extra["Retry-After"] = f"{int(fault.retry_after)}"
         elif token != self.bot_token:
@@ -1687,6 +1692,10 @@ class SlackEmulator:
             self._serve_file(h, split.path, headers, now)
             return
         if split.path == "/" and h.command == "GET":
+            with self._lock:
+                self._calls.append(
+                    Call("sign_in", dict(parse_qs(split.query)), headers, now, "GET", 200, None)
+                )
             self._send(h, 200, "text/html; charset=utf-8", _SIGN_IN_PAGE)
             return
         if not split.path.startswith("/api/"):

@@ -73,7 +73,8 @@ def test_unrecognized_paste_has_no_evidence() -> None:
 def test_degenerate_input_is_unrecognized(text: str) -> None:
     got = parse_pull_failure(text)
     assert got == PullFailure(kind=FailureKind.UNRECOGNIZED, read=got.read)
-    assert got.read is not None and not got.read.partial
+    assert got.read is not None
+    assert not got.read.partial
 
 
 def test_ips_are_deduplicated_in_order_of_appearance() -> None:
@@ -181,7 +182,8 @@ def test_a_3mb_log_with_the_denial_on_its_last_line_is_read_from_its_end() -> No
     got = parse_pull_failure(text)
     assert got.kind is FailureKind.IP_DENIED
     assert got.ips == (ipaddress.IPv4Address("5.6.7.8"),)
-    assert got.read is not None and got.read.part is ReadPart.END
+    assert got.read is not None
+    assert got.read.part is ReadPart.END
     assert got.read.total_bytes == len(text)
     assert got.read.describe() == "read the last 1.0 MB of 3.0 MB"
 
@@ -197,7 +199,8 @@ def test_the_cut_drops_the_partial_line_at_its_edge() -> None:
     got = parse_pull_failure("x" * 1000 + "\n" + denial + after)
     assert got.kind is FailureKind.UNRECOGNIZED
     assert not got.ip_redacted
-    assert got.read is not None and got.read.read_bytes == len(after)
+    assert got.read is not None
+    assert got.read.read_bytes == len(after)
 
 
 def test_a_source_says_what_the_text_is_the_end_of() -> None:
@@ -207,7 +210,8 @@ def test_a_source_says_what_the_text_is_the_end_of() -> None:
     got = parse_pull_failure(text, source=source)
     assert got.ips == (ipaddress.IPv4Address("5.6.7.8"),)
     assert got.read is not None
-    assert got.read.part is ReadPart.END and got.read.total_bytes == 3_100_000
+    assert got.read.part is ReadPart.END
+    assert got.read.total_bytes == 3_100_000
     assert got.read.read_bytes == len(text) - len("partial line\n")
     whole = ReadExtent(read_bytes=len(text), total_bytes=len(text))
     assert parse_pull_failure(text, source=whole).read == whole
@@ -219,7 +223,8 @@ def test_a_source_read_from_its_start_keeps_its_start() -> None:
     source = ReadExtent(part=ReadPart.START, read_bytes=len(text), total_bytes=9_000_000)
     got = parse_pull_failure(text, source=source)
     assert got.ips == (ipaddress.IPv4Address("1.2.3.4"),)
-    assert got.read is not None and got.read.part is ReadPart.START
+    assert got.read is not None
+    assert got.read.part is ReadPart.START
     assert got.read.describe() == "read the first 1.0 MB of 9.0 MB"
 
 
