@@ -23,6 +23,7 @@ again.
 from __future__ import annotations
 
 import codecs
+import logging
 import re
 import ssl
 import urllib.error
@@ -37,6 +38,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from services.domain.failure import ReadExtent, ReadPart
+
+logger = logging.getLogger(__name__)
 
 _CHUNK = 65_536
 #: Slack's `filetype`s and MIME types of text a pull error may come in.
@@ -128,6 +131,7 @@ def paste_of(
     attached = read_attached(client, file_id, limit_bytes=limit_bytes, name=file_name)
     if attached.text is not None:
         return Pasted(attached.text, attached.extent, attached)
+    logger.info("file %s not read: %s", file_id, attached.refusal)
     return Pasted(text, source, attached)
 
 
