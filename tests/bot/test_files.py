@@ -259,3 +259,15 @@ def test_paste_of_prefers_the_file_and_falls_back_to_the_text(
     assert not beside.refused_alone
     alone = paste_of(client, text="  ", file_id=png["id"])
     assert alone.refused_alone
+
+
+def test_a_file_stored_outside_slack_or_an_empty_one_is_refused(
+    slack: SlackEmulator, client: WebClient
+) -> None:
+    drive = shared(slack, "build.log", DENIAL, mode="external")
+    got = read_attached(client, drive["id"], limit_bytes=LIMIT)
+    assert got.refusal is Refusal.EXTERNAL
+    assert "outside Slack" in file_refusal(got)
+    empty = shared(slack, "empty.log", b"")
+    assert read_attached(client, empty["id"], limit_bytes=LIMIT).refusal is Refusal.EMPTY
+    assert downloads(slack) == []
