@@ -59,6 +59,7 @@ REQUIRED_SCOPES = frozenset(
         "app_mentions:read",
         "chat:write",
         "commands",
+        "files:read",
         "im:history",
         "im:write",
         "reactions:write",

@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.domain.errors import InvalidDuration
+from services.domain.failure import ReadExtent, ReadPart
 
 #: Compressed paste bytes kept; a longer paste is cut (and the answer says so).
 _MAX_PASTE_ZBYTES = 30_000
@@ -68,17 +69,20 @@ class Origin(BaseModel):
 
 
 def pack_text(text: str) -> tuple[str, int]:
-    """The paste compressed for a job, and how many characters were cut to make it fit."""
+    """The paste compressed for a job, and how many of its UTF-8 bytes were cut to make it
+    fit."""
     data = text.encode("utf-8", "surrogatepass")
     packed = zlib.compress(data, 6)
     cut = 0
     if len(packed) > _MAX_PASTE_ZBYTES:
         # Keep the end of a long log: errors are printed last. Halve until it fits.
         keep = len(text)
+        kept = data
         while len(packed) > _MAX_PASTE_ZBYTES and keep > 1:
             keep //= 2
-            packed = zlib.compress(text[-keep:].encode("utf-8", "surrogatepass"), 6)
-        cut = len(text) - keep
+            kept = text[-keep:].encode("utf-8", "surrogatepass")
+            packed = zlib.compress(kept, 6)
+        cut = len(data) - len(kept)
     return base64.b64encode(packed).decode("ascii"), cut
 
 
@@ -96,17 +100,44 @@ class DiagnoseJob(BaseModel):
     origin: Origin
     #: The paste, `pack_text`-ed.
     paste: str
-    #: Characters cut from the start of the paste to fit the queue.
+    #: UTF-8 bytes cut from the start of the paste to fit the queue.
     cut: int = 0
+    #: A file attached to the message (a log, the snippet Slack made of a long paste): the
+    #: worker reads it from Slack, so the job never carries it.
+    file_id: str | None = Field(default=None, max_length=64)
+    file_name: str | None = Field(default=None, max_length=255)
 
     @classmethod
-    def of(cls, *, key: str, origin: Origin, text: str) -> DiagnoseJob:
+    def of(
+        cls,
+        *,
+        key: str,
+        origin: Origin,
+        text: str,
+        file_id: str | None = None,
+        file_name: str | None = None,
+    ) -> DiagnoseJob:
         packed, cut = pack_text(text)
-        return cls(key=key, origin=origin, paste=packed, cut=cut)
+        return cls(
+            key=key,
+            origin=origin,
+            paste=packed,
+            cut=cut,
+            file_id=file_id,
+            file_name=file_name[:255] if file_name else None,
+        )
 
     @property
     def text(self) -> str:
         return unpack_text(self.paste)
+
+    @property
+    def source(self) -> ReadExtent | None:
+        """What the carried paste is a part of when it was cut to fit (its end)."""
+        if not self.cut:
+            return None
+        kept = len(self.text.encode("utf-8", "surrogatepass"))
+        return ReadExtent(part=ReadPart.END, read_bytes=kept, total_bytes=kept + self.cut)
 
 
 class ReplyJob(BaseModel):

@@ -4,7 +4,8 @@ formats, signed with the app's signing secret.
 `SlackClient` builds slash commands (form-encoded), interactivity payloads (form field
 `payload=<JSON>`: `block_actions`, `view_submission`, `view_closed`, `message_action`,
 `shortcut`), Events API deliveries (`event_callback` JSON: `app_mention`, `message` in channels,
-threads and DMs, bot messages, `app_home_opened`) and `url_verification`. Every request is
+threads and DMs, bot messages, `file_share` messages and mentions with files, `app_home_opened`)
+and `url_verification`. Every request is
 signed as Slack signs it: `X-Slack-Signature: v0=HMAC-SHA256(secret, "v0:{timestamp}:{body}")`
 with `X-Slack-Request-Timestamp`, through `slack_sdk.signature.SignatureVerifier`. The timestamp
 comes from an injectable clock or is given per request; `stale`, `forged` and `retried` derive
@@ -584,14 +585,16 @@ class SlackClient:
         user: str,
         channel: str,
         thread_ts: str | None = None,
+        files: list[dict[str, Any]] | None = None,
         timestamp: int | None = None,
     ) -> SlackRequest:
         """`user` mentions the bot in `channel` (the mention is put in front of `text` unless it
-        is there already); Slack also delivers such a message as `message.channels`."""
+        is there already), with `files` attached when given (`upload`, `snippet`); Slack also
+        delivers such a message as `message.channels`."""
         mention = f"<@{self.bot_user_id}>"
         if mention not in text:
             text = f"{mention} {text}"
-        msg = self._post_as(user, channel, text, thread_ts=thread_ts)
+        msg = self._post_as(user, channel, text, thread_ts=thread_ts, files=files)
         event = {**msg, "type": "app_mention", "channel": channel, "event_ts": msg["ts"]}
         return self.event(event, timestamp=timestamp)
 
@@ -601,13 +604,39 @@ class SlackClient:
         *,
         user: str,
         channel: str | None = None,
+        files: list[dict[str, Any]] | None = None,
         timestamp: int | None = None,
     ) -> SlackRequest:
-        """`user` writes to the bot in their DM with it (`message.im`)."""
+        """`user` writes to the bot in their DM with it (`message.im`); with `files`, a
+        `file_share` message."""
         if channel is None:
             channel = self.emulator.dm_channel(user) if self.emulator else "D" + user[1:]
         return self.message(
-            text, user=user, channel=channel, channel_type="im", timestamp=timestamp
+            text, user=user, channel=channel, channel_type="im", files=files, timestamp=timestamp
+        )
+
+    # -- files -----------------------------------------------------------------------------------
+
+    def upload(self, content: bytes | str, *, user: str, name: str, **kind: str) -> dict[str, Any]:
+        """A file `user` uploads, to attach to a message (`files=[...]`): its object as Slack's
+        events carry it. The type follows the name (`kind`: `filetype`, `mimetype`, …)."""
+        if self.emulator is None:
+            raise ValueError("a file needs an emulator to be served from")
+        return self.emulator.add_file(user, name, content, **kind)
+
+    def snippet(self, text: str, *, user: str, title: str = "Untitled") -> dict[str, Any]:
+        """The snippet Slack makes of a long paste (`mode: snippet`, plain text)."""
+        if self.emulator is None:
+            raise ValueError("a snippet needs an emulator to be served from")
+        return self.emulator.add_file(
+            user,
+            title,
+            text,
+            title=title,
+            mode="snippet",
+            filetype="text",
+            pretty_type="Plain Text",
+            mimetype="text/plain",
         )
 
     def message(
@@ -620,13 +649,19 @@ class SlackClient:
         thread_ts: str | None = None,
         bot_id: str | None = None,
         subtype: str | None = None,
+        files: list[dict[str, Any]] | None = None,
         timestamp: int | None = None,
     ) -> SlackRequest:
         """A `message` event. With `bot_id` it comes from a bot (the bot's own `bot_id` for
-        its own messages; `subtype="bot_message"` for a legacy integration's)."""
+        its own messages; `subtype="bot_message"` for a legacy integration's); with `files`, a
+        `file_share`."""
         if user is None and bot_id is None:
             raise ValueError("a message comes from a user or a bot")
-        msg = self._post_as(user or "", channel, text, thread_ts=thread_ts, bot_id=bot_id)
+        if files and subtype is None:
+            subtype = "file_share"
+        msg = self._post_as(
+            user or "", channel, text, thread_ts=thread_ts, bot_id=bot_id, files=files
+        )
         if user is None:
             msg.pop("user", None)
             msg.pop("client_msg_id", None)
@@ -680,9 +715,12 @@ class SlackClient:
         bot_id: str | None = None,
         blocks: list[dict[str, Any]] | None = None,
         attachments: list[dict[str, Any]] | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """The message as Slack's events carry it, added to the emulator when there is one."""
-        blocks = blocks if blocks is not None else ([] if bot_id else rich_text_blocks(text))
+        if blocks is None:
+            # A message of files alone has no text, and so no rich_text block.
+            blocks = [] if bot_id or (files and not text) else rich_text_blocks(text)
         if self.emulator is not None:
             posted = self.emulator.user_message(
                 user,
@@ -692,6 +730,7 @@ class SlackClient:
                 blocks=blocks,
                 attachments=attachments,
                 bot_id=bot_id,
+                files=files,
             )
             msg = posted.as_slack()
         else:
@@ -701,6 +740,8 @@ class SlackClient:
                 msg["blocks"] = blocks
             if attachments:
                 msg["attachments"] = attachments
+            if files:
+                msg |= {"files": copy.deepcopy(files), "upload": True, "display_as_bot": False}
             if thread_ts:
                 msg["thread_ts"] = thread_ts
         if not bot_id:
@@ -711,6 +752,19 @@ class SlackClient:
 # -- payload pieces ---------------------------------------------------------------------------
 
 _MARKUP = re.compile(r"<([^<>]*)>")
+
+
+def file_stub(file: Mapping[str, Any]) -> dict[str, Any]:
+    """How a Slack Connect event shows a file: its id and `file_access: check_file_info`, no
+    name, type or URL; the app must ask `files.info`."""
+    return {
+        "id": file["id"],
+        "mode": "file_access",
+        "file_access": "check_file_info",
+        "created": 0,
+        "timestamp": 0,
+        "user": "",
+    }
 
 
 def rich_text_blocks(text: str) -> list[dict[str, Any]]:

@@ -12,6 +12,15 @@ Slack's own response shapes, held to the Slack SDKs' samples of real answers
 - `views.open`, `views.push`, `views.update`, `views.publish`
 - `reactions.add`, `reactions.remove`
 - `conversations.open`, `usergroups.users.list`, `users.info`
+- `files.info` (`files:read`; `file_not_found` for a file not shared where the bot is,
+  `file_deleted`), and the files' own URLs (`url_private`, `url_private_download`) with the bot
+  token in `Authorization: Bearer`, honouring one `Range` (206, `Content-Range`; 416 past the
+  end; `file_ranges = False` serves every file whole). Without the bot token the download is a
+  302 to a sign-in page on another host name (`localhost`), as Slack answers; a file the bot may
+  not see is 403, an unknown or deleted one 404; `inject("files.download", …)` plays any other
+  status (its keyword arguments become headers, `Location=…` for a redirect), a delay or a
+  dropped connection. Downloads are recorded as `files.download` calls, visits of the sign-in
+  page as `sign_in`
 - `apps.connections.open`, with the app-level token: the URL of the Socket Mode server attached
   as `socket_mode_url` (`sandbox/socket_mode_server.py`)
 - `POST /response/<id>`: the `response_url` of a slash command or an interaction, honouring
@@ -34,16 +43,18 @@ messages per person, views per person (modal stacks and the App Home), reactions
 renders, in order, what each person saw in Slack as readable text.
 
 Tests shape its behaviour through Python methods: seeding (`add_user`, `add_channel`,
-`add_usergroup`, `user_message`), what Slack hands an app (`trigger_id`, `response_url`),
-fault injection (`fail` for `ok: false`, `throttle` for HTTP 429 with `Retry-After`,
-`server_error` for 5xx, `inject` for delays and dropped connections) and inspection (`calls`,
-`messages`, `replies`, `ephemerals`, `views`, `home`, `transcript`).
+`add_usergroup`, `add_file`, `delete_file`, `user_message` with `files`), what Slack hands an
+app (`trigger_id`, `response_url`), fault injection (`fail` for `ok: false`, `throttle` for
+HTTP 429 with `Retry-After`, `server_error` for 5xx, `inject` for delays and dropped
+connections) and inspection (`calls`, `messages`, `replies`, `ephemerals`, `views`, `home`,
+`file`, `transcript`).
 
 Approximations, chosen where Slack documents no exact figure: an unknown method answers HTTP 404
 `unknown_method`; a response_url used a sixth time, or after 30 minutes, answers HTTP 404 with
 the text `used_url` or `expired_url`; a reply to a `response_url` posts a new message unless
 `replace_original` or `delete_original` is true. Not reproduced: rate-limit tiers (throttling
-happens only when injected), message formatting beyond a plain rendering, files, pagination,
+happens only when injected), message formatting beyond a plain rendering, file uploads through
+the Web API, pagination,
 Enterprise Grid, and every validation not listed above. Socket Mode's WebSocket side is
 `sandbox/socket_mode_server.py`; with none attached, `apps.connections.open` answers
 `socket_mode_not_enabled` (an approximation: Slack documents no error for an app with Socket
@@ -69,7 +80,7 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from services.clock import Clock, SystemClock
 
@@ -123,7 +134,31 @@ METHOD_SCOPES: dict[str, str | None] = {
     "conversations.replies": None,
     "usergroups.users.list": "usergroups:read",
     "users.info": "users:read",
+    "files.info": "files:read",
 }
+
+#: What a file name's extension makes of an upload, as Slack shows it: `filetype`, `pretty_type`
+#: and `mimetype`. Anything else is Slack's `binary`.
+FILE_TYPES: dict[str, tuple[str, str, str]] = {
+    "txt": ("text", "Plain Text", "text/plain"),
+    "log": ("text", "Plain Text", "text/plain"),
+    "csv": ("csv", "CSV", "text/csv"),
+    "json": ("json", "JSON", "application/json"),
+    "yaml": ("yaml", "YAML", "application/x-yaml"),
+    "yml": ("yaml", "YAML", "application/x-yaml"),
+    "png": ("png", "PNG", "image/png"),
+    "jpg": ("jpg", "JPEG", "image/jpeg"),
+    "pdf": ("pdf", "PDF", "application/pdf"),
+    "zip": ("zip", "Zip", "application/zip"),
+    "gz": ("gzip", "GZip", "application/gzip"),
+}
+_BINARY_TYPE = ("binary", "Binary", "application/octet-stream")
+_FILE_PATH = re.compile(r"/files-pri/(?P<team>[A-Z0-9]+)-(?P<id>F[A-Z0-9]+)/(?:download/)?[^/]+")
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_SIGN_IN_PAGE = (
+    b'<!DOCTYPE html><html lang="en-US"><head><title>Sign in | Slack</title></head>'
+    b"<body><h1>Sign in to your workspace</h1></body></html>"
+)
 
 
 # -- what the emulator records and keeps ------------------------------------------------------
@@ -162,10 +197,14 @@ class Message:
     deleted: bool = False
     metadata: dict[str, Any] | None = None
     reply_broadcast: bool = False
+    #: Files shared with the message, as its events show them.
+    files: list[dict[str, Any]] = field(default_factory=list)
 
     def as_slack(self) -> dict[str, Any]:
         """The message object as Slack's Web API and payloads show it (no `channel` field)."""
         out: dict[str, Any] = {"type": "message", "user": self.user, "text": self.text}
+        if self.files:
+            out |= {"files": copy.deepcopy(self.files), "upload": True, "display_as_bot": False}
         if self.bot_id:
             out |= {"bot_id": self.bot_id, "app_id": self.app_id}
         out["ts"] = self.ts
@@ -214,6 +253,25 @@ class Ephemeral:
         if self.thread_ts:
             out["thread_ts"] = self.thread_ts
         return out
+
+
+@dataclass
+class StoredFile:
+    """A file someone uploaded (or the snippet Slack made of a paste), and where it is shared."""
+
+    id: str
+    user: str
+    name: str
+    title: str
+    content: bytes
+    filetype: str
+    pretty_type: str
+    mimetype: str
+    #: `hosted` (an upload), `snippet`, `external` (stored elsewhere, e.g. Google Drive).
+    mode: str
+    created: int
+    channels: list[str] = field(default_factory=list)
+    deleted: bool = False
 
 
 @dataclass
@@ -330,6 +388,9 @@ class SlackEmulator:
         self._triggers: dict[str, _Trigger] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._seen: list[_Seen] = []
+        self._files: dict[str, StoredFile] = {}
+        #: Whether file downloads honour `Range` (206); False serves every file whole (200).
+        self.file_ranges = True
         self._last_ts = 0
         self._ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
@@ -352,6 +413,7 @@ class SlackEmulator:
             "conversations.replies": self._conversations_replies,
             "usergroups.users.list": self._usergroups_users_list,
             "users.info": self._users_info,
+            "files.info": self._files_info,
             "apps.connections.open": self._apps_connections_open,
         }
         self._users[bot_user_id] = self._user_object(
@@ -460,12 +522,19 @@ class SlackEmulator:
         blocks: list[dict[str, Any]] | None = None,
         attachments: list[dict[str, Any]] | None = None,
         bot_id: str | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> Message:
         """A message a person (or another bot, with `bot_id`) posted in Slack; returns it with its
-        new `ts`, so an event or a shortcut can point at it and the bot can thread under it."""
+        new `ts`, so an event or a shortcut can point at it and the bot can thread under it.
+        `files` (objects from `add_file`, or Slack Connect's stubs of them) are shared in the
+        channel with it."""
         with self._lock:
             channel = self._resolve_channel(channel, strict=False)
             thread_ts = self._thread_parent(channel, thread_ts)
+            for shared in files or ():
+                stored = self._files.get(str(shared.get("id")))
+                if stored is not None and channel not in stored.channels:
+                    stored.channels.append(channel)
             msg = Message(
                 channel=channel,
                 ts=self._new_ts(),
@@ -476,6 +545,7 @@ class SlackEmulator:
                 thread_ts=thread_ts,
                 bot_id=bot_id,
                 team=self.team_id,
+                files=copy.deepcopy(files or []),
             )
             self._messages.setdefault(channel, {})[msg.ts] = msg
             self._see(self._place(channel, thread_ts), self._who(user), self._msg_lines(msg))
@@ -499,6 +569,52 @@ class SlackEmulator:
             names = self._names()
             body = [out for line in lines for out in render_text(line, names).splitlines()]
             self._see(place, text, body, visible_to)
+
+    def add_file(
+        self,
+        user: str,
+        name: str,
+        content: bytes | str,
+        *,
+        title: str | None = None,
+        mode: str = "hosted",
+        filetype: str | None = None,
+        pretty_type: str | None = None,
+        mimetype: str | None = None,
+    ) -> dict[str, Any]:
+        """A file `user` uploaded (not shared anywhere yet: pass it to `user_message`); returns
+        its object as Slack's events show it. The type comes from the name's extension unless
+        given (`FILE_TYPES`)."""
+        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        guessed = (
+            FILE_TYPES.get(name.rpartition(".")[2].lower(), _BINARY_TYPE)
+            if "." in name
+            else _BINARY_TYPE
+        )
+        with self._lock:
+            stored = StoredFile(
+                id=f"F{next(self._ids):010d}",
+                user=user,
+                name=name,
+                title=title if title is not None else name,
+                content=data,
+                filetype=filetype or guessed[0],
+                pretty_type=pretty_type or guessed[1],
+                mimetype=mimetype or guessed[2],
+                mode=mode,
+                created=int(self.clock.now().timestamp()),
+            )
+            self._files[stored.id] = stored
+            return self._file_object(stored)
+
+    def delete_file(self, file_id: str) -> None:
+        """The file is deleted: `files.info` answers `file_deleted`, its URLs 404."""
+        with self._lock:
+            self._files[file_id].deleted = True
+
+    def file(self, file_id: str) -> StoredFile:
+        with self._lock:
+            return self._files[file_id]
 
     # -- what Slack hands an app -----------------------------------------------------------------
 
@@ -1419,6 +1535,148 @@ class SlackEmulator:
             target.user if ephemeral else None,
         )
 
+    # -- files ---------------------------------------------------------------------------------
+
+    def _file_object(self, f: StoredFile, *, info: bool = False) -> dict[str, Any]:
+        path = f"/files-pri/{self.team_id}-{f.id}"
+        quoted = quote(f.name)
+        out: dict[str, Any] = {
+            "id": f.id,
+            "created": f.created,
+            "timestamp": f.created,
+            "name": f.name,
+            "title": f.title,
+            "mimetype": f.mimetype,
+            "filetype": f.filetype,
+            "pretty_type": f.pretty_type,
+            "user": f.user,
+            "user_team": self.team_id,
+            "editable": f.mode == "snippet",
+            "size": len(f.content),
+            "mode": f.mode,
+            "is_external": f.mode == "external",
+            "external_type": "gdrive" if f.mode == "external" else "",
+            "is_public": any(
+                not self._channels[c].is_private
+                for c in f.channels
+                if c in self._channels and not self._channels[c].im_user
+            ),
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
+            "url_private": f"{self.base_url}{path}/{quoted}",
+            "url_private_download": f"{self.base_url}{path}/download/{quoted}",
+            "media_display_type": "unknown",
+            "permalink": f"https://{self.team_domain}.slack.com/files/{f.user}/{f.id}/{quoted}",
+            "permalink_public": f"https://slack-files.com/{self.team_id}-{f.id}-{secrets.token_hex(5)}",
+            "has_rich_preview": False,
+            "file_access": "visible",
+        }
+        if f.mode == "external":
+            out["external_url"] = f"https://drive.google.com/file/d/{f.id}"
+        if f.mode == "snippet":
+            lines = f.content.decode("utf-8", "replace").splitlines()
+            out |= {
+                "edit_link": f"https://{self.team_domain}.slack.com/files/{f.user}/{f.id}/{quoted}/edit",
+                "preview": "\n".join(lines[:5]),
+                "preview_highlight": "",
+                "lines": len(lines),
+                "lines_more": max(len(lines) - 5, 0),
+                "preview_is_truncated": len(lines) > 5,
+            }
+        if info:
+            kinds: dict[str, list[str]] = {"channels": [], "groups": [], "ims": []}
+            for c in f.channels:
+                ch = self._channels.get(c)
+                key = (
+                    "ims"
+                    if ch is not None and ch.im_user
+                    else "groups"
+                    if ch is not None and ch.is_private
+                    else "channels"
+                )
+                kinds[key].append(c)
+            out |= kinds
+            out["comments_count"] = 0
+        return out
+
+    def _bot_sees(self, f: StoredFile) -> bool:
+        """Whether the bot may read `f`: shared where the bot is (a channel it is in, its DM)."""
+        if f.user == self.bot_user_id:
+            return True
+        return any(
+            c in self._channels and (self._channels[c].bot_is_member or self._channels[c].im_user)
+            for c in f.channels
+        )
+
+    def _files_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        f = self._files.get(str(params.get("file") or ""))
+        if f is None or not self._bot_sees(f):
+            raise _Refused("file_not_found")
+        if f.deleted:
+            raise _Refused("file_deleted")
+        return {
+            "file": self._file_object(f, info=True),
+            "comments": [],
+            "response_metadata": {"next_cursor": ""},
+        }
+
+    def _serve_file(self, h: _Handler, path: str, headers: dict[str, str], now: datetime) -> None:
+        """A file's `url_private` or `url_private_download`. Without the bot token Slack redirects
+        to its sign-in page on the workspace's host (here `localhost`, another host than the
+        file's `127.0.0.1`); a file the bot may not see is 403, an unknown or deleted one 404."""
+        match = _FILE_PATH.fullmatch(path)
+        range_header = headers.get("Range") or headers.get("range")
+        status, body, extra = 404, b"<html><body>Not Found</body></html>", {}
+        content_type = "text/html; charset=utf-8"
+        with self._lock:
+            f = self._files.get(match["id"]) if match and match["team"] == self.team_id else None
+            fault = self._take_fault("files.download")
+            token = _bearer(headers.get("Authorization") or headers.get("authorization"))
+        record = {"file": match["id"] if match else None, "range": range_header}
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        if fault is not None and fault.drop:
+            status = 0
+        elif fault is not None and fault.status is not None:
+            status, body, content_type = fault.status, (fault.error or "").encode(), "text/plain"
+            # A download fault's extras are headers (a `Location` for a redirect).
+            extra = {name: str(value) for name, value in fault.extra.items()}
+            if fault.retry_after is not None:
+                extra["Retry-After"] = f"{int(fault.retry_after)}"
+        elif token != self.bot_token:
+            port = self.base_url.rsplit(":", 1)[1]
+            target = f"http://localhost:{port}/?redir={quote(path, safe='')}"
+            status, extra = 302, {"Location": target}
+            body = f'<a href="{html.escape(target)}">Found</a>.'.encode()
+        elif f is not None and not f.deleted and self._bot_sees(f):
+            status, body, content_type = 200, f.content, f.mimetype
+            extra["Accept-Ranges"] = "bytes"
+            ranged = _RANGE.fullmatch(range_header or "") if self.file_ranges else None
+            if ranged is not None:
+                status, body, extra = _ranged(f.content, ranged, extra)
+        elif f is not None and not f.deleted:
+            status, body = 403, b"<html><body>Forbidden</body></html>"
+        with self._lock:
+            self._calls.append(Call("files.download", record, headers, now, "GET", status, None))
+        if status == 0:
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+            return
+        h.send_response(status)
+        h.send_header("Content-Type", content_type)
+        for name, value in extra.items():
+            h.send_header(name, value)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        view = memoryview(body)
+        try:
+            # In pieces: a client that stops reading at its limit closes the connection.
+            for start in range(0, len(view), 65_536):
+                h.wfile.write(view[start : start + 65_536])
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True
+
     # -- request handling ------------------------------------------------------------------------
 
     def _serve(self, h: _Handler) -> None:
@@ -1429,6 +1687,16 @@ class SlackEmulator:
         now = self.clock.now()
         if split.path.startswith("/response/"):
             self._serve_response_url(h, split.path.removeprefix("/response/"), raw, headers, now)
+            return
+        if split.path.startswith("/files-pri/") and h.command == "GET":
+            self._serve_file(h, split.path, headers, now)
+            return
+        if split.path == "/" and h.command == "GET":
+            with self._lock:
+                self._calls.append(
+                    Call("sign_in", dict(parse_qs(split.query)), headers, now, "GET", 200, None)
+                )
+            self._send(h, 200, "text/html; charset=utf-8", _SIGN_IN_PAGE)
             return
         if not split.path.startswith("/api/"):
             self._send(h, 404, "text/plain", b"Not Found")
@@ -1584,6 +1852,24 @@ class SlackEmulator:
         h.send_header("Content-Length", str(len(payload)))
         h.end_headers()
         h.wfile.write(payload)
+
+
+def _ranged(
+    content: bytes, ranged: re.Match[str], extra: dict[str, str]
+) -> tuple[int, bytes, dict[str, str]]:
+    """One byte range of `content` as HTTP serves it (RFC 9110): 206 with `Content-Range`, or
+    416 when no byte of it exists."""
+    size = len(content)
+    first, last = ranged.group(1), ranged.group(2)
+    if not first and not last:
+        return 200, content, extra
+    if not first:  # the last N bytes
+        start, end = max(size - int(last), 0), size - 1
+    else:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    if start >= size or start > end or (not first and int(last) == 0):
+        return 416, b"", {**extra, "Content-Range": f"bytes */{size}"}
+    return 206, content[start : end + 1], {**extra, "Content-Range": f"bytes {start}-{end}/{size}"}
 
 
 # -- request parsing ------------------------------------------------------------------------

@@ -4,6 +4,7 @@ known egress IPs and service tags given as files."""
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -15,9 +16,10 @@ from pydantic import ValidationError
 from bot.cli.base import Commands, UsageError
 from bot.cli.render import format_diagnosis
 from services.diagnosis.known_ips import KnownIps
-from services.diagnosis.parsing import parse_pull_failure
+from services.diagnosis.parsing import MAX_PASTE_BYTES, parse_pull_failure
 from services.diagnosis.service_tags import ServiceTagIndex
 from services.diagnosis.verdicts import Diagnosis, diagnose
+from services.domain.failure import ReadExtent, ReadPart
 from services.domain.registry import RegistryState, validation_message
 from services.files import read_json
 
@@ -79,14 +81,15 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     except ValueError as exc:
         fail(str(exc))
 
+    source: ReadExtent | None = None
     if args.text in (None, "-"):
         try:
-            text = _read_stdin()
-        except UnicodeDecodeError as exc:
-            fail(f"standard input is not valid UTF-8 ({exc.reason} at byte {exc.start})")
+            text, source = _read_stdin()
+        except _NotUtf8 as exc:
+            fail(f"standard input is not valid UTF-8 ({exc.reason} at byte {exc.offset})")
     else:
         text = args.text
-    failure = parse_pull_failure(text, custom_domains=domains or None)
+    failure = parse_pull_failure(text, custom_domains=domains or None, source=source)
     result = diagnose(
         failure,
         registries=registries,
@@ -107,14 +110,49 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_stdin() -> str:
-    """Standard input as strict UTF-8 whatever the locale: under the C locale and in UTF-8 mode
-    Python's own stream would turn bytes that are not UTF-8 into a paste (`surrogateescape`)."""
+class _NotUtf8(Exception):
+    def __init__(self, reason: str, offset: int) -> None:
+        super().__init__(reason)
+        self.reason, self.offset = reason, offset
+
+
+#: How much standard input is read at a time.
+_CHUNK = 1 << 16
+
+
+def _read_stdin() -> tuple[str, ReadExtent | None]:
+    """Standard input as strict UTF-8 whatever the locale, and what it is a part of when it was
+    longer than the parser reads: only its last `MAX_PASTE_BYTES` are kept (a log prints its
+    errors last); the rest is read through, checked and counted, never held. Under the C locale
+    and in UTF-8 mode Python's own stream would turn bytes that are not UTF-8 into a paste
+    (`surrogateescape`)."""
     buffer = getattr(sys.stdin, "buffer", None)
     if buffer is None:  # a text stream put in place by a caller
-        return sys.stdin.read()
-    raw: bytes = buffer.read()
-    return raw.decode("utf-8")
+        return sys.stdin.read(), None
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    tail = bytearray()
+    total = 0
+    while True:
+        chunk: bytes = buffer.read(_CHUNK)
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            raise _NotUtf8(str(exc.reason), total - pending + exc.start) from None
+        if not chunk:
+            break
+        total += len(chunk)
+        tail += chunk
+        if len(tail) > MAX_PASTE_BYTES:
+            del tail[: len(tail) - MAX_PASTE_BYTES]
+    if total == len(tail):
+        return tail.decode("utf-8"), None
+    # The first character may be cut in half; its continuation bytes go.
+    start = next((i for i in range(min(4, len(tail))) if not 0x80 <= tail[i] < 0xC0), 0)
+    kept = bytes(tail[start:])
+    return kept.decode("utf-8"), ReadExtent(
+        part=ReadPart.END, read_bytes=len(kept), total_bytes=total
+    )
 
 
 def _encodable(text: str) -> bool:
@@ -165,7 +203,9 @@ def _is_host(name: str) -> bool:
 def diagnosis_to_json(d: Diagnosis) -> dict[str, Any]:
     """The `--json` object: the parsed paste's fields at top level, the verdict, and the facts.
 
-    `recommendation` is the steps joined with line breaks, kept for tools that read it.
+    `recommendation` is the steps joined with line breaks, kept for tools that read it; `read`
+    says how much of the paste was read (`part`: `whole`, or `end` of a longer one); `resource`
+    is the Azure resource the paste names as the one that pulled (its egress is the address).
     """
     f = d.failure
     return {
@@ -191,4 +231,6 @@ def diagnosis_to_json(d: Diagnosis) -> dict[str, Any]:
         "grant_ip": str(d.grant_ip) if d.grant_ip is not None else None,
         "grant_warning": d.grant_warning,
         "facts": d.facts.model_dump(mode="json"),
+        "read": f.read.model_dump(mode="json") if f.read is not None else None,
+        "resource": f.resource.model_dump(mode="json") if f.resource is not None else None,
     }

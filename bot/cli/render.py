@@ -32,7 +32,12 @@ def format_diagnosis(d: Diagnosis) -> str:
         seen.append(f"image {image}" if f.reference else f"image {f.repository}")
     if f.command:
         seen.append(f"command `{f.command}`")
+    if f.resource is not None:
+        seen.append(f"resource {f.resource.kind.value} {f.resource.name or '(unnamed)'}")
     lines.append("Paste:   " + "; ".join(seen))
+    if f.read is not None and f.read.partial:
+        read = f.read.describe().removeprefix("read ")
+        lines.append(f"Read:    {read} (a long paste keeps its end, where errors are)")
 
     known: list[str] = []
     if facts.registry_name:

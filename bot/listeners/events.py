@@ -1,4 +1,5 @@
-"""Events: a mention with a paste (answered in its thread), a direct message (answered there).
+"""Events: a mention with a paste (answered in its thread), a direct message (answered there);
+either may bring a file (a log, the snippet Slack made of a long paste), which the worker reads.
 
 Events are the one thing Slack retries (`X-Slack-Retry-Num`): the delivery ledger recognises an
 event id seen before, so a retry is acknowledged without a second job. Messages from bots,
@@ -13,6 +14,7 @@ from typing import Any, Literal
 
 from slack_bolt import App
 
+from bot.files import looks_like_text
 from bot.front import FrontDeps
 from bot.jobs import DiagnoseJob, HomeJob, ReplyJob, Surface
 from bot.payloads import Place, origin_of
@@ -64,12 +66,24 @@ def _diagnose_message(
     if thread_ts is None:
         # A direct message is answered in the conversation, not in a thread under it.
         origin = origin.model_copy(update={"thread_ts": None})
+    file_id, file_name = _attached(event)
     job: DiagnoseJob | ReplyJob = (
-        DiagnoseJob.of(key=key, origin=origin, text=text)
-        if text
+        DiagnoseJob.of(key=key, origin=origin, text=text, file_id=file_id, file_name=file_name)
+        if text or file_id
         else ReplyJob(key=key, origin=origin, message=if_empty)
     )
     _send(deps, key, job)
+
+
+def _attached(event: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The file a message brings to read: its first text file, else its first file (the worker
+    explains why it cannot read that one). The worker asks Slack for it: the event's copy may
+    be a stub (`file_access: check_file_info`)."""
+    files = [f for f in event.get("files") or () if isinstance(f, dict) and f.get("id")]
+    if not files:
+        return None, None
+    chosen = next((f for f in files if looks_like_text(f)), files[0])
+    return str(chosen["id"])[:64], str(chosen.get("name") or chosen.get("title") or "") or None
 
 
 def on_mention(event: dict[str, Any], body: dict[str, Any], deps: FrontDeps) -> None:

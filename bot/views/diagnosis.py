@@ -18,9 +18,12 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.files import AttachedText
 from bot.ids import REQUEST_ACTION
 from bot.views.format import SECTION_LIMIT, clip, code, escape
+from bot.views.messages import file_refusal
 from services.diagnosis.verdicts import Diagnosis, Verdict
+from services.domain.failure import ReadPart
 from services.flows.diagnose import DiagnosisResult
 
 #: The verdict as a title a developer understands at a glance.
@@ -99,17 +102,38 @@ def _steps_text(diagnosis: Diagnosis) -> str:
     return text
 
 
+def read_note(result: DiagnosisResult, file: AttachedText | None = None) -> str | None:
+    """What was read, when that is worth saying: a file (its name, and how much of it), or a
+    paste too long to read whole. A file that was not read, beside a paste that was: why."""
+    read = result.diagnosis.failure.read
+    if file is not None and file.refusal is not None:
+        return f":warning: {file_refusal(file)} I read the message instead."
+    if file is not None:
+        if read is None or not read.partial:
+            size = f": I {read.describe()}" if read is not None else ""
+            return f":page_facing_up: From {code(file.name, 80)}{size}."
+        why = (
+            "a log prints its errors last"
+            if read.part is ReadPart.END
+            else "Slack would not send its end; if the error comes later, paste its last lines"
+        )
+        return f":page_facing_up: From {code(file.name, 80)}: I {read.describe()} ({why})."
+    if read is not None and read.partial:
+        return f":scissors: The paste was long: I {read.describe()}."
+    return None
+
+
 def diagnosis_blocks(
     result: DiagnosisResult,
     *,
-    cut: int = 0,
+    file: AttachedText | None = None,
     request_value: str | None = None,
     needs_ip: bool = False,
 ) -> list[Block]:
-    """The card for `result`. `cut`: characters of the paste that were not read (too long);
-    `request_value`: when given, the request button carries it (a sealed reference the server
-    resolves; the address comes from the server, never from the button); `needs_ip`: the paste
-    hid the address, so the button asks for it."""
+    """The card for `result`. `file`: the attached file the paste came from (or that was
+    refused); `request_value`: when given, the request button carries it (a sealed reference
+    the server resolves; the address comes from the server, never from the button);
+    `needs_ip`: the paste hid the address, so the button asks for it."""
     d = result.diagnosis
     summary, _ = clip(escape(d.summary), SECTION_LIMIT)
     blocks: list[Block] = [
@@ -131,10 +155,9 @@ def diagnosis_blocks(
         evidence, more = clip(d.failure.evidence, _EVIDENCE_CHARS)
         note = f" (and {more} more characters)" if more else ""
         context.append(f"Read from: {code(evidence, _EVIDENCE_CHARS)}{note}")
-    if cut:
-        context.append(
-            f":scissors: The paste was long: its first {cut:,} characters were not read."
-        )
+    told = read_note(result, file)
+    if told:
+        context.append(told)
     for error in result.registry_errors:
         context.append(f":warning: The registry's live rules could not be read: {escape(error)}")
     if not d.grant_eligible and d.facts.grant_refusal and d.verdict is not Verdict.UNRECOGNIZED:

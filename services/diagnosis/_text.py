@@ -23,9 +23,13 @@ from itertools import islice
 from typing import NamedTuple
 
 from services.diagnosis import _patterns as p
+from services.domain.failure import ReadPart
 
-#: Pastes longer than this (UTF-8 bytes) are cut to it before parsing; Slack caps messages lower.
+#: Pastes longer than this (UTF-8 bytes) are cut to it before parsing, keeping their end.
 MAX_PASTE_BYTES = 1_000_000
+#: How far into a cut window the partial line at its edge may run and still be dropped.
+_PARTIAL_LINE = 4_096
+_NEWLINE = ord("\n")
 #: Per normalisation step, matches that get Python work (a function call each).
 MAX_CALLBACKS = 5_000
 #: How much of the start and of the end of a paste shows whether it is a CI log.
@@ -44,22 +48,42 @@ _QUOTES = (
 _INDENT_CHUNKS = ("\n" + " " * 16, "\n    ")
 
 
-def truncate(text: str) -> str:
-    """`text` cut to `MAX_PASTE_BYTES` of UTF-8, with lone surrogates replaced."""
-    # A str of at most a quarter of the limit cannot exceed it in UTF-8; skip the encode then.
-    if len(text) * 4 > MAX_PASTE_BYTES:
-        raw = text.encode("utf-8", "surrogatepass")
-        if len(raw) > MAX_PASTE_BYTES:
-            # 'ignore' drops a character cut in half at the limit (and lone surrogates).
-            return raw[:MAX_PASTE_BYTES].decode("utf-8", "ignore")
+def truncate(
+    text: str, *, keep: ReadPart = ReadPart.END, at_a_cut: bool = False
+) -> tuple[str, int, int]:
+    """`text` cut to `MAX_PASTE_BYTES` of UTF-8, with lone surrogates replaced; and the bytes
+    kept and the bytes it had. A longer paste keeps its end, where logs print their errors
+    (`keep=START`: its start). A cut drops the partial line at its edge, half a denial sentence
+    would read as one cut short on purpose; `at_a_cut`: `text` is already the end (or start) of
+    something longer, so its first (last) line is partial too."""
     if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        # Lone surrogates (a paste read with `surrogateescape`) cannot be printed or sent.
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text
+        size = len(text)
+        if size <= MAX_PASTE_BYTES and not at_a_cut:
+            return text, size, size
+        raw = text.encode("ascii")
+    else:
+        try:
+            raw = text.encode("utf-8")
+        except UnicodeEncodeError:
+            # Lone surrogates (a paste read with `surrogateescape`) cannot be printed or sent.
+            text = text.encode("utf-8", "replace").decode("utf-8")
+            raw = text.encode("utf-8")
+        size = len(raw)
+        if size <= MAX_PASTE_BYTES and not at_a_cut:
+            return text, size, size
+    over = size > MAX_PASTE_BYTES
+    if keep is ReadPart.START:
+        cut = raw[:MAX_PASTE_BYTES]
+        if not (over and raw[MAX_PASTE_BYTES] == _NEWLINE):
+            line = cut.rfind(b"\n", max(len(cut) - _PARTIAL_LINE, 0))
+            cut = cut[: line + 1] if line != -1 else cut
+    else:
+        cut = raw[-MAX_PASTE_BYTES:]
+        if not (over and raw[-MAX_PASTE_BYTES - 1] == _NEWLINE):
+            line = cut.find(b"\n", 0, _PARTIAL_LINE)
+            cut = cut[line + 1 :] if line != -1 else cut
+    # 'ignore' drops a character cut in half at the edge.
+    return cut.decode("utf-8", "ignore"), len(cut), size
 
 
 def normalise(text: str) -> tuple[bool, str]:

@@ -56,6 +56,8 @@ from services.domain.failure import (
     NotFirewallCause,
     PastedResource,
     PullFailure,
+    ReadExtent,
+    ReadPart,
     safe_host,
     safe_reference,
     safe_repository,
@@ -106,21 +108,40 @@ _EXPLAINS_403 = frozenset({_N.AUTHENTICATION, _N.PERMISSION, _N.NOT_FOUND, _N.NO
 
 
 def parse_pull_failure(
-    text: str, *, custom_domains: Mapping[str, str] | None = None
+    text: str,
+    *,
+    custom_domains: Mapping[str, str] | None = None,
+    source: ReadExtent | None = None,
 ) -> PullFailure:
     """Read a pasted pull error: its kind, denied IPs, registry, image, client, command, cause.
 
     `custom_domains` maps a custom domain (a gateway in front of a registry) to the login server
     behind it; entries that are not DNS names are ignored. Never raises on a str: text it cannot
-    read is `unrecognized`, and a paste over `MAX_PASTE_BYTES` is cut to that length first.
+    read is `unrecognized`, and a paste over `MAX_PASTE_BYTES` is cut to its last
+    `MAX_PASTE_BYTES` first, where a log prints its errors. `source` says what `text` is a part
+    of when it is not the whole paste (the end of a file, say); the result's `read` tells how
+    much of the original was read.
     """
     domains: dict[str, str] = {}
     for key, value in (custom_domains or {}).items():
         domain, login = safe_host(key), safe_host(value)
         if domain and login:
             domains[domain] = login
-    is_ci, norm = normalise(truncate(text))
-    return _Paste(norm, domains, is_ci).read()
+    keep = ReadPart.START if source is not None and source.part is ReadPart.START else ReadPart.END
+    kept, read_bytes, size = truncate(
+        text, keep=keep, at_a_cut=source is not None and source.partial
+    )
+    if source is not None and read_bytes == size:
+        read = source
+    else:
+        total = size if source is None else max(source.total_bytes, size)
+        read = ReadExtent(
+            part=keep if read_bytes < total else ReadPart.WHOLE,
+            read_bytes=read_bytes,
+            total_bytes=total,
+        )
+    is_ci, norm = normalise(kept)
+    return _Paste(norm, domains, is_ci).read(read)
 
 
 # --- the denial sentence -------------------------------------------------------------------------
@@ -256,7 +277,7 @@ class _Paste:
         #: Gates looked up in the text (their characters all present).
         self._searches = 0
 
-    def read(self) -> PullFailure:
+    def read(self, extent: ReadExtent) -> PullFailure:
         mentions = self.mentions
         decision = self._decide()
         tie = self._tie_registry(decision.anchors, mentions)
@@ -294,6 +315,7 @@ class _Paste:
             # A lookup of the resource's egress is what helps when the address is not shown.
             resource=None if ips else self._resource(decision.anchors, client),
             evidence=self._evidence(decision.anchors[0]) if decision.anchors else None,
+            read=extent,
         )
 
     def _other_registry(self, anchors: list[tuple[int, int]]) -> str | None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, NonNegativeInt
 
 from services.domain.ips import IPAddress
 from services.domain.resources import ARM_CASED, ResourceKind
@@ -281,6 +281,46 @@ class PastedResource(BaseModel):
         return f"the AKS cluster of node resource group {self.node_resource_group}"
 
 
+class ReadPart(StrEnum):
+    """Which part of a paste or file the parser read."""
+
+    WHOLE = "whole"
+    #: The last `read_bytes`: where a log prints its errors.
+    END = "end"
+    #: The first `read_bytes` (a file whose host would not serve its end alone).
+    START = "start"
+
+
+def size_text(size: int) -> str:
+    """A byte count for people, in decimal units (`1.0 MB`, `45 KB`, `812 bytes`)."""
+    if round(size / 1_000) >= 1_000:
+        return f"{size / 1_000_000:.1f} MB"
+    if size >= 1_000:
+        return f"{size / 1_000:.0f} KB"
+    return f"{size} byte" + ("" if size == 1 else "s")
+
+
+class ReadExtent(BaseModel):
+    """How much of what was pasted or attached the parser read, in bytes of the original."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    part: ReadPart = ReadPart.WHOLE
+    read_bytes: NonNegativeInt
+    total_bytes: NonNegativeInt
+
+    @property
+    def partial(self) -> bool:
+        return self.part is not ReadPart.WHOLE
+
+    def describe(self) -> str:
+        """`read the last 1.0 MB of 3.1 MB`, or `read all 45 KB`."""
+        if not self.partial:
+            return f"read all {size_text(self.total_bytes)}"
+        which = "last" if self.part is ReadPart.END else "first"
+        return f"read the {which} {size_text(self.read_bytes)} of {size_text(self.total_bytes)}"
+
+
 class PullFailure(BaseModel):
     """What a pasted error says about a refused pull."""
 
@@ -327,6 +367,8 @@ class PullFailure(BaseModel):
     #: The line (or joined lines) that carried the decisive evidence, for display. Free text
     #: from the paste on one line: render it with `bot.views.mrkdwn.code`.
     evidence: Evidence | None = None
+    #: How much of the paste was read (a long one: its end); None when not recorded.
+    read: ReadExtent | None = None
 
     @property
     def ipv4(self) -> tuple[ipaddress.IPv4Address, ...]:

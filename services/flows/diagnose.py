@@ -18,6 +18,7 @@ from services.diagnosis.parsing import parse_pull_failure
 from services.diagnosis.verdicts import Diagnosis, Verdict, diagnose
 from services.domain.egress import EgressLookupFailed, PublicIpOwner
 from services.domain.errors import DomainError
+from services.domain.failure import ReadExtent
 from services.domain.ids import new_ulid
 from services.domain.offers import Offer
 from services.domain.policy import RegistryConfig, RegistryDirectory
@@ -83,10 +84,18 @@ def _targets(ports: DiagnosePorts, named: str | None) -> list[RegistryConfig]:
 
 
 def diagnose_paste(
-    ports: DiagnosePorts, text: str, *, states: RegistryStateCache | None = None
+    ports: DiagnosePorts,
+    text: str,
+    *,
+    states: RegistryStateCache | None = None,
+    source: ReadExtent | None = None,
 ) -> DiagnosisResult:
-    """Explain a pasted pull error against the live state of the registry it names."""
-    failure = parse_pull_failure(text, custom_domains=ports.registries.custom_domains)
+    """Explain a pasted pull error against the live state of the registry it names. `source`:
+    what `text` is a part of, when it is not the whole paste (the end of a long file); the
+    result's `diagnosis.failure.read` says how much was read."""
+    failure = parse_pull_failure(
+        text, custom_domains=ports.registries.custom_domains, source=source
+    )
     reader = states or RegistryStates(ports.registry, ports.clock, timedelta(0))
     snapshots: list[RegistryState] = []
     errors: list[str] = []

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -392,3 +393,80 @@ def test_a_terminal_that_cannot_print_the_paste_gets_escapes_not_a_crash() -> No
     readable = _run_bytes(paste, PYTHONIOENCODING="ascii:strict")
     assert readable.returncode == 0, readable.stderr
     assert readable.stdout.startswith(b"Verdict: ip_not_allowed")
+
+
+# -- long logs: the end is read, and the output says how much --------------------------------
+
+_LOG_LINE = "2024-05-01T10:00:00.0000000Z ##[debug] layer 5f70bf18a086: Layer already exists\n"
+
+
+def _long_log(tmp_path: Path, size: int = 3_100_000) -> Path:
+    """A CI log of `size` bytes whose only error is its last line."""
+    path = tmp_path / "build.log"
+    with path.open("w", encoding="utf-8") as out:
+        for _ in range(size // len(_LOG_LINE)):
+            out.write(_LOG_LINE)
+        out.write(_denial("20.61.12.7") + "\n")
+    return path
+
+
+def test_a_3mb_log_on_stdin_is_diagnosed_from_its_last_line(tmp_path: Path) -> None:
+    log = _long_log(tmp_path)
+    total = log.stat().st_size
+    with log.open("rb") as stdin:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot", "diagnose", "--json", "--registry-json", PROD],
+            stdin=stdin, capture_output=True, cwd=ROOT, env=_subprocess_env(), timeout=60,
+            check=False,
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["verdict"] == "ip_not_allowed"
+    assert data["ips"] == ["20.61.12.7"]
+    assert data["read"]["part"] == "end"
+    assert data["read"]["total_bytes"] == total
+    assert 1_000_000 - 4096 <= data["read"]["read_bytes"] <= 1_000_000
+
+    with log.open("rb") as stdin:
+        readable = subprocess.run(
+            [sys.executable, "-m", "bot", "diagnose", "--registry-json", PROD],
+            stdin=stdin, capture_output=True, cwd=ROOT, env=_subprocess_env(), timeout=60,
+            check=False,
+        )  # fmt: skip
+    assert readable.returncode == 0, readable.stderr
+    assert b"Verdict: ip_not_allowed" in readable.stdout
+    assert b"Read:    the last 1.0 MB of 3.1 MB" in readable.stdout
+
+
+def test_stdin_keeps_only_the_end_of_a_long_log_in_memory(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    log = _long_log(tmp_path, 20_000_000)
+    with log.open("rb") as raw:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(raw, encoding="utf-8"))
+        tracemalloc.start()
+        try:
+            data = _run_json(capsys)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert data["ips"] == ["20.61.12.7"]
+    assert data["read"]["total_bytes"] == log.stat().st_size
+    assert peak < 20_000_000, peak  # the parse of 1 MB; the 20 MB log never held at once
+
+
+def test_a_text_argument_over_the_window_says_so_too(capsys: pytest.CaptureFixture[str]) -> None:
+    paste = _LOG_LINE * 30_000 + _denial("20.61.12.7")
+    data = _run_json(capsys, paste)
+    assert data["ips"] == ["20.61.12.7"]
+    assert data["read"]["part"] == "end"
+    assert data["read"]["total_bytes"] == len(paste)
+    assert _run_json(capsys, _denial("20.61.12.7"))["read"]["part"] == "whole"
+
+
+def test_a_bad_byte_past_the_first_chunk_is_named_by_its_offset() -> None:
+    data = b"a" * 200_000 + b"\xff" + b"b" * 10
+    proc = _run_bytes(data)
+    assert proc.returncode == 2
+    assert proc.stdout == b""
+    assert "at byte 200000)" in proc.stderr.decode()

@@ -59,6 +59,8 @@ def test_minimum_scopes(manifest: dict[str, Any]) -> None:
         "app_mentions:read",
         "chat:write",
         "commands",
+        # A log attached to a DM or a mention, or a snippet of a long paste (bot/files.py).
+        "files:read",
         "im:history",
         "im:write",
         "reactions:write",

@@ -43,7 +43,11 @@ REQUIRED: dict[str, set[str]] = {
     "usergroups.users.list": {"ok", "users"},
     "users.info": {"ok", "user"},
     "apps.connections.open": {"ok", "url"},
+    "files.info": {"ok", "file"},
 }
+#: What the bot reads of a file object (events and `files.info`).
+FILE_KEYS = {"id", "name", "title", "mimetype", "filetype", "pretty_type", "mode", "size"}
+FILE_INFO_KEYS = FILE_KEYS | {"url_private", "url_private_download", "is_external"}
 
 
 def differences(sample: Any, ours: Any, where: str, nullable: frozenset[str]) -> list[str]:
@@ -94,6 +98,7 @@ def emulator(clock: FrozenClock) -> Iterator[SlackEmulator]:
             "usergroups:read",
             "users:read",
             "commands",
+            "files:read",
         ],
     ) as emu:
         emu.add_user(ALICE, "alice", email="alice@example.com")
@@ -166,3 +171,16 @@ def test_scopes_are_told_in_slacks_headers(emulator: SlackEmulator, client: WebC
     headers = lowered(client.chat_postMessage(channel=HELP, text="hi"))
     assert "chat:write" in headers["x-oauth-scopes"].split(",")
     assert headers["x-accepted-oauth-scopes"] == "chat:write"
+
+
+def test_files_answer_in_slacks_shapes(emulator: SlackEmulator, client: WebClient) -> None:
+    dm = emulator.dm_channel(ALICE)
+    for kind in ({}, {"mode": "snippet", "filetype": "text"}):
+        file = emulator.add_file(ALICE, "build.log", "denied\n", **kind)
+        emulator.user_message(ALICE, dm, "", files=[file])
+        info = check("files.info", client.files_info(file=file["id"]))["file"]
+        assert info.keys() >= FILE_INFO_KEYS
+        assert info["ims"] == [dm]
+        assert info["size"] == len("denied\n")
+    headers = lowered(client.files_info(file=file["id"]))
+    assert headers["x-accepted-oauth-scopes"] == "files:read"

@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
+from bot.files import AttachedText, Refusal
 from bot.views.diagnosis import diagnosis_blocks, diagnosis_text
 from services.diagnosis.known_ips import KnownIps
 from services.diagnosis.parsing import parse_pull_failure
 from services.diagnosis.service_tags import ServiceTagIndex
 from services.diagnosis.verdicts import Verdict, diagnose
 from services.domain.egress import PublicIpOwner
+from services.domain.failure import ReadExtent, ReadPart
 from services.domain.registry import RegistryState
 from services.flows.diagnose import DiagnosisResult
 from tests.bot.views.samples import SEALED, message
@@ -44,9 +46,11 @@ def _inputs() -> tuple[tuple[RegistryState, ...], KnownIps, ServiceTagIndex, dic
     )
 
 
-def _result(paste: str, *, tags_problem: str | None = None) -> DiagnosisResult:
+def _result(
+    paste: str, *, tags_problem: str | None = None, source: ReadExtent | None = None
+) -> DiagnosisResult:
     registries, known, tags, domains = _inputs()
-    failure = parse_pull_failure(paste, custom_domains=domains)
+    failure = parse_pull_failure(paste, custom_domains=domains, source=source)
     return DiagnosisResult(
         diagnosis=diagnose(
             failure,
@@ -58,7 +62,7 @@ def _result(paste: str, *, tags_problem: str | None = None) -> DiagnosisResult:
     )
 
 
-def _card(result: DiagnosisResult, *, cut: int = 0) -> dict[str, object]:
+def _card(result: DiagnosisResult, *, file: AttachedText | None = None) -> dict[str, object]:
     """The card as the worker sends it: with the request button where a request may be made
     (for a managed registry: a grantable address, or an address to enter)."""
     d = result.diagnosis
@@ -66,7 +70,7 @@ def _card(result: DiagnosisResult, *, cut: int = 0) -> dict[str, object]:
     needs_ip = managed and d.verdict in ASKS_FOR_THE_ADDRESS
     offered = managed and (d.grant_eligible or needs_ip)
     blocks = diagnosis_blocks(
-        result, cut=cut, request_value=SEALED if offered else None, needs_ip=needs_ip
+        result, file=file, request_value=SEALED if offered else None, needs_ip=needs_ip
     )
     return message(diagnosis_text(result), blocks)
 
@@ -88,8 +92,26 @@ def test_every_verdict_has_an_example_card() -> None:
 GATEWAY_PASTE = (EXAMPLES / "pastes" / "01-docker-app-gateway.txt").read_text(encoding="utf-8")
 
 
+#: The last megabyte of a 3.1 MB log, as the parser keeps it.
+LOG_END = ReadExtent(part=ReadPart.END, read_bytes=1_048_576, total_bytes=3_250_585)
+
+
 def test_diagnosis_card_of_a_cut_paste(snapshot_json: SnapshotAssertion) -> None:
-    assert _card(_result(GATEWAY_PASTE), cut=2_145_728) == snapshot_json
+    assert _card(_result(GATEWAY_PASTE, source=LOG_END)) == snapshot_json
+
+
+def test_diagnosis_card_of_an_attached_log(snapshot_json: SnapshotAssertion) -> None:
+    log = AttachedText(
+        file_id="F0BUILDLOG", name="build.log", size=3_250_585, text=GATEWAY_PASTE, extent=LOG_END
+    )
+    assert _card(_result(GATEWAY_PASTE, source=LOG_END), file=log) == snapshot_json
+
+
+def test_diagnosis_card_of_a_paste_beside_a_refused_file(snapshot_json: SnapshotAssertion) -> None:
+    picture = AttachedText(
+        file_id="F0SCREEN", name="screenshot.png", size=48_213, refusal=Refusal.NOT_TEXT, kind="PNG"
+    )
+    assert _card(_result(GATEWAY_PASTE), file=picture) == snapshot_json
 
 
 def test_diagnosis_card_with_an_unreadable_registry(snapshot_json: SnapshotAssertion) -> None:

@@ -17,6 +17,7 @@ import bot.views
 PARTS = {
     "bot.views.diagnosis.title": "diagnosis_blocks, diagnosis_text",
     "bot.views.diagnosis.steps_of": "diagnosis_blocks",
+    "bot.views.diagnosis.read_note": "diagnosis_blocks (cut paste, attached log, refused file)",
     "bot.views.grants.who": "approval_card, requester_message",
     "bot.views.grants.rule_fate": "approval_card (expired and revoked)",
     "bot.views.grants.extend_button": "requester_message, home_view",

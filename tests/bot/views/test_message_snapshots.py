@@ -10,12 +10,14 @@ from datetime import timedelta
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
+from bot.files import AttachedText, Refusal
 from bot.views.messages import (
     DIAGNOSING,
     EMPTY_MENTION,
     FOREIGN_WORKSPACE,
     HELP,
     failed_job,
+    file_refusal,
     refusal,
 )
 from services.domain import errors
@@ -53,6 +55,23 @@ def test_failed_job(what: str, snapshot_json: SnapshotAssertion) -> None:
     ref = "0f8e1c2d-4b5a-4c3d-9e8f-7a6b5c4d3e2f"
     text = f"Sorry, I could not finish {what} (reference {ref})."
     assert message(text, failed_job(what, ref)) == snapshot_json
+
+
+#: What Slack says of a file of each refused kind (the name carries markup, which is escaped).
+REFUSED_FILES = {
+    Refusal.NOT_TEXT: {"name": "pull <error>.png", "kind": "PNG"},
+    Refusal.BINARY: {"name": "core.dump.log"},
+    Refusal.EMPTY: {"name": "empty.txt"},
+    Refusal.EXTERNAL: {"name": "build.log (Google Drive)"},
+    Refusal.NOT_FOUND: {"name": "build.log"},
+    Refusal.NO_ACCESS: {"name": "build.log"},
+}
+
+
+@pytest.mark.parametrize("why", list(Refusal))
+def test_file_refusal(why: Refusal, snapshot_json: SnapshotAssertion) -> None:
+    file = AttachedText(file_id="F0FILE", **REFUSED_FILES[why], refusal=why)  # type: ignore[arg-type]
+    assert message(file_refusal(file)) == snapshot_json
 
 
 def _raised(transition: Callable[[], object]) -> DomainError:

@@ -7,7 +7,14 @@ import ipaddress
 import pytest
 
 from services.diagnosis.parsing import MAX_PASTE_BYTES, parse_pull_failure
-from services.domain.failure import Client, FailureKind, PullFailure
+from services.domain.failure import (
+    Client,
+    FailureKind,
+    PullFailure,
+    ReadExtent,
+    ReadPart,
+    size_text,
+)
 from tests.services.diagnosis.parsing_corpus import (
     CASES,
     DENIAL,
@@ -65,7 +72,9 @@ def test_unrecognized_paste_has_no_evidence() -> None:
 @pytest.mark.parametrize("text", ["", " ", "\n\n", "\x00", "\ud800", "```", "<>", "&amp;" * 3])
 def test_degenerate_input_is_unrecognized(text: str) -> None:
     got = parse_pull_failure(text)
-    assert got == PullFailure(kind=FailureKind.UNRECOGNIZED)
+    assert got == PullFailure(kind=FailureKind.UNRECOGNIZED, read=got.read)
+    assert got.read is not None
+    assert not got.read.partial
 
 
 def test_ips_are_deduplicated_in_order_of_appearance() -> None:
@@ -151,18 +160,79 @@ def test_data_endpoint_maps_to_its_login_server() -> None:
     assert got.registry == "myreg.azurecr.io"
 
 
-def test_paste_over_the_limit_is_truncated_not_refused() -> None:
-    denial = f"denied: client with IP '1.2.3.4' {DENIAL}\n"
+def test_a_paste_over_the_limit_keeps_its_end_and_says_so() -> None:
+    # Pull errors come last in a log: the denial on its last line is read, the early one is not.
+    early = f"denied: client with IP '1.2.3.4' {DENIAL}\n"
     late = f"denied: client with IP '5.6.7.8' {DENIAL}\n"
-    text = denial + "é" * (MAX_PASTE_BYTES // 2) + late
+    text = early + "é" * (MAX_PASTE_BYTES // 2) + "\n" + late
     got = parse_pull_failure(text)
-    assert got.ips == (ipaddress.IPv4Address("1.2.3.4"),)
-
-
-def test_truncation_keeps_everything_under_the_limit() -> None:
-    filler = "a" * (MAX_PASTE_BYTES - 200)
-    got = parse_pull_failure(filler + f"\ndenied: client with IP '5.6.7.8' {DENIAL}\n")
     assert got.ips == (ipaddress.IPv4Address("5.6.7.8"),)
+    total = len(text.encode())
+    assert got.read == ReadExtent(
+        part=ReadPart.END, read_bytes=got.read.read_bytes, total_bytes=total
+    )
+    assert MAX_PASTE_BYTES - 4096 <= got.read.read_bytes <= MAX_PASTE_BYTES
+
+
+def test_a_3mb_log_with_the_denial_on_its_last_line_is_read_from_its_end() -> None:
+    line = (
+        "2024-05-01T10:00:00.0000000Z ##[debug] pulling layer 5f70bf18a086: Layer already exists\n"
+    )
+    text = line * (3_000_000 // len(line)) + f"Error: denied: client with IP '5.6.7.8' {DENIAL}"
+    got = parse_pull_failure(text)
+    assert got.kind is FailureKind.IP_DENIED
+    assert got.ips == (ipaddress.IPv4Address("5.6.7.8"),)
+    assert got.read is not None
+    assert got.read.part is ReadPart.END
+    assert got.read.total_bytes == len(text)
+    assert got.read.describe() == "read the last 1.0 MB of 3.0 MB"
+
+
+def test_the_cut_drops_the_partial_line_at_its_edge() -> None:
+    # The window opens inside an early denial sentence: kept, its rest (`3.4' is not allowed
+    # access`) would read as a denial cut before its address.
+    denial = f"denied: client with IP '1.2.3.4' {DENIAL}\n"
+    cut_at = denial.index("3.4'")
+    size = MAX_PASTE_BYTES - (len(denial) - cut_at)
+    after = "ok\n" * (size // 3 - 1)
+    after += "o" * (size - len(after) - 1) + "\n"
+    got = parse_pull_failure("x" * 1000 + "\n" + denial + after)
+    assert got.kind is FailureKind.UNRECOGNIZED
+    assert not got.ip_redacted
+    assert got.read is not None
+    assert got.read.read_bytes == len(after)
+
+
+def test_a_source_says_what_the_text_is_the_end_of() -> None:
+    # A file's last megabyte, read by the bot: the figure is the file's, not the text's.
+    text = "partial line\n" + f"denied: client with IP '5.6.7.8' {DENIAL}\n"
+    source = ReadExtent(part=ReadPart.END, read_bytes=len(text), total_bytes=3_100_000)
+    got = parse_pull_failure(text, source=source)
+    assert got.ips == (ipaddress.IPv4Address("5.6.7.8"),)
+    assert got.read is not None
+    assert got.read.part is ReadPart.END
+    assert got.read.total_bytes == 3_100_000
+    assert got.read.read_bytes == len(text) - len("partial line\n")
+    whole = ReadExtent(read_bytes=len(text), total_bytes=len(text))
+    assert parse_pull_failure(text, source=whole).read == whole
+
+
+def test_a_source_read_from_its_start_keeps_its_start() -> None:
+    early = f"denied: client with IP '1.2.3.4' {DENIAL}\n"
+    text = early + "a\n" * MAX_PASTE_BYTES
+    source = ReadExtent(part=ReadPart.START, read_bytes=len(text), total_bytes=9_000_000)
+    got = parse_pull_failure(text, source=source)
+    assert got.ips == (ipaddress.IPv4Address("1.2.3.4"),)
+    assert got.read is not None
+    assert got.read.part is ReadPart.START
+    assert got.read.describe() == "read the first 1.0 MB of 9.0 MB"
+
+
+def test_sizes_read_as_people_write_them() -> None:
+    assert size_text(812) == "812 bytes"
+    assert size_text(45_300) == "45 KB"
+    assert size_text(999_700) == "1.0 MB"
+    assert size_text(3_145_728) == "3.1 MB"
 
 
 ADVERSARIAL = {
