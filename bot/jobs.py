@@ -153,13 +153,15 @@ class ReplyJob(BaseModel):
 
 
 class RequestJob(BaseModel):
-    """A request for temporary access, submitted from the modal a diagnosis card opened."""
+    """A request for temporary access, submitted from the modal a diagnosis card opened (its
+    offer), or "Request again" on a request that ended (`again`: the old grant)."""
 
     model_config = ConfigDict(frozen=True)
 
     kind: Literal["request"] = "request"
     key: str
-    offer_id: str = Field(max_length=64)
+    offer_id: str = Field(default="", max_length=64)
+    again: str | None = Field(default=None, max_length=64)
     origin: Origin
     justification: str = Field(max_length=4000)
     duration_seconds: int | None = None

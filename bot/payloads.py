@@ -43,15 +43,28 @@ class Sealed(BaseModel):
 
 
 class RequestButton(Sealed):
-    """A diagnosis card's "Request temporary access": the offer it refers to, and what the
-    request form shows before anything is read (the offer itself is read by the worker)."""
+    """A diagnosis card's "Request temporary access" (the offer it refers to), or a requester's
+    "Request again" (the grant that ended), and what the request form shows before anything is
+    read (the offer or the old grant is read by the worker)."""
 
-    offer: str = Field(alias="o", max_length=64)
+    offer: str = Field(default="", alias="o", max_length=64)
+    again: str | None = Field(default=None, alias="g", max_length=64)
+    #: The old request's justification, to start the form from.
+    justification: str = Field(default="", alias="j")
     registry: str = Field(default="", alias="r")
     #: The address(es) diagnosed, as shown ("a, b"); None when the person must enter one.
     ips: str | None = Field(default=None, alias="i")
     summary: str = Field(default="", alias="s")
     client: str = Field(default="unknown", alias="c")
+
+
+class ReviewButton(Sealed):
+    """Approve or Deny on the App Home: the grant, the request as the Home drew it (for the
+    modal that shows it before deciding) and the duration asked for."""
+
+    grant: str = Field(alias="g", max_length=64)
+    about: str = Field(default="", alias="a", max_length=1800)
+    asked_seconds: int = Field(default=0, alias="d", ge=0)
 
 
 class LookupButton(Sealed):

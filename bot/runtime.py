@@ -126,6 +126,7 @@ class Runtime:
             policy=settings.policy,
             approvals_channel=settings.slack_approvals_channel,
             rechecks=settings.notice_recheck_seconds,
+            secret=self.secret,
         )
 
     @property

@@ -182,7 +182,6 @@ def run_conversation(out: TextIO) -> dict[str, float]:
                         "justification": {
                             "justification_text": "Deploying the 1.4 hotfix from my laptop"
                         },
-                        "duration": {"duration_choice": "3600"},
                     },
                 )
             )
@@ -190,12 +189,14 @@ def run_conversation(out: TextIO) -> dict[str, float]:
             approval = next(m for m in slack.messages(APPROVALS) if "Access request" in m.text)
             arm.clear_log()
             clicked = time.perf_counter()
-            send(client.block_action("grant_approve", user=ARI, message=approval))
+            # Ari allows 1 h of the 4 h asked: the card's duration choice, then Approve.
+            shorter = {"approval_duration": {"approval_duration_choice": "3600"}}
+            send(client.block_action("grant_approve", user=ARI, message=approval, selected=shorter))
             [grant] = list(runtime.ports.grants.scan())
 
             def active_card() -> bool:
                 shown = slack.message(APPROVALS, approval.ts)
-                return "Active until" in json.dumps(shown.blocks)
+                return "allowed until" in json.dumps(shown.blocks)
 
             work(until=active_card)
             figures["approve_to_active_card_s"] = time.perf_counter() - clicked
@@ -203,14 +204,28 @@ def run_conversation(out: TextIO) -> dict[str, float]:
             figures["arm_calls_of_the_approval"] = float(len(calls))
             work()
             rules("after the approval")
-            clock.advance(timedelta(hours=1, minutes=5))
-            slack.narrate("(an hour and five minutes later, the sweep timer fires)", place="Azure")
+            clock.advance(timedelta(minutes=35))
+            slack.narrate("(35 minutes later, the sweep timer fires)", place="Azure")
+            host.timer()
+            work()
+            mine = next(m for m in slack.messages(DANA) if m.text.startswith("Your request:"))
+            send(client.block_action("grant_extend_ask", user=DANA, message=mine))
+            view = slack.calls("views.open")[-1].response["view"]
+            more = {"duration": {"duration_choice": "3600"}}
+            send(client.view_submission(view["id"], user=DANA, values=more))
+            work()
+            approval = slack.message(APPROVALS, approval.ts)
+            send(client.block_action("grant_extend_approve", user=SAM, message=approval))
+            work()
+            deadline = runtime.ports.grants.get(grant.id)[0].expires_at
+            clock.advance(timedelta(hours=1, minutes=30))
+            slack.narrate("(an hour and a half later, the sweep timer fires)", place="Azure")
             host.timer()
             work()
             rules("after the sweep")
-            state = runtime.ports.grants.get(grant.id)[0].state.value
-            if state != "expired":
-                raise RuntimeError(f"the demo's grant ended {state}, not expired")
+            ended = runtime.ports.grants.get(grant.id)[0]
+            if ended.state.value != "expired" or ended.ended_at != deadline:
+                raise RuntimeError(f"the demo's grant ended {ended.state.value}, not expired")
             send(client.app_home_opened(user=ARI))
             work()
             for name, ips, paste in NAMED_PASTES:
@@ -232,7 +247,9 @@ def run_conversation(out: TextIO) -> dict[str, float]:
                 work()
                 for ip in ips:
                     pending = next(
-                        m for m in slack.messages(APPROVALS) if ip in m.text and "pending" in m.text
+                        m
+                        for m in slack.messages(APPROVALS)
+                        if ip in m.text and "waiting for approval" in m.text
                     )
                     send(client.block_action("grant_approve", user=ARI, message=pending))
                 work()

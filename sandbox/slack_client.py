@@ -434,6 +434,7 @@ class SlackClient:
         }
         self._narrate(
             f"@{self._name(user)} submitted “{_title(view_obj)}”",
+            lines=_submitted(view_obj),
             place=f"modal for @{self._name(user)}",
             only=user,
         )
@@ -876,3 +877,25 @@ def _state_values(
                 _, element = _find_element(blocks, action_id)
                 state.setdefault(block_id, {})[action_id] = _state_value(element or {}, given)
     return state
+
+
+def _submitted(view: Mapping[str, Any]) -> list[str]:
+    """What the person entered, input by input, as the transcript shows it (`label: value`):
+    the state sent, never a placeholder."""
+    values = (view.get("state") or {}).get("values") or {}
+    lines: list[str] = []
+    for block in view.get("blocks") or []:
+        if block.get("type") != "input":
+            continue
+        label = _text_of_label(block.get("label"))
+        for state in (values.get(block.get("block_id")) or {}).values():
+            chosen = state.get("selected_option") or {}
+            value = state.get("value")
+            if chosen:
+                value = (chosen.get("text") or {}).get("text") or chosen.get("value")
+            lines.append(f"{label}: {value if value not in (None, '') else '(left empty)'}")
+    return lines
+
+
+def _text_of_label(label: Any) -> str:
+    return str(label.get("text", "")) if isinstance(label, Mapping) else str(label or "")

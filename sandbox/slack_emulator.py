@@ -2065,7 +2065,8 @@ def _element_label(element: Mapping[str, Any], names: Mapping[str, str]) -> str:
     initial = element.get("initial_value") or _text_of(
         (element.get("initial_option") or {}).get("text")
     )
-    shown = initial or placeholder or "_____"
+    # A placeholder is greyed out in Slack: shown as a hint, never as if it had been entered.
+    shown = initial or (f"e.g. {placeholder}" if placeholder else "") or "_____"
     return f"[{shown} ▾]" if "select" in str(kind) else f"[{shown}]"
 
 

@@ -79,20 +79,29 @@ def test_demo_subcommand_prints_to_stdout(capsys: pytest.CaptureFixture[str]) ->
     out, err = capsys.readouterr()
     assert err == ""
     assert _verdicts(out) == EXPECTED
-    # The conversation walks paste → diagnosis → request → approval → active rule → expiry by
-    # the sweep → the approver's App Home, in that order.
+    # The conversation walks paste → diagnosis → request (what was entered, not placeholders)
+    # → an approval shorter than asked, named on the card → the requester's one message edited
+    # in place → a reminder → an extension that reaches the approvers → expiry at the deadline
+    # → the approver's App Home, in that order.
     steps = [
         "@dana ran /acr-why",
         "[Request temporary access]",
         "@dana submitted “Request access”",
+        "Why do you need it?: Deploying the 1.4 hotfix from my laptop",
         "# Access request: 91.38.188.165 on contosoprod.azurecr.io",
-        "Active until",
+        "*Your request for `91.38.188.165` on `contosoprod.azurecr.io`*",
+        "Approved by @ari for 1 h (asked 4 h); allowed until",
         "is allowed on `contosoprod.azurecr.io`",
         "ipRules 4.175.12.34, 91.38.188.165) after the approval",
-        "the sweep timer fires",
-        "Expired at",
+        "Need longer?",
+        "@dana submitted “Ask for more time”",
+        ":hourglass_flowing_sand: @ari, @sam: @dana asks for 1 h more",
+        "Extended by 1 h by @sam",
+        "@sam extended it",
+        "an hour and a half later, the sweep timer fires",
+        ", at its deadline.",
         "ipRules 4.175.12.34) after the sweep",
-        "App Home of @ari",
+        "@ari opened the app's Home tab",
         # Errors that hid the address but named the resource: each one's egress looked up with
         # one click, asked for, approved and applied.
         "@dana clicked “Look up shop-api's egress”",
@@ -110,6 +119,15 @@ def test_demo_subcommand_prints_to_stdout(capsys: pytest.CaptureFixture[str]) ->
     positions = [out.find(step) for step in steps]
     assert all(p >= 0 for p in positions), dict(zip(steps, positions, strict=True))
     assert positions == sorted(positions)
+    # One requester message for the request, edited in place (never a new DM per step), and no
+    # placeholder shown as if it had been typed.
+    conversation = out[positions[0] : out.find("(later: a pull on shop-api")]
+    assert (
+        conversation.count("*Your request for `91.38.188.165`")
+        == conversation.count("DM @dana · acr-bot edited its message") + 1
+    )
+    assert "DM @dana · acr-bot\n    *Your request for `91.38.188.165`" in conversation
+    assert "[Deploying the hotfix for INC-1234" not in out
     # Each resource's addresses are on the registry once approved (in the order ARM kept them).
     applied = re.findall(r"ipRules ([^)]*)\) after (\S+)'s looked-up egress", out)
     assert [(name, set(rules.split(", "))) for rules, name in applied] == [

@@ -41,7 +41,9 @@ class DecideJobPorts(DecisionPorts, HomePorts, Protocol):
     def ledger(self) -> DeliveryLedger: ...
 
 
-def handle(job: DecideJob, *, ports: DecideJobPorts, replier: Replier, slack: WebClient) -> None:
+def handle(
+    job: DecideJob, *, ports: DecideJobPorts, replier: Replier, slack: WebClient, secret: str
+) -> None:
     key = f"decide:{job.key}"
     claim = ports.ledger.begin(key, stale_after=STALE_CLAIM)
     if claim.state is ClaimState.DONE:
@@ -62,7 +64,7 @@ def handle(job: DecideJob, *, ports: DecideJobPorts, replier: Replier, slack: We
         raise
     ports.ledger.finish(key)
     if job.origin.surface is Surface.HOME:
-        publish(ports, slack, team_id=job.origin.team_id, user_id=job.origin.user_id)
+        publish(ports, slack, secret, team_id=job.origin.team_id, user_id=job.origin.user_id)
 
 
 def _decide(ports: DecisionPorts, job: DecideJob) -> None:

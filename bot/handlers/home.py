@@ -5,16 +5,26 @@ from __future__ import annotations
 from slack_sdk import WebClient
 
 from bot.jobs import HomeJob
-from bot.views.home import home_view
+from bot.payloads import ReviewButton
+from bot.views.home import home_view, review_text
+from services.domain.grants import Grant
 from services.flows.home import HomePorts, home_of
 
 
-def handle(job: HomeJob, *, ports: HomePorts, slack: WebClient) -> None:
-    publish(ports, slack, team_id=job.team_id, user_id=job.user_id)
+def handle(job: HomeJob, *, ports: HomePorts, slack: WebClient, secret: str) -> None:
+    publish(ports, slack, secret, team_id=job.team_id, user_id=job.user_id)
 
 
-def publish(ports: HomePorts, slack: WebClient, *, team_id: str, user_id: str) -> None:
+def publish(ports: HomePorts, slack: WebClient, secret: str, *, team_id: str, user_id: str) -> None:
     home = home_of(ports, team_id=team_id, user_id=user_id)
+
+    def review(grant: Grant) -> str:
+        return ReviewButton(
+            grant=grant.id,
+            about=review_text(grant)[:1800],
+            asked_seconds=int(grant.requested_duration.total_seconds()),
+        ).seal(secret)
+
     view = home_view(
         mine=home.mine,
         waiting=home.waiting,
@@ -22,5 +32,6 @@ def publish(ports: HomePorts, slack: WebClient, *, team_id: str, user_id: str) -
         registries=home.registries,
         is_approver=home.is_approver,
         now=ports.clock.now(),
+        review=review,
     )
     slack.views_publish(user_id=user_id, view=view)

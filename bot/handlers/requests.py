@@ -1,4 +1,5 @@
-"""`request`: a request for temporary access from a diagnosis card's form. The approval card and
+"""`request`: a request for temporary access from a diagnosis card's form, or asked again from
+one that ended. The approval card and
 the requester's confirmation follow from the `requested` notice the flow queues. A redelivery
 after the worker died resumes the same request: the grant's id is noted on the claim before the
 grant is made."""
@@ -18,7 +19,7 @@ from services.domain.claims import ClaimState
 from services.domain.errors import DomainError
 from services.domain.grants import APPROVAL_CARD, REQUESTER_THREAD, Grant, MessageRef, Requester
 from services.domain.ids import new_ulid
-from services.flows.requests import RequestPorts, request_from_offer
+from services.flows.requests import RequestPorts, request_again, request_from_offer
 from services.ports import DeliveryLedger
 
 
@@ -41,16 +42,28 @@ def handle(job: RequestJob, *, ports: RequestJobPorts, replier: Replier, slack: 
         ports.ledger.note(key, grant=grant_id)
     try:
         try:
-            outcome = request_from_offer(
-                ports,
-                job.offer_id,
-                requester=Requester(user_id=origin.user_id, team_id=origin.team_id),
-                justification=job.justification,
-                duration=duration_of(job.duration_seconds),
-                ip=job.ip,
-                origin=_thread(origin),
-                grant_id=grant_id,
-            )
+            requester = Requester(user_id=origin.user_id, team_id=origin.team_id)
+            if job.again is not None:
+                outcome = request_again(
+                    ports,
+                    job.again,
+                    requester=requester,
+                    justification=job.justification,
+                    duration=duration_of(job.duration_seconds),
+                    origin=_thread(origin),
+                    grant_id=grant_id,
+                )
+            else:
+                outcome = request_from_offer(
+                    ports,
+                    job.offer_id,
+                    requester=requester,
+                    justification=job.justification,
+                    duration=duration_of(job.duration_seconds),
+                    ip=job.ip,
+                    origin=_thread(origin),
+                    grant_id=grant_id,
+                )
         except DomainError as exc:
             replier.tell(origin, refusal(exc))
         else:

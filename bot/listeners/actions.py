@@ -1,11 +1,13 @@
-"""Buttons: "Request temporary access" on a diagnosis card (opens the request modal), and a
-grant's Approve, Deny (opens a modal for the reason), Withdraw, Revoke and the extension's. A
-decision is never made here: it becomes a job carrying the grant id and who clicked; the worker
-checks the rest."""
+"""Buttons: "Request temporary access" on a diagnosis card and "Request again" on a request that
+ended (both open the request modal), and a grant's Approve, Deny and Revoke (the last two open a
+modal for the reason), Withdraw and the extension's; on the App Home, Approve and Deny open a
+modal that shows the request first. A decision is never made here: it becomes a job carrying the
+grant id and who clicked; the worker checks the rest."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -23,6 +25,9 @@ from bot.ids import (
     EXTEND_ASK,
     EXTEND_DENY,
     REQUEST_ACTION,
+    REQUEST_AGAIN,
+    REVIEW_APPROVE,
+    REVIEW_DENY,
     REVOKE,
     WITHDRAW,
 )
@@ -30,22 +35,32 @@ from bot.jobs import DecideJob, Decision
 from bot.payloads import (
     ModalContext,
     RequestButton,
+    ReviewButton,
     action_value,
     origin_of,
     place_of,
     selected_seconds,
 )
-from bot.views.requests import deny_modal, extend_modal, request_modal
+from bot.views.requests import (
+    approve_modal,
+    deny_modal,
+    extend_modal,
+    request_modal,
+    revoke_modal,
+)
 
 logger = logging.getLogger(__name__)
 
 
 def register(app: App, deps: FrontDeps) -> None:
     app.action(REQUEST_ACTION)(partial(request_access, deps=deps))
+    app.action(REQUEST_AGAIN)(partial(request_access, deps=deps))
     app.action(APPROVE)(partial(decide, deps=deps, decision=Decision.APPROVE))
     app.action(WITHDRAW)(partial(decide, deps=deps, decision=Decision.WITHDRAW))
-    app.action(REVOKE)(partial(decide, deps=deps, decision=Decision.REVOKE))
+    app.action(REVOKE)(partial(ask_revoke_reason, deps=deps))
     app.action(DENY)(partial(ask_deny_reason, deps=deps))
+    app.action(REVIEW_APPROVE)(partial(review, deps=deps, approve=True))
+    app.action(REVIEW_DENY)(partial(review, deps=deps, approve=False))
     app.action(EXTEND_ASK)(partial(ask_extension, deps=deps))
     app.action(EXTEND_APPROVE)(partial(decide, deps=deps, decision=Decision.EXTEND_APPROVE))
     app.action(EXTEND_DENY)(partial(decide, deps=deps, decision=Decision.EXTEND_DENY))
@@ -73,16 +88,19 @@ def _context(body: dict[str, Any], **about: str) -> ModalContext:
 def request_access(ack: Ack, body: dict[str, Any], client: WebClient, deps: FrontDeps) -> None:
     button = RequestButton.unseal(deps.secret, action_value(body))
     ack()
-    if button is None:
+    if button is None or not (button.offer or button.again):
         logger.warning("refused a request button whose value was not the bot's")
         return
+    about = {"offer": button.offer} if button.offer else {"grant": button.again or ""}
     view = request_modal(
         registry=button.registry,
         ip=button.ips,
         summary=button.summary,
         client=button.client,
         policy=deps.settings.policy,
-        private_metadata=_context(body, offer=button.offer).dump(),
+        private_metadata=_context(body, **about).dump(),
+        justification=button.justification,
+        again=button.again is not None,
     )
     open_modal(client, body, view)
 
@@ -103,14 +121,56 @@ def decide(
     ack()
 
 
-def ask_deny_reason(ack: Ack, body: dict[str, Any], client: WebClient, deps: FrontDeps) -> None:
+def _shown(body: dict[str, Any]) -> str:
+    """The clicked message's own text (the bot wrote it), to show in the modal it opens."""
     message = body.get("message") or {}
+    return str(message.get("text") or "")
+
+
+def ask_deny_reason(ack: Ack, body: dict[str, Any], client: WebClient, deps: FrontDeps) -> None:
     grant = action_value(body)[:64]
     ack()
     view = deny_modal(
-        grant_id=grant,
-        about=str(message.get("text") or ""),
+        about=_shown(body),
         private_metadata=_context(body, grant=grant).dump(),
+        required=deps.settings.policy.deny_reason_required,
+    )
+    open_modal(client, body, view)
+
+
+def ask_revoke_reason(ack: Ack, body: dict[str, Any], client: WebClient, deps: FrontDeps) -> None:
+    grant = action_value(body)[:64]
+    ack()
+    view = revoke_modal(
+        about=_shown(body) or "The rule is removed from the registry right away.",
+        private_metadata=_context(body, grant=grant).dump(),
+        required=deps.settings.policy.revoke_reason_required,
+    )
+    open_modal(client, body, view)
+
+
+def review(
+    ack: Ack, body: dict[str, Any], client: WebClient, deps: FrontDeps, approve: bool
+) -> None:
+    """Approve or Deny on the App Home: the request is shown before anything is decided."""
+    button = ReviewButton.unseal(deps.secret, action_value(body))
+    ack()
+    if button is None:
+        logger.warning("refused a review button whose value was not the bot's")
+        return
+    metadata = _context(body, grant=button.grant).dump()
+    policy = deps.settings.policy
+    view = (
+        approve_modal(
+            about=button.about,
+            asked=timedelta(seconds=button.asked_seconds) or policy.default_duration,
+            policy=policy,
+            private_metadata=metadata,
+        )
+        if approve
+        else deny_modal(
+            about=button.about, private_metadata=metadata, required=policy.deny_reason_required
+        )
     )
     open_modal(client, body, view)
 
@@ -119,7 +179,6 @@ def ask_extension(ack: Ack, body: dict[str, Any], client: WebClient, deps: Front
     grant = action_value(body)[:64]
     ack()
     view = extend_modal(
-        grant_id=grant,
         policy=deps.settings.policy,
         private_metadata=_context(body, grant=grant).dump(),
     )

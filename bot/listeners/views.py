@@ -19,6 +19,7 @@ from bot.payloads import (
 )
 from bot.views.modals import PASTE_ACTION, PASTE_BLOCK, PASTE_CALLBACK
 from bot.views.requests import (
+    APPROVE_CALLBACK,
     DENY_CALLBACK,
     DURATION_ACTION,
     DURATION_BLOCK,
@@ -30,16 +31,19 @@ from bot.views.requests import (
     REASON_ACTION,
     REASON_BLOCK,
     REQUEST_CALLBACK,
+    REVOKE_CALLBACK,
 )
 from services.domain.errors import InvalidText, UnsupportedIp
-from services.domain.grants import validate_justification
+from services.domain.grants import validate_justification, validate_reason
 from services.domain.ips import parse_grantable_ip
 
 
 def register(app: App, deps: FrontDeps) -> None:
     app.view(PASTE_CALLBACK)(partial(paste_submitted, deps=deps))
     app.view(REQUEST_CALLBACK)(partial(request_submitted, deps=deps))
-    app.view(DENY_CALLBACK)(partial(deny_submitted, deps=deps))
+    app.view(DENY_CALLBACK)(partial(reason_submitted, deps=deps, decision=Decision.DENY))
+    app.view(REVOKE_CALLBACK)(partial(reason_submitted, deps=deps, decision=Decision.REVOKE))
+    app.view(APPROVE_CALLBACK)(partial(approve_submitted, deps=deps))
     app.view(EXTEND_CALLBACK)(partial(extend_submitted, deps=deps))
 
 
@@ -79,12 +83,13 @@ def request_submitted(
     if errors:
         ack(response_action="errors", errors=errors)
         return
-    if context.offer is None:
+    if context.offer is None and context.grant is None:
         ack(response_action="errors", errors={JUSTIFICATION_BLOCK: "This form is out of date."})
         return
     job = RequestJob(
         key=request_key(request),
-        offer_id=context.offer,
+        offer_id=context.offer or "",
+        again=context.grant if context.offer is None else None,
         origin=origin_of(body, context),
         justification=justification[:4000],
         duration_seconds=selected_seconds(body, DURATION_BLOCK, DURATION_ACTION),
@@ -94,15 +99,43 @@ def request_submitted(
     ack()
 
 
-def deny_submitted(ack: Ack, body: dict[str, Any], request: BoltRequest, deps: FrontDeps) -> None:
+def reason_submitted(
+    ack: Ack, body: dict[str, Any], request: BoltRequest, deps: FrontDeps, decision: Decision
+) -> None:
+    """A denial or an early revoke, with its reason (which the policy may require)."""
     context = _context(body)
     reason = input_value(body, REASON_BLOCK, REASON_ACTION).strip() or None
+    policy = deps.settings.policy
+    required = (
+        policy.deny_reason_required if decision is Decision.DENY else policy.revoke_reason_required
+    )
+    try:
+        validate_reason(reason, policy, required=required)
+    except InvalidText as exc:
+        ack(response_action="errors", errors={REASON_BLOCK: exc.message[:150]})
+        return
     job = DecideJob(
         key=request_key(request),
-        decision=Decision.DENY,
+        decision=decision,
         grant_id=context.grant or "",
         origin=origin_of(body, context),
         reason=reason[:4000] if reason else None,
+    )
+    deps.jobs.send(job)
+    ack()
+
+
+def approve_submitted(
+    ack: Ack, body: dict[str, Any], request: BoltRequest, deps: FrontDeps
+) -> None:
+    """Approve from the App Home, for the duration chosen in the modal."""
+    context = _context(body)
+    job = DecideJob(
+        key=request_key(request),
+        decision=Decision.APPROVE,
+        grant_id=context.grant or "",
+        origin=origin_of(body, context),
+        duration_seconds=selected_seconds(body, DURATION_BLOCK, DURATION_ACTION),
     )
     deps.jobs.send(job)
     ack()

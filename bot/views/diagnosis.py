@@ -123,6 +123,13 @@ def read_note(result: DiagnosisResult, file: AttachedText | None = None) -> str 
     return None
 
 
+#: What a card whose paste hid the address says beside its request button.
+ENTER_ADDRESS = (
+    "A temporary rule needs the address: enter the address the error did not show, and an "
+    "approver decides."
+)
+
+
 def diagnosis_blocks(
     result: DiagnosisResult,
     *,
@@ -160,7 +167,10 @@ def diagnosis_blocks(
         context.append(told)
     for error in result.registry_errors:
         context.append(f":warning: The registry's live rules could not be read: {escape(error)}")
-    if not d.grant_eligible and d.facts.grant_refusal and d.verdict is not Verdict.UNRECOGNIZED:
+    if request_value is not None and needs_ip:
+        # The button below asks for the address: the card says so, not that no rule is possible.
+        context.append(ENTER_ADDRESS)
+    elif not d.grant_eligible and d.facts.grant_refusal and d.verdict is not Verdict.UNRECOGNIZED:
         context.append(f"No temporary rule: {escape(d.facts.grant_refusal)}")
     if context:
         blocks.append(
@@ -178,6 +188,11 @@ def diagnosis_blocks(
                         action_id=REQUEST_ACTION,
                         value=request_value,
                         style="primary",
+                        accessibility_label=(
+                            "Enter the refused address and request a temporary rule"
+                            if needs_ip
+                            else "Request a temporary rule for this address"
+                        ),
                     )
                 ],
             )

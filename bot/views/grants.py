@@ -1,13 +1,18 @@
-"""A grant as people see it: the approval card (rendered from the grant's current state, so
-updating it is idempotent) and the messages its requester gets in their thread."""
+"""A grant as people see it, rendered from its current state so that showing it again is
+idempotent: the approval card in the approvers' channel, and the one message its requester gets,
+both updated in place through the grant's life, each keeping who decided, for how long and why,
+and offering only the buttons that still make sense. The requester is also pinged (a short reply
+under their message) at the moments that need them; the approvers are mentioned on the card's
+first post and in replies under it (an extension asked for, a request about to lapse)."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ConfirmObject,
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
@@ -23,6 +28,7 @@ from bot.ids import (
     EXTEND_APPROVE,
     EXTEND_ASK,
     EXTEND_DENY,
+    REQUEST_AGAIN,
     REVOKE,
     WITHDRAW,
 )
@@ -33,6 +39,11 @@ from services.domain.grants import SYSTEM_ACTOR, Grant, GrantState, format_durat
 from services.domain.jobs import GrantEvent, RegistryNotice
 from services.domain.policy import Policy
 
+#: Ended states a requester may ask again from.
+AGAIN_STATES = frozenset(
+    {GrantState.EXPIRED, GrantState.LAPSED, GrantState.DENIED, GrantState.FAILED}
+)
+
 
 def who(user_id: str | None) -> str:
     if not user_id or user_id == SYSTEM_ACTOR:
@@ -40,45 +51,20 @@ def who(user_id: str | None) -> str:
     return mention(user_id)
 
 
-def _status(grant: Grant) -> str:
-    state = grant.state
-    if state is GrantState.PENDING:
-        needed = grant.required_approvals
-        if grant.approvals:
-            names = ", ".join(mention(a.user_id) for a in grant.approvals)
-            return f":hourglass: Waiting for a second approval (approved by {names})."
-        lapses = date(grant.lapses_at)
-        wanted = "two approvals" if needed > 1 else "an approver"
-        return f":hourglass: Waiting for {wanted} (lapses {lapses})."
-    if state is GrantState.APPROVED:
-        names = ", ".join(mention(a.user_id) for a in grant.approvals) or who(grant.approver)
-        return f":gear: Approved by {names}: applying the rule…"
-    if state is GrantState.ACTIVE and grant.expires_at is not None:
-        text = f":white_check_mark: Active until {date(grant.expires_at)}."
-        if grant.rule_preexisted:
-            text += f" (An existing rule, {code(grant.covered_by or '')}, already admits it.)"
-        if grant.rule_vanished_at is not None:
-            text += " :warning: The rule was removed by hand; the address is not allowed now."
-        return text
-    ended = date(grant.ended_at) if grant.ended_at else ""
-    if state is GrantState.DENIED:
-        reason = f": {escape(grant.end_reason)}" if grant.end_reason else "."
-        return f":no_entry_sign: Denied by {who(grant.approver)} at {ended}{reason}"
-    if state is GrantState.WITHDRAWN:
-        return f":leftwards_arrow_with_hook: Withdrawn by the requester at {ended}."
-    if state is GrantState.LAPSED:
-        return f":zzz: Nobody decided in time; lapsed at {ended}."
-    if state is GrantState.FAILED:
-        return f":x: Could not be applied: {escape(grant.failure_reason or 'unknown reason')}"
-    if state is GrantState.EXPIRED:
-        return f":checkered_flag: Expired at {ended}. {rule_fate(grant)}"
-    if state is GrantState.REVOKED:
-        reason = f": {escape(grant.end_reason)}." if grant.end_reason else "."
-        return (
-            f":octagonal_sign: Revoked by {who(grant.ended_by)} at {ended}{reason} "
-            f"{rule_fate(grant)}"
-        )
-    return escape(state.value)
+def _for(grant: Grant) -> str:
+    """How long an approved grant runs, and what was asked when that differs."""
+    asked = grant.requested_duration
+    granted = grant.approved_duration or asked
+    text = f"for {format_duration(granted)}"
+    return text + (f" (asked {format_duration(asked)})" if granted != asked else "")
+
+
+def _approvers_of(grant: Grant) -> str:
+    return ", ".join(mention(a.user_id) for a in grant.approvals) or who(grant.approver)
+
+
+def _reason(text: str | None, *, before: str = ": ") -> str:
+    return f"{before}{clip(escape(text), 500)[0]}" if text else ""
 
 
 def rule_fate(grant: Grant) -> str:
@@ -90,6 +76,85 @@ def rule_fate(grant: Grant) -> str:
     if grant.released:
         return "No rule of the bot's was left to remove."
     return "Removing the rule…"
+
+
+def _status(grant: Grant) -> str:
+    """The grant's state in one sentence: who made it so, for how long, why."""
+    state = grant.state
+    if state is GrantState.PENDING:
+        if grant.approvals:
+            return (
+                f":hourglass: Approved by {_approvers_of(grant)}; waiting for a second approval "
+                f"(lapses {date(grant.lapses_at)})."
+            )
+        wanted = "two approvals" if grant.required_approvals > 1 else "an approver"
+        return f":hourglass: Waiting for {wanted} (lapses {date(grant.lapses_at)})."
+    if state is GrantState.APPROVED:
+        return f":gear: Approved by {_approvers_of(grant)} {_for(grant)}; applying the rule…"
+    if state is GrantState.ACTIVE and grant.expires_at is not None:
+        text = (
+            f":white_check_mark: Approved by {_approvers_of(grant)} {_for(grant)}; allowed "
+            f"until {date(grant.expires_at)}."
+        )
+        if grant.rule_preexisted:
+            text += f" (An existing rule, {code(grant.covered_by or '')}, already admits it.)"
+        if grant.rule_vanished_at is not None:
+            text += " :warning: The rule was removed by hand; the address is not allowed now."
+        return text
+    ended = date(grant.ended_at) if grant.ended_at else ""
+    if state is GrantState.DENIED:
+        return f":no_entry_sign: Denied by {who(grant.approver)} {ended}{_reason(grant.end_reason)}"
+    if state is GrantState.WITHDRAWN:
+        return f":leftwards_arrow_with_hook: Withdrawn by the requester {ended}."
+    if state is GrantState.LAPSED:
+        why = grant.end_reason
+        if why and why != "nobody decided in time":
+            return f":zzz: Lapsed {ended}{_reason(why)}."
+        return f":zzz: Nobody decided in time; lapsed {ended}."
+    if state is GrantState.FAILED:
+        return (
+            f":x: Could not be applied: {escape(grant.failure_reason or 'unknown reason')} "
+            "No rule was left behind."
+        )
+    if state is GrantState.EXPIRED:
+        return f":checkered_flag: Expired {ended}, at its deadline. {rule_fate(grant)}"
+    if state is GrantState.REVOKED:
+        reason = _reason(grant.end_reason)
+        return (
+            f":octagonal_sign: Revoked by {who(grant.ended_by)} {ended}{reason}. {rule_fate(grant)}"
+        )
+    return escape(state.value)
+
+
+def history(grant: Grant) -> str:
+    """The grant's life so far, a line per step, with times in the reader's zone."""
+    lines = [
+        f"Requested by {mention(grant.requester.user_id)} {date(grant.requested_at)} for "
+        f"{format_duration(grant.requested_duration)}"
+    ]
+    for approval in grant.approvals:
+        lines.append(
+            f"Approved by {mention(approval.user_id)} {date(approval.at)} for "
+            f"{format_duration(approval.duration)}"
+        )
+    if grant.activated_at is not None:
+        lines.append(f"Rule applied {date(grant.activated_at)}")
+    for decision in grant.extensions:
+        if decision.added is None:
+            lines.append(
+                f"{format_duration(decision.asked)} more refused by {mention(decision.by)} "
+                f"{date(decision.at)}"
+            )
+        else:
+            lines.append(
+                f"Extended by {format_duration(decision.added)} by {mention(decision.by)} "
+                f"{date(decision.at)}"
+            )
+    if grant.extension_requested is not None and grant.state is GrantState.ACTIVE:
+        lines.append(f"{format_duration(grant.extension_requested)} more asked for")
+    if grant.rule_removed_at is not None:
+        lines.append(f"Rule removed {date(grant.rule_removed_at)}")
+    return "\n".join(lines)
 
 
 def registry_change_message(job: RegistryNotice, *, approvers: str) -> tuple[str, list[Block]]:
@@ -129,15 +194,34 @@ def _rule_list(values: tuple[str, ...]) -> str:
     return ", ".join(code(v) for v in values[:60]) or "(none)"
 
 
+def _label(text: str) -> str:
+    """A button's accessibility label: what a screen reader says (plain text, at most 75)."""
+    return text if len(text) <= 75 else text[:74] + "…"
+
+
+def _button(
+    text: str, action_id: str, value: str, label: str, style: str | None = None
+) -> ButtonElement:
+    return ButtonElement(
+        text=text, action_id=action_id, value=value, style=style, accessibility_label=_label(label)
+    )
+
+
+def _about(grant: Grant) -> str:
+    return f"{grant.ip} on {grant.registry}"
+
+
 def approval_card(grant: Grant, *, approvers: str, policy: Policy) -> list[Block]:
-    """The card in the approvers' channel. `approvers` is the mention text (people, a group)."""
+    """The card in the approvers' channel. `approvers` is the mention text (people, a group),
+    shown while the request waits for them."""
     requested = format_duration(grant.requested_duration)
+    waiting = f" {approvers}" if approvers and grant.state is GrantState.PENDING else ""
     blocks: list[Block] = [
         HeaderBlock(text=clip(f"Access request: {grant.ip} on {grant.registry}", 150)[0]),
         SectionBlock(
             text=MarkdownTextObject(
                 text=f"{mention(grant.requester.user_id)} asks to allow {code(str(grant.ip))} on "
-                f"{code(grant.registry)} for {requested}. {approvers}"
+                f"{code(grant.registry)} for {requested}.{waiting}"
             ),
             fields=[
                 MarkdownTextObject(text=f"*Why*\n{clip(escape(grant.justification), 1900)[0]}"),
@@ -155,6 +239,7 @@ def approval_card(grant: Grant, *, approvers: str, policy: Policy) -> list[Block
             )
         )
     blocks.append(SectionBlock(text=MarkdownTextObject(text=_status(grant))))
+    about = _about(grant)
     if grant.state is GrantState.PENDING:
         options = duration_options(policy, grant.requested_duration)
         initial = next(
@@ -177,10 +262,8 @@ def approval_card(grant: Grant, *, approvers: str, policy: Policy) -> list[Block
             ActionsBlock(
                 block_id="approval_actions",
                 elements=[
-                    ButtonElement(
-                        text="Approve", action_id=APPROVE, value=grant.id, style="primary"
-                    ),
-                    ButtonElement(text="Deny", action_id=DENY, value=grant.id, style="danger"),
+                    _button("Approve", APPROVE, grant.id, f"Approve {about}", "primary"),
+                    _button("Deny", DENY, grant.id, f"Deny {about}", "danger"),
                 ],
             )
         )
@@ -189,8 +272,8 @@ def approval_card(grant: Grant, *, approvers: str, policy: Policy) -> list[Block
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=f":hourglass_flowing_sand: {mention(grant.requester.user_id)} asks to "
-                    f"extend it by {asked}. {approvers}"
+                    text=f":hourglass_flowing_sand: {mention(grant.requester.user_id)} asks for "
+                    f"{asked} more."
                 )
             )
         )
@@ -198,27 +281,24 @@ def approval_card(grant: Grant, *, approvers: str, policy: Policy) -> list[Block
             ActionsBlock(
                 block_id="extension_actions",
                 elements=[
-                    ButtonElement(
-                        text=f"Extend by {asked}",
-                        action_id=EXTEND_APPROVE,
-                        value=grant.id,
-                        style="primary",
+                    _button(
+                        f"Extend by {asked}",
+                        EXTEND_APPROVE,
+                        grant.id,
+                        f"Extend {about} by {asked}",
+                        "primary",
                     ),
-                    ButtonElement(text="Refuse extension", action_id=EXTEND_DENY, value=grant.id),
-                    _revoke_button(grant),
+                    _button(
+                        "Refuse extension", EXTEND_DENY, grant.id, f"Refuse more time for {about}"
+                    ),
+                    revoke_button(grant),
                 ],
             )
         )
     elif grant.state in (GrantState.APPROVED, GrantState.ACTIVE):
-        blocks.append(ActionsBlock(block_id="active_actions", elements=[_revoke_button(grant)]))
+        blocks.append(ActionsBlock(block_id="active_actions", elements=[revoke_button(grant)]))
     blocks.append(
-        ContextBlock(
-            elements=[
-                MarkdownTextObject(
-                    text=f"Request `{grant.id}` · requested {date(grant.requested_at)}"
-                )
-            ]
-        )
+        ContextBlock(elements=[MarkdownTextObject(text=f"{history(grant)}\nRequest `{grant.id}`")])
     )
     for block in blocks:
         block.validate_json()
@@ -226,113 +306,144 @@ def approval_card(grant: Grant, *, approvers: str, policy: Policy) -> list[Block
 
 
 def extend_button(grant: Grant) -> ButtonElement:
-    return ButtonElement(text="Ask for more time", action_id=EXTEND_ASK, value=grant.id)
-
-
-def _revoke_button(grant: Grant) -> ButtonElement:
-    return ButtonElement(
-        text="Revoke now",
-        action_id=REVOKE,
-        value=grant.id,
-        style="danger",
-        confirm=ConfirmObject(
-            title="Revoke this grant?",
-            text=f"The rule for {grant.ip} is removed from {grant.registry} right away.",
-            confirm="Revoke",
-            deny="Keep it",
-        ),
+    return _button(
+        "Ask for more time", EXTEND_ASK, grant.id, f"Ask for more time on {_about(grant)}"
     )
+
+
+def revoke_button(grant: Grant) -> ButtonElement:
+    """Opens the revoke form (its reason is the confirmation)."""
+    return _button("Revoke now", REVOKE, grant.id, f"Revoke {_about(grant)} now", "danger")
+
+
+def again_button(value: str, grant: Grant) -> ButtonElement:
+    return _button("Request again", REQUEST_AGAIN, value, f"Request {_about(grant)} again")
+
+
+def _headline(grant: Grant) -> str:
+    """What happened, for the notification a phone shows (no markup that renders as ids)."""
+    state = grant.state
+    what = f"{grant.ip} on {grant.registry}"
+    granted = format_duration(grant.approved_duration or grant.requested_duration)
+    if state is GrantState.PENDING:
+        return f"{what}: {format_duration(grant.requested_duration)} asked, waiting for approval"
+    if state is GrantState.APPROVED:
+        return f"{what}: approved for {granted}, applying the rule"
+    if state is GrantState.ACTIVE:
+        if grant.extension_requested is not None:
+            return f"{what}: allowed; {format_duration(grant.extension_requested)} more asked for"
+        return f"{what}: allowed for {granted}"
+    return f"{what}: {state.value}"
 
 
 def approval_text(grant: Grant) -> str:
-    return (
-        f"Access request from {mention(grant.requester.user_id)}: {grant.ip} on "
-        f"{grant.registry} ({grant.state.value})"
-    )
+    return f"Access request from {mention(grant.requester.user_id)}: {_headline(grant)}"
 
 
 def requester_message(
-    grant: Grant, event: GrantEvent, *, actor: str | None = None, approvers: str = ""
-) -> tuple[str, list[Block]] | None:
-    """What the requester is told about `event`, or None when they need not be."""
+    grant: Grant, *, sent_to: str = "", again: str | None = None
+) -> tuple[str, list[Block]]:
+    """The requester's one message about `grant`, as it stands now. `sent_to`: the approvers
+    (and where the card is), shown while it waits; `again`: the sealed value of "Request
+    again", offered once it has ended in a way worth asking again from."""
     ip, registry = code(str(grant.ip)), code(grant.registry)
+    state = grant.state
+    lines = [f"*Your request for {ip} on {registry}*", _status(grant)]
+    if state is GrantState.PENDING:
+        lines.append(f"Sent to {sent_to or 'the approvers'}.")
+    if state is GrantState.ACTIVE and grant.expires_at is not None:
+        retry = f"A new rule takes a few minutes; retry in about {RETRY_AFTER_MINUTES} minutes"
+        lines.append(retry + (f": {code(grant.command, 300)}" if grant.command else "."))
+        if grant.extension_requested is not None:
+            lines.append(
+                f":hourglass_flowing_sand: You asked for "
+                f"{format_duration(grant.extension_requested)} more; an approver decides."
+            )
     buttons: list[ButtonElement] = []
-    if event is GrantEvent.REQUESTED:
-        to = approvers or "the approvers"
-        text = f":outbox_tray: Sent your request for {ip} on {registry} to {to}."
-        buttons.append(ButtonElement(text="Withdraw request", action_id=WITHDRAW, value=grant.id))
-    elif event is GrantEvent.APPROVAL_ADDED:
-        text = f":hourglass: {who(actor)} approved; {registry} needs a second approver."
-    elif event is GrantEvent.APPROVED:
-        text = f":gear: {who(actor)} approved {ip} on {registry}; applying the rule…"
-    elif event is GrantEvent.APPLY_DELAYED:
-        text = f":hourglass: Azure is slow to apply the rule on {registry}; the bot keeps trying."
-    elif event is GrantEvent.ACTIVATED and grant.expires_at is not None:
-        retry = f"retry in about {RETRY_AFTER_MINUTES} minutes"
-        if grant.command:
-            retry += f": {code(grant.command, 300)}"
-        text = (
-            f":white_check_mark: {ip} is allowed on {registry} until {date(grant.expires_at)}. "
-            f"A new rule takes a few minutes to take effect; {retry}."
+    if state is GrantState.PENDING:
+        buttons.append(
+            _button(
+                "Withdraw request", WITHDRAW, grant.id, f"Withdraw your request for {_about(grant)}"
+            )
         )
-        buttons += [extend_button(grant), _revoke_button(grant)]
-    elif event is GrantEvent.EXPIRY_REMINDER and grant.expires_at is not None:
-        text = (
-            f":alarm_clock: Your access for {ip} on {registry} ends {date(grant.expires_at)}. "
-            "Need longer? Ask for more time; an approver decides."
-        )
-        buttons += [extend_button(grant), _revoke_button(grant)]
-    elif event is GrantEvent.EXTENSION_REQUESTED and grant.extension_requested is not None:
-        text = (
-            f":hourglass_flowing_sand: Asked the approvers to extend {ip} on {registry} by "
-            f"{format_duration(grant.extension_requested)}."
-        )
-    elif event is GrantEvent.EXTENDED and grant.expires_at is not None:
-        text = (
-            f":white_check_mark: {who(actor)} extended {ip} on {registry}: allowed until "
-            f"{date(grant.expires_at)}."
-        )
-    elif event is GrantEvent.EXTENSION_DENIED and grant.expires_at is not None:
-        text = (
-            f":no_entry_sign: {who(actor)} did not extend {ip} on {registry}; it still ends "
-            f"{date(grant.expires_at)}."
-        )
-    elif event is GrantEvent.DENIED:
-        reason = f" Their reason: {escape(grant.end_reason)}" if grant.end_reason else ""
-        text = f":no_entry_sign: {who(grant.approver)} denied {ip} on {registry}.{reason}"
-    elif event is GrantEvent.FAILED:
-        text = (
-            f":x: The rule for {ip} on {registry} could not be applied: "
-            f"{escape(grant.failure_reason or 'unknown reason')} No rule was left behind."
-        )
-    elif event is GrantEvent.LAPSED:
-        text = (
-            f":zzz: Nobody decided your request for {ip} on {registry} in time; ask again if "
-            "you still need it."
-        )
-    elif event is GrantEvent.WITHDRAWN:
-        text = f":leftwards_arrow_with_hook: You withdrew your request for {ip} on {registry}."
-    elif event is GrantEvent.EXPIRED:
-        text = (
-            f":checkered_flag: Your access for {ip} on {registry} expired; the rule is being "
-            "removed."
-        )
-    elif event is GrantEvent.REVOKED:
-        reason = f" ({escape(grant.end_reason)})" if grant.end_reason else ""
-        text = (
-            f":octagonal_sign: {who(grant.ended_by)} revoked {ip} on {registry}{reason}; the "
-            "rule is being removed."
-        )
-    elif event is GrantEvent.RULE_REMOVED:
-        text = f":broom: The rule for {ip} is removed from {registry}."
-    elif event is GrantEvent.RULE_VANISHED:
-        text = (
-            f":warning: Someone removed the rule for {ip} from {registry} by hand; pulls from "
-            "it will be refused."
-        )
-    else:
-        return None
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
+    elif state is GrantState.ACTIVE:
+        if grant.extension_requested is None:
+            buttons.append(extend_button(grant))
+        buttons.append(revoke_button(grant))
+    elif state is GrantState.APPROVED:
+        buttons.append(revoke_button(grant))
+    elif state in AGAIN_STATES and again is not None:
+        buttons.append(again_button(again, grant))
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines), 2900)[0])),
+        ContextBlock(elements=[MarkdownTextObject(text=history(grant))]),
+    ]
     if buttons:
-        blocks.append(ActionsBlock(block_id="requester_actions", elements=list(buttons)))
-    return text, blocks
+        blocks.append(ActionsBlock(block_id="requester_actions", elements=buttons))
+    for block in blocks:
+        block.validate_json()
+    return f"Your request: {_headline(grant)}", blocks
+
+
+def requester_ping(grant: Grant, event: GrantEvent, *, actor: str | None = None) -> str | None:
+    """A short reply under the requester's message at the moments that need them (their phone
+    buzzes; the message above says the rest), or None when the update in place is enough."""
+    ip, registry = code(str(grant.ip)), code(grant.registry)
+    if event is GrantEvent.ACTIVATED and grant.expires_at is not None:
+        return (
+            f":white_check_mark: {ip} is allowed on {registry} until {date(grant.expires_at)} "
+            f"(approved by {_approvers_of(grant)} {_for(grant)}). Pull again in a few minutes."
+        )
+    if event is GrantEvent.DENIED:
+        return f":no_entry_sign: {who(grant.approver)} denied it{_reason(grant.end_reason)}."
+    if event is GrantEvent.FAILED:
+        return f":x: The rule could not be applied: {escape(grant.failure_reason or 'unknown')}"
+    if event is GrantEvent.LAPSED:
+        return ":zzz: Nobody decided in time, so it lapsed. Request again if you still need it."
+    if event is GrantEvent.EXTENDED and grant.expires_at is not None:
+        return (
+            f":white_check_mark: {who(actor)} extended it: allowed until {date(grant.expires_at)}."
+        )
+    if event is GrantEvent.EXTENSION_DENIED and grant.expires_at is not None:
+        return (
+            f":no_entry_sign: {who(actor)} did not extend it; it still ends "
+            f"{date(grant.expires_at)}."
+        )
+    if event is GrantEvent.EXPIRY_REMINDER and grant.expires_at is not None:
+        return (
+            f":alarm_clock: Your access ends {date(grant.expires_at)}. Need longer? Ask for more "
+            "time on the message above; an approver decides."
+        )
+    if event is GrantEvent.REVOKED and grant.ended_by != grant.requester.user_id:
+        return f":octagonal_sign: {who(grant.ended_by)} revoked it{_reason(grant.end_reason)}."
+    if event is GrantEvent.RULE_VANISHED:
+        return (
+            f":warning: Someone removed the rule for {ip} from {registry} by hand; pulls from it "
+            "will be refused. The approvers are told."
+        )
+    return None
+
+
+def extension_asked(grant: Grant, *, approvers: str) -> str:
+    """The reply under the approval card that asks its approvers about more time."""
+    asked = format_duration(grant.extension_requested or timedelta(0))
+    ends = date(grant.expires_at) if grant.expires_at else "soon"
+    to = f"{approvers}: " if approvers else ""
+    return (
+        f":hourglass_flowing_sand: {to}{mention(grant.requester.user_id)} asks for {asked} more "
+        f"on {code(str(grant.ip))} ({code(grant.registry)}); it ends {ends} unless extended. "
+        "Decide on the card above."
+    )
+
+
+def lapse_reminder(grant: Grant, *, approvers: str) -> str:
+    to = f"{approvers} " if approvers else ""
+    return f":alarm_clock: {to}this request lapses {date(grant.lapses_at)} unless someone decides."
+
+
+def rule_vanished(grant: Grant) -> str:
+    return (
+        f":warning: The rule for {code(str(grant.ip))} on {code(grant.registry)} was removed by "
+        f"hand while {mention(grant.requester.user_id)}'s grant is active; the bot has not put "
+        "it back."
+    )

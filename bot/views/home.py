@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -18,9 +19,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.ids import APPROVE, DENY, REVOKE, WITHDRAW
+from bot.ids import REVIEW_APPROVE, REVIEW_DENY, WITHDRAW
 from bot.views.format import code, date, escape, mention
-from bot.views.grants import extend_button
+from bot.views.grants import extend_button, history, revoke_button
 from services.domain.grants import Grant, GrantState, format_duration
 from services.flows.home import RegistryLine
 
@@ -47,30 +48,69 @@ def _line(grant: Grant, now: datetime, *, who: bool = False) -> str:
     )
 
 
+#: Seals a grant's review value (the request as the Home shows it) for Approve and Deny.
+Review = Callable[[Grant], str]
+
+
+def review_text(grant: Grant) -> str:
+    """The request as the review modal shows it (the Home's line is short)."""
+    why = escape(grant.justification[:900])
+    lines = [
+        f"{mention(grant.requester.user_id)} asks to allow {code(str(grant.ip))} on "
+        f"{code(grant.registry)} for {format_duration(grant.requested_duration)}.",
+        f"*Why:* {why}",
+    ]
+    if grant.summary:
+        lines.append(f"*Diagnosis:* {escape(grant.summary[:400])}")
+    if grant.warning:
+        lines.append(f":warning: {escape(grant.warning[:400])}")
+    lines.append(history(grant))
+    return "\n".join(lines)
+
+
 def _mine(grant: Grant, now: datetime) -> list[Block]:
     buttons: list[ButtonElement] = []
     if grant.state is GrantState.PENDING:
-        buttons.append(ButtonElement(text="Withdraw", action_id=WITHDRAW, value=grant.id))
+        buttons.append(
+            ButtonElement(
+                text="Withdraw",
+                action_id=WITHDRAW,
+                value=grant.id,
+                accessibility_label=f"Withdraw your request for {grant.ip}"[:75],
+            )
+        )
     if grant.state is GrantState.ACTIVE:
         if grant.extension_requested is None:
             buttons.append(extend_button(grant))
-        buttons.append(
-            ButtonElement(text="Revoke now", action_id=REVOKE, value=grant.id, style="danger")
-        )
+        buttons.append(revoke_button(grant))
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=_line(grant, now)))]
     if buttons:
         blocks.append(ActionsBlock(elements=list(buttons)))
     return blocks
 
 
-def _waiting(grant: Grant, now: datetime) -> list[Block]:
+def _waiting(grant: Grant, now: datetime, *, review: Review) -> list[Block]:
     extra = f" · {format_duration(grant.requested_duration)}"
+    value = review(grant)
+    about = f"{grant.ip} on {grant.registry}"
     return [
         SectionBlock(text=MarkdownTextObject(text=_line(grant, now, who=True) + extra)),
         ActionsBlock(
             elements=[
-                ButtonElement(text="Approve", action_id=APPROVE, value=grant.id, style="primary"),
-                ButtonElement(text="Deny", action_id=DENY, value=grant.id, style="danger"),
+                ButtonElement(
+                    text="Approve…",
+                    action_id=REVIEW_APPROVE,
+                    value=value,
+                    style="primary",
+                    accessibility_label=f"Review and approve {about}"[:75],
+                ),
+                ButtonElement(
+                    text="Deny…",
+                    action_id=REVIEW_DENY,
+                    value=value,
+                    style="danger",
+                    accessibility_label=f"Review and deny {about}"[:75],
+                ),
             ]
         ),
     ]
@@ -80,7 +120,7 @@ def _active(grant: Grant, now: datetime) -> list[Block]:
     return [
         SectionBlock(
             text=MarkdownTextObject(text=_line(grant, now, who=True)),
-            accessory=ButtonElement(text="Revoke", action_id=REVOKE, value=grant.id),
+            accessory=revoke_button(grant),
         )
     ]
 
@@ -112,7 +152,10 @@ def home_view(
     registries: list[RegistryLine],
     is_approver: bool,
     now: datetime,
+    review: Review,
 ) -> View:
+    """Sorted as a person reads it: what waits for their decision, then their own requests,
+    then what is active on their registries, then how full each registry is."""
     blocks: list[Block] = [
         SectionBlock(
             text=MarkdownTextObject(
@@ -122,22 +165,25 @@ def home_view(
             )
         )
     ]
+    if is_approver:
+        if waiting:
+            blocks += _section(
+                "Waiting for your decision", waiting, partial(_waiting, review=review), now
+            )
+        else:
+            blocks.append(
+                ContextBlock(elements=[MarkdownTextObject(text="No request waits for you.")])
+            )
+        blocks.append(DividerBlock())
     if mine:
         blocks += _section("Your requests", mine, _mine, now)
     else:
         blocks.append(
             ContextBlock(elements=[MarkdownTextObject(text="You have nothing open right now.")])
         )
-    if is_approver:
+    if is_approver and active:
         blocks.append(DividerBlock())
-        if waiting:
-            blocks += _section("Waiting for your decision", waiting, _waiting, now)
-        else:
-            blocks.append(
-                ContextBlock(elements=[MarkdownTextObject(text="No request waits for you.")])
-            )
-        if active:
-            blocks += _section("Active on your registries", active, _active, now)
+        blocks += _section("Active on your registries", active, _active, now)
     if registries:
         blocks.append(DividerBlock())
         lines = []

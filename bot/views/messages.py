@@ -6,7 +6,7 @@ from __future__ import annotations
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.files import AttachedText, Refusal
-from bot.views.format import code, escape, mention
+from bot.views.format import code, date, escape, mention
 from services.domain.errors import AlreadyDecided, DomainError, Unavailable
 
 DIAGNOSING = ":hourglass_flowing_sand: Diagnosing your paste…"
@@ -27,8 +27,11 @@ FOREIGN_WORKSPACE = "This bot only answers in the workspace it belongs to."
 def refusal(exc: DomainError) -> str:
     """A refusal as the person reads it."""
     text = escape(exc.message)
-    if isinstance(exc, AlreadyDecided) and exc.decided_by and exc.decided_by != "acrbot":
-        text = f"{text} It was {escape(exc.state)} by {mention(exc.decided_by)}."
+    if isinstance(exc, AlreadyDecided):
+        when = f" {date(exc.decided_at)}" if exc.decided_at is not None else ""
+        by = f" by {mention(exc.decided_by)}" if exc.decided_by else ""
+        if by or when:
+            text = f"{text} It was {escape(exc.state)}{by}{when}."
     if isinstance(exc, Unavailable):
         text = f":warning: {text}"
     return text

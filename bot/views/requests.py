@@ -1,5 +1,6 @@
-"""The modals of a request: asking for temporary access (from a diagnosis card), and the optional
-reason an approver gives when denying."""
+"""The modals of a request: asking for temporary access (from a diagnosis card, or again from a
+request that ended), approving from the App Home (the request shown first), the reason for a
+denial or a revoke (optional unless the policy requires one), and asking for more time."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from services.domain.policy import Policy
 REQUEST_CALLBACK = "request_access_submit"
 EXTEND_CALLBACK = "extend_submit"
 DENY_CALLBACK = "deny_reason_submit"
+REVOKE_CALLBACK = "revoke_reason_submit"
+APPROVE_CALLBACK = "approve_review_submit"
 IP_BLOCK, IP_ACTION = "ip", "ip_text"
 DURATION_BLOCK, DURATION_ACTION = "duration", "duration_choice"
 JUSTIFICATION_BLOCK, JUSTIFICATION_ACTION = "justification", "justification_text"
@@ -68,15 +71,19 @@ def request_modal(
     client: str,
     policy: Policy,
     private_metadata: str,
+    justification: str = "",
+    again: bool = False,
 ) -> View:
     """Registry and address shown, not editable; the address asked for only when the paste hid
-    it; a duration from the policy's choices; a required justification."""
+    it; a duration from the policy's choices; a required justification (`justification`: the
+    old one, when asking `again`)."""
     blocks: list[object] = []
     if ip is not None:
+        lead = "Ask again to allow" if again else "Allow"
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=f"Allow {code(ip)} on {code(registry)} for a while, once an approver "
+                    text=f"{lead} {code(ip)} on {code(registry)} for a while, once an approver "
                     "agrees. The bot removes the rule when it expires."
                 )
             )
@@ -86,8 +93,8 @@ def request_modal(
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=f"The error did not show which address {code(registry)} refused. "
-                    f"{escape(help_text)}"
+                    text=f"Enter the address the error did not show: the public address "
+                    f"{code(registry)} refused. {escape(help_text)}"
                 )
             )
         )
@@ -126,6 +133,7 @@ def request_modal(
                 min_length=policy.justification_min_length,
                 max_length=policy.justification_max_length,
                 placeholder="Deploying the hotfix for INC-1234 from the build agent",
+                initial_value=justification[: policy.justification_max_length] or None,
             ),
         )
     )
@@ -142,23 +150,22 @@ def request_modal(
     return view
 
 
-def deny_modal(*, grant_id: str, about: str, private_metadata: str) -> View:
-    """`about` is the card's own text as Slack sent it back (the bot wrote it)."""
+def _reason_modal(
+    *, callback: str, title: str, submit: str, about: str, label: str, required: bool, metadata: str
+) -> View:
     view = View(
         type="modal",
-        callback_id=DENY_CALLBACK,
-        title="Deny the request",
-        submit="Deny",
+        callback_id=callback,
+        title=title,
+        submit=submit,
         close="Cancel",
-        private_metadata=private_metadata,
+        private_metadata=metadata,
         blocks=[
-            SectionBlock(
-                text=MarkdownTextObject(text=clip(f"Deny this request? {about}", 2000)[0])
-            ),
+            SectionBlock(text=MarkdownTextObject(text=clip(about, 2900)[0])),
             InputBlock(
                 block_id=REASON_BLOCK,
-                label="Reason (the requester is told)",
-                optional=True,
+                label=label,
+                optional=not required,
                 element=PlainTextInputElement(
                     action_id=REASON_ACTION, multiline=True, max_length=500
                 ),
@@ -169,7 +176,65 @@ def deny_modal(*, grant_id: str, about: str, private_metadata: str) -> View:
     return view
 
 
-def extend_modal(*, grant_id: str, policy: Policy, private_metadata: str) -> View:
+def deny_modal(*, about: str, private_metadata: str, required: bool = False) -> View:
+    """`about`: the request, as its card or the App Home showed it (mrkdwn the bot wrote)."""
+    return _reason_modal(
+        callback=DENY_CALLBACK,
+        title="Deny the request",
+        submit="Deny",
+        about=f"Deny this request?\n{about}",
+        label="Reason (the requester is told)",
+        required=required,
+        metadata=private_metadata,
+    )
+
+
+def revoke_modal(*, about: str, private_metadata: str, required: bool = False) -> View:
+    """The confirmation of an early revoke, with its reason."""
+    return _reason_modal(
+        callback=REVOKE_CALLBACK,
+        title="Revoke access",
+        submit="Revoke now",
+        about=f"Remove this rule now?\n{about}",
+        label="Reason (the requester and the approvers see it)",
+        required=required,
+        metadata=private_metadata,
+    )
+
+
+def approve_modal(*, about: str, asked: timedelta, policy: Policy, private_metadata: str) -> View:
+    """Approving from the App Home: the request shown whole, and how long to allow it for (at
+    most what was asked)."""
+    options = duration_options(policy, asked)
+    initial = next(
+        (o for o in options if o.value == str(int(asked.total_seconds()))),
+        options[-1] if options else None,
+    )
+    blocks: list[object] = [SectionBlock(text=MarkdownTextObject(text=clip(about, 2900)[0]))]
+    if options and initial is not None:
+        blocks.append(
+            InputBlock(
+                block_id=DURATION_BLOCK,
+                label="Allow for",
+                element=StaticSelectElement(
+                    action_id=DURATION_ACTION, options=options, initial_option=initial
+                ),
+            )
+        )
+    view = View(
+        type="modal",
+        callback_id=APPROVE_CALLBACK,
+        title="Approve the request",
+        submit="Approve",
+        close="Cancel",
+        private_metadata=private_metadata,
+        blocks=blocks,  # type: ignore[arg-type]
+    )
+    view.validate_json()
+    return view
+
+
+def extend_modal(*, policy: Policy, private_metadata: str) -> View:
     """How much more time to ask for (an approver decides)."""
     options = duration_options(policy)
     view = View(

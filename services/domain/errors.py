@@ -168,15 +168,17 @@ class InvalidTransition(Conflict):
 
 
 class AlreadyDecided(InvalidTransition):
-    """A decision arrived for a grant that is no longer pending (another approver was first)."""
+    """A decision arrived for a grant that is no longer pending (another approver was first), or
+    an action for one that has ended. `decided_by` is the person who made it so (None when the
+    bot did: a lapse, an expiry, a failure) and `decided_at` when."""
 
     def __init__(
         self, grant_id: str, state: str, to_state: str, by: str | None, at: datetime | None
     ) -> None:
-        # Who decided is an attribute, not text: the Slack layer renders it as a mention.
-        when = f" at {at:%Y-%m-%d %H:%M} UTC" if at is not None else ""
+        # Who and when are attributes, not text: the Slack layer renders them as a mention and
+        # a date in the reader's time zone.
         super().__init__(
-            grant_id, state, to_state, f"This request was already {state}{when}; nothing changed."
+            grant_id, state, to_state, f"This request was already {state}; nothing changed."
         )
         self.decided_by = by
         self.decided_at = at

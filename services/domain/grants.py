@@ -104,6 +104,13 @@ class MessageRef(BaseModel):
     ts: str
     #: The thread the message is in, when it is a reply.
     thread_ts: str | None = None
+    #: A digest of what the message shows now, so the same content is never sent again.
+    shown: str | None = None
+
+    @property
+    def place(self) -> tuple[str, str, str]:
+        """The message itself, whatever it shows."""
+        return (self.kind, self.channel, self.ts)
 
 
 class Approval(BaseModel):
@@ -113,6 +120,18 @@ class Approval(BaseModel):
     at: AwareDatetime
     #: The duration this approver agreed to (at most what was asked).
     duration: timedelta
+
+
+class ExtensionDecision(BaseModel):
+    """An approver's answer to a request for more time: `added` is the time granted (less than
+    asked when the policy's total caps it), None when refused."""
+
+    model_config = ConfigDict(frozen=True)
+
+    by: str
+    at: AwareDatetime
+    asked: timedelta
+    added: timedelta | None = None
 
 
 class Grant(BaseModel):
@@ -168,6 +187,8 @@ class Grant(BaseModel):
     #: Why it was denied, lapsed, withdrawn or revoked.
     end_reason: str | None = None
     extension_count: int = 0
+    #: The approvers' answers to requests for more time, oldest first.
+    extensions: tuple[ExtensionDecision, ...] = ()
     #: An extension the requester asked for, waiting for an approver.
     extension_requested: timedelta | None = None
     #: When the requester is reminded that the grant expires (None: reminded, or no reminder).
@@ -221,14 +242,16 @@ def validate_justification(text: str, policy: Policy) -> str:
     return cleaned
 
 
-def validate_reason(text: str | None, policy: Policy) -> str | None:
-    """A deny or revoke reason: optional, bounded; None when empty."""
-    if text is None:
-        return None
-    cleaned = text.strip()
+def validate_reason(text: str | None, policy: Policy, *, required: bool = False) -> str | None:
+    """A deny or revoke reason: bounded; None when empty, which `required` refuses."""
+    cleaned = (text or "").strip()
     if len(cleaned) > policy.reason_max_length:
         raise InvalidText(f"Please keep the reason under {policy.reason_max_length} characters.")
-    return cleaned if _visible(cleaned) else None
+    if not _visible(cleaned):
+        if required:
+            raise InvalidText("Please say why: the policy asks for a reason.")
+        return None
+    return cleaned
 
 
 def validate_duration(duration: timedelta | None, policy: Policy) -> timedelta:
@@ -248,8 +271,15 @@ def _require(grant: Grant, to_state: GrantState) -> None:
 
 
 def _already_decided(grant: Grant, to_state: GrantState) -> AlreadyDecided:
-    by = grant.approver or grant.ended_by
-    at = grant.decided_at or grant.ended_at
+    """Who made the grant what it is, and when: the approver for a decision (approved, active,
+    denied), the person who ended it (withdrawn, revoked), nobody for what the bot did (lapsed,
+    expired, failed)."""
+    if grant.state in (GrantState.APPROVED, GrantState.ACTIVE, GrantState.DENIED):
+        by, at = grant.approver, grant.decided_at
+    else:
+        by, at = grant.ended_by, grant.ended_at
+    if by == SYSTEM_ACTOR:
+        by = None
     return AlreadyDecided(grant.id, grant.state, to_state, by, at)
 
 
@@ -437,7 +467,10 @@ def deny_extension(
         raise ExtensionRefused(
             grant.id, grant.state, grant.state, "No extension is waiting for a decision."
         )
-    return grant.model_copy(update={"extension_requested": None})
+    decision = ExtensionDecision(by=approver, at=now, asked=grant.extension_requested)
+    return grant.model_copy(
+        update={"extension_requested": None, "extensions": (*grant.extensions, decision)}
+    )
 
 
 def _check_extendable(grant: Grant, duration: timedelta, now: datetime, policy: Policy) -> None:
@@ -509,10 +542,17 @@ def extend(
     assert grant.expires_at is not None  # checked above
     started = grant.activated_at or now
     new_expiry = min(grant.expires_at + chosen, started + policy.max_total_duration)
+    decision = ExtensionDecision(
+        by=approver,
+        at=now,
+        asked=grant.extension_requested or chosen,
+        added=new_expiry - grant.expires_at,
+    )
     return grant.model_copy(
         update={
             "expires_at": new_expiry,
             "extension_count": grant.extension_count + 1,
+            "extensions": (*grant.extensions, decision),
             "extension_requested": None,
             "remind_at": _reminder(now, new_expiry, policy),
         }

@@ -153,8 +153,11 @@ class Policy(BaseModel):
     #: Visible characters a justification needs at least, and may have at most.
     justification_min_length: int = Field(default=10, ge=1)
     justification_max_length: int = Field(default=500, ge=1, le=3000)
-    #: Longest deny or revoke reason kept (an empty reason is allowed).
+    #: Longest deny or revoke reason kept.
     reason_max_length: int = Field(default=500, ge=1, le=3000)
+    #: Whether a denial, and an early revoke, must say why (optional by default).
+    deny_reason_required: bool = False
+    revoke_reason_required: bool = False
     #: How many times one active grant may be extended.
     max_extensions: int = Field(default=3, ge=0)
     #: The longest a grant may run in all, from activation to its last expiry.

@@ -125,7 +125,7 @@ def deny_grant(
     ports: DecisionPorts, grant_id: str, *, approver: str, reason: str | None = None
 ) -> Grant:
     """pending → denied, with an optional reason the requester is told. Same checks as approve."""
-    cleaned = validate_reason(reason, ports.policy)
+    cleaned = validate_reason(reason, ports.policy, required=ports.policy.deny_reason_required)
     return _as_approver(
         ports,
         grant_id,
@@ -198,8 +198,9 @@ def revoke_grant(
     ports: DecisionPorts, grant_id: str, *, actor: str, reason: str | None = None
 ) -> Grant:
     """An approved or active grant ends now, by its requester or an approver of its registry;
-    the registry's reconcile removes the rule at once."""
-    cleaned = validate_reason(reason, ports.policy)
+    the registry's reconcile removes the rule at once. The reason may be required by the
+    policy (`revoke_reason_required`)."""
+    cleaned = validate_reason(reason, ports.policy, required=ports.policy.revoke_reason_required)
     grant = ports.grants.get(grant_id)[0]
     config = ports.registries.get(grant.registry)
     approvers = (

@@ -24,6 +24,7 @@ from services.domain.errors import (
     ConcurrentUpdate,
     InvalidTransition,
     NotAnIp,
+    NotRequester,
     OfferExpired,
     TooManyOpenRequests,
 )
@@ -306,3 +307,49 @@ def request_from_offer(
     # a redelivery finds each one by its id instead of asking twice.
     more = tuple(one(ip, n).grant for n, ip in enumerate(offer.more_ips, start=1))
     return first.model_copy(update={"also": more})
+
+
+#: Ended states a request may be made again from (a revoke or a withdrawal was meant).
+AGAIN_FROM = frozenset(
+    {GrantState.EXPIRED, GrantState.LAPSED, GrantState.DENIED, GrantState.FAILED}
+)
+
+
+def request_again(
+    ports: RequestPorts,
+    old_grant_id: str,
+    *,
+    requester: Requester,
+    justification: str,
+    duration: timedelta | None = None,
+    origin: MessageRef | None = None,
+    grant_id: str | None = None,
+) -> RequestOutcome:
+    """ "Request again" on a request that ended (expired, lapsed, denied, failed): a new request
+    for the same registry and address, by the same person, with what the diagnosis said then.
+    Only its requester may ask again (`NotRequester`); one still open, or revoked or withdrawn
+    on purpose, is refused (`InvalidTransition`). Checked like any request otherwise."""
+    old = ports.grants.get(old_grant_id)[0]
+    if requester.user_id != old.requester.user_id:
+        raise NotRequester("ask for this again")
+    if old.state not in AGAIN_FROM:
+        raise InvalidTransition(
+            old.id,
+            old.state,
+            GrantState.PENDING,
+            f"This request is {old.state.value}; it cannot be asked for again from here.",
+        )
+    return request_grant(
+        ports,
+        registry=old.registry,
+        ip=old.ip,
+        requester=requester,
+        justification=justification,
+        duration=duration,
+        verdict=old.verdict,
+        summary=old.summary,
+        warning=old.warning,
+        command=old.command,
+        origin=origin,
+        grant_id=grant_id,
+    )

@@ -48,7 +48,11 @@ class World:
 
 @contextmanager
 def make_world(
-    azurite_connection_string: str, unique_name: str, monkeypatch, **registry: object
+    azurite_connection_string: str,
+    unique_name: str,
+    monkeypatch,
+    env_extra: dict[str, str] | None = None,
+    **registry: object,
 ) -> Iterator[World]:
     with SlackEmulator(bot_token=TOKEN, clock=SystemClock()) as slack, ArmEmulator() as arm:
         for user, name in ((DEV, "dev"), (APPROVER, "approver"), (APPROVER_2, "approver2")):
@@ -94,6 +98,7 @@ def make_world(
             "ACRBOT_ARM__FAILURE_RETRY_SECONDS": "0",
             "ACRBOT_ARM__LOCK_CONTAINER": f"{unique_name}-locks",
         }
+        env.update(env_extra or {})
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         settings = Settings()

@@ -74,6 +74,42 @@ def grant_state(world: World, grant_id: str) -> GrantState:
     return world.runtime.ports.grants.get(grant_id)[0].state
 
 
+def requester_message(world: World):
+    """The requester's one message about their request (wherever it was posted)."""
+    mine = [m for m in world.slack.messages(DEV) if "Your request for" in text_of(m)]
+    assert len(mine) == 1, [text_of(m) for m in mine]
+    return mine[0]
+
+
+def pings(world: World) -> list:
+    """The replies under the requester's message (what notified them), oldest first."""
+    mine = requester_message(world)
+    thread = mine.thread_ts or mine.ts
+    return [
+        m
+        for m in world.slack.replies(world.slack.dm_channel(DEV), thread)
+        if m.ts != mine.ts
+        and m.user != DEV
+        and "Your request for" not in text_of(m)
+        and m.ts > mine.ts
+    ]
+
+
+def assert_no_identical_updates(world: World) -> None:
+    """No message was rewritten with what it already showed (posted or last updated)."""
+    shown: dict[tuple[str, str], str] = {}
+    for call in world.slack.calls():
+        if call.method == "chat.postMessage" and call.status == 200:
+            key = (str(call.response["channel"]), str(call.response["ts"]))
+        elif call.method == "chat.update" and call.status == 200:
+            key = (str(call.params["channel"]), str(call.params["ts"]))
+        else:
+            continue
+        content = json.dumps([call.params.get("text"), call.params.get("blocks")], sort_keys=True)
+        assert shown.get(key) != content, f"{call.method} repeated what {key} showed"
+        shown[key] = content
+
+
 def requester_texts(world: World) -> str:
     dm = world.slack.dm_channel(DEV)
     return " ".join(text_of(m) for m in world.slack.messages(dm)) + " ".join(
@@ -88,18 +124,33 @@ def test_the_whole_happy_path_from_paste_to_active_rule(world: World) -> None:
     card = approval_card(world)
     assert f"<@{APPROVER}>" in text_of(card)  # the approvers are mentioned
     assert "deploying the hotfix now" in text_of(card)
-    assert "Sent your request" in requester_texts(world)
+    asked = requester_message(world)
+    assert "Waiting for an approver" in text_of(asked)
+    assert "grant_withdraw" in text_of(asked)
+    assert pings(world) == []
 
     assert click(world, APPROVER, "grant_approve", card).status_code == 200
     world.run_jobs()
     assert grant_state(world, grant.id) is GrantState.ACTIVE
     assert IP in world.arm.rules("contosoprod")
     card = approval_card(world)
-    assert "Active until" in text_of(card)
-    assert "<!date^" in text_of(card)
-    told = requester_texts(world)
-    assert "is allowed on" in told
-    assert "takes a few minutes" in told
+    # The card keeps who decided and for how long, and offers only Revoke now.
+    assert f"Approved by <@{APPROVER}> for 4 h" in text_of(card)
+    assert "allowed until <!date^" in text_of(card)
+    assert "grant_approve" not in text_of(card)
+    assert "grant_revoke" in text_of(card)
+    # The requester's one message, updated in place: active, with the buttons that fit now.
+    now = requester_message(world)
+    assert now.ts == asked.ts
+    assert "allowed until" in text_of(now)
+    assert "takes a few minutes" in text_of(now)
+    assert "grant_withdraw" not in text_of(now)
+    assert "grant_extend_ask" in text_of(now)
+    # One reply under it says the access is live (that is what notifies them).
+    [live] = pings(world)
+    assert "is allowed on" in live.text
+    assert "Pull again" in live.text
+    assert_no_identical_updates(world)
     # ARM calls of the approval: quota, GET, PATCH, two polls, read back.
     kinds = [r.kind for r in world.arm.requests if r.kind != "other"]
     assert kinds.count("patch_registry") == 1

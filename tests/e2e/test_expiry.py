@@ -13,9 +13,12 @@ from tests.e2e.conftest import APPROVER, APPROVER_2, DEV, World
 from tests.e2e.test_approvals import (
     IP,
     approval_card,
+    assert_no_identical_updates,
     click,
     grant_state,
     pending_grant,
+    pings,
+    requester_message,
     requester_texts,
     text_of,
 )
@@ -33,6 +36,18 @@ def active_grant(world: World, **values):
 
 def later(world: World, delta: timedelta) -> None:
     world.runtime.clock.advance(delta)  # type: ignore[attr-defined]
+
+
+def revoke(world: World, user: str, message, reason: str = ""):
+    """Revoke now: the click opens the form, whose reason is the confirmation."""
+    click(world, user, "grant_revoke", message)
+    view = world.slack.calls("views.open")[-1].response["view"]
+    assert view["callback_id"] == "revoke_reason_submit"
+    return world.post(
+        world.client.view_submission(
+            view["id"], user=user, values={"reason": {"reason_text": reason}}
+        )
+    )
 
 
 def requester_messages_with(world: World, words: str) -> list:
@@ -56,17 +71,33 @@ def requester_message_with(world: World, words: str):
 
 def test_the_timer_expires_the_grant_removes_the_rule_and_tells_everyone(world: World) -> None:
     grant = active_grant(world)
+    mine = requester_message(world)
     assert IP in world.arm.rules("contosoprod")
     later(world, timedelta(hours=5))
     world.host.timer()
     world.run_jobs()
-    assert grant_state(world, grant.id) is GrantState.EXPIRED
+    ended = world.runtime.ports.grants.get(grant.id)[0]
+    assert ended.state is GrantState.EXPIRED
+    assert ended.ended_at == grant.expires_at  # it ended at its deadline, not at the sweep
     assert IP not in world.arm.rules("contosoprod")
     assert "4.175.12.34" in world.arm.rules("contosoprod")  # the foreign rule stays
-    assert "Expired at" in text_of(approval_card(world))
-    told = requester_texts(world)
-    assert "expired" in told
-    assert "is removed from" in told
+    card = text_of(approval_card(world))
+    assert "Expired <!date^" in card
+    assert "at its deadline" in card
+    assert "Rule removed" in card
+    assert f"Approved by <@{APPROVER}> <!date^" in card  # who decided stays on the card
+    assert "grant_revoke" not in card
+    # The same one message says so, with "Request again" and no stale buttons; the expiry
+    # itself pings nobody (the reminder did).
+    now = requester_message(world)
+    assert now.ts == mine.ts
+    assert "Expired" in text_of(now)
+    assert "Rule removed" in text_of(now)
+    assert "grant_request_again" in text_of(now)
+    assert "grant_revoke" not in text_of(now)
+    assert "grant_extend_ask" not in text_of(now)
+    assert [p.text for p in pings(world)] == [pings(world)[0].text]  # only "allowed"
+    assert_no_identical_updates(world)
 
 
 def test_a_reminder_is_sent_once_and_an_extension_is_an_approvers_decision(world: World) -> None:
@@ -77,8 +108,7 @@ def test_a_reminder_is_sent_once_and_an_extension_is_an_approvers_decision(world
     world.host.timer()
     world.run_jobs()
     assert len(requester_messages_with(world, "Need longer?")) == 1
-    reminder = requester_message_with(world, "Need longer?")
-    click(world, DEV, "grant_extend_ask", reminder)
+    click(world, DEV, "grant_extend_ask", requester_message(world))
     view = world.slack.calls("views.open")[-1].response["view"]
     world.post(
         world.client.view_submission(
@@ -87,12 +117,21 @@ def test_a_reminder_is_sent_once_and_an_extension_is_an_approvers_decision(world
     )
     world.run_jobs()
     card = approval_card(world)
-    assert "asks to extend it by 1 h" in text_of(card)
+    assert "asks for 1 h more" in text_of(card)
+    # The approvers hear of it: a reply under the card that mentions them (an edit would not).
+    [asked] = [
+        r for r in world.slack.replies("C0APPROVALS", card.ts) if "asks for 1 h more" in r.text
+    ]
+    assert f"<@{APPROVER}>" in asked.text
+    assert f"<@{APPROVER_2}>" in asked.text
+    assert "grant_extend_ask" not in text_of(requester_message(world))  # asked already
     click(world, APPROVER_2, "grant_extend_approve", card)
     world.run_jobs()
     extended = world.runtime.ports.grants.get(grant.id)[0]
     assert extended.expires_at == grant.expires_at + timedelta(hours=1)
-    assert "extended" in requester_texts(world)
+    assert f"<@{APPROVER_2}> extended it" in requester_texts(world)
+    assert f"Extended by 1 h by <@{APPROVER_2}>" in text_of(approval_card(world))
+    assert_no_identical_updates(world)
 
 
 def test_an_extension_after_the_expiry_passed_is_refused(world: World) -> None:
@@ -115,25 +154,46 @@ def test_an_extension_after_the_expiry_passed_is_refused(world: World) -> None:
 def test_revoke_by_the_requester_and_by_an_approver_but_not_a_stranger(world: World) -> None:
     world.slack.add_user("U0STRANGER", "stranger")
     grant = active_grant(world)
-    card = approval_card(world)
-    click(world, "U0STRANGER", "grant_revoke", card)
+    revoke(world, "U0STRANGER", approval_card(world), "not mine to keep")
     world.run_jobs()
     assert grant_state(world, grant.id) is GrantState.ACTIVE
-    mine = requester_message_with(world, "Revoke now")
-    click(world, DEV, "grant_revoke", mine)
+    revoke(world, DEV, requester_message(world))
     world.run_jobs()
     assert grant_state(world, grant.id) is GrantState.REVOKED
     assert IP not in world.arm.rules("contosoprod")
     assert "Revoked by" in text_of(approval_card(world))
+    # No "Request again" after a deliberate end; no ping for the requester's own revoke.
+    assert "grant_request_again" not in text_of(requester_message(world))
+    assert not [p for p in pings(world) if "revoked" in p.text]
 
 
-def test_an_approver_revokes_from_the_card(world: World) -> None:
+def test_an_approver_revokes_from_the_card_with_a_reason(world: World) -> None:
     grant = active_grant(world)
-    click(world, APPROVER_2, "grant_revoke", approval_card(world))
+    revoke(world, APPROVER_2, approval_card(world), "INC-4711 is closed")
     world.run_jobs()
     assert grant_state(world, grant.id) is GrantState.REVOKED
     assert IP not in world.arm.rules("contosoprod")
-    assert f"<@{APPROVER_2}> revoked" in requester_texts(world)
+    told = requester_texts(world)
+    assert f"<@{APPROVER_2}> revoked it: INC-4711 is closed" in told
+    assert "INC-4711 is closed" in text_of(approval_card(world))
+
+
+def test_a_policy_that_requires_a_reason_refuses_a_revoke_without_one(
+    azurite_connection_string, unique_name, monkeypatch
+) -> None:
+    from tests.e2e.conftest import make_world
+
+    extra = {"ACRBOT_POLICY__REVOKE_REASON_REQUIRED": "true"}
+    with make_world(azurite_connection_string, unique_name, monkeypatch, extra) as world:
+        grant = active_grant(world)
+        response = revoke(world, APPROVER_2, approval_card(world), "   ")
+        # The form says so at once, and nothing is asked of the worker.
+        assert json.loads(response.get_body())["errors"]["reason"].startswith("Please say why")
+        world.run_jobs()
+        assert grant_state(world, grant.id) is GrantState.ACTIVE
+        modal = world.slack.calls("views.open")[-1].params["view"]
+        modal = json.loads(modal) if isinstance(modal, str) else modal
+        assert modal["blocks"][-1].get("optional") is False
 
 
 def test_a_rule_removed_by_hand_is_flagged_to_the_approvers_once(world: World) -> None:

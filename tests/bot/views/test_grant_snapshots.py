@@ -1,6 +1,6 @@
-"""Snapshots of what people see about a grant: the approval card in every state (as posted and as
-each update rewrites it), what the requester is told at each event, and the registry-change
-message for the approvers."""
+"""Snapshots of what people see about a grant: the approval card and the requester's message in
+every state (as posted and as each update rewrites them), the pings under the requester's message,
+the replies under the card that mention the approvers, and the registry-change message."""
 
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from bot.views.grants import (
+    AGAIN_STATES,
     approval_card,
     approval_text,
+    extension_asked,
+    lapse_reminder,
     registry_change_message,
     requester_message,
+    requester_ping,
+    rule_vanished,
 )
 from services.domain import grants as g
 from services.domain.grants import Grant
@@ -27,9 +32,7 @@ from tests.bot.views.samples import (
     POLICY,
     REQUESTER,
     active,
-    approved,
     at,
-    expired,
     message,
     pending,
 )
@@ -55,66 +58,89 @@ def _extension_asked() -> Grant:
     )
 
 
+#: Where the approval card went, as the requester's message says while it waits.
+SENT_TO = f"{APPROVERS} in <#C0APPROVALS>"
+#: "Request again"'s sealed value (only its place on the message matters here).
+AGAIN = "v1.AGAIN.6f1c0a9e2b7d4c3a"
+
+
+@pytest.mark.parametrize("variant", list(GRANTS))
+def test_requester_message(variant: str, snapshot_json: SnapshotAssertion) -> None:
+    """The requester's one message, as each state rewrites it (with "Request again" where the
+    notices offer it)."""
+    grant = GRANTS[variant]()
+    again = AGAIN if grant.state in AGAIN_STATES else None
+    assert message(*requester_message(grant, sent_to=SENT_TO, again=again)) == snapshot_json
+
+
 #: The grant each event is told about, in the state the notice finds it, and who acted.
-EVENTS: dict[str, tuple[GrantEvent, Callable[[], Grant], str | None, str]] = {
-    "requested": (GrantEvent.REQUESTED, pending, None, f"{APPROVERS} in <#C0APPROVALS>"),
-    "requested_no_approvers_named": (GrantEvent.REQUESTED, pending, None, ""),
-    "approval_added": (GrantEvent.APPROVAL_ADDED, GRANTS["pending_second_approval"], APPROVER, ""),
-    "approved": (GrantEvent.APPROVED, approved, APPROVER, ""),
-    "apply_delayed": (GrantEvent.APPLY_DELAYED, approved, None, ""),
-    "activated": (GrantEvent.ACTIVATED, active, None, ""),
-    "activated_without_a_command": (
-        GrantEvent.ACTIVATED,
-        lambda: active(approved(pending(command=None))),
-        None,
-        "",
-    ),
-    "expiry_reminder": (GrantEvent.EXPIRY_REMINDER, active, None, ""),
-    "extension_requested": (GrantEvent.EXTENSION_REQUESTED, _extension_asked, REQUESTER, ""),
-    "extended": (GrantEvent.EXTENDED, GRANTS["active_extended"], APPROVER_2, ""),
+EVENTS: dict[str, tuple[GrantEvent, Callable[[], Grant], str | None]] = {
+    "activated": (GrantEvent.ACTIVATED, active, None),
+    "activated_shorter": (GrantEvent.ACTIVATED, lambda: active(GRANTS["approved_shorter"]()), None),
+    "expiry_reminder": (GrantEvent.EXPIRY_REMINDER, active, None),
+    "extended": (GrantEvent.EXTENDED, GRANTS["active_extended"], APPROVER_2),
     "extension_denied": (
         GrantEvent.EXTENSION_DENIED,
         lambda: g.deny_extension(
             _extension_asked(), approver=APPROVER_2, approvers=(APPROVER, APPROVER_2), now=at(205)
         ),
         APPROVER_2,
-        "",
     ),
-    "denied": (GrantEvent.DENIED, GRANTS["denied"], APPROVER, ""),
-    "denied_with_reason": (GrantEvent.DENIED, GRANTS["denied_with_reason"], APPROVER, ""),
-    "failed": (GrantEvent.FAILED, GRANTS["failed"], None, ""),
-    "lapsed": (GrantEvent.LAPSED, GRANTS["lapsed"], None, ""),
-    "withdrawn": (GrantEvent.WITHDRAWN, GRANTS["withdrawn"], REQUESTER, ""),
-    "expired": (GrantEvent.EXPIRED, expired, None, ""),
+    "denied": (GrantEvent.DENIED, GRANTS["denied"], APPROVER),
+    "denied_with_reason": (GrantEvent.DENIED, GRANTS["denied_with_reason"], APPROVER),
+    "failed": (GrantEvent.FAILED, GRANTS["failed"], None),
+    "lapsed": (GrantEvent.LAPSED, GRANTS["lapsed"], None),
     "revoked_with_reason": (
         GrantEvent.REVOKED,
         GRANTS["revoked_by_an_approver_with_reason"],
         APPROVER,
-        "",
     ),
-    "revoked_by_the_requester": (GrantEvent.REVOKED, GRANTS["revoked_by_the_requester"], None, ""),
-    "rule_removed": (GrantEvent.RULE_REMOVED, GRANTS["expired_rule_removed"], None, ""),
-    "rule_vanished": (GrantEvent.RULE_VANISHED, GRANTS["active_rule_vanished"], None, ""),
+    "rule_vanished": (GrantEvent.RULE_VANISHED, GRANTS["active_rule_vanished"], None),
 }
 
-#: Events the requester is not told about in their own message (the approvers are, in the
-#: card's thread).
-NOT_TOLD = {GrantEvent.LAPSE_REMINDER}
+#: Events the update in place says enough about: the requester did it, or nothing changes for
+#: them until the next step (which pings).
+SILENT = {
+    GrantEvent.REQUESTED,
+    GrantEvent.APPROVAL_ADDED,
+    GrantEvent.APPROVED,
+    GrantEvent.APPLY_DELAYED,
+    GrantEvent.EXTENSION_REQUESTED,
+    GrantEvent.WITHDRAWN,
+    GrantEvent.EXPIRED,
+    GrantEvent.RULE_REMOVED,
+    GrantEvent.LAPSE_REMINDER,
+}
 
 
 @pytest.mark.parametrize("variant", list(EVENTS))
-def test_requester_message(variant: str, snapshot_json: SnapshotAssertion) -> None:
-    event, grant, actor, approvers = EVENTS[variant]
-    told = requester_message(grant(), event, actor=actor, approvers=approvers)
-    assert told is not None
-    assert message(*told) == snapshot_json
+def test_requester_ping(variant: str, snapshot_json: SnapshotAssertion) -> None:
+    event, grant, actor = EVENTS[variant]
+    ping = requester_ping(grant(), event, actor=actor)
+    assert ping is not None
+    assert message(ping) == snapshot_json
 
 
-def test_every_event_is_snapshotted_or_deliberately_silent() -> None:
-    covered = {event for event, *_ in EVENTS.values()}
-    assert covered | NOT_TOLD == set(GrantEvent)
-    for event in NOT_TOLD:
-        assert requester_message(GRANTS["pending"](), event) is None
+def test_every_event_pings_or_is_deliberately_silent() -> None:
+    pinged = {event for event, *_ in EVENTS.values()}
+    assert pinged | SILENT == set(GrantEvent)
+    assert not pinged & SILENT
+    for event in SILENT:
+        assert requester_ping(GRANTS["active"](), event) is None
+
+
+def test_a_requester_who_revoked_their_own_grant_is_not_pinged_about_it() -> None:
+    assert requester_ping(GRANTS["revoked_by_the_requester"](), GrantEvent.REVOKED) is None
+
+
+def test_approver_replies(snapshot_json: SnapshotAssertion) -> None:
+    """The replies under the card that mention the approvers, and the one about a rule gone."""
+    replies = {
+        "extension_asked": extension_asked(_extension_asked(), approvers=APPROVERS),
+        "lapse_reminder": lapse_reminder(pending(), approvers=APPROVERS),
+        "rule_vanished": rule_vanished(GRANTS["active_rule_vanished"]()),
+    }
+    assert {k: message(v) for k, v in replies.items()} == snapshot_json
 
 
 #: Rules that changed while the bot wrote: by someone, by a late write of the bot's, or added.

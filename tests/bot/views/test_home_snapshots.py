@@ -9,7 +9,7 @@ from ipaddress import IPv4Address
 
 from syrupy.assertion import SnapshotAssertion
 
-from bot.views.home import PER_SECTION, RegistryLine, home_view
+from bot.views.home import PER_SECTION, RegistryLine, home_view, review_text
 from services.domain import grants as g
 from services.domain.grants import Grant, Requester
 from tests.bot.views.samples import (
@@ -34,6 +34,11 @@ REGISTRIES = [
 ]
 
 
+def _review(grant: Grant) -> str:
+    """The review value as the handler seals it (its seal is not what the snapshot is about)."""
+    return f"v1.REVIEW.{grant.id}"
+
+
 def _other(n: int, **changes: object) -> Grant:
     """Someone else's request, the n-th of the morning."""
     values: dict[str, object] = {
@@ -49,7 +54,15 @@ def _other(n: int, **changes: object) -> Grant:
 
 
 def test_home_of_a_newcomer(snapshot_json: SnapshotAssertion) -> None:
-    built = home_view(mine=[], waiting=[], active=[], registries=[], is_approver=False, now=at(30))
+    built = home_view(
+        mine=[],
+        waiting=[],
+        active=[],
+        registries=[],
+        is_approver=False,
+        now=at(30),
+        review=_review,
+    )
     assert view(built) == snapshot_json
 
 
@@ -63,7 +76,13 @@ def test_home_of_a_requester(snapshot_json: SnapshotAssertion) -> None:
         ),
     ]
     built = home_view(
-        mine=mine, waiting=[], active=[], registries=REGISTRIES, is_approver=False, now=at(30)
+        mine=mine,
+        waiting=[],
+        active=[],
+        registries=REGISTRIES,
+        is_approver=False,
+        now=at(30),
+        review=_review,
     )
     assert view(built) == snapshot_json
 
@@ -92,13 +111,20 @@ def test_home_of_an_approver(snapshot_json: SnapshotAssertion) -> None:
         registries=REGISTRIES,
         is_approver=True,
         now=at(30),
+        review=_review,
     )
     assert view(built) == snapshot_json
 
 
 def test_home_of_an_approver_with_nothing_waiting(snapshot_json: SnapshotAssertion) -> None:
     built = home_view(
-        mine=[active()], waiting=[], active=[], registries=REGISTRIES, is_approver=True, now=at(30)
+        mine=[active()],
+        waiting=[],
+        active=[],
+        registries=REGISTRIES,
+        is_approver=True,
+        now=at(30),
+        review=_review,
     )
     assert view(built) == snapshot_json
 
@@ -106,6 +132,24 @@ def test_home_of_an_approver_with_nothing_waiting(snapshot_json: SnapshotAsserti
 def test_home_with_more_requests_than_a_section_lists(snapshot_json: SnapshotAssertion) -> None:
     waiting = [_other(n) for n in range(PER_SECTION + 3)]
     built = home_view(
-        mine=[], waiting=waiting, active=[], registries=[], is_approver=True, now=at(30)
+        mine=[],
+        waiting=waiting,
+        active=[],
+        registries=[],
+        is_approver=True,
+        now=at(30),
+        review=_review,
     )
     assert view(built) == snapshot_json
+
+
+def test_the_review_shows_the_request_whole(snapshot_json: SnapshotAssertion) -> None:
+    """What Approve… and Deny… on the Home show before deciding (the Home's line is short)."""
+    waiting = g.approve(
+        _other(2, required_approvals=2, warning="An Azure-owned address: others share it."),
+        approver="U0ARI",
+        approvers=("U0ARI", "U0BO"),
+        now=at(20),
+        policy=POLICY,
+    )
+    assert {"text": review_text(waiting)} == snapshot_json

@@ -11,7 +11,14 @@ from syrupy.assertion import SnapshotAssertion
 
 from bot.payloads import ModalContext
 from bot.views.modals import paste_modal
-from bot.views.requests import FIND_EGRESS, deny_modal, extend_modal, request_modal
+from bot.views.requests import (
+    FIND_EGRESS,
+    approve_modal,
+    deny_modal,
+    extend_modal,
+    request_modal,
+    revoke_modal,
+)
 from services.domain.policy import Policy
 from tests.bot.views.samples import GRANT_ID, POLICY, REGISTRY, SEALED, view
 
@@ -76,14 +83,43 @@ def test_request_modal_with_a_narrow_policy(snapshot_json: SnapshotAssertion) ->
     assert view(modal) == snapshot_json
 
 
-def test_deny_modal(snapshot_json: SnapshotAssertion) -> None:
-    about = "<@U0DANA> asks to allow `91.38.188.165` on `contosoprod.azurecr.io` for 4 h."
-    assert view(deny_modal(grant_id=GRANT_ID, about=about, private_metadata=METADATA)) == (
-        snapshot_json
+ABOUT = "<@U0DANA> asks to allow `91.38.188.165` on `contosoprod.azurecr.io` for 4 h."
+
+
+@pytest.mark.parametrize("required", [False, True], ids=["reason_optional", "reason_required"])
+def test_deny_modal(required: bool, snapshot_json: SnapshotAssertion) -> None:
+    built = deny_modal(about=ABOUT, private_metadata=METADATA, required=required)
+    assert view(built) == snapshot_json
+
+
+@pytest.mark.parametrize("required", [False, True], ids=["reason_optional", "reason_required"])
+def test_revoke_modal(required: bool, snapshot_json: SnapshotAssertion) -> None:
+    built = revoke_modal(about=ABOUT, private_metadata=METADATA, required=required)
+    assert view(built) == snapshot_json
+
+
+def test_approve_modal(snapshot_json: SnapshotAssertion) -> None:
+    """Approving from the App Home: the request, and durations up to the 4 h asked."""
+    built = approve_modal(
+        about=ABOUT, asked=timedelta(hours=4), policy=POLICY, private_metadata=METADATA
     )
+    assert view(built) == snapshot_json
+
+
+def test_request_modal_asked_again(snapshot_json: SnapshotAssertion) -> None:
+    """ "Request again": the old justification to start from."""
+    built = request_modal(
+        registry=REGISTRY,
+        ip="91.38.188.165",
+        summary="91.38.188.165 is not allowed by contosoprod's firewall.",
+        client="docker",
+        policy=POLICY,
+        private_metadata=PLACE.model_copy(update={"grant": GRANT_ID}).dump(),
+        justification="Deploying the hotfix for INC-4711 from my laptop behind the gateway",
+        again=True,
+    )
+    assert view(built) == snapshot_json
 
 
 def test_extend_modal(snapshot_json: SnapshotAssertion) -> None:
-    assert view(extend_modal(grant_id=GRANT_ID, policy=POLICY, private_metadata=METADATA)) == (
-        snapshot_json
-    )
+    assert view(extend_modal(policy=POLICY, private_metadata=METADATA)) == snapshot_json
