@@ -5,8 +5,8 @@ timer would. Every run must converge to what a run that was never killed leaves 
 
 - the registry's rules are the foreign rules plus the bot's entries of approved and active grants;
 - every grant is in the state the clean run left it in (none stuck);
-- every message the bot posts is there exactly once (one approval card per grant, one requester
-  message per event), and nothing else.
+- every message the bot posts is there exactly once (one approval card and one requester message
+  per grant, each showing the grant as it ends; a ping per moment), and nothing else.
 
 The figure (job types, kill points, runs) is printed at the end of the test session.
 """
@@ -28,13 +28,14 @@ import function_app
 from bot import functions
 from bot.jobs import DecideJob, Decision, Origin, RequestJob, Surface
 from bot.runtime import Runtime
+from bot.views.grants import approval_text, requester_message
 from sandbox.arm_emulator import ArmEmulator
 from sandbox.azurite import lapse_leases
 from sandbox.crash import Run, distinct_points, every_point, run
 from sandbox.functions_host import FunctionsHost
 from sandbox.slack_emulator import SlackEmulator
 from services.clock import FrozenClock, SystemClock
-from services.domain.grants import APPROVAL_CARD, Grant, Requester
+from services.domain.grants import APPROVAL_CARD, REQUESTER_MESSAGE, Grant, Requester
 from services.domain.ids import new_ulid
 from services.domain.jobs import GrantEvent, GrantNotice, ReconcileJob
 from services.domain.offers import Offer
@@ -382,6 +383,14 @@ def check_invariants(world: RunWorld) -> None:
     assert {str(e.ip) for e in entries} == needed
     assert all(e.state is EntryState.PRESENT for e in entries)
     assert sorted(world.arm.rules(world.registry)) == sorted([FOREIGN, *(e.value for e in entries)])
+    for grant in ports.grants.scan():
+        refs = ports.grants.messages(grant.id)
+        mine = [r for r in refs if r.kind == REQUESTER_MESSAGE]
+        assert len(mine) == 1, f"{grant.id}: {len(mine)} requester messages"
+        shown = world.slack.message(mine[0].channel, mine[0].ts)
+        assert shown.text == requester_message(grant)[0], "the requester's message is stale"
+        for card in (r for r in refs if r.kind == APPROVAL_CARD):
+            assert world.slack.message(card.channel, card.ts).text == approval_text(grant)
 
 
 # -- the suite -------------------------------------------------------------------------------------
