@@ -57,6 +57,10 @@ PROG = "bot doctor"
 REQUIRED_SCOPES = frozenset(
     {
         "app_mentions:read",
+        # After a crash, the bot looks for its own earlier post in the approvals channel (public
+        # or private) before posting again (`Replier.post_once`); im:history does it in DMs.
+        "channels:history",
+        "groups:history",
         "chat:write",
         "commands",
         "files:read",

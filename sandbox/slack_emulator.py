@@ -1348,8 +1348,14 @@ class SlackEmulator:
     def _history_scope(self, ch: _Channel) -> None:
         if self.scopes is None:
             return
-        needed = "im:history" if ch.im_user else "channels:history"
-        if needed not in self.scopes and "groups:history" not in self.scopes:
+        # As Slack: each kind of conversation has its own history scope.
+        if ch.im_user:
+            needed = "im:history"
+        elif ch.is_private:
+            needed = "groups:history"
+        else:
+            needed = "channels:history"
+        if needed not in self.scopes:
             raise _Refused("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
 
     def _readable_channel(self, params: Mapping[str, Any]) -> _Channel:

@@ -3,6 +3,8 @@ that keep retries and polling fast, and registry configurations matching the emu
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from sandbox.arm_emulator import ArmEmulator
@@ -11,6 +13,7 @@ from services.domain.policy import RegistryConfig
 from services.settings import ArmSettings
 
 __all__ = [
+    "MANIFEST_SCOPES",
     "RESOURCE_GROUP",
     "SUBSCRIPTION",
     "StaticTokenCredential",
@@ -20,6 +23,13 @@ __all__ = [
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
 RESOURCE_GROUP = "rg-registries"
+#: The bot token's scopes as the app's manifest asks for them: the emulators of the end-to-end
+#: and crash suites refuse what a token installed from it could not do (`missing_scope`).
+MANIFEST_SCOPES: tuple[str, ...] = tuple(
+    json.loads((Path(__file__).resolve().parents[1] / "manifest.template.json").read_text("utf-8"))[
+        "oauth_config"
+    ]["scopes"]["bot"]
+)
 
 
 def registry_config(name: str, **kwargs: Any) -> RegistryConfig:

@@ -44,7 +44,12 @@ from services.flows.decisions import approve_grant
 from services.flows.reconcile import reconcile_registry
 from services.flows.requests import request_grant
 from services.settings import Settings
-from tests.sandbox_helpers import RESOURCE_GROUP, SUBSCRIPTION, StaticTokenCredential
+from tests.sandbox_helpers import (
+    MANIFEST_SCOPES,
+    RESOURCE_GROUP,
+    SUBSCRIPTION,
+    StaticTokenCredential,
+)
 
 pytestmark = [pytest.mark.azurite, pytest.mark.crash]
 
@@ -63,7 +68,10 @@ ROUNDS = 3
 
 @pytest.fixture(scope="module")
 def emulators() -> Iterator[tuple[ArmEmulator, SlackEmulator]]:
-    with ArmEmulator() as arm, SlackEmulator(bot_token=TOKEN, clock=SystemClock()) as slack:
+    with (
+        ArmEmulator() as arm,
+        SlackEmulator(bot_token=TOKEN, clock=SystemClock(), scopes=MANIFEST_SCOPES) as slack,
+    ):
         yield arm, slack
 
 

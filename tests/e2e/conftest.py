@@ -21,7 +21,12 @@ from sandbox.slack_client import SlackClient
 from sandbox.slack_emulator import SlackEmulator
 from services.clock import FrozenClock, SystemClock
 from services.settings import Settings
-from tests.sandbox_helpers import RESOURCE_GROUP, SUBSCRIPTION, StaticTokenCredential
+from tests.sandbox_helpers import (
+    MANIFEST_SCOPES,
+    RESOURCE_GROUP,
+    SUBSCRIPTION,
+    StaticTokenCredential,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SECRET = "e2e-signing-secret"
@@ -54,7 +59,10 @@ def make_world(
     env_extra: dict[str, str] | None = None,
     **registry: object,
 ) -> Iterator[World]:
-    with SlackEmulator(bot_token=TOKEN, clock=SystemClock()) as slack, ArmEmulator() as arm:
+    with (
+        SlackEmulator(bot_token=TOKEN, clock=SystemClock(), scopes=MANIFEST_SCOPES) as slack,
+        ArmEmulator() as arm,
+    ):
         for user, name in ((DEV, "dev"), (APPROVER, "approver"), (APPROVER_2, "approver2")):
             slack.add_user(user, name)
         slack.add_channel(CHANNEL, "build", members=[DEV, APPROVER], bot_is_member=True)

@@ -57,10 +57,13 @@ def test_events_and_interactivity_go_to_the_one_route(manifest: dict[str, Any]) 
 def test_minimum_scopes(manifest: dict[str, Any]) -> None:
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == [
         "app_mentions:read",
+        # Finding its own earlier post after a crash, in a public or private approvals channel.
+        "channels:history",
         "chat:write",
         "commands",
         # A log attached to a DM or a mention, or a snippet of a long paste (bot/files.py).
         "files:read",
+        "groups:history",
         "im:history",
         "im:write",
         "reactions:write",
