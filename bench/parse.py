@@ -2,9 +2,10 @@
 
 Run: `.venv/bin/python bench/parse.py` (`make bench`). Prints the median (and min/max) of several
 runs per input, using `time.perf_counter`. Figures, not assertions: the tests check results (and
-that time grows linearly with size), this checks speed against DESIGN.md invariant 10: an
-ordinary 1 MB log and every generated 1 MB shape within 50 ms (`GOAL_MS`), the near miss of
-ACR's denial sentence included (it is printed on its own line: its look-ahead was the slowest).
+that time grows linearly with size), this checks speed against invariant 10 of
+docs/ARCHITECTURE.md: an ordinary 1 MB log and every generated 1 MB shape within 50 ms
+(`GOAL_MS`), the near miss of ACR's denial sentence included (it is printed on its own line: its
+look-ahead was the slowest).
 
 The adversarial pastes are generated (`adversarial_shapes`): for every pattern the parser has, its
 literal prefix repeated, its prefix followed by a word, a sample match and a near miss; and every

@@ -1,4 +1,4 @@
-"""The one boundary between text and Slack's mrkdwn (DESIGN.md invariant 9).
+"""The one boundary between text and Slack's mrkdwn (docs/ARCHITECTURE.md, invariant 9).
 
 Slack reads `<…>` as a mention, a channel, a special command (`<!here>`) or a link, and `&`
 starts an escape; its documentation asks that exactly `&`, `<` and `>` be escaped in any text a

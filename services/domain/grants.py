@@ -161,8 +161,9 @@ class Grant(BaseModel):
     activated_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
     ended_at: AwareDatetime | None = None
-    #: The exact `ipRules` entry the bot is writing or wrote for this grant (its intent, recorded
-    #: before the PATCH, so a crash after it is recovered as the bot's own entry).
+    #: The bot's `ipRules` entry that admits the address, as the registry spells it; set when the
+    #: grant becomes active (None: a foreign rule admits it). The intent recorded before the PATCH
+    #: is the registry's `OwnedEntry`, not this field.
     rule_entry: str | None = None
     #: A rule the bot did not write already admitted the address: the grant never removes it.
     rule_preexisted: bool = False

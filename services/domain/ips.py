@@ -1,4 +1,5 @@
-"""The one place that decides which addresses can be granted (invariant 5 of DESIGN.md).
+"""The one place that decides which addresses can be granted (docs/ARCHITECTURE.md,
+invariant 5).
 
 Only a single public IPv4 address (`1.2.3.4` or `1.2.3.4/32`) can get an allow rule; everything
 else is refused with the reason a developer needs. Diagnosis, grants and the registry service all

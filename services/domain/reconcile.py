@@ -5,7 +5,7 @@ Pure: `plan_reconcile` takes what was read under the registry's lock and returns
 `ipRules` list and what it means for each grant and entry; `verify` checks the list read back after
 the PATCH. The flow in `services.flows.reconcile` does the I/O around them.
 
-The rules this module keeps (DESIGN.md "Reconciling a registry", invariants 1 and 7):
+The rules this module keeps (docs/ARCHITECTURE.md, "Reconciling a registry"; invariants 1 and 7):
 - the bot removes only an entry it wrote (an `OwnedEntry`), by its exact spelling, one occurrence,
   and only when no approved or active grant on the registry is for that address;
 - a rule the bot did not write is never removed; a grant it covers is `rule_preexisted`;

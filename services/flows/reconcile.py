@@ -1,4 +1,5 @@
-"""Reconciling a registry: the only code that writes `ipRules` (DESIGN.md "Reconciling a registry").
+"""Reconciling a registry: the only code that writes `ipRules` (docs/ARCHITECTURE.md,
+"Reconciling a registry").
 
 1. Take the registry's lock without waiting; busy means "run again shortly" (`BUSY`), since the
    holder will most likely do this work too.

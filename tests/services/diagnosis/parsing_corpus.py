@@ -1,7 +1,9 @@
 # ruff: noqa: E501  (pasted text reads better unbroken)
 """Pasted pull errors and what `parse_pull_failure` must read from each.
 
-Every case names its source. "seed" is /work/shared/seed-acr-firewall.txt. "docs" cases follow the
+Every case names its source. "seed" is the public report that started the project (docker through
+an Application Gateway, Container Instances' `InaccessibleImage`, Container Apps'
+`WebhookInvalidParameterValue`; docs/ARCHITECTURE.md, "The problem"). "docs" cases follow the
 message shapes Microsoft documents (learn.microsoft.com, "Troubleshoot network issues with
 registry", "Troubleshoot registry login", "Configure public IP network rules"). Cases marked
 "constructed" were written from the known output format of the named tool (its source strings or

@@ -1,5 +1,5 @@
-"""Parse time grows linearly with the paste (DESIGN.md invariant 10), for every shape the bench
-generates from the parser's own patterns and normalisation triggers.
+"""Parse time grows linearly with the paste (docs/ARCHITECTURE.md, invariant 10), for every shape
+the bench generates from the parser's own patterns and normalisation triggers.
 
 Each shape is parsed at two sizes in the same run and the larger must not cost much more than the
 size ratio: a quadratic pattern would cost the square of it. The bound is loose on purpose (this

@@ -1,5 +1,6 @@
 """The registry reconcile on fakes: one PATCH for everything waiting, intent before the PATCH, and
-no rule that outlives its grant (DESIGN.md "Reconciling a registry", invariants 1, 2, 7)."""
+no rule that outlives its grant (docs/ARCHITECTURE.md, "Reconciling a registry"; invariants 1,
+2, 7)."""
 
 from __future__ import annotations
 
