@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from services.domain.grants import GrantState
-from tests.e2e.conftest import APPROVER, APPROVER_2, DEV, World
+from tests.e2e.conftest import APPROVALS, APPROVER, APPROVER_2, DEV, World
 from tests.e2e.test_approvals import (
     IP,
     approval_card,
@@ -234,15 +234,96 @@ def test_the_app_home_for_a_requester_an_approver_and_someone_with_nothing_open(
     nothing = home_of(world, "U0NOBODY")
     assert "nothing open" in nothing
     assert "Waiting for your decision" not in nothing
-    # Approving from the Home works like the card, and the Home is published again.
-    home_view = world.slack.home(APPROVER)
-    click_home = world.client.block_action(
-        "grant_approve", user=APPROVER, view=home_view, value=grant.id
+    # Approve… on the Home shows the request whole before anything is decided.
+    world.post(
+        world.client.block_action(
+            "grant_review_approve", user=APPROVER, view=world.slack.home(APPROVER)
+        )
     )
-    world.post(click_home)
+    modal = world.slack.calls("views.open")[-1].response["view"]
+    shown = json.dumps(modal["blocks"])
+    assert modal["callback_id"] == "approve_review_submit"
+    assert "deploying the hotfix now" in shown
+    assert f"<@{DEV}> asks to allow" in shown
+    assert grant_state(world, grant.id) is GrantState.PENDING  # opening it decided nothing
+    world.post(
+        world.client.view_submission(
+            modal["id"], user=APPROVER, values={"duration": {"duration_choice": "3600"}}
+        )
+    )
     world.run_jobs()
-    assert grant_state(world, grant.id) is GrantState.ACTIVE
+    active = world.runtime.ports.grants.get(grant.id)[0]
+    assert active.state is GrantState.ACTIVE
+    assert active.approved_duration == timedelta(hours=1)
+    # Everyone concerned sees it on their Home without opening it again.
     assert "Active on your registries" in json.dumps(world.slack.home(APPROVER))
+    assert "Active on your registries" in json.dumps(world.slack.home(APPROVER_2))
+    assert "min left" in json.dumps(world.slack.home(DEV))
+
+
+def test_deny_from_the_home_shows_the_request_and_takes_a_reason(world: World) -> None:
+    grant = pending_grant(world)
+    home_of(world, APPROVER)
+    world.post(
+        world.client.block_action(
+            "grant_review_deny", user=APPROVER, view=world.slack.home(APPROVER)
+        )
+    )
+    modal = world.slack.calls("views.open")[-1].response["view"]
+    assert modal["callback_id"] == "deny_reason_submit"
+    assert "deploying the hotfix now" in json.dumps(modal["blocks"])
+    world.post(
+        world.client.view_submission(
+            modal["id"], user=APPROVER, values={"reason": {"reason_text": "use the gateway"}}
+        )
+    )
+    world.run_jobs()
+    assert grant_state(world, grant.id) is GrantState.DENIED
+    assert "use the gateway" in text_of(requester_message(world))
+
+
+def test_request_again_after_expiry_asks_anew_from_the_old_request(world: World) -> None:
+    grant = active_grant(world)
+    later(world, timedelta(hours=5))
+    world.host.timer()
+    world.run_jobs()
+    assert grant_state(world, grant.id) is GrantState.EXPIRED
+    old = requester_message(world)
+    click(world, DEV, "grant_request_again", old)
+    modal = world.slack.calls("views.open")[-1].response["view"]
+    assert modal["callback_id"] == "request_access_submit"
+    form = json.dumps(modal["blocks"])
+    assert "Ask again to allow" in form
+    assert "deploying the hotfix now" in form  # the old justification, to start from
+    world.post(world.client.view_submission(modal["id"], user=DEV))
+    world.run_jobs()
+    again = [g for g in world.runtime.ports.grants.scan() if g.id != grant.id]
+    assert [(str(g.ip), g.state, g.registry) for g in again] == [
+        (IP, GrantState.PENDING, grant.registry)
+    ]
+    assert again[0].justification == "deploying the hotfix now"
+    assert len([m for m in world.slack.messages(APPROVALS) if "Access request" in m.text]) == 2
+
+
+def test_request_again_is_the_requesters_alone(world: World) -> None:
+    from services.domain.errors import NotRequester
+    from services.domain.grants import Requester
+    from services.flows.requests import request_again
+
+    grant = pending_grant(world)
+    click(world, APPROVER, "grant_deny", approval_card(world))
+    modal = world.slack.calls("views.open")[-1].response["view"]
+    world.post(world.client.view_submission(modal["id"], user=APPROVER))
+    world.run_jobs()
+    assert grant_state(world, grant.id) is GrantState.DENIED
+    assert "grant_request_again" in text_of(requester_message(world))
+    with pytest.raises(NotRequester):
+        request_again(
+            world.runtime.ports,
+            grant.id,
+            requester=Requester(user_id=APPROVER, team_id=grant.requester.team_id),
+            justification="someone else's request, again",
+        )
 
 
 def test_the_sweep_forgets_old_delivery_claims(world: World) -> None:

@@ -243,3 +243,86 @@ def test_ulids_sort_by_time_and_carry_it() -> None:
     assert is_ulid(a)
     assert not is_ulid("../x")
     assert ulid_time(a) == T0
+
+
+# --- who made a grant what it is, for the refusal a late click gets ---------------------------
+
+
+def test_a_late_click_on_an_expired_grant_names_no_approver_and_the_deadline() -> None:
+    grant = g.expire(make_grant(GrantState.ACTIVE), now=T0 + timedelta(hours=3))
+    with pytest.raises(errors.AlreadyDecided) as caught:
+        g.revoke(grant, actor="UAPP", approvers=APPROVERS, now=T0 + timedelta(hours=4), reason=None)
+    # Not "expired by the approver": the bot ended it, at its deadline.
+    assert caught.value.decided_by is None
+    assert caught.value.decided_at == grant.expires_at
+
+
+def test_a_late_click_on_a_revoked_grant_names_who_revoked_it() -> None:
+    grant = g.revoke(
+        make_grant(GrantState.ACTIVE), actor="UAPP2", approvers=APPROVERS, now=LATER, reason=None
+    )
+    with pytest.raises(errors.AlreadyDecided) as caught:
+        g.revoke(grant, actor="UREQ", approvers=APPROVERS, now=LATER, reason=None)
+    assert (caught.value.decided_by, caught.value.decided_at) == ("UAPP2", LATER)
+
+
+def test_a_late_click_on_a_decided_grant_names_its_approver() -> None:
+    grant = make_grant(GrantState.APPROVED)
+    with pytest.raises(errors.AlreadyDecided) as caught:
+        g.deny(grant, approver="UAPP2", approvers=APPROVERS, now=LATER, reason=None)
+    assert (caught.value.decided_by, caught.value.decided_at) == ("UAPP", grant.decided_at)
+
+
+# --- reasons and extension decisions ------------------------------------------------------------
+
+
+def test_a_reason_is_optional_unless_required() -> None:
+    assert g.validate_reason("  ", POLICY) is None
+    assert g.validate_reason(" done ", POLICY, required=True) == "done"
+    with pytest.raises(errors.InvalidText, match="Please say why"):
+        g.validate_reason("\u200b ", POLICY, required=True)
+    with pytest.raises(errors.InvalidText, match="Please say why"):
+        g.validate_reason(None, POLICY, required=True)
+
+
+def test_extension_decisions_are_kept_with_who_and_how_much() -> None:
+    grant = make_grant(GrantState.ACTIVE)
+    asked = g.request_extension(
+        grant, actor="UREQ", duration=timedelta(hours=1), now=LATER, policy=POLICY
+    )
+    refused = g.deny_extension(asked, approver="UAPP", approvers=APPROVERS, now=LATER)
+    asked_again = g.request_extension(
+        refused, actor="UREQ", duration=timedelta(hours=4), now=LATER, policy=POLICY
+    )
+    extended = g.extend(
+        asked_again,
+        approver="UAPP2",
+        approvers=APPROVERS,
+        duration=None,
+        now=LATER,
+        policy=POLICY,
+    )
+    assert [(d.by, d.asked, d.added) for d in extended.extensions] == [
+        ("UAPP", timedelta(hours=1), None),
+        ("UAPP2", timedelta(hours=4), timedelta(hours=4)),
+    ]
+    assert extended.expires_at == grant.expires_at + timedelta(hours=4)
+
+
+def test_an_extension_capped_by_the_total_records_what_was_added() -> None:
+    policy = Policy(
+        max_total_duration=timedelta(minutes=90),
+        max_duration=timedelta(hours=1),
+        default_duration=timedelta(hours=1),
+        allowed_durations=(timedelta(minutes=30), timedelta(hours=1)),
+    )
+    grant = make_grant(GrantState.ACTIVE)  # runs 1 h from activation
+    asked = g.request_extension(
+        grant, actor="UREQ", duration=timedelta(hours=1), now=LATER, policy=policy
+    )
+    extended = g.extend(
+        asked, approver="UAPP", approvers=APPROVERS, duration=None, now=LATER, policy=policy
+    )
+    [decision] = extended.extensions
+    assert decision.asked == timedelta(hours=1)
+    assert decision.added == timedelta(minutes=30)  # 90 min in all from activation
