@@ -103,7 +103,6 @@ def reason_submitted(
     ack: Ack, body: dict[str, Any], request: BoltRequest, deps: FrontDeps, decision: Decision
 ) -> None:
     """A denial or an early revoke, with its reason (which the policy may require)."""
-    context = _context(body)
     reason = input_value(body, REASON_BLOCK, REASON_ACTION).strip() or None
     policy = deps.settings.policy
     required = (
@@ -114,14 +113,7 @@ def reason_submitted(
     except InvalidText as exc:
         ack(response_action="errors", errors={REASON_BLOCK: exc.message[:150]})
         return
-    job = DecideJob(
-        key=request_key(request),
-        decision=decision,
-        grant_id=context.grant or "",
-        origin=origin_of(body, context),
-        reason=reason[:4000] if reason else None,
-    )
-    deps.jobs.send(job)
+    _decide(deps, request, body, decision, reason=reason[:4000] if reason else None)
     ack()
 
 
@@ -129,26 +121,34 @@ def approve_submitted(
     ack: Ack, body: dict[str, Any], request: BoltRequest, deps: FrontDeps
 ) -> None:
     """Approve from the App Home, for the duration chosen in the modal."""
-    context = _context(body)
-    job = DecideJob(
-        key=request_key(request),
-        decision=Decision.APPROVE,
-        grant_id=context.grant or "",
-        origin=origin_of(body, context),
-        duration_seconds=selected_seconds(body, DURATION_BLOCK, DURATION_ACTION),
-    )
-    deps.jobs.send(job)
+    seconds = selected_seconds(body, DURATION_BLOCK, DURATION_ACTION)
+    _decide(deps, request, body, Decision.APPROVE, duration_seconds=seconds)
     ack()
 
 
 def extend_submitted(ack: Ack, body: dict[str, Any], request: BoltRequest, deps: FrontDeps) -> None:
+    seconds = selected_seconds(body, DURATION_BLOCK, DURATION_ACTION)
+    _decide(deps, request, body, Decision.EXTEND_ASK, duration_seconds=seconds)
+    ack()
+
+
+def _decide(
+    deps: FrontDeps,
+    request: BoltRequest,
+    body: dict[str, Any],
+    decision: Decision,
+    *,
+    reason: str | None = None,
+    duration_seconds: int | None = None,
+) -> None:
+    """The decision a modal about a grant submits, as one job (the grant from its metadata)."""
     context = _context(body)
     job = DecideJob(
         key=request_key(request),
-        decision=Decision.EXTEND_ASK,
+        decision=decision,
         grant_id=context.grant or "",
         origin=origin_of(body, context),
-        duration_seconds=selected_seconds(body, DURATION_BLOCK, DURATION_ACTION),
+        reason=reason,
+        duration_seconds=duration_seconds,
     )
     deps.jobs.send(job)
-    ack()

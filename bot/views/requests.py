@@ -114,15 +114,7 @@ def request_modal(
         (o for o in options if o.value == str(int(policy.default_duration.total_seconds()))),
         options[0],
     )
-    blocks.append(
-        InputBlock(
-            block_id=DURATION_BLOCK,
-            label="For how long",
-            element=StaticSelectElement(
-                action_id=DURATION_ACTION, options=options, initial_option=initial
-            ),
-        )
-    )
+    blocks.append(_duration_input("For how long", options, initial))
     blocks.append(
         InputBlock(
             block_id=JUSTIFICATION_BLOCK,
@@ -137,22 +129,10 @@ def request_modal(
             ),
         )
     )
-    view = View(
-        type="modal",
-        callback_id=REQUEST_CALLBACK,
-        title="Request access",
-        submit="Send to approvers",
-        close="Cancel",
-        private_metadata=private_metadata,
-        blocks=blocks,  # type: ignore[arg-type]
-    )
-    view.validate_json()
-    return view
+    return _modal(REQUEST_CALLBACK, "Request access", "Send to approvers", private_metadata, blocks)
 
 
-def _reason_modal(
-    *, callback: str, title: str, submit: str, about: str, label: str, required: bool, metadata: str
-) -> View:
+def _modal(callback: str, title: str, submit: str, metadata: str, blocks: list[object]) -> View:
     view = View(
         type="modal",
         callback_id=callback,
@@ -160,20 +140,35 @@ def _reason_modal(
         submit=submit,
         close="Cancel",
         private_metadata=metadata,
-        blocks=[
-            SectionBlock(text=MarkdownTextObject(text=clip(about, 2900)[0])),
-            InputBlock(
-                block_id=REASON_BLOCK,
-                label=label,
-                optional=not required,
-                element=PlainTextInputElement(
-                    action_id=REASON_ACTION, multiline=True, max_length=500
-                ),
-            ),
-        ],
+        blocks=blocks,  # type: ignore[arg-type]
     )
     view.validate_json()
     return view
+
+
+def _duration_input(label: str, options: list[Option], initial: Option) -> InputBlock:
+    return InputBlock(
+        block_id=DURATION_BLOCK,
+        label=label,
+        element=StaticSelectElement(
+            action_id=DURATION_ACTION, options=options, initial_option=initial
+        ),
+    )
+
+
+def _reason_modal(
+    *, callback: str, title: str, submit: str, about: str, label: str, required: bool, metadata: str
+) -> View:
+    blocks: list[object] = [
+        SectionBlock(text=MarkdownTextObject(text=clip(about, 2900)[0])),
+        InputBlock(
+            block_id=REASON_BLOCK,
+            label=label,
+            optional=not required,
+            element=PlainTextInputElement(action_id=REASON_ACTION, multiline=True, max_length=500),
+        ),
+    ]
+    return _modal(callback, title, submit, metadata, blocks)
 
 
 def deny_modal(*, about: str, private_metadata: str, required: bool = False) -> View:
@@ -212,55 +207,21 @@ def approve_modal(*, about: str, asked: timedelta, policy: Policy, private_metad
     )
     blocks: list[object] = [SectionBlock(text=MarkdownTextObject(text=clip(about, 2900)[0]))]
     if options and initial is not None:
-        blocks.append(
-            InputBlock(
-                block_id=DURATION_BLOCK,
-                label="Allow for",
-                element=StaticSelectElement(
-                    action_id=DURATION_ACTION, options=options, initial_option=initial
-                ),
-            )
-        )
-    view = View(
-        type="modal",
-        callback_id=APPROVE_CALLBACK,
-        title="Approve the request",
-        submit="Approve",
-        close="Cancel",
-        private_metadata=private_metadata,
-        blocks=blocks,  # type: ignore[arg-type]
-    )
-    view.validate_json()
-    return view
+        blocks.append(_duration_input("Allow for", options, initial))
+    return _modal(APPROVE_CALLBACK, "Approve the request", "Approve", private_metadata, blocks)
 
 
 def extend_modal(*, policy: Policy, private_metadata: str) -> View:
     """How much more time to ask for (an approver decides)."""
     options = duration_options(policy)
-    view = View(
-        type="modal",
-        callback_id=EXTEND_CALLBACK,
-        title="Ask for more time",
-        submit="Ask the approvers",
-        close="Cancel",
-        private_metadata=private_metadata,
-        blocks=[
-            InputBlock(
-                block_id=DURATION_BLOCK,
-                label="Extend by",
-                element=StaticSelectElement(
-                    action_id=DURATION_ACTION, options=options, initial_option=options[0]
-                ),
-            ),
-            ContextBlock(
-                elements=[
-                    MarkdownTextObject(
-                        text=f"At most {policy.max_extensions} extensions and "
-                        f"{format_duration(policy.max_total_duration)} in all."
-                    )
-                ]
-            ),
-        ],
+    limits = (
+        f"At most {policy.max_extensions} extensions and "
+        f"{format_duration(policy.max_total_duration)} in all."
     )
-    view.validate_json()
-    return view
+    blocks: list[object] = [
+        _duration_input("Extend by", options, options[0]),
+        ContextBlock(elements=[MarkdownTextObject(text=limits)]),
+    ]
+    return _modal(
+        EXTEND_CALLBACK, "Ask for more time", "Ask the approvers", private_metadata, blocks
+    )

@@ -346,10 +346,7 @@ def request_again(
         requester=requester,
         justification=justification,
         duration=duration,
-        verdict=old.verdict,
-        summary=old.summary,
-        warning=old.warning,
-        command=old.command,
         origin=origin,
         grant_id=grant_id,
+        **old.model_dump(include={"verdict", "summary", "warning", "command"}),
     )
