@@ -214,9 +214,14 @@ def _handler(runtime: Runtime, app_token: str, ping_interval: float) -> SocketMo
     from bot.app import create_app
     from bot.front import FrontDeps
 
-    settings = runtime.settings
-    deps = FrontDeps(settings=settings, jobs=runtime.jobs, make_ledger=lambda: runtime.ledger)
-    app = create_app(settings, deps)
+    front = runtime.front_settings
+    deps = FrontDeps(
+        front=front,
+        jobs=runtime.jobs,
+        make_ledger=lambda: runtime.ledger,
+        make_settings=lambda: runtime.settings,
+    )
+    app = create_app(front, deps)
 
     class Handler(SocketModeHandler):
         def handle(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:
