@@ -20,6 +20,7 @@ from services.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
+    from slack_bolt import App
     from slack_sdk import WebClient
 
     from bot.adapter import SlackRequestHandler
@@ -84,20 +85,24 @@ class Runtime:
     @cached_property
     def front(self) -> SlackRequestHandler:
         from bot.adapter import SlackRequestHandler
+
+        with self._mutex:
+            return SlackRequestHandler(
+                self.make_app(), signing_secret=self.front_settings.slack_signing_secret
+            )
+
+    def make_app(self) -> App:
+        """A Bolt app on this process's queue and ledger (the HTTP function's, Socket Mode's)."""
         from bot.app import create_app
         from bot.front import FrontDeps
 
-        with self._mutex:
-            front = self.front_settings
-            deps = FrontDeps(
-                front=front,
-                jobs=self.jobs,
-                make_ledger=lambda: self.ledger,
-                make_settings=lambda: self.settings,
-            )
-            return SlackRequestHandler(
-                create_app(front, deps), signing_secret=front.slack_signing_secret
-            )
+        deps = FrontDeps(
+            front=self.front_settings,
+            jobs=self.jobs,
+            make_ledger=lambda: self.ledger,
+            make_settings=lambda: self.settings,
+        )
+        return create_app(self.front_settings, deps)
 
     @cached_property
     def slack(self) -> WebClient:
