@@ -19,13 +19,13 @@ from slack_bolt.authorization import AuthorizeResult
 from bot.front import FrontDeps, web_client
 from bot.listeners import register_listeners
 from bot.views.messages import FOREIGN_WORKSPACE
-from services.settings import Settings
+from services.front_settings import FrontSettings
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, deps: FrontDeps) -> App:
-    token = settings.slack_bot_token.get_secret_value()
+def create_app(settings: FrontSettings, deps: FrontDeps) -> App:
+    token = settings.slack_bot_token
     allowed = frozenset(settings.slack_team_ids)
 
     def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
@@ -40,7 +40,7 @@ def create_app(settings: Settings, deps: FrontDeps) -> App:
         )
 
     app = App(
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        signing_secret=settings.slack_signing_secret,
         client=web_client(settings),
         authorize=authorize,
         process_before_response=True,

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,9 @@ _WHAT = {
 
 class _Handler(typing.NamedTuple):
     call: Callable[[Any], None]
-    job: type[BaseModel]
+    #: Validates the job the handler takes: a pydantic model of the services, or a plain
+    #: dataclass of the Slack side (`bot.jobs`), checked from its annotations alike.
+    job: TypeAdapter[Any]
 
 
 class Bus:
@@ -80,11 +82,11 @@ class Bus:
                 for p, param in params.items()
                 if param.kind is param.KEYWORD_ONLY
             }
-            found = _Handler(partial(function, **wanted), hints["job"])
+            found = _Handler(partial(function, **wanted), TypeAdapter(hints["job"]))
             self._handlers[kind] = found
             return found
 
-    def _decode(self, text: str, reference: str | None) -> tuple[_Handler, BaseModel] | None:
+    def _decode(self, text: str, reference: str | None) -> tuple[_Handler, object] | None:
         try:
             data = json.loads(text)
             kind = str(data.get("kind")) if isinstance(data, dict) else ""
@@ -95,7 +97,7 @@ class Bus:
             logger.error("dropped a queue message that is not a job (%s): kind %r", reference, kind)
             return None
         try:
-            return handler, handler.job.model_validate(data)
+            return handler, handler.job.validate_python(data)
         except ValidationError as exc:
             logger.error(
                 "dropped a queue message that is not a job (%s): %s",

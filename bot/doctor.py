@@ -206,7 +206,7 @@ def _slack_client(settings: Settings, client: WebClient | None = None) -> WebCli
         return client
     from bot.front import web_client
 
-    return web_client(settings, token)
+    return web_client(settings.front, token)
 
 
 def report_for(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block
 
-from bot.payloads import LookupButton, RequestButton
+from bot.sealed import LookupButton, RequestButton
 from bot.views.egress import lookup_blocks
 from services.domain.offers import Offer
 from services.flows.diagnose import DiagnosePorts

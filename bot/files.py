@@ -31,13 +31,14 @@ import urllib.request
 from dataclasses import dataclass
 from enum import StrEnum
 from http.client import HTTPException, HTTPResponse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from services.domain.failure import ReadExtent, ReadPart
+if TYPE_CHECKING:
+    from services.domain.failure import ReadExtent
 
 logger = logging.getLogger(__name__)
 
@@ -267,6 +268,11 @@ def _download(
 def _read_response(
     file: AttachedText, response: HTTPResponse, *, limit_bytes: int, html: bool
 ) -> AttachedText:
+    # Imported here: the front door imports this module (`looks_like_text`, and the refusals
+    # its messages name), and the failure model is pydantic's, which an acknowledgement never
+    # loads.
+    from services.domain.failure import ReadExtent, ReadPart
+
     if response.headers.get_content_type() == "text/html" and not html:
         return _refused(file, Refusal.NO_ACCESS)  # a sign-in page, not the file
     total = file.size

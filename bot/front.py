@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from slack_bolt import BoltRequest
 from slack_sdk import WebClient
@@ -15,33 +15,44 @@ from slack_sdk import WebClient
 from bot.slack_retries import retry_handlers
 
 if TYPE_CHECKING:
+    from services.front_settings import FrontSettings
     from services.ports import DeliveryLedger, JobQueue
     from services.settings import Settings
 
 
 @dataclass(frozen=True)
 class FrontDeps:
-    """What the listeners may touch: the settings, the queue and the delivery ledger (made when
-    first used: only events need it, so a slash command never loads the table SDK)."""
+    """What the listeners may touch: the front door's settings and the queue; made when first
+    used, the delivery ledger (only events need it, so a slash command never loads the table
+    SDK) and the whole settings (only the request and extension forms read the policy, so an
+    acknowledgement never loads pydantic)."""
 
-    settings: Settings
+    front: FrontSettings
     jobs: JobQueue
     make_ledger: Callable[[], DeliveryLedger] = field(repr=False)
-    _ledger: list[DeliveryLedger] = field(default_factory=list, repr=False, compare=False)
+    make_settings: Callable[[], Settings] = field(repr=False)
+    _made: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
+
+    def _once(self, name: str, make: Callable[[], object]) -> object:
+        if name not in self._made:
+            self._made.setdefault(name, make())
+        return self._made[name]
 
     @property
     def ledger(self) -> DeliveryLedger:
-        if not self._ledger:
-            self._ledger.append(self.make_ledger())
-        return self._ledger[0]
+        return cast("DeliveryLedger", self._once("ledger", self.make_ledger))
+
+    @property
+    def settings(self) -> Settings:
+        return cast("Settings", self._once("settings", self.make_settings))
 
     @property
     def secret(self) -> str:
         """The signing secret, which also seals the values the bot hands Slack."""
-        return self.settings.slack_signing_secret.get_secret_value()
+        return self.front.slack_signing_secret
 
 
-def web_client(settings: Settings, token: str | None = None) -> WebClient:
+def web_client(settings: FrontSettings, token: str | None = None) -> WebClient:
     """A Slack Web API client that retries rate limits, 5xx answers and dropped connections."""
     return WebClient(
         token=token,

@@ -29,7 +29,7 @@ def runtime() -> Runtime:
             from bot.runtime import Runtime
 
             built = Runtime()
-            telemetry.configure(built.settings)
+            telemetry.configure(built.front_settings)
             _process["runtime"] = built
         return _process["runtime"]
 

@@ -5,20 +5,26 @@ A job says where an answer goes (`Origin`: the surface, the person, the channel 
 message holds up to 40,000 characters, and a Storage queue message at most 64 KiB of base64 text.
 `key` makes every effect happen once: the worker claims it in the delivery ledger right before
 the effect, so a redelivered message, or an exact replay of a Slack request, does nothing twice.
+
+Jobs are plain frozen dataclasses (`bot.plain`): the front door writes them without loading
+pydantic, and the worker validates each from its annotations with pydantic (`bot.bus`).
 """
 
 from __future__ import annotations
 
 import base64
 import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from bot.plain import Plain
 from services.domain.errors import InvalidDuration
-from services.domain.failure import ReadExtent, ReadPart
+
+if TYPE_CHECKING:
+    from services.domain.failure import ReadExtent
 
 #: Compressed paste bytes kept; a longer paste is cut (and the answer says so).
 _MAX_PASTE_ZBYTES = 30_000
@@ -51,10 +57,9 @@ class Surface(StrEnum):
     HOME = "home"
 
 
-class Origin(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Origin(Plain):
     """Where a request came from, and so where its answer goes."""
-
-    model_config = ConfigDict(frozen=True)
 
     surface: Surface
     team_id: str
@@ -90,10 +95,11 @@ def unpack_text(packed: str) -> str:
     return zlib.decompress(base64.b64decode(packed)).decode("utf-8", "replace")
 
 
-class DiagnoseJob(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class DiagnoseJob(Plain):
     """Diagnose a paste and answer where it came from."""
 
-    model_config = ConfigDict(frozen=True)
+    LIMITS: ClassVar[Mapping[str, int]] = {"file_id": 64, "file_name": 255}
 
     kind: Literal["diagnose"] = "diagnose"
     key: str
@@ -104,8 +110,8 @@ class DiagnoseJob(BaseModel):
     cut: int = 0
     #: A file attached to the message (a log, the snippet Slack made of a long paste): the
     #: worker reads it from Slack, so the job never carries it.
-    file_id: str | None = Field(default=None, max_length=64)
-    file_name: str | None = Field(default=None, max_length=255)
+    file_id: str | None = None
+    file_name: str | None = None
 
     @classmethod
     def of(
@@ -136,14 +142,15 @@ class DiagnoseJob(BaseModel):
         """What the carried paste is a part of when it was cut to fit (its end)."""
         if not self.cut:
             return None
+        from services.domain.failure import ReadExtent, ReadPart
+
         kept = len(self.text.encode("utf-8", "surrogatepass"))
         return ReadExtent(part=ReadPart.END, read_bytes=kept, total_bytes=kept + self.cut)
 
 
-class ReplyJob(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class ReplyJob(Plain):
     """Tell someone something that needs no diagnosis (a help text, a refusal)."""
-
-    model_config = ConfigDict(frozen=True)
 
     kind: Literal["reply"] = "reply"
     key: str
@@ -152,21 +159,27 @@ class ReplyJob(BaseModel):
     message: Literal["help", "empty_mention"]
 
 
-class RequestJob(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class RequestJob(Plain):
     """A request for temporary access, submitted from the modal a diagnosis card opened (its
     offer), or "Request again" on a request that ended (`again`: the old grant)."""
 
-    model_config = ConfigDict(frozen=True)
+    LIMITS: ClassVar[Mapping[str, int]] = {
+        "offer_id": 64,
+        "again": 64,
+        "justification": 4000,
+        "ip": 64,
+    }
 
     kind: Literal["request"] = "request"
     key: str
-    offer_id: str = Field(default="", max_length=64)
-    again: str | None = Field(default=None, max_length=64)
+    offer_id: str = ""
+    again: str | None = None
     origin: Origin
-    justification: str = Field(max_length=4000)
+    justification: str
     duration_seconds: int | None = None
     #: Typed by the person when the paste hid the address; checked again on the server.
-    ip: str | None = Field(default=None, max_length=64)
+    ip: str | None = None
 
 
 class Decision(StrEnum):
@@ -179,25 +192,25 @@ class Decision(StrEnum):
     EXTEND_DENY = "extend_deny"
 
 
-class DecideJob(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class DecideJob(Plain):
     """A click on a grant's card. Only the grant id comes from the button; who clicked comes
     from Slack's signed payload; everything else is worked out by the services."""
 
-    model_config = ConfigDict(frozen=True)
+    LIMITS: ClassVar[Mapping[str, int]] = {"grant_id": 64, "reason": 4000}
 
     kind: Literal["decide"] = "decide"
     key: str
     decision: Decision
-    grant_id: str = Field(max_length=64)
+    grant_id: str
     origin: Origin
     duration_seconds: int | None = None
-    reason: str | None = Field(default=None, max_length=4000)
+    reason: str | None = None
 
 
-class HomeJob(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class HomeJob(Plain):
     """Publish a person's App Home (what they asked for, what waits for them)."""
-
-    model_config = ConfigDict(frozen=True)
 
     kind: Literal["home"] = "home"
     key: str
@@ -205,18 +218,24 @@ class HomeJob(BaseModel):
     user_id: str
 
 
-class EgressJob(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class EgressJob(Plain):
     """Look up the outbound addresses of a resource, from a card whose paste hid the address."""
 
-    model_config = ConfigDict(frozen=True)
+    LIMITS: ClassVar[Mapping[str, int]] = {"offer_id": 64, "resource_kind": 32, "name": 400}
 
     kind: Literal["egress"] = "egress"
     key: str
-    offer_id: str = Field(max_length=64)
+    offer_id: str
     origin: Origin
     #: `services.domain.egress.ResourceKind` value.
-    resource_kind: str = Field(max_length=32)
+    resource_kind: str
     #: A name or resource id typed in the form, or None when picked on the card.
-    name: str | None = Field(default=None, max_length=400)
+    name: str | None = None
     #: The index of the resource picked among the card's candidates.
-    candidate: int | None = Field(default=None, ge=0, lt=100)
+    candidate: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.candidate is not None and not 0 <= self.candidate < 100:
+            raise ValueError(f"candidate {self.candidate} is not one of a card's 100")

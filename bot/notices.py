@@ -31,8 +31,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
 from bot.jobs import HomeJob
-from bot.payloads import RequestButton
 from bot.replies import Replier
+from bot.sealed import RequestButton
 from bot.views.format import channel as channel_link
 from bot.views.format import mention
 from bot.views.grants import (

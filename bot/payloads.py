@@ -1,109 +1,129 @@
 """Reading Slack's payloads, in one place for every listener: where a click or a submission came
 from (`origin_of`, `place_of`), what was chosen in a block's input (`input_value`,
-`selected_value`), and the typed values the bot hands Slack and gets back — a button's sealed
-value (`RequestButton`, `LookupButton`) and a modal's private metadata (`ModalContext`).
+`selected_value`), and the typed values the bot hands Slack and gets back — a modal's private
+metadata (`ModalContext`) here, a button's sealed value (`RequestButton`, `LookupButton`) in
+`bot.sealed`.
 
 The typed values keep short field names on the wire (`o`, `ch`…): a button value holds 2,000
-characters and private metadata 3,000, and a card carries several.
+characters and private metadata 3,000, and a card carries several. `Place` and `ModalContext` are
+plain dataclasses (`bot.plain`): a slash command writes a modal's metadata without loading
+pydantic; reading one back, in a submission, validates it with pydantic.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from dataclasses import dataclass, fields
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.jobs import Origin, Surface
-from bot.signing import open_value, seal_value
+from bot.plain import Plain
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
+    from bot.sealed import LookupButton, RequestButton, ReviewButton
+
+__all__ = [
+    "LookupButton",
+    "ModalContext",
+    "Payload",
+    "Place",
+    "RequestButton",
+    "ReviewButton",
+    "action_value",
+    "has_input",
+    "input_value",
+    "origin_of",
+    "place_of",
+    "selected_seconds",
+    "selected_value",
+]
 
 Payload = Mapping[str, Any]
-_Model = TypeVar("_Model", bound="Sealed")
 
 
-class Sealed(BaseModel):
-    """A value signed with the signing secret, so the HTTP function can trust it unread."""
+def __getattr__(name: str) -> Any:
+    # The sealed values are pydantic models, read only by the interactive listeners: named here
+    # for them, loaded when one asks.
+    if name in ("RequestButton", "LookupButton", "ReviewButton"):
+        from bot import sealed
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
-
-    def seal(self, secret: str) -> str:
-        return seal_value(secret, self.model_dump(by_alias=True, exclude_none=True))
-
-    @classmethod
-    def unseal(cls: type[_Model], secret: str, value: str) -> _Model | None:
-        """The value, or None when it was not sealed by the bot with `secret` (or is damaged)."""
-        data = open_value(secret, value)
-        if data is None:
-            return None
-        try:
-            return cls.model_validate(data)
-        except ValidationError:
-            return None
+        return getattr(sealed, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class RequestButton(Sealed):
-    """A diagnosis card's "Request temporary access" (the offer it refers to), or a requester's
-    "Request again" (the grant that ended), and what the request form shows before anything is
-    read (the offer or the old grant is read by the worker)."""
-
-    offer: str = Field(default="", alias="o", max_length=64)
-    again: str | None = Field(default=None, alias="g", max_length=64)
-    #: The old request's justification, to start the form from.
-    justification: str = Field(default="", alias="j")
-    registry: str = Field(default="", alias="r")
-    #: The address(es) diagnosed, as shown ("a, b"); None when the person must enter one.
-    ips: str | None = Field(default=None, alias="i")
-    summary: str = Field(default="", alias="s")
-    client: str = Field(default="unknown", alias="c")
-
-
-class ReviewButton(Sealed):
-    """Approve or Deny on the App Home: the grant, the request as the Home drew it (for the
-    modal that shows it before deciding) and the duration asked for."""
-
-    grant: str = Field(alias="g", max_length=64)
-    about: str = Field(default="", alias="a", max_length=1800)
-    asked_seconds: int = Field(default=0, alias="d", ge=0)
-
-
-class LookupButton(Sealed):
-    """A card's egress lookup: the offer, and the kind of resource to look up."""
-
-    offer: str = Field(alias="o", max_length=64)
-    kind: str = Field(default="", alias="k")
-
-
-class Place(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Place(Plain):
     """Where a clicked message is: its channel, `ts` and thread, whether it was ephemeral (a
     slash command's answer), and the `response_url` that answers there."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    #: Field → its name on the wire.
+    WIRE: ClassVar[Mapping[str, str]] = {
+        "channel": "ch",
+        "thread": "th",
+        "ephemeral": "eph",
+        "response_url": "ru",
+    }
 
-    channel: str | None = Field(default=None, alias="ch")
+    channel: str | None = None
     ts: str | None = None
-    thread: str | None = Field(default=None, alias="th")
-    ephemeral: bool = Field(default=False, alias="eph")
-    response_url: str | None = Field(default=None, alias="ru")
+    thread: str | None = None
+    ephemeral: bool = False
+    response_url: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class ModalContext(Place):
     """A modal's private metadata: where it was opened from, and what it is about (an offer,
     a grant)."""
 
-    offer: str | None = Field(default=None, alias="o", max_length=64)
-    grant: str | None = Field(default=None, max_length=64)
+    WIRE: ClassVar[Mapping[str, str]] = {**Place.WIRE, "offer": "o"}
+    LIMITS: ClassVar[Mapping[str, int]] = {"offer": 64, "grant": 64}
+
+    offer: str | None = None
+    grant: str | None = None
+
+    if TYPE_CHECKING:
+        # As loosely typed as the pydantic model this was: the interactive listeners spread a
+        # `Place` (`model_dump()`) and what the modal is about into it.
+        def __init__(self, **fields: Any) -> None: ...
 
     def dump(self) -> str:
-        return json.dumps(self.model_dump(by_alias=True, exclude_none=True))
+        """The metadata as Slack keeps it: short names, nothing that is None."""
+        return json.dumps(
+            {
+                self.WIRE.get(f.name, f.name): getattr(self, f.name)
+                for f in fields(self)
+                if getattr(self, f.name) is not None
+            }
+        )
 
     @classmethod
     def of(cls, view: Payload) -> ModalContext:
         """The context of a submitted view (empty when missing or not the bot's)."""
         try:
-            return cls.model_validate(json.loads(str(view.get("private_metadata") or "{}")))
-        except (ValueError, ValidationError):
+            data = json.loads(str(view.get("private_metadata") or "{}"))
+            if not isinstance(data, dict):
+                return cls()
+            named = {_FIELD_OF_WIRE.get(k, k): v for k, v in data.items()}
+            # A ValidationError is a ValueError.
+            context: ModalContext = _modal_context_adapter().validate_python(named)
+        except ValueError:
             return cls()
+        return context
+
+
+_FIELD_OF_WIRE = {wire: name for name, wire in ModalContext.WIRE.items()}
+
+
+@cache
+def _modal_context_adapter() -> TypeAdapter[ModalContext]:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(ModalContext)
 
 
 def _ids(body: Payload, key: str) -> str:

@@ -1,13 +1,13 @@
 """The composition root: what one Function host process builds, each part on first use — the
-settings, the front door (the Bolt app behind the Azure Functions adapter, with only the queue and
-the delivery ledger), and for the worker the bus and the collaborators its handlers name
-(`provide`: `ports`, `replier`, `slack`, `secret`, `notices`).
+front door's settings and the front door (the Bolt app behind the Azure Functions adapter, with
+only the queue and the delivery ledger), the whole settings, and for the worker the bus and the
+collaborators its handlers name (`provide`: `ports`, `replier`, `slack`, `secret`, `notices`).
 
 Nothing but the entry points (`bot.functions`, Socket Mode, the command line) and the bus's wiring
 reads from it; a handler is given what it names and never sees the runtime. The HTTP function
-touches only `front`, so it never loads the management, blob or identity SDKs; a worker builds
-only what the jobs it runs use. Tests and the demo build a `Runtime` with their own clock and ARM
-credential and install it.
+touches only `front_settings` and `front`, so an acknowledgement loads neither pydantic nor the
+management, blob or identity SDKs; a worker builds only what the jobs it runs use. Tests and the
+demo build a `Runtime` with their own settings, clock and ARM credential and install it.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from services.clock import Clock, SystemClock
-from services.settings import Settings
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
+    from slack_bolt import App
     from slack_sdk import WebClient
 
     from bot.adapter import SlackRequestHandler
@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from bot.replies import Replier
     from services.bootstrap import AzurePorts
     from services.flows.sweep import SweepRun
+    from services.front_settings import FrontSettings
     from services.ports import ApproverDirectory, DeliveryLedger, JobQueue
+    from services.settings import Settings
 
 
 class Runtime:
@@ -52,40 +54,62 @@ class Runtime:
 
     @cached_property
     def settings(self) -> Settings:
-        return self._settings if self._settings is not None else Settings()
+        if self._settings is not None:
+            return self._settings
+        from services.settings import Settings
+
+        return Settings()
+
+    @cached_property
+    def front_settings(self) -> FrontSettings:
+        """The front door's settings: the given `Settings`' slice, else read from the
+        environment without building `Settings` (see `services.front_settings`)."""
+        if self._settings is not None:
+            return self._settings.front
+        from services.front_settings import FrontSettings
+
+        return FrontSettings.from_env()
 
     @cached_property
     def jobs(self) -> JobQueue:
         from services.bootstrap import build_queue
 
-        return build_queue(self.settings)
+        return build_queue(self.front_settings)
 
     @cached_property
     def ledger(self) -> DeliveryLedger:
         from services.bootstrap import build_ledger
 
-        return build_ledger(self.settings, self.clock)
+        return build_ledger(self.front_settings, self.clock)
 
     @cached_property
     def front(self) -> SlackRequestHandler:
         from bot.adapter import SlackRequestHandler
+
+        with self._mutex:
+            return SlackRequestHandler(
+                self.make_app(), signing_secret=self.front_settings.slack_signing_secret
+            )
+
+    def make_app(self) -> App:
+        """A Bolt app on this process's queue and ledger (the HTTP function's, Socket Mode's)."""
         from bot.app import create_app
         from bot.front import FrontDeps
 
-        with self._mutex:
-            deps = FrontDeps(
-                settings=self.settings, jobs=self.jobs, make_ledger=lambda: self.ledger
-            )
-            return SlackRequestHandler(
-                create_app(self.settings, deps),
-                signing_secret=self.settings.slack_signing_secret.get_secret_value(),
-            )
+        deps = FrontDeps(
+            front=self.front_settings,
+            jobs=self.jobs,
+            make_ledger=lambda: self.ledger,
+            make_settings=lambda: self.settings,
+        )
+        return create_app(self.front_settings, deps)
 
     @cached_property
     def slack(self) -> WebClient:
         from bot.front import web_client
 
-        return web_client(self.settings, self.settings.slack_bot_token.get_secret_value())
+        front = self.front_settings
+        return web_client(front, front.slack_bot_token)
 
     @cached_property
     def ports(self) -> AzurePorts:
@@ -132,7 +156,7 @@ class Runtime:
     @property
     def secret(self) -> str:
         """The signing secret, which also seals the values the bot hands Slack."""
-        return self.settings.slack_signing_secret.get_secret_value()
+        return self.front_settings.slack_signing_secret
 
     def provide(self, name: str) -> object:
         """The collaborator a handler names (see `bot.bus`)."""

@@ -211,12 +211,7 @@ class SocketModeRunner:
 def _handler(runtime: Runtime, app_token: str, ping_interval: float) -> SocketModeHandler:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    from bot.app import create_app
-    from bot.front import FrontDeps
-
-    settings = runtime.settings
-    deps = FrontDeps(settings=settings, jobs=runtime.jobs, make_ledger=lambda: runtime.ledger)
-    app = create_app(settings, deps)
+    app = runtime.make_app()
 
     class Handler(SocketModeHandler):
         def handle(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:

@@ -12,7 +12,8 @@ Map of this module:
   and a message is cut at `MAX_MESSAGE` characters, so a paste that slips into a message one day
   still cannot reach the logs whole.
 - `JsonFormatter` — one JSON object a line with the fields (`ACRBOT_LOG_FORMAT=json`).
-- `configure(settings)` — once per process, from `bot.functions`: the records and the format.
+- `configure(settings)` — once per process, from `bot.functions` (the front door's settings, so
+  an acknowledgement loads no more than that): the records and the format.
   `start()` then sets Azure Monitor OpenTelemetry up, only when
   `APPLICATIONINSIGHTS_CONNECTION_STRING` is set, on a background thread (about a second of
   imports): queue and timer invocations start it as they begin, the HTTP functions once their
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
     from opentelemetry.trace import Tracer
 
-    from services.settings import Settings
+    from services.front_settings import FrontSettings
 
 logger = logging.getLogger(__name__)
 
@@ -304,19 +305,16 @@ def use_json_logs() -> None:
         handler.addFilter(ContextFilter())
 
 
-def configure(settings: Settings) -> None:
+def configure(settings: FrontSettings) -> None:
     """Once per process: mask records, the log format, and OpenTelemetry when configured."""
     with _state.mutex:
         if _state.configured:
             return
         _state.configured = True
-        secrets = [
-            settings.slack_bot_token.get_secret_value(),
-            settings.slack_signing_secret.get_secret_value(),
-        ]
+        secrets = [settings.slack_bot_token, settings.slack_signing_secret]
         target = settings.storage.connection_string
         if target is not None:
-            secrets += re.findall(r"AccountKey=([^;]+)", target.get_secret_value())
+            secrets += re.findall(r"AccountKey=([^;]+)", target)
         install_records(secrets)
         # Every storage and ARM request at INFO, headers and all: noise that drowns the app's own
         # records in Application Insights. Its warnings still come through.
@@ -330,9 +328,9 @@ def configure(settings: Settings) -> None:
                 own.setLevel(logging.INFO)
         if settings.log_format == "json":
             use_json_logs()
-        connection = settings.applicationinsights_connection_string
-        if connection is not None and connection.get_secret_value().strip():
-            _state.connection = connection.get_secret_value().strip()
+        connection = (settings.applicationinsights_connection_string or "").strip()
+        if connection:
+            _state.connection = connection
         else:
             _state.ready.set()
 

@@ -1,8 +1,8 @@
 """The one place adapters are built from settings.
 
 `build_ports` gives a worker everything a flow may touch; the HTTP function needs only the
-delivery ledger and the queue (`build_ledger`, `build_queue`) and never builds the rest, so its
-cold start loads neither the blob nor the management SDKs.
+delivery ledger and the queue (`build_ledger`, `build_queue`, from the front door's settings) and
+never builds the rest, so its cold start loads neither the blob nor the management SDKs.
 """
 
 from __future__ import annotations
@@ -14,22 +14,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from services.clock import Clock, SystemClock
-from services.directory import StaticApproverDirectory
-from services.lookups import AddressBook, ServiceTagSource
-from services.ports import (
-    AddressLookups,
-    ApproverDirectory,
-    AuditLog,
-    DeliveryLedger,
-    EgressLookup,
-    GrantStore,
-    JobQueue,
-    RegistryGateway,
-    RegistryLock,
-    RegistryStateCache,
-)
-from services.settings import Settings
 
+# Each builder imports what it builds: a worker that runs a reconcile never loads the diagnosis's
+# address book or service tags, and the front door loads none of this module's types.
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
@@ -37,11 +24,27 @@ if TYPE_CHECKING:
     from services.azure.queue import StorageJobQueue
     from services.azure.queue_drain import QueueDrain, QueueOptions
     from services.flows.doctor import DoctorContext
+    from services.front_settings import FrontSettings
+    from services.lookups import ServiceTagSource
+    from services.ports import (
+        AddressLookups,
+        ApproverDirectory,
+        AuditLog,
+        DeliveryLedger,
+        EgressLookup,
+        GrantStore,
+        JobQueue,
+        RegistryGateway,
+        RegistryLock,
+        RegistryStateCache,
+    )
+    from services.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
-def build_ledger(settings: Settings, clock: Clock | None = None) -> TableDeliveryLedger:
+def build_ledger(settings: FrontSettings, clock: Clock | None = None) -> TableDeliveryLedger:
+    """The delivery ledger (the front door's, for events Slack retries, and the worker's)."""
     from services.azure.clients import table_service
     from services.azure.deliveries import TableDeliveryLedger
 
@@ -50,7 +53,8 @@ def build_ledger(settings: Settings, clock: Clock | None = None) -> TableDeliver
     )
 
 
-def build_queue(settings: Settings) -> StorageJobQueue:
+def build_queue(settings: FrontSettings) -> StorageJobQueue:
+    """The job queue (the front door's one adapter, and the worker's)."""
     from services.azure.clients import queue_client
     from services.azure.queue import StorageJobQueue
 
@@ -141,7 +145,7 @@ class AzurePorts:
 
     @cached_property
     def ledger(self) -> DeliveryLedger:
-        return build_ledger(self._settings, self.clock)
+        return build_ledger(self._settings.front, self.clock)
 
     @cached_property
     def registry(self) -> RegistryGateway:
@@ -162,17 +166,21 @@ class AzurePorts:
 
     @cached_property
     def jobs(self) -> JobQueue:
-        return build_queue(self._settings)
+        return build_queue(self._settings.front)
 
     @cached_property
     def approvers(self) -> ApproverDirectory:
         source = self._approvers
         if source is None:
+            from services.directory import StaticApproverDirectory
+
             return StaticApproverDirectory()
         return source() if callable(source) else source
 
     @cached_property
     def lookups(self) -> AddressLookups:
+        from services.lookups import AddressBook
+
         settings = self._settings
         return AddressBook(
             settings.known_ips,

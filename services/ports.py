@@ -8,29 +8,31 @@ flow may be given; each flow takes a narrower protocol naming the ones it uses.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from pydantic import BaseModel
-
-from services.clock import Clock
-from services.domain.access import PermissionSet
-from services.domain.audit import AuditEvent
-from services.domain.claims import Claim
-from services.domain.egress import EgressReading, PublicIpOwner, ResourceKind, ResourceRef
-from services.domain.failure import PastedResource
-from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
-from services.domain.offers import Offer
-from services.domain.policy import Policy, RegistryConfig, RegistryDirectory
-from services.domain.reconcile import Fence, OwnedEntry, ReconcileTiming
-from services.domain.registry import RawRule, RegistrySnapshot, RegistryState, RuleUsage
-
+# The types the protocols name are for the checker alone: a module that imports a port (every
+# flow, every adapter) then loads only the domain it uses itself, so a reconcile never loads the
+# diagnosis's or the egress lookup's models through here.
 if TYPE_CHECKING:
+    import ipaddress
+    from collections.abc import Iterable, Iterator, Sequence
+    from contextlib import AbstractContextManager
+
+    from services.clock import Clock
     from services.diagnosis.known_ips import KnownIps
     from services.diagnosis.service_tags import ServiceTagIndex
+    from services.domain.access import PermissionSet
+    from services.domain.audit import AuditEvent
+    from services.domain.claims import Claim
+    from services.domain.egress import EgressReading, PublicIpOwner, ResourceKind, ResourceRef
+    from services.domain.failure import PastedResource
+    from services.domain.grants import Grant, GrantState, IndexRow, MessageRef
+    from services.domain.jobs import Job
+    from services.domain.offers import Offer
+    from services.domain.policy import Policy, RegistryConfig, RegistryDirectory
+    from services.domain.reconcile import Fence, OwnedEntry, ReconcileTiming
+    from services.domain.registry import RawRule, RegistrySnapshot, RegistryState, RuleUsage
 
 
 class RegistryGateway(Protocol):
@@ -224,8 +226,8 @@ class DeliveryLedger(Protocol):
 
 
 class JobQueue(Protocol):
-    def send(self, job: BaseModel, *, delay: timedelta = timedelta(0)) -> None:
-        """Enqueue `job` (a pydantic model with a `kind`), visible after `delay`."""
+    def send(self, job: Job, *, delay: timedelta = timedelta(0)) -> None:
+        """Enqueue `job` (its JSON, which names its `kind`), visible after `delay`."""
         ...
 
 

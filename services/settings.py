@@ -12,18 +12,29 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, Self
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.domain.policy import Policy, RegistryConfig, RegistryDirectory
+from services.front_settings import (
+    DEVELOPMENT_STORAGE,
+    QUEUE_NAME,
+    QUEUE_NAME_PATTERN,
+    SLACK_API_URL,
+    SLACK_RETRY_BACKOFF,
+    TABLE_PREFIX,
+    TABLE_PREFIX_PATTERN,
+    FrontSettings,
+    LogFormat,
+    StorageTarget,
+)
 
 if TYPE_CHECKING:
     from services.domain.reconcile import ReconcileTiming
 
-#: Azurite's well-known development account (public, documented; not a secret).
-DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
+__all__ = ["DEVELOPMENT_STORAGE", "ArmSettings", "ServiceTagSettings", "Settings", "StorageTarget"]
 
 
 class ArmSettings(BaseModel):
@@ -104,8 +115,8 @@ class Settings(BaseSettings):
             "ACRBOT_STORAGE_ACCOUNT_NAME", "AzureWebJobsStorage__accountName"
         ),
     )
-    table_prefix: str = Field(default="acrbot", pattern=r"^[A-Za-z][A-Za-z0-9]{0,30}$")
-    queue_name: str = Field(default="acrbot-jobs", pattern=r"^[a-z0-9][a-z0-9-]{2,62}$")
+    table_prefix: str = Field(default=TABLE_PREFIX, pattern=TABLE_PREFIX_PATTERN)
+    queue_name: str = Field(default=QUEUE_NAME, pattern=QUEUE_NAME_PATTERN)
     data_container: str = "acrbot-data"
 
     registries: tuple[RegistryConfig, ...] = ()
@@ -121,7 +132,7 @@ class Settings(BaseSettings):
     #: Socket Mode only (`python -m bot socket`): the app-level token, `xapp-…`.
     slack_app_token: SecretStr = SecretStr("")
     #: Slack Web API base URL; tests point it at the loopback emulator.
-    slack_api_url: str = "https://slack.com/api/"
+    slack_api_url: str = SLACK_API_URL
     #: The Slack workspaces (team ids) the bot answers; requests from others are refused.
     slack_team_ids: tuple[str, ...] = ()
     #: The bot's own Slack user and bot ids (so the HTTP function never needs `auth.test`).
@@ -131,7 +142,7 @@ class Settings(BaseSettings):
     slack_approvals_channel: str | None = None
     #: Seconds the Slack SDK's retries of 5xx answers and dropped connections back off from
     #: (doubling, with jitter in proportion); 0.5 is the SDK's own default. Tests set 0.
-    slack_retry_backoff: float = Field(default=0.5, ge=0)
+    slack_retry_backoff: float = Field(default=SLACK_RETRY_BACKOFF, ge=0)
 
     #: Seconds before a notice that arrived ahead of its change looks again, once per entry; after
     #: the last it is dropped (its change never happened).
@@ -141,7 +152,7 @@ class Settings(BaseSettings):
     arm: ArmSettings = Field(default_factory=ArmSettings)
     policy: Policy = Field(default_factory=Policy)
     #: `json`: one JSON object per log line (fields included); `text`: the host's own format.
-    log_format: Literal["text", "json"] = "text"
+    log_format: LogFormat = "text"
     #: Application Insights (set by the template). Unset: no OpenTelemetry at all.
     applicationinsights_connection_string: SecretStr | None = Field(
         default=None,
@@ -176,23 +187,26 @@ class Settings(BaseSettings):
     @property
     def storage(self) -> StorageTarget:
         """How to reach the app's storage account."""
-        if self.storage_connection_string is not None:
-            value = self.storage_connection_string.get_secret_value().strip()
-            if value:
-                return StorageTarget(connection_string=SecretStr(value))
-        if self.storage_account_name:
-            return StorageTarget(account_name=self.storage_account_name)
-        return StorageTarget(connection_string=SecretStr(DEVELOPMENT_STORAGE))
+        secret = self.storage_connection_string
+        return StorageTarget.of(
+            secret.get_secret_value() if secret else None, self.storage_account_name
+        )
 
-
-class StorageTarget(BaseModel):
-    """A connection string (Azurite, keys) or an account reached with the app's identity."""
-
-    connection_string: SecretStr | None = None
-    account_name: str | None = None
-
-    def endpoint(self, service: str) -> str:
-        """`https://<account>.<service>.core.windows.net` for identity-based access."""
-        if not self.account_name:
-            raise ValueError("no storage account name to build an endpoint from")
-        return f"https://{self.account_name}.{service}.core.windows.net"
+    @property
+    def front(self) -> FrontSettings:
+        """The front door's slice of these settings (what `FrontSettings.from_env` reads)."""
+        insights = self.applicationinsights_connection_string
+        return FrontSettings(
+            slack_signing_secret=self.slack_signing_secret.get_secret_value(),
+            slack_bot_token=self.slack_bot_token.get_secret_value(),
+            slack_team_ids=self.slack_team_ids,
+            slack_bot_user_id=self.slack_bot_user_id,
+            slack_bot_id=self.slack_bot_id,
+            slack_api_url=self.slack_api_url,
+            slack_retry_backoff=self.slack_retry_backoff,
+            storage=self.storage,
+            queue_name=self.queue_name,
+            table_prefix=self.table_prefix,
+            log_format=self.log_format,
+            applicationinsights_connection_string=insights.get_secret_value() if insights else None,
+        )

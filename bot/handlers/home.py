@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk import WebClient
 
 from bot.jobs import HomeJob
-from bot.payloads import ReviewButton
+from bot.sealed import ReviewButton
 from bot.views.home import home_view, review_text
 from services.domain.grants import Grant
 from services.flows.home import HomePorts, home_of

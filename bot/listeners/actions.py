@@ -34,13 +34,12 @@ from bot.ids import (
 from bot.jobs import DecideJob, Decision
 from bot.payloads import (
     ModalContext,
-    RequestButton,
-    ReviewButton,
     action_value,
     origin_of,
     place_of,
     selected_seconds,
 )
+from bot.sealed import RequestButton, ReviewButton
 from bot.views.requests import (
     approve_modal,
     deny_modal,

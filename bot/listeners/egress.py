@@ -16,7 +16,6 @@ from bot.ids import LOOKUP_CALLBACK, LOOKUP_NAMED, LOOKUP_OPEN, LOOKUP_PICK
 from bot.jobs import EgressJob
 from bot.listeners.actions import open_modal
 from bot.payloads import (
-    LookupButton,
     ModalContext,
     action_value,
     input_value,
@@ -24,6 +23,7 @@ from bot.payloads import (
     place_of,
     selected_value,
 )
+from bot.sealed import LookupButton
 from bot.views.lookup_form import (
     KIND_ACTION,
     KIND_BLOCK,

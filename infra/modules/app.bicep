@@ -152,10 +152,14 @@ resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-0
   name: 'default'
 }
 
-// The app creates these too when they are missing; declared so they exist from the start.
+// The app creates these too when they are missing; declared so they exist from the start (a cold
+// process then lists them once and creates none).
 resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [for name in [
   'acrbotgrants'
   'acrbotgrantindex'
+  'acrbotentries'
+  'acrbotmessages'
+  'acrbotoffers'
   'acrbotaudit'
   'acrbotdeliveries'
 ]: {

@@ -35,7 +35,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from services.domain.access import PermissionSet
 from services.domain.errors import (
     ArmError,
     ArmUnavailable,
@@ -53,6 +52,8 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.core.pipeline import PipelineResponse
     from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+
+    from services.domain.access import PermissionSet
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +234,9 @@ class ArmRegistryGateway:
         )
         from azure.core.rest import HttpRequest
         from azure.mgmt.core.exceptions import ARMErrorFormat
+
+        # Only the doctor asks: a reconcile never loads the permission model.
+        from services.domain.access import PermissionSet
 
         client = self._client(registry.subscription_id)
         url = f"{registry.resource_id}/providers/Microsoft.Authorization/permissions"

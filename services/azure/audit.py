@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceExistsError
 
+from services.azure.clients import tables
 from services.domain.audit import AuditEvent
 from services.domain.ids import time_key
 
@@ -43,7 +44,7 @@ class TableAuditLog:
     """`AuditLog` on Azure Table Storage."""
 
     def __init__(self, service: TableServiceClient, *, prefix: str) -> None:
-        self._table = service.create_table_if_not_exists(f"{prefix}audit")
+        [self._table] = tables(service, f"{prefix}audit")
 
     def append(self, event: AuditEvent, *, partitions: Iterable[str] = ()) -> None:
         primary = event.grant_id if event.kind == "transition" and event.grant_id else None

@@ -28,6 +28,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
+from services.azure.clients import tables
 from services.clock import Clock
 from services.domain.claims import Claim, ClaimState
 
@@ -58,7 +59,7 @@ class TableDeliveryLedger:
     """`DeliveryLedger` on Azure Table Storage: which deliveries were already processed."""
 
     def __init__(self, service: TableServiceClient, *, prefix: str, clock: Clock) -> None:
-        self._table = service.create_table_if_not_exists(f"{prefix}deliveries")
+        [self._table] = tables(service, f"{prefix}deliveries")
         self._clock = clock
 
     def claim(self, delivery_id: str) -> bool:

@@ -35,7 +35,7 @@ from services.domain.errors import Unavailable
 if TYPE_CHECKING:
     from azure.storage.queue import QueueClient, QueueMessage
 
-    from services.settings import StorageTarget
+    from services.front_settings import StorageTarget
 
 logger = logging.getLogger(__name__)
 

@@ -30,16 +30,18 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import UpdateMode
 
+from services.azure.clients import tables
 from services.clock import Clock
 from services.domain.errors import ConcurrentUpdate, GrantNotFound
 from services.domain.grants import Grant, GrantState, IndexRow, MessageRef, index_rows
 from services.domain.ids import is_ulid, ulid_time
-from services.domain.offers import Offer
 from services.domain.reconcile import Fence, OwnedEntry
 from services.ports import IndexEntry
 
 if TYPE_CHECKING:
     from azure.data.tables import TableEntity, TableServiceClient
+
+    from services.domain.offers import Offer
 
 
 #: The fence's RowKey in a registry's partition of the entries table (entries are IPs: "~" sorts
@@ -54,14 +56,17 @@ def _day(grant_id: str) -> str:
 
 
 class TableGrantStore:
-    """`GrantStore` on Azure Table Storage; tables are created on construction."""
+    """`GrantStore` on Azure Table Storage; missing tables are created on construction."""
 
     def __init__(self, service: TableServiceClient, *, prefix: str, clock: Clock) -> None:
-        self._grants = service.create_table_if_not_exists(f"{prefix}grants")
-        self._index = service.create_table_if_not_exists(f"{prefix}grantindex")
-        self._entries = service.create_table_if_not_exists(f"{prefix}entries")
-        self._messages = service.create_table_if_not_exists(f"{prefix}messages")
-        self._offers = service.create_table_if_not_exists(f"{prefix}offers")
+        self._grants, self._index, self._entries, self._messages, self._offers = tables(
+            service,
+            f"{prefix}grants",
+            f"{prefix}grantindex",
+            f"{prefix}entries",
+            f"{prefix}messages",
+            f"{prefix}offers",
+        )
         self._clock = clock
 
     # --- grants ---
@@ -349,6 +354,9 @@ class TableGrantStore:
             entity = self._offers.get_entity(_day(offer_id), offer_id)
         except (ResourceNotFoundError, GrantNotFound):
             return None
+        # Imported here: a worker that never reads an offer never loads the diagnosis's models.
+        from services.domain.offers import Offer
+
         return Offer.model_validate_json(entity["data"])
 
     # --- messages ---

@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from services.domain.grants import Grant, GrantState
+
+
+class Job(Protocol):
+    """What the job queue carries: a value that names its `kind` and writes itself as JSON.
+    The jobs here are pydantic models; the Slack side's are plain dataclasses with the same
+    method (`bot.jobs`), so that acknowledging a request never loads pydantic."""
+
+    @property
+    def kind(self) -> str: ...
+
+    def model_dump_json(self) -> str: ...
 
 
 class ReconcileJob(BaseModel):

@@ -75,7 +75,7 @@ def test_configured_secrets_are_masked_wherever_they_appear(monkeypatch) -> None
             slack_signing_secret="8f742231b10e8888abcd99yyyzzz85a5",
             storage_connection_string="DefaultEndpointsProtocol=https;AccountName=a;"
             "AccountKey=S3cr3tKeyValue==;",
-        )
+        ).front
     )
 
     assert telemetry.redact("sig 8f742231b10e8888abcd99yyyzzz85a5!") == "sig ***!"
@@ -168,7 +168,7 @@ def test_json_logs_setting_formats_the_root_handlers(monkeypatch) -> None:
     handler = logging.StreamHandler(stream)
     root.addHandler(handler)
     try:
-        telemetry.configure(Settings(log_format="json"))
+        telemetry.configure(Settings(log_format="json").front)
         with telemetry.log_context(job_kind="reconcile"):
             log.warning("busy")
         telemetry.reset_for_tests()

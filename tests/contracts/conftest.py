@@ -14,16 +14,14 @@ from services.azure.deliveries import TableDeliveryLedger
 from services.azure.lock import BlobLeaseLock
 from services.azure.tables import TableGrantStore
 from services.clock import FrozenClock
-from services.settings import StorageTarget
+from services.front_settings import StorageTarget
 from tests.fakes.registry import FakeLock, FakeRegistryGateway
 from tests.fakes.stores import InMemoryAuditLog, InMemoryGrantStore, InMemoryLedger
 from tests.sandbox_helpers import StaticTokenCredential, arm_settings
 
 
 def _target(connection_string: str) -> StorageTarget:
-    from pydantic import SecretStr
-
-    return StorageTarget(connection_string=SecretStr(connection_string))
+    return StorageTarget(connection_string=connection_string)
 
 
 @pytest.fixture(params=["memory", "azure"])
