@@ -13,7 +13,7 @@ from services.domain.grants import GrantState, MessageRef
 from services.domain.jobs import GrantEvent, GrantNotice
 from services.domain.policy import Policy
 from services.flows.book import GRACE
-from services.flows.requests import request_grant, withdraw_request
+from services.flows.requests import request_again, request_grant, withdraw_request
 from tests.fakes.ports import APPROVER, REQUESTER, make_fakes
 from tests.services.flows.helpers import LOGIN, request, requester
 
@@ -185,3 +185,29 @@ def test_only_the_requester_withdraws_and_only_while_pending() -> None:
         withdraw_request(fakes.ports, grant.id, actor=REQUESTER)
     assert fakes.grants.index_keys("slot|") == []
     assert fakes.grants.index_keys("cap|") == []
+
+
+def test_request_again_only_from_an_ended_request_worth_asking_again() -> None:
+    fakes = make_fakes()
+    grant = request(fakes)
+    # Still open: it is the open request, not a new one.
+    with pytest.raises(errors.InvalidTransition):
+        request_again(fakes.ports, grant.id, requester=requester(), justification="once more, pls")
+    withdraw_request(fakes.ports, grant.id, actor=REQUESTER)
+    # Withdrawn on purpose: asking again is a new request from a card, not from this one.
+    with pytest.raises(errors.InvalidTransition, match="withdrawn"):
+        request_again(fakes.ports, grant.id, requester=requester(), justification="once more, pls")
+
+    lapsed = request(fakes, "20.1.2.4")
+    fakes.clock.advance(timedelta(hours=9))
+    request(fakes, "20.1.2.9")  # lapses the overdue one on the way
+    with pytest.raises(errors.NotRequester):
+        request_again(
+            fakes.ports, lapsed.id, requester=requester(APPROVER), justification="not mine at all"
+        )
+    again = request_again(
+        fakes.ports, lapsed.id, requester=requester(), justification="still deploying the fix"
+    ).grant
+    assert again.id != lapsed.id
+    assert (again.state, again.ip, again.registry) == (GrantState.PENDING, lapsed.ip, LOGIN)
+    assert again.justification == "still deploying the fix"
