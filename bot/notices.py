@@ -196,8 +196,8 @@ class Notices:
                 again=grant.id,
                 registry=grant.registry,
                 ips=str(grant.ip),
-                summary=(grant.summary or "")[:600],
-                justification=grant.justification[:1000],
+                summary=grant.summary or "",
+                justification=grant.justification,
             ).seal(self._secret)
         return requester_message(
             grant, sent_to=(self.approvers_text(config) or "the approvers") + where, again=again

@@ -10,11 +10,11 @@ interactive listeners use them, and a slash command, a shortcut or an event neve
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.signing import open_value, seal_value
+from bot.signing import ValueTooLong, open_value, seal_value
 
 _Model = TypeVar("_Model", bound="Sealed")
 
@@ -24,8 +24,25 @@ class Sealed(BaseModel):
 
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
+    #: Text fields that are only shown (never trusted as a reference): when the value would not
+    #: fit in a button, the longest of them is shortened, at a line's end where it can be, until
+    #: it fits. The references (ids) are never shortened.
+    CLIPPABLE: ClassVar[tuple[str, ...]] = ()
+
     def seal(self, secret: str) -> str:
-        return seal_value(secret, self.model_dump(by_alias=True, exclude_none=True))
+        value = self
+        while True:
+            try:
+                return seal_value(secret, value.model_dump(by_alias=True, exclude_none=True))
+            except ValueTooLong:
+                name = max(self.CLIPPABLE, key=lambda f: len(getattr(value, f)), default=None)
+                text: str = getattr(value, name) if name else ""
+                if name is None or not text:
+                    raise
+                cut = text[: len(text) * 3 // 4]
+                if "\n" in cut:
+                    cut = cut.rsplit("\n", 1)[0]
+                value = value.model_copy(update={name: cut.rstrip() + "…" if cut else ""})
 
     @classmethod
     def unseal(cls: type[_Model], secret: str, value: str) -> _Model | None:
@@ -44,6 +61,8 @@ class RequestButton(Sealed):
     "Request again" (the grant that ended), and what the request form shows before anything is
     read (the offer or the old grant is read by the worker)."""
 
+    CLIPPABLE = ("justification", "summary")
+
     offer: str = Field(default="", alias="o", max_length=64)
     again: str | None = Field(default=None, alias="g", max_length=64)
     #: The old request's justification, to start the form from.
@@ -59,8 +78,10 @@ class ReviewButton(Sealed):
     """Approve or Deny on the App Home: the grant, the request as the Home drew it (for the
     modal that shows it before deciding) and the duration asked for."""
 
+    CLIPPABLE = ("about",)
+
     grant: str = Field(alias="g", max_length=64)
-    about: str = Field(default="", alias="a", max_length=1800)
+    about: str = Field(default="", alias="a")
     asked_seconds: int = Field(default=0, alias="d", ge=0)
 
 

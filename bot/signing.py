@@ -22,13 +22,18 @@ def _key(secret: str) -> bytes:
     return hmac.new(secret.encode(), _CONTEXT, hashlib.sha256).digest()
 
 
+class ValueTooLong(ValueError):
+    """The sealed value would not fit in a button (`MAX_VALUE`)."""
+
+
 def seal_value(secret: str, data: dict[str, Any]) -> str:
-    raw = json.dumps(data, separators=(",", ":")).encode()
+    # UTF-8 rather than \u escapes: a non-ASCII text takes two or three bytes, not six.
+    raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
     body = base64.urlsafe_b64encode(raw).decode().rstrip("=")
     mac = hmac.new(_key(secret), body.encode(), hashlib.sha256).digest()[:16]
     value = f"{body}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
     if len(value) > MAX_VALUE:
-        raise ValueError("a button value is limited to 2000 characters")
+        raise ValueTooLong("a button value is limited to 2000 characters")
     return value
 
 

@@ -21,7 +21,7 @@ def publish(ports: HomePorts, slack: WebClient, secret: str, *, team_id: str, us
     def review(grant: Grant) -> str:
         return ReviewButton(
             grant=grant.id,
-            about=review_text(grant)[:1800],
+            about=review_text(grant),
             asked_seconds=int(grant.requested_duration.total_seconds()),
         ).seal(secret)
 

@@ -342,3 +342,23 @@ def test_a_reconcile_of_a_registry_no_longer_managed_is_dropped_not_retried(worl
     stats = world.run_jobs()
     assert stats.failed == 0
     assert world.host.stats.poisoned == 0
+
+
+def test_the_longest_justification_still_gets_request_again_and_the_home_review(
+    world: World,
+) -> None:
+    """Buttons carry the request's text to show; one too long for a button is shortened, never
+    a notice or a Home that fails."""
+    longest = "é" * world.settings.policy.justification_max_length
+    grant = pending_grant(world, justification=longest)
+    review = home_of(world, APPROVER)
+    assert "grant_review_approve" in review
+    click(world, APPROVER, "grant_deny", approval_card(world))
+    modal = world.slack.calls("views.open")[-1].response["view"]
+    world.post(world.client.view_submission(modal["id"], user=APPROVER))
+    world.run_jobs()
+    assert grant_state(world, grant.id) is GrantState.DENIED
+    click(world, DEV, "grant_request_again", requester_message(world))
+    form = world.slack.calls("views.open")[-1].response["view"]
+    assert form["callback_id"] == "request_access_submit"
+    assert "éééé" in json.dumps(form["blocks"], ensure_ascii=False)
