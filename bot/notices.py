@@ -149,11 +149,11 @@ class Notices:
             self._later(job)
             return
         config = ports.registries.find(grant.registry)
+        approvers = self.approvers_text(config)
         refs = ports.grants.messages(grant.id)
         if job.event is GrantEvent.REQUESTED:
-            refs = self._post_cards(grant, config, refs)
-        refs = self._show_all(grant, etag, config, refs)
-        approvers = self.approvers_text(config)
+            refs = self._post_cards(grant, config, approvers, refs)
+        refs = self._show_all(grant, etag, approvers, refs)
         if job.event is GrantEvent.EXTENSION_REQUESTED and grant.extension_requested:
             self._in_card_threads(
                 f"extension:{job.key}", grant, refs, extension_asked(grant, approvers=approvers)
@@ -179,12 +179,12 @@ class Notices:
 
     # --- the two messages -------------------------------------------------------------------
 
-    def _card(self, grant: Grant, config: RegistryConfig | None) -> tuple[str, list[Block]]:
-        blocks = approval_card(grant, approvers=self.approvers_text(config), policy=self._policy)
+    def _card(self, grant: Grant, approvers: str) -> tuple[str, list[Block]]:
+        blocks = approval_card(grant, approvers=approvers, policy=self._policy)
         return approval_text(grant), blocks
 
     def _mine(
-        self, grant: Grant, config: RegistryConfig | None, refs: list[MessageRef]
+        self, grant: Grant, approvers: str, refs: list[MessageRef]
     ) -> tuple[str, list[Block]]:
         cards = [r for r in refs if r.kind == APPROVAL_CARD]
         where = ""
@@ -199,9 +199,7 @@ class Notices:
                 summary=grant.summary or "",
                 justification=grant.justification,
             ).seal(self._secret)
-        return requester_message(
-            grant, sent_to=(self.approvers_text(config) or "the approvers") + where, again=again
-        )
+        return requester_message(grant, sent_to=(approvers or "the approvers") + where, again=again)
 
     def _approval_channels(self, config: RegistryConfig | None) -> list[str]:
         channel = (config.approvals_channel if config else None) or (self._channel)
@@ -214,10 +212,10 @@ class Notices:
         return [replier.open_dm(u) for u in sorted(approvers_of(config, self._policy))]
 
     def _post_cards(
-        self, grant: Grant, config: RegistryConfig | None, refs: list[MessageRef]
+        self, grant: Grant, config: RegistryConfig | None, approvers: str, refs: list[MessageRef]
     ) -> list[MessageRef]:
         replier = self._replier
-        text, blocks = self._card(grant, config)
+        text, blocks = self._card(grant, approvers)
         for channel in self._approval_channels(config):
             where, ts = replier.post_once(
                 f"card:{grant.id}:{channel}", channel, text=text, blocks=blocks
@@ -268,13 +266,16 @@ class Notices:
         return ref
 
     def _show_all(
-        self, grant: Grant, etag: str, config: RegistryConfig | None, refs: list[MessageRef]
+        self, grant: Grant, etag: str, approvers: str, refs: list[MessageRef]
     ) -> list[MessageRef]:
         """Bring every message up to date with the grant, posting the requester's if it is not
-        out yet; again while the grant changes under it (at most `_CATCH_UP` times)."""
+        out yet. When something was sent, the grant is read again: if it changed meanwhile (a
+        notice racing a later one may have shown the later state first), again, at most
+        `_CATCH_UP` times. When nothing needed sending, the messages show this grant already."""
         for _ in range(_CATCH_UP):
-            card = self._card(grant, config)
-            mine = self._mine(grant, config, refs)
+            card = self._card(grant, approvers)
+            mine = self._mine(grant, approvers, refs)
+            before = refs
             if not any(r.kind == REQUESTER_MESSAGE for r in refs):
                 refs = [*refs, self._post_mine(grant, *mine, refs)]
             refs = [
@@ -285,6 +286,8 @@ class Notices:
                 else ref
                 for ref in refs
             ]
+            if refs == before:
+                break
             latest, latest_etag = self._ports.grants.get(grant.id)
             if latest_etag == etag:
                 break
