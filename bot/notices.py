@@ -36,7 +36,6 @@ from bot.sealed import RequestButton
 from bot.views.format import channel as channel_link
 from bot.views.format import mention
 from bot.views.grants import (
-    AGAIN_STATES,
     approval_card,
     approval_text,
     extension_asked,
@@ -48,6 +47,7 @@ from bot.views.grants import (
 )
 from services.domain.errors import DirectoryUnavailable
 from services.domain.grants import (
+    AGAIN_STATES,
     APPROVAL_CARD,
     REQUESTER_MESSAGE,
     REQUESTER_THREAD,
@@ -199,7 +199,8 @@ class Notices:
                 summary=grant.summary or "",
                 justification=grant.justification,
             ).seal(self._secret)
-        return requester_message(grant, sent_to=(approvers or "the approvers") + where, again=again)
+        sent_to = (approvers or "the approvers") + where
+        return requester_message(grant, policy=self._policy, sent_to=sent_to, again=again)
 
     def _approval_channels(self, config: RegistryConfig | None) -> list[str]:
         channel = (config.approvals_channel if config else None) or (self._channel)

@@ -33,5 +33,6 @@ def publish(ports: HomePorts, slack: WebClient, secret: str, *, team_id: str, us
         is_approver=home.is_approver,
         now=ports.clock.now(),
         review=review,
+        policy=ports.policy,
     )
     slack.views_publish(user_id=user_id, view=view)

@@ -35,14 +35,16 @@ from bot.ids import (
 from bot.views.format import clip, code, date, escape, mention
 from bot.views.requests import duration_options
 from services.diagnosis.verdicts import RETRY_AFTER_MINUTES
-from services.domain.grants import SYSTEM_ACTOR, Grant, GrantState, format_duration
+from services.domain.grants import (
+    AGAIN_STATES,
+    SYSTEM_ACTOR,
+    Grant,
+    GrantState,
+    extension_limit,
+    format_duration,
+)
 from services.domain.jobs import GrantEvent, RegistryNotice
 from services.domain.policy import Policy
-
-#: Ended states a requester may ask again from.
-AGAIN_STATES = frozenset(
-    {GrantState.EXPIRED, GrantState.LAPSED, GrantState.DENIED, GrantState.FAILED}
-)
 
 
 def who(user_id: str | None) -> str:
@@ -341,11 +343,12 @@ def approval_text(grant: Grant) -> str:
 
 
 def requester_message(
-    grant: Grant, *, sent_to: str = "", again: str | None = None
+    grant: Grant, *, policy: Policy, sent_to: str = "", again: str | None = None
 ) -> tuple[str, list[Block]]:
     """The requester's one message about `grant`, as it stands now. `sent_to`: the approvers
     (and where the card is), shown while it waits; `again`: the sealed value of "Request
-    again", offered once it has ended in a way worth asking again from."""
+    again", offered once it has ended in a way worth asking again from. "Ask for more time" is
+    offered only while the policy allows more."""
     ip, registry = code(str(grant.ip)), code(grant.registry)
     state = grant.state
     lines = [f"*Your request for {ip} on {registry}*", _status(grant)]
@@ -367,7 +370,7 @@ def requester_message(
             )
         )
     elif state is GrantState.ACTIVE:
-        if grant.extension_requested is None:
+        if grant.extension_requested is None and extension_limit(grant, policy) is None:
             buttons.append(extend_button(grant))
         buttons.append(revoke_button(grant))
     elif state is GrantState.APPROVED:

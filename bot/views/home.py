@@ -22,7 +22,8 @@ from slack_sdk.models.views import View
 from bot.ids import REVIEW_APPROVE, REVIEW_DENY, WITHDRAW
 from bot.views.format import code, date, escape, mention
 from bot.views.grants import extend_button, history, revoke_button
-from services.domain.grants import Grant, GrantState, format_duration
+from services.domain.grants import Grant, GrantState, extension_limit, format_duration
+from services.domain.policy import Policy
 from services.flows.home import RegistryLine
 
 #: Grants listed per section; Slack allows 100 blocks in a Home tab.
@@ -68,7 +69,7 @@ def review_text(grant: Grant) -> str:
     return "\n".join(lines)
 
 
-def _mine(grant: Grant, now: datetime) -> list[Block]:
+def _mine(grant: Grant, now: datetime, *, policy: Policy) -> list[Block]:
     buttons: list[ButtonElement] = []
     if grant.state is GrantState.PENDING:
         buttons.append(
@@ -80,7 +81,7 @@ def _mine(grant: Grant, now: datetime) -> list[Block]:
             )
         )
     if grant.state is GrantState.ACTIVE:
-        if grant.extension_requested is None:
+        if grant.extension_requested is None and extension_limit(grant, policy) is None:
             buttons.append(extend_button(grant))
         buttons.append(revoke_button(grant))
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=_line(grant, now)))]
@@ -153,6 +154,7 @@ def home_view(
     is_approver: bool,
     now: datetime,
     review: Review,
+    policy: Policy,
 ) -> View:
     """Sorted as a person reads it: what waits for their decision, then their own requests,
     then what is active on their registries, then how full each registry is."""
@@ -176,7 +178,7 @@ def home_view(
             )
         blocks.append(DividerBlock())
     if mine:
-        blocks += _section("Your requests", mine, _mine, now)
+        blocks += _section("Your requests", mine, partial(_mine, policy=policy), now)
     else:
         blocks.append(
             ContextBlock(elements=[MarkdownTextObject(text="You have nothing open right now.")])

@@ -76,6 +76,10 @@ OPEN_STATES = frozenset({GrantState.PENDING, GrantState.APPROVED, GrantState.ACT
 NEEDS_RULE_STATES = frozenset({GrantState.APPROVED, GrantState.ACTIVE})
 #: Ended states reached after an approval: the bot may have written a rule the reconcile settles.
 RULE_ENDED_STATES = frozenset({GrantState.EXPIRED, GrantState.REVOKED, GrantState.FAILED})
+#: Ended states a requester may ask again from (a revoke or a withdrawal was meant).
+AGAIN_STATES = frozenset(
+    {GrantState.EXPIRED, GrantState.LAPSED, GrantState.DENIED, GrantState.FAILED}
+)
 
 
 class Requester(BaseModel):
@@ -484,24 +488,27 @@ def _check_extendable(grant: Grant, duration: timedelta, now: datetime, policy: 
             GrantState.ACTIVE,
             "This grant has expired; its rule is being removed. Ask for a new one.",
         )
-    if grant.extension_count >= policy.max_extensions:
-        raise ExtensionRefused(
-            grant.id,
-            grant.state,
-            GrantState.ACTIVE,
-            f"This grant was already extended {grant.extension_count} times, the most allowed; "
-            "ask for a new one.",
-        )
+    limit = extension_limit(grant, policy)
+    if limit is not None:
+        raise ExtensionRefused(grant.id, grant.state, GrantState.ACTIVE, limit)
     validate_duration(duration, policy)
-    started = grant.activated_at or now
-    if grant.expires_at >= started + policy.max_total_duration:
-        raise ExtensionRefused(
-            grant.id,
-            grant.state,
-            GrantState.ACTIVE,
-            f"This grant already runs the longest the policy allows "
-            f"({format_duration(policy.max_total_duration)} in all).",
+
+
+def extension_limit(grant: Grant, policy: Policy) -> str | None:
+    """Why the policy gives an active grant no more time (it was extended the most times
+    allowed, or runs the longest allowed in all), or None while it may be extended."""
+    if grant.extension_count >= policy.max_extensions:
+        return (
+            f"This grant was already extended {grant.extension_count} times, the most allowed; "
+            "ask for a new one."
         )
+    started = grant.activated_at or grant.requested_at
+    if grant.expires_at is not None and grant.expires_at >= started + policy.max_total_duration:
+        return (
+            f"This grant already runs the longest the policy allows "
+            f"({format_duration(policy.max_total_duration)} in all)."
+        )
+    return None
 
 
 def fail(grant: Grant, *, reason: str, now: datetime) -> Grant:

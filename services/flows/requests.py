@@ -29,6 +29,7 @@ from services.domain.errors import (
     TooManyOpenRequests,
 )
 from services.domain.grants import (
+    AGAIN_STATES,
     Grant,
     GrantState,
     MessageRef,
@@ -309,12 +310,6 @@ def request_from_offer(
     return first.model_copy(update={"also": more})
 
 
-#: Ended states a request may be made again from (a revoke or a withdrawal was meant).
-AGAIN_FROM = frozenset(
-    {GrantState.EXPIRED, GrantState.LAPSED, GrantState.DENIED, GrantState.FAILED}
-)
-
-
 def request_again(
     ports: RequestPorts,
     old_grant_id: str,
@@ -332,7 +327,7 @@ def request_again(
     old = ports.grants.get(old_grant_id)[0]
     if requester.user_id != old.requester.user_id:
         raise NotRequester("ask for this again")
-    if old.state not in AGAIN_FROM:
+    if old.state not in AGAIN_STATES:
         raise InvalidTransition(
             old.id,
             old.state,

@@ -396,7 +396,9 @@ def check_invariants(world: RunWorld) -> None:
         mine = [r for r in refs if r.kind == REQUESTER_MESSAGE]
         assert len(mine) == 1, f"{grant.id}: {len(mine)} requester messages"
         shown = world.slack.message(mine[0].channel, mine[0].ts)
-        assert shown.text == requester_message(grant)[0], "the requester's message is stale"
+        assert shown.text == requester_message(grant, policy=ports.policy)[0], (
+            "the requester's message is stale"
+        )
         for card in (r for r in refs if r.kind == APPROVAL_CARD):
             assert world.slack.message(card.channel, card.ts).text == approval_text(grant)
 

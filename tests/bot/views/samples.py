@@ -139,6 +139,9 @@ GRANTS: dict[str, Callable[[], Grant]] = {
     "active_extension_requested": lambda: g.request_extension(
         active(), actor=REQUESTER, duration=timedelta(hours=1), now=at(200), policy=POLICY
     ),
+    "active_extended_the_most_allowed": lambda: active().model_copy(
+        update={"extension_count": POLICY.max_extensions}
+    ),
     "active_extended": lambda: g.extend(
         g.request_extension(
             active(), actor=REQUESTER, duration=timedelta(hours=1), now=at(200), policy=POLICY

@@ -4,6 +4,7 @@ the replies under the card that mention the approvers, and the registry-change m
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -11,7 +12,6 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from bot.views.grants import (
-    AGAIN_STATES,
     approval_card,
     approval_text,
     extension_asked,
@@ -22,7 +22,7 @@ from bot.views.grants import (
     rule_vanished,
 )
 from services.domain import grants as g
-from services.domain.grants import Grant
+from services.domain.grants import AGAIN_STATES, Grant
 from services.domain.jobs import GrantEvent, RegistryNotice
 from tests.bot.views.samples import (
     APPROVER,
@@ -70,7 +70,24 @@ def test_requester_message(variant: str, snapshot_json: SnapshotAssertion) -> No
     notices offer it)."""
     grant = GRANTS[variant]()
     again = AGAIN if grant.state in AGAIN_STATES else None
-    assert message(*requester_message(grant, sent_to=SENT_TO, again=again)) == snapshot_json
+    assert (
+        message(*requester_message(grant, policy=POLICY, sent_to=SENT_TO, again=again))
+        == snapshot_json
+    )
+
+
+def test_no_ask_for_more_time_once_the_policy_allows_no_more() -> None:
+    def offered(grant: Grant) -> bool:
+        return "grant_extend_ask" in json.dumps(message(*requester_message(grant, policy=POLICY)))
+
+    assert offered(GRANTS["active"]())
+    assert not offered(GRANTS["active_extended_the_most_allowed"]())
+    at_the_total = GRANTS["active"]()
+    assert at_the_total.activated_at is not None
+    at_the_total = at_the_total.model_copy(
+        update={"expires_at": at_the_total.activated_at + POLICY.max_total_duration}
+    )
+    assert not offered(at_the_total)
 
 
 #: The grant each event is told about, in the state the notice finds it, and who acted.

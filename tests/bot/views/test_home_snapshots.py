@@ -62,6 +62,7 @@ def test_home_of_a_newcomer(snapshot_json: SnapshotAssertion) -> None:
         is_approver=False,
         now=at(30),
         review=_review,
+        policy=POLICY,
     )
     assert view(built) == snapshot_json
 
@@ -83,6 +84,7 @@ def test_home_of_a_requester(snapshot_json: SnapshotAssertion) -> None:
         is_approver=False,
         now=at(30),
         review=_review,
+        policy=POLICY,
     )
     assert view(built) == snapshot_json
 
@@ -112,6 +114,7 @@ def test_home_of_an_approver(snapshot_json: SnapshotAssertion) -> None:
         is_approver=True,
         now=at(30),
         review=_review,
+        policy=POLICY,
     )
     assert view(built) == snapshot_json
 
@@ -125,6 +128,7 @@ def test_home_of_an_approver_with_nothing_waiting(snapshot_json: SnapshotAsserti
         is_approver=True,
         now=at(30),
         review=_review,
+        policy=POLICY,
     )
     assert view(built) == snapshot_json
 
@@ -139,6 +143,7 @@ def test_home_with_more_requests_than_a_section_lists(snapshot_json: SnapshotAss
         is_approver=True,
         now=at(30),
         review=_review,
+        policy=POLICY,
     )
     assert view(built) == snapshot_json
 
