@@ -50,6 +50,7 @@ def handle(
         return
     if claim.state is ClaimState.BUSY:
         raise StillRunning(key)
+    refused = False
     try:
         try:
             _check_card(ports, job)
@@ -58,12 +59,15 @@ def handle(
             if claim.state is ClaimState.RESUMED and _took_effect(ports, job):
                 logger.info("decision %s had taken effect before a crash", job.key)
             else:
+                refused = True
                 replier.tell(job.origin, refusal(exc))
     except Exception:
         ports.ledger.fail(key)
         raise
     ports.ledger.finish(key)
-    if job.origin.surface is Surface.HOME:
+    if refused and job.origin.surface is Surface.HOME:
+        # A Home that offered a click it should not have (decided elsewhere meanwhile) is shown
+        # as it is now; a decision that took effect republishes everyone's Home with its notice.
         publish(ports, slack, secret, team_id=job.origin.team_id, user_id=job.origin.user_id)
 
 

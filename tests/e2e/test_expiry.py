@@ -363,3 +363,28 @@ def test_the_longest_justification_still_gets_request_again_and_the_home_review(
     form = world.slack.calls("views.open")[-1].response["view"]
     assert form["callback_id"] == "request_access_submit"
     assert "éééé" in json.dumps(form["blocks"], ensure_ascii=False)
+
+
+def _homes_published(world: World, user: str) -> int:
+    return sum(1 for c in world.slack.calls("views.publish") if c.params.get("user_id") == user)
+
+
+def test_a_decision_from_the_home_publishes_it_once_and_a_refused_click_republishes_it(
+    world: World,
+) -> None:
+    grant = pending_grant(world)
+    home_of(world, DEV)
+    stale = world.slack.home(DEV)
+    published = _homes_published(world, DEV)
+
+    # Withdraw on the Home: it takes effect, and the notice publishes the Home, once.
+    world.post(world.client.block_action("grant_withdraw", user=DEV, view=stale, value=grant.id))
+    world.run_jobs()
+    assert grant_state(world, grant.id) is GrantState.WITHDRAWN
+    assert _homes_published(world, DEV) == published + 1
+
+    # The same click on the Home as it was: refused, and the Home shown again as it is now.
+    world.post(world.client.block_action("grant_withdraw", user=DEV, view=stale, value=grant.id))
+    world.run_jobs()
+    assert _homes_published(world, DEV) == published + 2
+    assert "nothing open" in json.dumps(world.slack.home(DEV))
