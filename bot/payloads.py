@@ -12,6 +12,7 @@ pydantic; reading one back, in a submission, validates it with pydantic.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -24,15 +25,10 @@ from bot.plain import Plain
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
 
-    from bot.sealed import LookupButton, RequestButton, ReviewButton
-
 __all__ = [
-    "LookupButton",
     "ModalContext",
     "Payload",
     "Place",
-    "RequestButton",
-    "ReviewButton",
     "action_value",
     "has_input",
     "input_value",
@@ -43,16 +39,6 @@ __all__ = [
 ]
 
 Payload = Mapping[str, Any]
-
-
-def __getattr__(name: str) -> Any:
-    # The sealed values are pydantic models, read only by the interactive listeners: named here
-    # for them, loaded when one asks.
-    if name in ("RequestButton", "LookupButton", "ReviewButton"):
-        from bot import sealed
-
-        return getattr(sealed, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,10 +72,12 @@ class ModalContext(Place):
     offer: str | None = None
     grant: str | None = None
 
-    if TYPE_CHECKING:
-        # As loosely typed as the pydantic model this was: the interactive listeners spread a
-        # `Place` (`model_dump()`) and what the modal is about into it.
-        def __init__(self, **fields: Any) -> None: ...
+    @classmethod
+    def at(
+        cls, place: Place, *, offer: str | None = None, grant: str | None = None
+    ) -> ModalContext:
+        """The metadata of a modal opened from the message at `place`, about `offer` or `grant`."""
+        return cls(**dataclasses.asdict(place), offer=offer, grant=grant)
 
     def dump(self) -> str:
         """The metadata as Slack keeps it: short names, nothing that is None."""

@@ -80,8 +80,10 @@ def open_modal(client: WebClient, body: dict[str, Any], view: Any) -> None:
         logger.warning("views.open failed: %s", exc.response.get("error"))
 
 
-def _context(body: dict[str, Any], **about: str) -> ModalContext:
-    return ModalContext(**place_of(body).model_dump(), **about)
+def _context(
+    body: dict[str, Any], *, offer: str | None = None, grant: str | None = None
+) -> ModalContext:
+    return ModalContext.at(place_of(body), offer=offer, grant=grant)
 
 
 def request_access(ack: Ack, body: dict[str, Any], client: WebClient, deps: FrontDeps) -> None:
@@ -90,14 +92,13 @@ def request_access(ack: Ack, body: dict[str, Any], client: WebClient, deps: Fron
     if button is None or not (button.offer or button.again):
         logger.warning("refused a request button whose value was not the bot's")
         return
-    about = {"offer": button.offer} if button.offer else {"grant": button.again or ""}
     view = request_modal(
         registry=button.registry,
         ip=button.ips,
         summary=button.summary,
         client=button.client,
         policy=deps.settings.policy,
-        private_metadata=_context(body, **about).dump(),
+        private_metadata=_context(body, offer=button.offer or None, grant=button.again).dump(),
         justification=button.justification,
         again=button.again is not None,
     )

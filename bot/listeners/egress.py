@@ -63,7 +63,7 @@ def open_form(ack: Ack, body: dict[str, Any], client: WebClient, deps: FrontDeps
     ack()
     if sealed is None:
         return
-    context = ModalContext(**place_of(body).model_dump(), offer=sealed.offer)
+    context = ModalContext.at(place_of(body), offer=sealed.offer)
     open_modal(client, body, lookup_modal(kind=_kind(sealed.kind), private_metadata=context.dump()))
 
 
