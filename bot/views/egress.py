@@ -63,6 +63,7 @@ def lookup_blocks(
                 action_id=LOOKUP_NAMED,
                 value=sealed,
                 style="primary",
+                accessibility_label=clip(f"Look up the outbound addresses of {ref.name}", 75)[0],
             )
         )
     else:
@@ -86,6 +87,7 @@ def lookup_blocks(
             text="Name the resource" if refs else "Look up its address in Azure",
             action_id=LOOKUP_OPEN,
             value=sealed,
+            accessibility_label="Name the resource that pulled, to look up its address in Azure",
         )
     )
     blocks: list[Block] = [
@@ -170,7 +172,11 @@ def egress_blocks(result: EgressResult, *, request_value: str | None) -> list[Bl
                 block_id="egress_actions",
                 elements=[
                     ButtonElement(
-                        text=label, action_id=REQUEST_ACTION, value=request_value, style="primary"
+                        text=label,
+                        action_id=REQUEST_ACTION,
+                        value=request_value,
+                        style="primary",
+                        accessibility_label=f"{label}: the addresses looked up in Azure"[:75],
                     )
                 ],
             )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import json
 import pkgutil
 from pathlib import Path
 
@@ -70,3 +71,24 @@ def test_every_builder_has_a_snapshot() -> None:
 
 def test_the_list_of_parts_names_only_functions_that_exist() -> None:
     assert set(PARTS) <= _public_functions()
+
+
+def test_every_button_snapshotted_carries_an_accessibility_label() -> None:
+    """What a screen reader says for each button, on every card, modal and Home drawn."""
+    unlabelled: list[str] = []
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "button" and not node.get("accessibility_label"):
+                unlabelled.append(f"{where}: {node.get('action_id')}")
+            for value in node.values():
+                walk(value, where)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, where)
+
+    snapshots = sorted((Path(__file__).parent / "__snapshots__").rglob("*.json"))
+    assert snapshots
+    for path in snapshots:
+        walk(json.loads(path.read_text(encoding="utf-8")), path.name)
+    assert unlabelled == []
