@@ -52,24 +52,19 @@ import copy
 import ipaddress
 import json
 import socket
-import ssl
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-import trustme
+from sandbox.loopback import LoopbackServer, reply
 
 API_VERSION = "2025-11-01"
-HOST = "127.0.0.1"
 PROVIDER = "Microsoft.ContainerRegistry"
 #: The IP-rule limit a live Premium registry's `listUsages` reported in 2025 (the docs say 100).
 IP_RULE_LIMIT = 200
@@ -148,10 +143,13 @@ def _arm_time(moment: datetime | None = None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
 
 
-class ArmEmulator:
+class ArmEmulator(LoopbackServer):
     """The emulator; `start()` returns `(base_url, ca_path)`, or use it as a context manager."""
 
+    thread_name = "arm-emulator"
+
     def __init__(self, *, patch_status: int = 200, in_progress_polls: int = 1) -> None:
+        super().__init__()
         #: 200 (completed in the PATCH answer, as recorded live traffic shows) or 201
         #: (asynchronous, `Azure-AsyncOperation`, polled; ARM may answer so).
         self.patch_status = patch_status
@@ -174,60 +172,6 @@ class ArmEmulator:
         self._routes: list[Route] = []
         self._authorizers: list[Authorizer] = []
         self._lock = threading.RLock()
-        self._server: _TlsServer | None = None
-        self._thread: threading.Thread | None = None
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self.base_url = ""
-        self.ca_path = ""
-
-    # -- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> tuple[str, str]:
-        ca = trustme.CA()
-        cert = ca.issue_cert(HOST, "localhost")
-        self._tmp = tempfile.TemporaryDirectory(prefix="arm-emulator-")
-        ca_path = Path(self._tmp.name, "ca.pem")
-        ca.cert_pem.write_to_path(str(ca_path))
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        cert.configure_cert(context)
-        handler = type("Handler", (_Handler,), {"emulator": self})
-        self._server = _TlsServer((HOST, 0), handler, context)
-        port = self._server.server_address[1]
-        # A short poll interval: `shutdown()` waits for the loop's next poll (0.5 s by default).
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name="arm-emulator",
-            daemon=True,
-        )
-        self._thread.start()
-        self.base_url = f"https://{HOST}:{port}"
-        self.ca_path = str(ca_path)
-        return self.base_url, self.ca_path
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-
-    def __enter__(self) -> ArmEmulator:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- seeding and inspection ------------------------------------------------------------------
 
@@ -660,7 +604,7 @@ class ArmEmulator:
             if not self._idle.wait_for(lambda: self._active == 0, timeout=timeout):
                 raise TimeoutError(f"{self._active} requests still being handled")
 
-    def _serve(self, h: _Handler) -> None:
+    def _serve(self, h: BaseHTTPRequestHandler) -> None:
         with self._idle:
             self._active += 1
         try:
@@ -670,7 +614,7 @@ class ArmEmulator:
                 self._active -= 1
                 self._idle.notify_all()
 
-    def _serve_one(self, h: _Handler) -> None:
+    def _serve_one(self, h: BaseHTTPRequestHandler) -> None:
         split = urlsplit(h.path)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         length = int(h.headers.get("Content-Length") or 0)
@@ -735,16 +679,9 @@ class ArmEmulator:
                 self._answered(kind)
         if hold:
             time.sleep(hold)
-        payload = json.dumps(answer).encode()
-        try:
-            h.send_response(status)
-            for name, value in {**headers, **extra}.items():
-                h.send_header(name, value)
-            h.send_header("Content-Length", str(len(payload)))
-            h.end_headers()
-            h.wfile.write(payload)
-        except OSError:
-            pass  # the caller gave up waiting (a late write); what it sent has landed
+        # The caller may have given up waiting (a late write); what it sent has landed.
+        with contextlib.suppress(OSError):
+            reply(h, status, {**headers, **extra}, json.dumps(answer).encode())
 
     def _answered(self, kind: Kind) -> None:
         with self._lock:
@@ -781,48 +718,3 @@ def _arm_headers(method: str, kind: Kind, correlation: str | None) -> dict[str, 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], Any, float]:
     return status, {}, {"error": {"code": code, "message": message}}, 0.0
-
-
-class _Handler(BaseHTTPRequestHandler):
-    emulator: ArmEmulator
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; with Nagle on, each answer waits ~40 ms for
-    # the client's delayed ACK.
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:
-        self.emulator._serve(self)
-
-    do_POST = do_PATCH = do_PUT = do_DELETE = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _TlsServer(ThreadingHTTPServer):
-    """TLS is negotiated in each request's thread so one slow handshake cannot stall the rest."""
-
-    daemon_threads = True
-    # Tests open twenty connections at once; the default backlog of 5 would refuse some.
-    request_queue_size = 128
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        handler: type[BaseHTTPRequestHandler],
-        context: ssl.SSLContext,
-    ) -> None:
-        super().__init__(address, handler)
-        self._context = context
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        try:
-            tls = self._context.wrap_socket(request, server_side=True)
-        except (OSError, ssl.SSLError):
-            return
-        try:
-            super().finish_request(tls, client_address)
-        except (OSError, ssl.SSLError):
-            pass
-        finally:
-            tls.close()
