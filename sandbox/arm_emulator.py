@@ -97,8 +97,8 @@ class Fault:
 
     Without `applied` the request fails before it is handled (`status`, `drop`) after `delay`.
     With `applied` it is handled first (its write lands), then answered with `status` or a
-    dropped connection instead of its real answer. `hold` delays the answer after handling; a
-    `gate` holds the request unhandled until it is set (a write that lands late)."""
+    dropped connection instead of its real answer, or (`hold`) answered that much later. A `gate`
+    holds the request unhandled until it is set (a write that lands late)."""
 
     kind: Kind | None = None
     status: int | None = None
@@ -116,6 +116,16 @@ class Fault:
 class _Operation:
     registry_key: tuple[str, str, str]
     polls_left: int
+
+
+@dataclass
+class _Between:
+    """A `between` hook: run before the next request of `second` once `first` was handled."""
+
+    first: Kind
+    second: Kind
+    hook: Callable[[ArmEmulator], None]
+    armed: bool = False
 
 
 @dataclass
@@ -137,10 +147,9 @@ def _rule(value: str | dict[str, Any]) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {"action": "Allow", "value": value}
 
 
-def _arm_time(moment: datetime | None = None) -> str:
-    """ARM's timestamp form in `systemData`: seven fractional digits and an offset."""
-    moment = moment or datetime.now(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
+def _arm_time() -> str:
+    """Now in ARM's timestamp form in `systemData`: seven fractional digits and an offset."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
 
 
 class ArmEmulator(LoopbackServer):
@@ -162,10 +171,7 @@ class ArmEmulator(LoopbackServer):
         self._operations: dict[str, _Operation] = {}
         self._faults: list[Fault] = []
         self._hooks: list[tuple[Kind, Callable[[ArmEmulator], None], int]] = []
-        #: `between` hooks: [first kind, second kind, hook, armed once `first` was handled].
-        self._betweens: list[list[Any]] = []
-        #: Requests held by a gate right now (a late write in flight).
-        self.in_flight = 0
+        self._betweens: list[_Between] = []
         #: Requests being handled right now, and a condition to wait for none (`wait_idle`).
         self._active = 0
         self._idle = threading.Condition(threading.Lock())
@@ -360,13 +366,6 @@ class ArmEmulator(LoopbackServer):
         self.inject(kind, gate=gate)
         return gate
 
-    def applied_then(
-        self, kind: Kind = "patch_registry", *, status: int | None = None, drop: bool = False
-    ) -> None:
-        """The next request of `kind` lands, then its answer is lost: `drop` closes the
-        connection, `status` answers an error (a gateway time-out after the write was made)."""
-        self.inject(kind, status=status, drop=drop, applied=True)
-
     def slow(self, kind: Kind, seconds: float) -> None:
         """The next request of `kind` lands at once and is answered `seconds` later."""
         self.inject(kind, applied=True, hold=seconds)
@@ -376,7 +375,7 @@ class ArmEmulator(LoopbackServer):
         the next request of `second` after it is: a foreign writer between two of a caller's
         requests (its GET and its PATCH, or its PATCH and the read back)."""
         with self._lock:
-            self._betweens.append([first, second, hook, False])
+            self._betweens.append(_Between(first, second, hook))
 
     def clear_faults(self) -> None:
         """Forget every queued fault: ARM behaves again."""
@@ -405,12 +404,12 @@ class ArmEmulator(LoopbackServer):
             kept = [h for h in self._hooks if h[0] != kind]
             kept += [(k, h, n - 1) for k, h, n in due if n > 1]
             self._hooks = kept
-            ready = [b for b in self._betweens if b[1] == kind and b[3]]
+            ready = [b for b in self._betweens if b.second == kind and b.armed]
             self._betweens = [b for b in self._betweens if b not in ready]
         for _, hook, _ in due:
             hook(self)
         for between in ready:
-            between[2](self)
+            between.hook(self)
 
     # -- request handling ------------------------------------------------------------------------
 
@@ -636,29 +635,21 @@ class ArmEmulator(LoopbackServer):
                 "Authentication failed. The 'Authorization' header is missing.",
             )
         else:
-            fault = self._take_fault(kind)
-            handled: tuple[int, dict[str, str], Any, float] | None = None
-            if fault is not None and fault.gate is not None:
-                with self._lock:
-                    self.in_flight += 1
+            fault = self._take_fault(kind) or Fault()
+            if fault.gate is not None:
                 # A write in flight: the caller times out; it lands when the test says so.
                 fault.gate.wait(timeout=120)
-                with self._lock:
-                    self.in_flight -= 1
-            if fault is not None and fault.delay:
-                time.sleep(fault.delay)
-            if fault is not None and fault.applied:
-                self._run_hooks(kind)
-                handled = self.handle(h.command, split.path, query, body, kind=kind, args=args)
-                self._answered(kind)
-                if fault.hold:
-                    time.sleep(fault.hold)
-            if fault is not None and fault.drop:
+            time.sleep(fault.delay)
+            landed = None
+            if fault.applied:
+                landed = self._answer(h.command, split.path, query, body, kind=kind, args=args)
+                time.sleep(fault.hold)
+            if fault.drop:
                 h.close_connection = True
                 with contextlib.suppress(OSError):
                     h.connection.shutdown(socket.SHUT_RDWR)
                 return
-            if fault is not None and fault.status is not None:
+            if fault.status is not None:
                 status, extra, answer, hold = _error(
                     fault.status,
                     fault.code
@@ -667,27 +658,38 @@ class ArmEmulator(LoopbackServer):
                 )
                 if fault.retry_after is not None:
                     extra = {"Retry-After": f"{fault.retry_after:g}"}
-            elif handled is not None:
-                status, extra, answer, hold = handled
-            elif (refused := self._refusal(h.command, split.path, kind)) is not None:
-                status, extra, answer, hold = _error(*refused)
             else:
-                self._run_hooks(kind)
-                status, extra, answer, hold = self.handle(
+                status, extra, answer, hold = landed or self._answer(
                     h.command, split.path, query, body, kind=kind, args=args
                 )
-                self._answered(kind)
         if hold:
             time.sleep(hold)
         # The caller may have given up waiting (a late write); what it sent has landed.
         with contextlib.suppress(OSError):
             reply(h, status, {**headers, **extra}, json.dumps(answer).encode())
 
-    def _answered(self, kind: Kind) -> None:
+    def _answer(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        *,
+        kind: Kind,
+        args: dict[str, str],
+    ) -> tuple[int, dict[str, str], Any, float]:
+        """The request's own answer: an authorizer's refusal, or handled (`on` and ready
+        `between` hooks first; `between` hooks waiting for this kind armed after)."""
+        refused = self._refusal(method, path, kind)
+        if refused is not None:
+            return _error(*refused)
+        self._run_hooks(kind)
+        answer = self.handle(method, path, query, body, kind=kind, args=args)
         with self._lock:
             for between in self._betweens:
-                if between[0] == kind:
-                    between[3] = True
+                if between.first == kind:
+                    between.armed = True
+        return answer
 
 
 def _arm_headers(method: str, kind: Kind, correlation: str | None) -> dict[str, str]:
