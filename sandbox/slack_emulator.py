@@ -12,6 +12,8 @@ Slack's own response shapes, held to the Slack SDKs' samples of real answers
 - `views.open`, `views.push`, `views.update`, `views.publish`
 - `reactions.add`, `reactions.remove`
 - `conversations.open`, `usergroups.users.list`, `users.info`
+- `conversations.history`, `conversations.replies` (the history scope of the conversation's
+  kind; `limit` and cursor paging; `metadata` only with `include_all_metadata`)
 - `files.info` (`files:read`; `file_not_found` for a file not shared where the bot is,
   `file_deleted`), and the files' own URLs (`url_private`, `url_private_download`) with the bot
   token in `Authorization: Bearer`, honouring one `Range` (206, `Content-Range`; 416 past the
@@ -47,15 +49,15 @@ Tests shape its behaviour through Python methods: seeding (`add_user`, `add_chan
 app (`trigger_id`, `response_url`), fault injection (`fail` for `ok: false`, `throttle` for
 HTTP 429 with `Retry-After`, `server_error` for 5xx, `inject` for delays and dropped
 connections) and inspection (`calls`, `messages`, `replies`, `ephemerals`, `views`, `home`,
-`file`, `transcript`).
+`transcript`).
 
 Approximations, chosen where Slack documents no exact figure: an unknown method answers HTTP 404
 `unknown_method`; a response_url used a sixth time, or after 30 minutes, answers HTTP 404 with
 the text `used_url` or `expired_url`; a reply to a `response_url` posts a new message unless
 `replace_original` or `delete_original` is true. Not reproduced: rate-limit tiers (throttling
 happens only when injected), message formatting beyond a plain rendering, file uploads through
-the Web API, pagination,
-Enterprise Grid, and every validation not listed above. Socket Mode's WebSocket side is
+the Web API, pagination other than the conversations' cursor, history bounds (`oldest`,
+`latest`), Enterprise Grid, and every validation not listed above. Socket Mode's WebSocket side is
 `sandbox/socket_mode_server.py`; with none attached, `apps.connections.open` answers
 `socket_mode_not_enabled` (an approximation: Slack documents no error for an app with Socket
 Mode off). A bot token on `apps.connections.open`, or the app-level token on any other method,
@@ -282,6 +284,11 @@ class _Channel:
     im_user: str | None = None
     members: set[str] | None = None
     bot_is_member: bool = True
+
+    @property
+    def kind(self) -> str:
+        """Slack's word for the kind of conversation: `im`, `groups` (private) or `channels`."""
+        return "im" if self.im_user else "groups" if self.is_private else "channels"
 
 
 @dataclass
@@ -611,10 +618,6 @@ class SlackEmulator:
         """The file is deleted: `files.info` answers `file_deleted`, its URLs 404."""
         with self._lock:
             self._files[file_id].deleted = True
-
-    def file(self, file_id: str) -> StoredFile:
-        with self._lock:
-            return self._files[file_id]
 
     # -- what Slack hands an app -----------------------------------------------------------------
 
@@ -1349,12 +1352,7 @@ class SlackEmulator:
         if self.scopes is None:
             return
         # As Slack: each kind of conversation has its own history scope.
-        if ch.im_user:
-            needed = "im:history"
-        elif ch.is_private:
-            needed = "groups:history"
-        else:
-            needed = "channels:history"
+        needed = f"{ch.kind}:history"
         if needed not in self.scopes:
             raise _Refused("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
 
@@ -1373,19 +1371,10 @@ class SlackEmulator:
     def _page(
         self, params: Mapping[str, Any], messages: list[Message], *, newest_first: bool
     ) -> dict[str, Any]:
-        """`oldest`/`latest` bounds (exclusive unless `inclusive`), `limit`, cursor paging, and
-        `metadata` only with `include_all_metadata`, as conversations.history answers."""
-        inclusive = _truthy(params.get("inclusive"))
-        oldest, latest = params.get("oldest"), params.get("latest")
-
-        def within(msg: Message) -> bool:
-            ts = float(msg.ts)
-            if oldest and (ts < float(oldest) or (ts == float(oldest) and not inclusive)):
-                return False
-            return not (latest and (ts > float(latest) or (ts == float(latest) and not inclusive)))
-
+        """`limit`, cursor paging, and `metadata` only with `include_all_metadata`, as
+        conversations.history answers."""
         chosen = sorted(
-            (m for m in messages if not m.deleted and within(m)),
+            (m for m in messages if not m.deleted),
             key=lambda m: float(m.ts),
             reverse=newest_first,
         )
@@ -1593,15 +1582,8 @@ class SlackEmulator:
         if info:
             kinds: dict[str, list[str]] = {"channels": [], "groups": [], "ims": []}
             for c in f.channels:
-                ch = self._channels.get(c)
-                key = (
-                    "ims"
-                    if ch is not None and ch.im_user
-                    else "groups"
-                    if ch is not None and ch.is_private
-                    else "channels"
-                )
-                kinds[key].append(c)
+                kind = self._channels[c].kind if c in self._channels else "channels"
+                kinds["ims" if kind == "im" else kind].append(c)
             out |= kinds
             out["comments_count"] = 0
         return out
@@ -1669,19 +1651,7 @@ class SlackEmulator:
             h.close_connection = True
             h.connection.shutdown(socket.SHUT_RDWR)
             return
-        h.send_response(status)
-        h.send_header("Content-Type", content_type)
-        for name, value in extra.items():
-            h.send_header(name, value)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        view = memoryview(body)
-        try:
-            # In pieces: a client that stops reading at its limit closes the connection.
-            for start in range(0, len(view), 65_536):
-                h.wfile.write(view[start : start + 65_536])
-        except (BrokenPipeError, ConnectionResetError):
-            h.close_connection = True
+        self._send(h, status, content_type, body, extra)
 
     # -- request handling ------------------------------------------------------------------------
 
@@ -1857,7 +1827,14 @@ class SlackEmulator:
             h.send_header(name, value)
         h.send_header("Content-Length", str(len(payload)))
         h.end_headers()
-        h.wfile.write(payload)
+        view = memoryview(payload)
+        try:
+            # In pieces: a client that stops reading at its limit (a file download) closes the
+            # connection.
+            for start in range(0, len(view), 65_536):
+                h.wfile.write(view[start : start + 65_536])
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True
 
 
 def _ranged(
