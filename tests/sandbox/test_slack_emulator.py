@@ -70,14 +70,19 @@ HOME: dict[str, Any] = {
 }
 
 
+def seed(emu: SlackEmulator) -> SlackEmulator:
+    """Alice and Bob in #platform-help with the bot; Bob the one approver."""
+    emu.add_user(ALICE, "alice", email="alice@example.com")
+    emu.add_user(BOB, "bob")
+    emu.add_channel(HELP, "platform-help", members=[ALICE, BOB, emu.bot_user_id])
+    emu.add_usergroup(APPROVERS, "acr-approvers", [BOB])
+    return emu
+
+
 @pytest.fixture
 def emulator(clock: FrozenClock) -> Iterator[SlackEmulator]:
     with SlackEmulator(clock=clock) as emu:
-        emu.add_user(ALICE, "alice", email="alice@example.com")
-        emu.add_user(BOB, "bob")
-        emu.add_channel(HELP, "platform-help", members=[ALICE, BOB, emu.bot_user_id])
-        emu.add_usergroup(APPROVERS, "acr-approvers", [BOB])
-        yield emu
+        yield seed(emu)
 
 
 @pytest.fixture
