@@ -33,8 +33,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sandbox.arm_emulator import ArmEmulator
-from sandbox.arm_network import NETWORK_API_VERSION, NetworkResources, ResourceStore, arm_error
+from sandbox.arm_emulator import Answer, ArmEmulator, arm_error
+from sandbox.arm_network import NETWORK_API_VERSION, NetworkResources, ResourceStore
 
 APPS_API_VERSION = "2026-07-01"
 WEB_API_VERSION = "2025-05-01"
@@ -48,8 +48,6 @@ _VERSIONS = {
     "microsoft.containerservice": AKS_API_VERSION,
     "microsoft.network": NETWORK_API_VERSION,
 }
-
-Answer = tuple[int, dict[str, str], Any]
 
 
 def arm_id(subscription: str, resource_group: str, provider: str, *path: str) -> str:

@@ -73,9 +73,11 @@ CREATED_BY = "admin@contoso.example"
 
 Kind = Literal["get_registry", "patch_registry", "list_usages", "operation_status", "other"]
 
-#: Another provider's answer to one request, `(status, extra headers, JSON body)`, or None when
-#: the route does not serve it. Called as `route(method, path, query, body)`.
-Route = Callable[[str, str, dict[str, str], Any], "tuple[int, dict[str, str], Any] | None"]
+#: An answer to one request: `(status, extra headers, JSON body)`.
+Answer = tuple[int, dict[str, str], Any]
+#: Another provider's answer to one request, or None when the route does not serve it. Called as
+#: `route(method, path, query, body)`.
+Route = Callable[[str, str, dict[str, str], Any], "Answer | None"]
 #: Decides whether the caller may make one request, `(method, path, kind)`: None to let it through,
 #: or the refusal `(status, ARM error code, message)` (see `sandbox/arm_authorization.py`).
 Authorizer = Callable[[str, str, Kind], "tuple[int, str, str] | None"]
@@ -718,5 +720,10 @@ def _arm_headers(method: str, kind: Kind, correlation: str | None) -> dict[str, 
     return headers
 
 
+def arm_error(status: int, code: str, message: str) -> Answer:
+    """ARM's error answer: `{"error": {"code", "message"}}`."""
+    return status, {}, {"error": {"code": code, "message": message}}
+
+
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], Any, float]:
-    return status, {}, {"error": {"code": code, "message": message}}, 0.0
+    return (*arm_error(status, code, message), 0.0)

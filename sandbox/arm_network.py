@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from sandbox.arm_emulator import ArmEmulator
+from sandbox.arm_emulator import Answer, ArmEmulator, arm_error
 
 NETWORK_API_VERSION = "2026-03-01"
 NETWORK = "Microsoft.Network"
@@ -40,8 +40,6 @@ _LISTS = {
     "loadbalancers": "loadBalancers",
 }
 _SINGLES = {"publicipaddresses": "publicIPAddresses", "publicipprefixes": "publicIPPrefixes"}
-
-Answer = tuple[int, dict[str, str], Any]
 
 
 def resource_id(subscription: str, resource_group: str, kind: str, name: str) -> str:
@@ -559,8 +557,3 @@ class NetworkResources(ResourceStore):
                 f"&$skipToken={quote(str(start + self.page_size))}"
             )
         return 200, {}, page
-
-
-def arm_error(status: int, code: str, message: str) -> Answer:
-    """ARM's error answer: `{"error": {"code", "message"}}`."""
-    return status, {}, {"error": {"code": code, "message": message}}
