@@ -79,14 +79,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from sandbox.loopback import LoopbackServer
 from services.clock import Clock, SystemClock
 
-HOST = "127.0.0.1"
 DEFAULT_TOKEN = "xoxb-emulator-bot-token"
 DEFAULT_APP_TOKEN = "xapp-1-A0APP-1-emulator-app-token"
 #: Methods called with the app-level token instead of the bot token.
@@ -344,8 +343,12 @@ class _Refused(Exception):
 # -- the emulator ---------------------------------------------------------------------------
 
 
-class SlackEmulator:
-    """The emulator; `start()` returns `api_url`, or use it as a context manager."""
+class SlackEmulator(LoopbackServer):
+    """The emulator, on plain HTTP: `start()` (or use it as a context manager), then `api_url`
+    is the Web API's base URL."""
+
+    tls = False
+    thread_name = "slack-emulator"
 
     def __init__(
         self,
@@ -362,6 +365,7 @@ class SlackEmulator:
         scopes: Iterable[str] | None = None,
         clock: Clock | None = None,
     ) -> None:
+        super().__init__()
         self.bot_token = bot_token
         self.app_token = app_token
         #: Issues a Socket Mode WebSocket URL; a `SocketModeServer` attaches itself here.
@@ -376,7 +380,6 @@ class SlackEmulator:
         #: The bot token's scopes; None grants every method (no `missing_scope` check).
         self.scopes: frozenset[str] | None = frozenset(scopes) if scopes is not None else None
         self.clock: Clock = clock or SystemClock()
-        self.base_url = ""
         self.api_url = ""
         self._lock = threading.RLock()
         self._calls: list[Call] = []
@@ -400,8 +403,6 @@ class SlackEmulator:
         self.file_ranges = True
         self._last_ts = 0
         self._ids = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -429,42 +430,10 @@ class SlackEmulator:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def start(self) -> str:
-        handler = type("Handler", (_Handler,), {"emulator": self})
-        self._server = _Server((HOST, 0), handler)
-        port = self._server.server_address[1]
-        # A short poll interval: `shutdown()` waits for the loop's next poll (0.5 s by default).
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name="slack-emulator",
-            daemon=True,
-        )
-        self._thread.start()
-        self.base_url = f"http://{HOST}:{port}"
+    def start(self) -> tuple[str, str]:
+        started = super().start()
         self.api_url = f"{self.base_url}/api/"
-        return self.api_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> SlackEmulator:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return started
 
     # -- seeding ---------------------------------------------------------------------------------
 
@@ -1609,7 +1578,9 @@ class SlackEmulator:
             "response_metadata": {"next_cursor": ""},
         }
 
-    def _serve_file(self, h: _Handler, path: str, headers: dict[str, str], now: datetime) -> None:
+    def _serve_file(
+        self, h: BaseHTTPRequestHandler, path: str, headers: dict[str, str], now: datetime
+    ) -> None:
         """A file's `url_private` or `url_private_download`. Without the bot token Slack redirects
         to its sign-in page on the workspace's host (here `localhost`, another host than the
         file's `127.0.0.1`); a file the bot may not see is 403, an unknown or deleted one 404."""
@@ -1655,7 +1626,7 @@ class SlackEmulator:
 
     # -- request handling ------------------------------------------------------------------------
 
-    def _serve(self, h: _Handler) -> None:
+    def _serve(self, h: BaseHTTPRequestHandler) -> None:
         split = urlsplit(h.path)
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
@@ -1697,7 +1668,7 @@ class SlackEmulator:
 
     def _api(
         self,
-        h: _Handler,
+        h: BaseHTTPRequestHandler,
         method: str,
         *,
         query: str,
@@ -1768,7 +1739,12 @@ class SlackEmulator:
         return 200, extra, answer
 
     def _serve_response_url(
-        self, h: _Handler, url_id: str, raw: bytes, headers: dict[str, str], now: datetime
+        self,
+        h: BaseHTTPRequestHandler,
+        url_id: str,
+        raw: bytes,
+        headers: dict[str, str],
+        now: datetime,
     ) -> None:
         body: Any
         try:
@@ -1815,7 +1791,7 @@ class SlackEmulator:
 
     @staticmethod
     def _send(
-        h: _Handler,
+        h: BaseHTTPRequestHandler,
         status: int,
         content_type: str,
         payload: bytes,
@@ -2141,28 +2117,3 @@ def render_attachments(
         if not lines and att.get("fallback"):
             lines.append(render_text(str(att["fallback"]), names))
     return [f"| {line}" for line in lines]
-
-
-# -- HTTP plumbing ---------------------------------------------------------------------------
-
-
-class _Handler(BaseHTTPRequestHandler):
-    emulator: SlackEmulator
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; with Nagle on, each answer waits ~40 ms for
-    # the client's delayed ACK.
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:
-        self.emulator._serve(self)
-
-    do_POST = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # Tests fire many requests at once; the default backlog of 5 would refuse some.
-    request_queue_size = 128
