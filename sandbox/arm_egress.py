@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sandbox.arm_emulator import Answer, ArmEmulator, arm_error
+from sandbox.arm_emulator import Answer, ArmEmulator, arm_error, resource_not_found
 from sandbox.arm_network import NETWORK_API_VERSION, NetworkResources, ResourceStore
 
 APPS_API_VERSION = "2026-07-01"
@@ -431,13 +431,7 @@ class EgressResources(ResourceStore):
         if found is None and provider == "microsoft.network":
             found = self.network.get(path)
         if found is None:
-            return arm_error(
-                404,
-                "ResourceNotFound",
-                f"The Resource '{parts[5]}/{'/'.join(parts[6:])}' under resource group "
-                f"'{parts[3]}' was not found. For more details please go to "
-                "https://aka.ms/ARMResourceNotFoundFix",
-            )
+            return resource_not_found(f"{parts[5]}/{'/'.join(parts[6:])}", parts[3])
         return 200, {}, found
 
     # -- Resource Graph ----------------------------------------------------------------------------

@@ -478,13 +478,8 @@ class ArmEmulator(LoopbackServer):
             key = _key(args["subscription"], args["resource_group"], args["name"])
             reg = self._registries.get(key)
             if reg is None:
-                return _error(
-                    404,
-                    "ResourceNotFound",
-                    f"The Resource '{PROVIDER}/registries/{args['name']}' under resource group "
-                    f"'{args['resource_group']}' was not found. For more details please go to "
-                    "https://aka.ms/ARMResourceNotFoundFix",
-                )
+                missing = f"{PROVIDER}/registries/{args['name']}"
+                return (*resource_not_found(missing, args["resource_group"]), 0.0)
             if kind == "get_registry":
                 return 200, {}, copy.deepcopy(reg.body), self.read_delay
             if kind == "list_usages":
@@ -723,6 +718,16 @@ def _arm_headers(method: str, kind: Kind, correlation: str | None) -> dict[str, 
 def arm_error(status: int, code: str, message: str) -> Answer:
     """ARM's error answer: `{"error": {"code", "message"}}`."""
     return status, {}, {"error": {"code": code, "message": message}}
+
+
+def resource_not_found(resource: str, resource_group: str) -> Answer:
+    """ARM's 404 for `resource` (`{provider}/{type}/{name}`) in `resource_group`."""
+    return arm_error(
+        404,
+        "ResourceNotFound",
+        f"The Resource '{resource}' under resource group '{resource_group}' was not found. For "
+        "more details please go to https://aka.ms/ARMResourceNotFoundFix",
+    )
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], Any, float]:

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from sandbox.arm_emulator import Answer, ArmEmulator, arm_error
+from sandbox.arm_emulator import Answer, ArmEmulator, arm_error, resource_not_found
 
 NETWORK_API_VERSION = "2026-03-01"
 NETWORK = "Microsoft.Network"
@@ -527,12 +527,7 @@ class NetworkResources(ResourceStore):
         if lowered[2] == "resourcegroups" and len(rest) == 2 and rest[0] in _SINGLES:
             found = self.get(path)
             if found is None:
-                return arm_error(
-                    404,
-                    "ResourceNotFound",
-                    f"The Resource '{NETWORK}/{_SINGLES[rest[0]]}/{parts[-1]}' under resource "
-                    f"group '{parts[3]}' was not found.",
-                )
+                return resource_not_found(f"{NETWORK}/{_SINGLES[rest[0]]}/{parts[-1]}", parts[3])
             return 200, {}, found
         return None
 

@@ -9,7 +9,7 @@ those responses, one after the other: the status, the recorded headers (with
 URL is polled here) and the body. The query string (the API version) is not compared: the
 recordings were made with older API versions than the SDK sends. A request that is not the next
 expected one is answered 500 `ReplayMismatch` and listed in `mismatches`; `received` keeps every
-request (method, path, query, JSON body, headers).
+request (method, path, query, JSON body, headers, and its kind as the emulator names it).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from sandbox.arm_emulator import ArmEmulator, RecordedRequest
 from sandbox.loopback import LoopbackServer, reply
 
 ARM = "https://management.azure.com"
@@ -53,15 +54,6 @@ class Exchange:
     response: Recorded
 
 
-@dataclass(frozen=True)
-class ReceivedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
-    headers: dict[str, str]
-
-
 def load_recording(path: Path) -> dict[str, dict[str, Any]]:
     """A recording's interactions by name."""
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -83,7 +75,7 @@ class ArmReplay(LoopbackServer):
         super().__init__()
         self._script = list(exchanges)
         self._next = 0
-        self.received: list[ReceivedRequest] = []
+        self.received: list[RecordedRequest] = []
         self.mismatches: list[str] = []
         self._lock = threading.Lock()
 
@@ -119,12 +111,13 @@ class ArmReplay(LoopbackServer):
         raw = h.rfile.read(length) if length else b""
         with self._lock:
             self.received.append(
-                ReceivedRequest(
+                RecordedRequest(
                     h.command,
                     split.path,
                     {k: v[-1] for k, v in parse_qs(split.query).items()},
                     json.loads(raw) if raw else None,
                     dict(h.headers.items()),
+                    ArmEmulator.classify(h.command, split.path)[0],
                 )
             )
         status, headers, body = self._answer(h.command, split.path)
