@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.arm_emulator import ArmEmulator, Kind
+from sandbox.arm_emulator import Answer, ArmEmulator, Kind, arm_error
 from services.domain.access import PermissionSet
 
 PERMISSIONS_API_VERSION = "2022-04-01"
@@ -39,8 +39,6 @@ REGISTRY_ACTIONS: dict[Kind, str] = {
     "list_usages": "Microsoft.ContainerRegistry/registries/listUsages/read",
     "operation_status": "Microsoft.ContainerRegistry/registries/operationStatuses/read",
 }
-
-Answer = tuple[int, dict[str, str], Any]
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,9 @@ class RoleAssignments:
         """Remove every assignment made at exactly `scope`."""
         with self._lock:
             self._assignments = [
-                a for a in self._assignments if a.scope.rstrip("/").lower() != scope.lower()
+                a
+                for a in self._assignments
+                if a.scope.rstrip("/").lower() != scope.rstrip("/").lower()
             ]
 
     def at(self, resource: str) -> list[PermissionSet]:
@@ -107,16 +107,11 @@ class RoleAssignments:
         if method != "GET" or not path.lower().endswith(_PERMISSIONS_SUFFIX):
             return None
         if query.get("api-version") != PERMISSIONS_API_VERSION:
-            return (
+            return arm_error(
                 400,
-                {},
-                {
-                    "error": {
-                        "code": "InvalidApiVersionParameter",
-                        "message": f"The api-version '{query.get('api-version')}' is invalid. The "
-                        f"supported versions are '{PERMISSIONS_API_VERSION}'.",
-                    }
-                },
+                "InvalidApiVersionParameter",
+                f"The api-version '{query.get('api-version')}' is invalid. The supported versions "
+                f"are '{PERMISSIONS_API_VERSION}'.",
             )
         scope = path[: -len(_PERMISSIONS_SUFFIX)]
         value = [

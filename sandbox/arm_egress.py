@@ -28,15 +28,13 @@ Seed with `add_*`, then `attach` to an `ArmEmulator` (after `NetworkResources.at
 
 from __future__ import annotations
 
-import copy
 import re
-import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sandbox.arm_emulator import ArmEmulator
-from sandbox.arm_network import NETWORK_API_VERSION, NetworkResources
+from sandbox.arm_emulator import Answer, ArmEmulator, arm_error, resource_not_found
+from sandbox.arm_network import NETWORK_API_VERSION, NetworkResources, ResourceStore
 
 APPS_API_VERSION = "2026-07-01"
 WEB_API_VERSION = "2025-05-01"
@@ -49,10 +47,7 @@ _VERSIONS = {
     "microsoft.web": WEB_API_VERSION,
     "microsoft.containerservice": AKS_API_VERSION,
     "microsoft.network": NETWORK_API_VERSION,
-    "microsoft.containerinstance": "2025-09-01",
 }
-
-Answer = tuple[int, dict[str, str], Any]
 
 
 def arm_id(subscription: str, resource_group: str, provider: str, *path: str) -> str:
@@ -62,26 +57,20 @@ def arm_id(subscription: str, resource_group: str, provider: str, *path: str) ->
     )
 
 
-class EgressResources:
-    """Seeded compute resources and subnets, plus Resource Graph over them; thread-safe."""
+class EgressResources(ResourceStore):
+    """Seeded compute resources and subnets, plus Resource Graph over them and `network`;
+    thread-safe."""
 
     def __init__(self, network: NetworkResources | None = None) -> None:
+        super().__init__()
         self.network = network or NetworkResources()
-        self._resources: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
         #: Every Resource Graph query received, for tests.
         self.queries: list[str] = []
 
     def attach(self, emulator: ArmEmulator) -> EgressResources:
-        if self.network._emulator is None:
-            self.network.attach(emulator)
+        self.network.attach(emulator)
         emulator.add_route(self.route)
         return self
-
-    def _add(self, body: dict[str, Any]) -> str:
-        with self._lock:
-            self._resources[body["id"].lower()] = body
-        return str(body["id"])
 
     # -- seeding -----------------------------------------------------------------------------------
 
@@ -403,7 +392,7 @@ class EgressResources:
             if method != "POST":
                 return None
             if query.get("api-version") != GRAPH_API_VERSION:
-                return _error(
+                return arm_error(
                     400,
                     "NoRegisteredProviderFound",
                     f"No registered resource provider found for API version "
@@ -420,7 +409,7 @@ class EgressResources:
         ):
             return None
         provider = lowered[5]
-        if provider not in _VERSIONS or provider == "microsoft.containerinstance":
+        if provider not in _VERSIONS:
             return None
         rest = lowered[6:]
         if provider == "microsoft.network" and not (
@@ -432,34 +421,24 @@ class EgressResources:
             return None
         version = query.get("api-version")
         if version != _VERSIONS[provider]:
-            return _error(
+            return arm_error(
                 400,
                 "NoRegisteredProviderFound" if version else "MissingApiVersionParameter",
                 f"No registered resource provider found for API version '{version}'. "
                 f"The supported api-versions are '{_VERSIONS[provider]}'.",
             )
-        key = path.rstrip("/").lower()
-        with self._lock:
-            found = self._resources.get(key)
+        found = self.get(path)
         if found is None and provider == "microsoft.network":
-            found = self.network.get(key)
+            found = self.network.get(path)
         if found is None:
-            return _error(
-                404,
-                "ResourceNotFound",
-                f"The Resource '{parts[5]}/{'/'.join(parts[6:])}' under resource group "
-                f"'{parts[3]}' was not found. For more details please go to "
-                "https://aka.ms/ARMResourceNotFoundFix",
-            )
-        return 200, {}, copy.deepcopy(found)
+            return resource_not_found(f"{parts[5]}/{'/'.join(parts[6:])}", parts[3])
+        return 200, {}, found
 
     # -- Resource Graph ----------------------------------------------------------------------------
 
     def _rows(self) -> list[dict[str, Any]]:
-        with self._lock:
-            mine = copy.deepcopy(list(self._resources.values()))
         rows = []
-        for body in [*mine, *self.network.all()]:
+        for body in [*self.all(), *self.network.all()]:
             parts = [p for p in body["id"].split("/") if p]
             if "/subnets/" in body["id"].lower():
                 continue  # subnets are not rows of `Resources`
@@ -585,10 +564,6 @@ def _holds(row: dict[str, Any], clause: tuple[str, str, str]) -> bool:
     if op == "==":
         return text == value
     return text != value
-
-
-def _error(status: int, code: str, message: str) -> Answer:
-    return status, {}, {"error": {"code": code, "message": message}}
 
 
 def _graph_error(why: str) -> Answer:

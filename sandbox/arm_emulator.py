@@ -52,24 +52,19 @@ import copy
 import ipaddress
 import json
 import socket
-import ssl
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-import trustme
+from sandbox.loopback import LoopbackServer, reply
 
 API_VERSION = "2025-11-01"
-HOST = "127.0.0.1"
 PROVIDER = "Microsoft.ContainerRegistry"
 #: The IP-rule limit a live Premium registry's `listUsages` reported in 2025 (the docs say 100).
 IP_RULE_LIMIT = 200
@@ -78,9 +73,11 @@ CREATED_BY = "admin@contoso.example"
 
 Kind = Literal["get_registry", "patch_registry", "list_usages", "operation_status", "other"]
 
-#: Another provider's answer to one request, `(status, extra headers, JSON body)`, or None when
-#: the route does not serve it. Called as `route(method, path, query, body)`.
-Route = Callable[[str, str, dict[str, str], Any], "tuple[int, dict[str, str], Any] | None"]
+#: An answer to one request: `(status, extra headers, JSON body)`.
+Answer = tuple[int, dict[str, str], Any]
+#: Another provider's answer to one request, or None when the route does not serve it. Called as
+#: `route(method, path, query, body)`.
+Route = Callable[[str, str, dict[str, str], Any], "Answer | None"]
 #: Decides whether the caller may make one request, `(method, path, kind)`: None to let it through,
 #: or the refusal `(status, ARM error code, message)` (see `sandbox/arm_authorization.py`).
 Authorizer = Callable[[str, str, Kind], "tuple[int, str, str] | None"]
@@ -102,8 +99,8 @@ class Fault:
 
     Without `applied` the request fails before it is handled (`status`, `drop`) after `delay`.
     With `applied` it is handled first (its write lands), then answered with `status` or a
-    dropped connection instead of its real answer. `hold` delays the answer after handling; a
-    `gate` holds the request unhandled until it is set (a write that lands late)."""
+    dropped connection instead of its real answer, or (`hold`) answered that much later. A `gate`
+    holds the request unhandled until it is set (a write that lands late)."""
 
     kind: Kind | None = None
     status: int | None = None
@@ -121,6 +118,16 @@ class Fault:
 class _Operation:
     registry_key: tuple[str, str, str]
     polls_left: int
+
+
+@dataclass
+class _Between:
+    """A `between` hook: run before the next request of `second` once `first` was handled."""
+
+    first: Kind
+    second: Kind
+    hook: Callable[[ArmEmulator], None]
+    armed: bool = False
 
 
 @dataclass
@@ -142,16 +149,18 @@ def _rule(value: str | dict[str, Any]) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {"action": "Allow", "value": value}
 
 
-def _arm_time(moment: datetime | None = None) -> str:
-    """ARM's timestamp form in `systemData`: seven fractional digits and an offset."""
-    moment = moment or datetime.now(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
+def _arm_time() -> str:
+    """Now in ARM's timestamp form in `systemData`: seven fractional digits and an offset."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
 
 
-class ArmEmulator:
+class ArmEmulator(LoopbackServer):
     """The emulator; `start()` returns `(base_url, ca_path)`, or use it as a context manager."""
 
+    thread_name = "arm-emulator"
+
     def __init__(self, *, patch_status: int = 200, in_progress_polls: int = 1) -> None:
+        super().__init__()
         #: 200 (completed in the PATCH answer, as recorded live traffic shows) or 201
         #: (asynchronous, `Azure-AsyncOperation`, polled; ARM may answer so).
         self.patch_status = patch_status
@@ -164,70 +173,13 @@ class ArmEmulator:
         self._operations: dict[str, _Operation] = {}
         self._faults: list[Fault] = []
         self._hooks: list[tuple[Kind, Callable[[ArmEmulator], None], int]] = []
-        #: `between` hooks: [first kind, second kind, hook, armed once `first` was handled].
-        self._betweens: list[list[Any]] = []
-        #: Requests held by a gate right now (a late write in flight).
-        self.in_flight = 0
+        self._betweens: list[_Between] = []
         #: Requests being handled right now, and a condition to wait for none (`wait_idle`).
         self._active = 0
         self._idle = threading.Condition(threading.Lock())
         self._routes: list[Route] = []
         self._authorizers: list[Authorizer] = []
         self._lock = threading.RLock()
-        self._server: _TlsServer | None = None
-        self._thread: threading.Thread | None = None
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self.base_url = ""
-        self.ca_path = ""
-
-    # -- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> tuple[str, str]:
-        ca = trustme.CA()
-        cert = ca.issue_cert(HOST, "localhost")
-        self._tmp = tempfile.TemporaryDirectory(prefix="arm-emulator-")
-        ca_path = Path(self._tmp.name, "ca.pem")
-        ca.cert_pem.write_to_path(str(ca_path))
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        cert.configure_cert(context)
-        handler = type("Handler", (_Handler,), {"emulator": self})
-        self._server = _TlsServer((HOST, 0), handler, context)
-        port = self._server.server_address[1]
-        # A short poll interval: `shutdown()` waits for the loop's next poll (0.5 s by default).
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name="arm-emulator",
-            daemon=True,
-        )
-        self._thread.start()
-        self.base_url = f"https://{HOST}:{port}"
-        self.ca_path = str(ca_path)
-        return self.base_url, self.ca_path
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-
-    def __enter__(self) -> ArmEmulator:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- seeding and inspection ------------------------------------------------------------------
 
@@ -416,13 +368,6 @@ class ArmEmulator:
         self.inject(kind, gate=gate)
         return gate
 
-    def applied_then(
-        self, kind: Kind = "patch_registry", *, status: int | None = None, drop: bool = False
-    ) -> None:
-        """The next request of `kind` lands, then its answer is lost: `drop` closes the
-        connection, `status` answers an error (a gateway time-out after the write was made)."""
-        self.inject(kind, status=status, drop=drop, applied=True)
-
     def slow(self, kind: Kind, seconds: float) -> None:
         """The next request of `kind` lands at once and is answered `seconds` later."""
         self.inject(kind, applied=True, hold=seconds)
@@ -432,7 +377,7 @@ class ArmEmulator:
         the next request of `second` after it is: a foreign writer between two of a caller's
         requests (its GET and its PATCH, or its PATCH and the read back)."""
         with self._lock:
-            self._betweens.append([first, second, hook, False])
+            self._betweens.append(_Between(first, second, hook))
 
     def clear_faults(self) -> None:
         """Forget every queued fault: ARM behaves again."""
@@ -461,12 +406,12 @@ class ArmEmulator:
             kept = [h for h in self._hooks if h[0] != kind]
             kept += [(k, h, n - 1) for k, h, n in due if n > 1]
             self._hooks = kept
-            ready = [b for b in self._betweens if b[1] == kind and b[3]]
+            ready = [b for b in self._betweens if b.second == kind and b.armed]
             self._betweens = [b for b in self._betweens if b not in ready]
         for _, hook, _ in due:
             hook(self)
         for between in ready:
-            between[2](self)
+            between.hook(self)
 
     # -- request handling ------------------------------------------------------------------------
 
@@ -533,13 +478,8 @@ class ArmEmulator:
             key = _key(args["subscription"], args["resource_group"], args["name"])
             reg = self._registries.get(key)
             if reg is None:
-                return _error(
-                    404,
-                    "ResourceNotFound",
-                    f"The Resource '{PROVIDER}/registries/{args['name']}' under resource group "
-                    f"'{args['resource_group']}' was not found. For more details please go to "
-                    "https://aka.ms/ARMResourceNotFoundFix",
-                )
+                missing = f"{PROVIDER}/registries/{args['name']}"
+                return (*resource_not_found(missing, args["resource_group"]), 0.0)
             if kind == "get_registry":
                 return 200, {}, copy.deepcopy(reg.body), self.read_delay
             if kind == "list_usages":
@@ -660,7 +600,7 @@ class ArmEmulator:
             if not self._idle.wait_for(lambda: self._active == 0, timeout=timeout):
                 raise TimeoutError(f"{self._active} requests still being handled")
 
-    def _serve(self, h: _Handler) -> None:
+    def _serve(self, h: BaseHTTPRequestHandler) -> None:
         with self._idle:
             self._active += 1
         try:
@@ -670,7 +610,7 @@ class ArmEmulator:
                 self._active -= 1
                 self._idle.notify_all()
 
-    def _serve_one(self, h: _Handler) -> None:
+    def _serve_one(self, h: BaseHTTPRequestHandler) -> None:
         split = urlsplit(h.path)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         length = int(h.headers.get("Content-Length") or 0)
@@ -692,29 +632,21 @@ class ArmEmulator:
                 "Authentication failed. The 'Authorization' header is missing.",
             )
         else:
-            fault = self._take_fault(kind)
-            handled: tuple[int, dict[str, str], Any, float] | None = None
-            if fault is not None and fault.gate is not None:
-                with self._lock:
-                    self.in_flight += 1
+            fault = self._take_fault(kind) or Fault()
+            if fault.gate is not None:
                 # A write in flight: the caller times out; it lands when the test says so.
                 fault.gate.wait(timeout=120)
-                with self._lock:
-                    self.in_flight -= 1
-            if fault is not None and fault.delay:
-                time.sleep(fault.delay)
-            if fault is not None and fault.applied:
-                self._run_hooks(kind)
-                handled = self.handle(h.command, split.path, query, body, kind=kind, args=args)
-                self._answered(kind)
-                if fault.hold:
-                    time.sleep(fault.hold)
-            if fault is not None and fault.drop:
+            time.sleep(fault.delay)
+            landed = None
+            if fault.applied:
+                landed = self._answer(h.command, split.path, query, body, kind=kind, args=args)
+                time.sleep(fault.hold)
+            if fault.drop:
                 h.close_connection = True
                 with contextlib.suppress(OSError):
                     h.connection.shutdown(socket.SHUT_RDWR)
                 return
-            if fault is not None and fault.status is not None:
+            if fault.status is not None:
                 status, extra, answer, hold = _error(
                     fault.status,
                     fault.code
@@ -723,34 +655,38 @@ class ArmEmulator:
                 )
                 if fault.retry_after is not None:
                     extra = {"Retry-After": f"{fault.retry_after:g}"}
-            elif handled is not None:
-                status, extra, answer, hold = handled
-            elif (refused := self._refusal(h.command, split.path, kind)) is not None:
-                status, extra, answer, hold = _error(*refused)
             else:
-                self._run_hooks(kind)
-                status, extra, answer, hold = self.handle(
+                status, extra, answer, hold = landed or self._answer(
                     h.command, split.path, query, body, kind=kind, args=args
                 )
-                self._answered(kind)
         if hold:
             time.sleep(hold)
-        payload = json.dumps(answer).encode()
-        try:
-            h.send_response(status)
-            for name, value in {**headers, **extra}.items():
-                h.send_header(name, value)
-            h.send_header("Content-Length", str(len(payload)))
-            h.end_headers()
-            h.wfile.write(payload)
-        except OSError:
-            pass  # the caller gave up waiting (a late write); what it sent has landed
+        # The caller may have given up waiting (a late write); what it sent has landed.
+        with contextlib.suppress(OSError):
+            reply(h, status, {**headers, **extra}, json.dumps(answer).encode())
 
-    def _answered(self, kind: Kind) -> None:
+    def _answer(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        *,
+        kind: Kind,
+        args: dict[str, str],
+    ) -> tuple[int, dict[str, str], Any, float]:
+        """The request's own answer: an authorizer's refusal, or handled (`on` and ready
+        `between` hooks first; `between` hooks waiting for this kind armed after)."""
+        refused = self._refusal(method, path, kind)
+        if refused is not None:
+            return _error(*refused)
+        self._run_hooks(kind)
+        answer = self.handle(method, path, query, body, kind=kind, args=args)
         with self._lock:
             for between in self._betweens:
-                if between[0] == kind:
-                    between[3] = True
+                if between.first == kind:
+                    between.armed = True
+        return answer
 
 
 def _arm_headers(method: str, kind: Kind, correlation: str | None) -> dict[str, str]:
@@ -779,50 +715,20 @@ def _arm_headers(method: str, kind: Kind, correlation: str | None) -> dict[str, 
     return headers
 
 
+def arm_error(status: int, code: str, message: str) -> Answer:
+    """ARM's error answer: `{"error": {"code", "message"}}`."""
+    return status, {}, {"error": {"code": code, "message": message}}
+
+
+def resource_not_found(resource: str, resource_group: str) -> Answer:
+    """ARM's 404 for `resource` (`{provider}/{type}/{name}`) in `resource_group`."""
+    return arm_error(
+        404,
+        "ResourceNotFound",
+        f"The Resource '{resource}' under resource group '{resource_group}' was not found. For "
+        "more details please go to https://aka.ms/ARMResourceNotFoundFix",
+    )
+
+
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], Any, float]:
-    return status, {}, {"error": {"code": code, "message": message}}, 0.0
-
-
-class _Handler(BaseHTTPRequestHandler):
-    emulator: ArmEmulator
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; with Nagle on, each answer waits ~40 ms for
-    # the client's delayed ACK.
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:
-        self.emulator._serve(self)
-
-    do_POST = do_PATCH = do_PUT = do_DELETE = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _TlsServer(ThreadingHTTPServer):
-    """TLS is negotiated in each request's thread so one slow handshake cannot stall the rest."""
-
-    daemon_threads = True
-    # Tests open twenty connections at once; the default backlog of 5 would refuse some.
-    request_queue_size = 128
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        handler: type[BaseHTTPRequestHandler],
-        context: ssl.SSLContext,
-    ) -> None:
-        super().__init__(address, handler)
-        self._context = context
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        try:
-            tls = self._context.wrap_socket(request, server_side=True)
-        except (OSError, ssl.SSLError):
-            return
-        try:
-            super().finish_request(tls, client_address)
-        except (OSError, ssl.SSLError):
-            pass
-        finally:
-            tls.close()
+    return (*arm_error(status, code, message), 0.0)

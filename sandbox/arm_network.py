@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from sandbox.arm_emulator import ArmEmulator
+from sandbox.arm_emulator import Answer, ArmEmulator, arm_error, resource_not_found
 
 NETWORK_API_VERSION = "2026-03-01"
 NETWORK = "Microsoft.Network"
@@ -40,8 +40,6 @@ _LISTS = {
     "loadbalancers": "loadBalancers",
 }
 _SINGLES = {"publicipaddresses": "publicIPAddresses", "publicipprefixes": "publicIPPrefixes"}
-
-Answer = tuple[int, dict[str, str], Any]
 
 
 def resource_id(subscription: str, resource_group: str, kind: str, name: str) -> str:
@@ -59,28 +57,52 @@ def _refs(ids: Iterable[str]) -> list[dict[str, str]]:
     return [{"id": i} for i in ids]
 
 
-class NetworkResources:
-    """The seeded network resources of any number of subscriptions; thread-safe."""
+class ResourceStore:
+    """Seeded ARM resources by id (ids compare case-insensitively, as ARM's do); thread-safe."""
 
-    def __init__(self, *, page_size: int = 50) -> None:
-        #: Resources per list page; `nextLink` carries the rest (`$skipToken` is an offset).
-        self.page_size = page_size
+    def __init__(self) -> None:
         self._resources: dict[str, dict[str, Any]] = {}
-        self._service_tags: dict[str, Any] = {"values": []}
         self._lock = threading.Lock()
-        self._emulator: ArmEmulator | None = None
-
-    def attach(self, emulator: ArmEmulator) -> NetworkResources:
-        self._emulator = emulator
-        emulator.add_route(self.route)
-        return self
-
-    # -- seeding -----------------------------------------------------------------------------------
 
     def _add(self, body: dict[str, Any]) -> str:
         with self._lock:
             self._resources[body["id"].lower()] = body
         return str(body["id"])
+
+    def get(self, resource: str) -> dict[str, Any] | None:
+        """A copy of the seeded resource with this id, or None."""
+        with self._lock:
+            found = self._resources.get(resource.rstrip("/").lower())
+            return copy.deepcopy(found) if found is not None else None
+
+    def all(self) -> list[dict[str, Any]]:
+        """Copies of every seeded resource."""
+        with self._lock:
+            return copy.deepcopy(list(self._resources.values()))
+
+    def remove(self, resource: str) -> None:
+        with self._lock:
+            self._resources.pop(resource.lower(), None)
+
+
+class NetworkResources(ResourceStore):
+    """The seeded network resources of any number of subscriptions; thread-safe."""
+
+    def __init__(self, *, page_size: int = 50) -> None:
+        super().__init__()
+        #: Resources per list page; `nextLink` carries the rest (`$skipToken` is an offset).
+        self.page_size = page_size
+        self._service_tags: dict[str, Any] = {"values": []}
+        self._emulator: ArmEmulator | None = None
+
+    def attach(self, emulator: ArmEmulator) -> NetworkResources:
+        """Serve these resources from `emulator` (once: attaching again to it does nothing)."""
+        if self._emulator is not emulator:
+            self._emulator = emulator
+            emulator.add_route(self.route)
+        return self
+
+    # -- seeding -----------------------------------------------------------------------------------
 
     def add_public_ip(
         self,
@@ -448,21 +470,6 @@ class NetworkResources:
                 "values": entries,
             }
 
-    def get(self, resource: str) -> dict[str, Any] | None:
-        """A copy of the seeded resource with this id, or None."""
-        with self._lock:
-            found = self._resources.get(resource.lower())
-            return copy.deepcopy(found) if found is not None else None
-
-    def all(self) -> list[dict[str, Any]]:
-        """Copies of every seeded resource (for Resource Graph in `sandbox/arm_egress.py`)."""
-        with self._lock:
-            return copy.deepcopy(list(self._resources.values()))
-
-    def remove(self, resource: str) -> None:
-        with self._lock:
-            self._resources.pop(resource.lower(), None)
-
     # -- serving -----------------------------------------------------------------------------------
 
     def route(self, method: str, path: str, query: dict[str, str], body: Any) -> Answer | None:
@@ -487,7 +494,7 @@ class NetworkResources:
             return None
         version = query.get("api-version")
         if version != NETWORK_API_VERSION:
-            return _error(
+            return arm_error(
                 400,
                 "NoRegisteredProviderFound" if version else "MissingApiVersionParameter",
                 f"No registered resource provider found for API version '{version}'. "
@@ -518,16 +525,10 @@ class NetworkResources:
                 },
             )
         if lowered[2] == "resourcegroups" and len(rest) == 2 and rest[0] in _SINGLES:
-            with self._lock:
-                found = self._resources.get(path.rstrip("/").lower())
+            found = self.get(path)
             if found is None:
-                return _error(
-                    404,
-                    "ResourceNotFound",
-                    f"The Resource '{NETWORK}/{_SINGLES[rest[0]]}/{parts[-1]}' under resource "
-                    f"group '{parts[3]}' was not found.",
-                )
-            return 200, {}, copy.deepcopy(found)
+                return resource_not_found(f"{NETWORK}/{_SINGLES[rest[0]]}/{parts[-1]}", parts[3])
+            return 200, {}, found
         return None
 
     def _list(self, subscription: str, kind: str, path: str, query: dict[str, str]) -> Answer:
@@ -542,7 +543,7 @@ class NetworkResources:
         try:
             start = int(query.get("$skipToken") or 0)
         except ValueError:
-            return _error(400, "InvalidSkipToken", "The skip token is not valid.")
+            return arm_error(400, "InvalidSkipToken", "The skip token is not valid.")
         page: dict[str, Any] = {"value": items[start : start + self.page_size]}
         if start + self.page_size < len(items):
             base = self._emulator.base_url if self._emulator is not None else ""
@@ -551,7 +552,3 @@ class NetworkResources:
                 f"&$skipToken={quote(str(start + self.page_size))}"
             )
         return 200, {}, page
-
-
-def _error(status: int, code: str, message: str) -> Answer:
-    return status, {}, {"error": {"code": code, "message": message}}

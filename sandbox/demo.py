@@ -38,7 +38,7 @@ from services.diagnosis.verdicts import Diagnosis, diagnose
 from services.domain.registry import RegistryState
 from services.settings import Settings
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 SECRET = "demo-signing-secret"
 TOKEN = "xoxb-demo"
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000c0de"
@@ -116,7 +116,7 @@ def _settings(azurite: Azurite, arm: ArmEmulator, slack: SlackEmulator) -> Setti
             }
         ],
         known_ips={"4.175.12.34": "NAT gateway ng-aks-prod-westeurope"},
-        service_tags={"file": str(EXAMPLES / "service-tags.json")},
+        service_tags={"file": str(EXAMPLES_DIR / "service-tags.json")},
         egress_lookup=True,
         # dana asks for five looked-up addresses in one afternoon (three is the default limit).
         policy={"max_open_requests_per_requester": 8},
@@ -270,15 +270,13 @@ def demo_step_conversation(_inputs: DemoInputs, out: TextIO) -> None:
     figures = run_conversation(out)
     print(
         f"Approve click to the 'Active' card: {figures['approve_to_active_card_s']:.2f} s, "
-        f"{figures['arm_calls_of_the_approval']:.0f} ARM calls (quota, read, PATCH, polls, read "
-        "back; the emulator answers at once and polls are not spaced here).",
+        f"{figures['arm_calls_of_the_approval']:.0f} ARM calls (quota, read, PATCH answered at "
+        "once as live ARM does, read back; the emulator answers without network latency).",
         file=out,
     )
 
 
 # -- the demo's steps --------------------------------------------------------------------
-
-EXAMPLES_DIR = EXAMPLES
 
 
 @dataclass

@@ -12,10 +12,9 @@ here): it calls the functions `function_app.py` declares, as the host would.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,6 +25,7 @@ from azure.functions.decorators.function_app import FunctionBuilder
 from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueMessage
 
+from sandbox.loopback import LoopbackServer, reply
 from sandbox.queue_runner import QueueRunner, RunStats
 from services.settings import Settings
 
@@ -121,13 +121,17 @@ class FunctionsHost:
         return self._poison.stats
 
 
-class HttpHost:
+class HttpHost(LoopbackServer):
     """The Functions host's HTTP front on loopback: `GET|POST /api/<route>` reaches the function
     that declares the route, with the host's own key check for routes of auth level `FUNCTION`
     (`x-functions-key` header or `code` query parameter; 401 with an empty body without a valid
     one) and 404 for any other path. Use as a context manager; `url` is its base URL."""
 
+    tls = False
+    thread_name = "functions-host"
+
     def __init__(self, app_module: ModuleType, *, function_key: str) -> None:
+        super().__init__()
         self._key = function_key
         self._routes: dict[str, tuple[Callable[..., Any], bool]] = {}
         # The module's decorated functions (`app.get_functions()` may be called only once).
@@ -138,44 +142,24 @@ class HttpHost:
             if route is not None:
                 keyed = getattr(trigger, "auth_level", None) == func.AuthLevel.FUNCTION
                 self._routes[route.strip("/")] = (function.get_user_function(), keyed)
-        self._server: ThreadingHTTPServer | None = None
-        self.url = ""
 
-    def __enter__(self) -> HttpHost:
-        host = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                host._serve(self)
-
-            do_POST = do_GET
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+    @property
+    def url(self) -> str:
+        return self.base_url
 
     def _serve(self, h: BaseHTTPRequestHandler) -> None:
         split = urlsplit(h.path)
         params = {k: v[-1] for k, v in parse_qs(split.query).items()}
         route = split.path.removeprefix("/api/").strip("/")
-        found = self._routes.get(route) if split.path.startswith("/api/") else None
+        served = split.path.startswith("/api/") and h.command in ("GET", "POST")
+        found = self._routes.get(route) if served else None
         if found is None:
-            self._reply(h, 404, b"", {})
+            reply(h, 404, {}, b"")
             return
         function, keyed = found
         given = h.headers.get("x-functions-key") or params.get("code")
         if keyed and given != self._key:
-            self._reply(h, 401, b"", {})
+            reply(h, 401, {}, b"")
             return
         length = int(h.headers.get("Content-Length") or 0)
         request = func.HttpRequest(
@@ -186,15 +170,4 @@ class HttpHost:
             body=h.rfile.read(length) if length else b"",
         )
         response: func.HttpResponse = function(request)
-        self._reply(h, response.status_code, response.get_body(), dict(response.headers))
-
-    @staticmethod
-    def _reply(
-        h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]
-    ) -> None:
-        h.send_response(status)
-        for name, value in headers.items():
-            h.send_header(name, value)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
+        reply(h, response.status_code, dict(response.headers), response.get_body())

@@ -627,12 +627,10 @@ class SlackClient:
 
     def snippet(self, text: str, *, user: str, title: str = "Untitled") -> dict[str, Any]:
         """The snippet Slack makes of a long paste (`mode: snippet`, plain text)."""
-        if self.emulator is None:
-            raise ValueError("a snippet needs an emulator to be served from")
-        return self.emulator.add_file(
-            user,
-            title,
+        return self.upload(
             text,
+            user=user,
+            name=title,
             title=title,
             mode="snippet",
             filetype="text",

@@ -12,6 +12,8 @@ Slack's own response shapes, held to the Slack SDKs' samples of real answers
 - `views.open`, `views.push`, `views.update`, `views.publish`
 - `reactions.add`, `reactions.remove`
 - `conversations.open`, `usergroups.users.list`, `users.info`
+- `conversations.history`, `conversations.replies` (the history scope of the conversation's
+  kind; `limit` and cursor paging; `metadata` only with `include_all_metadata`)
 - `files.info` (`files:read`; `file_not_found` for a file not shared where the bot is,
   `file_deleted`), and the files' own URLs (`url_private`, `url_private_download`) with the bot
   token in `Authorization: Bearer`, honouring one `Range` (206, `Content-Range`; 416 past the
@@ -47,15 +49,15 @@ Tests shape its behaviour through Python methods: seeding (`add_user`, `add_chan
 app (`trigger_id`, `response_url`), fault injection (`fail` for `ok: false`, `throttle` for
 HTTP 429 with `Retry-After`, `server_error` for 5xx, `inject` for delays and dropped
 connections) and inspection (`calls`, `messages`, `replies`, `ephemerals`, `views`, `home`,
-`file`, `transcript`).
+`transcript`).
 
 Approximations, chosen where Slack documents no exact figure: an unknown method answers HTTP 404
 `unknown_method`; a response_url used a sixth time, or after 30 minutes, answers HTTP 404 with
 the text `used_url` or `expired_url`; a reply to a `response_url` posts a new message unless
 `replace_original` or `delete_original` is true. Not reproduced: rate-limit tiers (throttling
 happens only when injected), message formatting beyond a plain rendering, file uploads through
-the Web API, pagination,
-Enterprise Grid, and every validation not listed above. Socket Mode's WebSocket side is
+the Web API, pagination other than the conversations' cursor, history bounds (`oldest`,
+`latest`), Enterprise Grid, and every validation not listed above. Socket Mode's WebSocket side is
 `sandbox/socket_mode_server.py`; with none attached, `apps.connections.open` answers
 `socket_mode_not_enabled` (an approximation: Slack documents no error for an app with Socket
 Mode off). A bot token on `apps.connections.open`, or the app-level token on any other method,
@@ -77,14 +79,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from sandbox.loopback import LoopbackServer
 from services.clock import Clock, SystemClock
 
-HOST = "127.0.0.1"
 DEFAULT_TOKEN = "xoxb-emulator-bot-token"
 DEFAULT_APP_TOKEN = "xapp-1-A0APP-1-emulator-app-token"
 #: Methods called with the app-level token instead of the bot token.
@@ -283,6 +284,11 @@ class _Channel:
     members: set[str] | None = None
     bot_is_member: bool = True
 
+    @property
+    def kind(self) -> str:
+        """Slack's word for the kind of conversation: `im`, `groups` (private) or `channels`."""
+        return "im" if self.im_user else "groups" if self.is_private else "channels"
+
 
 @dataclass
 class _ResponseUrl:
@@ -337,8 +343,12 @@ class _Refused(Exception):
 # -- the emulator ---------------------------------------------------------------------------
 
 
-class SlackEmulator:
-    """The emulator; `start()` returns `api_url`, or use it as a context manager."""
+class SlackEmulator(LoopbackServer):
+    """The emulator, on plain HTTP: `start()` (or use it as a context manager), then `api_url`
+    is the Web API's base URL."""
+
+    tls = False
+    thread_name = "slack-emulator"
 
     def __init__(
         self,
@@ -355,6 +365,7 @@ class SlackEmulator:
         scopes: Iterable[str] | None = None,
         clock: Clock | None = None,
     ) -> None:
+        super().__init__()
         self.bot_token = bot_token
         self.app_token = app_token
         #: Issues a Socket Mode WebSocket URL; a `SocketModeServer` attaches itself here.
@@ -369,7 +380,6 @@ class SlackEmulator:
         #: The bot token's scopes; None grants every method (no `missing_scope` check).
         self.scopes: frozenset[str] | None = frozenset(scopes) if scopes is not None else None
         self.clock: Clock = clock or SystemClock()
-        self.base_url = ""
         self.api_url = ""
         self._lock = threading.RLock()
         self._calls: list[Call] = []
@@ -393,8 +403,6 @@ class SlackEmulator:
         self.file_ranges = True
         self._last_ts = 0
         self._ids = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -422,42 +430,10 @@ class SlackEmulator:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def start(self) -> str:
-        handler = type("Handler", (_Handler,), {"emulator": self})
-        self._server = _Server((HOST, 0), handler)
-        port = self._server.server_address[1]
-        # A short poll interval: `shutdown()` waits for the loop's next poll (0.5 s by default).
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name="slack-emulator",
-            daemon=True,
-        )
-        self._thread.start()
-        self.base_url = f"http://{HOST}:{port}"
+    def start(self) -> tuple[str, str]:
+        started = super().start()
         self.api_url = f"{self.base_url}/api/"
-        return self.api_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> SlackEmulator:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return started
 
     # -- seeding ---------------------------------------------------------------------------------
 
@@ -611,10 +587,6 @@ class SlackEmulator:
         """The file is deleted: `files.info` answers `file_deleted`, its URLs 404."""
         with self._lock:
             self._files[file_id].deleted = True
-
-    def file(self, file_id: str) -> StoredFile:
-        with self._lock:
-            return self._files[file_id]
 
     # -- what Slack hands an app -----------------------------------------------------------------
 
@@ -1349,12 +1321,7 @@ class SlackEmulator:
         if self.scopes is None:
             return
         # As Slack: each kind of conversation has its own history scope.
-        if ch.im_user:
-            needed = "im:history"
-        elif ch.is_private:
-            needed = "groups:history"
-        else:
-            needed = "channels:history"
+        needed = f"{ch.kind}:history"
         if needed not in self.scopes:
             raise _Refused("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
 
@@ -1373,19 +1340,10 @@ class SlackEmulator:
     def _page(
         self, params: Mapping[str, Any], messages: list[Message], *, newest_first: bool
     ) -> dict[str, Any]:
-        """`oldest`/`latest` bounds (exclusive unless `inclusive`), `limit`, cursor paging, and
-        `metadata` only with `include_all_metadata`, as conversations.history answers."""
-        inclusive = _truthy(params.get("inclusive"))
-        oldest, latest = params.get("oldest"), params.get("latest")
-
-        def within(msg: Message) -> bool:
-            ts = float(msg.ts)
-            if oldest and (ts < float(oldest) or (ts == float(oldest) and not inclusive)):
-                return False
-            return not (latest and (ts > float(latest) or (ts == float(latest) and not inclusive)))
-
+        """`limit`, cursor paging, and `metadata` only with `include_all_metadata`, as
+        conversations.history answers."""
         chosen = sorted(
-            (m for m in messages if not m.deleted and within(m)),
+            (m for m in messages if not m.deleted),
             key=lambda m: float(m.ts),
             reverse=newest_first,
         )
@@ -1593,15 +1551,8 @@ class SlackEmulator:
         if info:
             kinds: dict[str, list[str]] = {"channels": [], "groups": [], "ims": []}
             for c in f.channels:
-                ch = self._channels.get(c)
-                key = (
-                    "ims"
-                    if ch is not None and ch.im_user
-                    else "groups"
-                    if ch is not None and ch.is_private
-                    else "channels"
-                )
-                kinds[key].append(c)
+                kind = self._channels[c].kind if c in self._channels else "channels"
+                kinds["ims" if kind == "im" else kind].append(c)
             out |= kinds
             out["comments_count"] = 0
         return out
@@ -1627,7 +1578,9 @@ class SlackEmulator:
             "response_metadata": {"next_cursor": ""},
         }
 
-    def _serve_file(self, h: _Handler, path: str, headers: dict[str, str], now: datetime) -> None:
+    def _serve_file(
+        self, h: BaseHTTPRequestHandler, path: str, headers: dict[str, str], now: datetime
+    ) -> None:
         """A file's `url_private` or `url_private_download`. Without the bot token Slack redirects
         to its sign-in page on the workspace's host (here `localhost`, another host than the
         file's `127.0.0.1`); a file the bot may not see is 403, an unknown or deleted one 404."""
@@ -1669,23 +1622,11 @@ class SlackEmulator:
             h.close_connection = True
             h.connection.shutdown(socket.SHUT_RDWR)
             return
-        h.send_response(status)
-        h.send_header("Content-Type", content_type)
-        for name, value in extra.items():
-            h.send_header(name, value)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        view = memoryview(body)
-        try:
-            # In pieces: a client that stops reading at its limit closes the connection.
-            for start in range(0, len(view), 65_536):
-                h.wfile.write(view[start : start + 65_536])
-        except (BrokenPipeError, ConnectionResetError):
-            h.close_connection = True
+        self._send(h, status, content_type, body, extra)
 
     # -- request handling ------------------------------------------------------------------------
 
-    def _serve(self, h: _Handler) -> None:
+    def _serve(self, h: BaseHTTPRequestHandler) -> None:
         split = urlsplit(h.path)
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
@@ -1727,7 +1668,7 @@ class SlackEmulator:
 
     def _api(
         self,
-        h: _Handler,
+        h: BaseHTTPRequestHandler,
         method: str,
         *,
         query: str,
@@ -1798,7 +1739,12 @@ class SlackEmulator:
         return 200, extra, answer
 
     def _serve_response_url(
-        self, h: _Handler, url_id: str, raw: bytes, headers: dict[str, str], now: datetime
+        self,
+        h: BaseHTTPRequestHandler,
+        url_id: str,
+        raw: bytes,
+        headers: dict[str, str],
+        now: datetime,
     ) -> None:
         body: Any
         try:
@@ -1845,7 +1791,7 @@ class SlackEmulator:
 
     @staticmethod
     def _send(
-        h: _Handler,
+        h: BaseHTTPRequestHandler,
         status: int,
         content_type: str,
         payload: bytes,
@@ -1857,7 +1803,14 @@ class SlackEmulator:
             h.send_header(name, value)
         h.send_header("Content-Length", str(len(payload)))
         h.end_headers()
-        h.wfile.write(payload)
+        view = memoryview(payload)
+        try:
+            # In pieces: a client that stops reading at its limit (a file download) closes the
+            # connection.
+            for start in range(0, len(view), 65_536):
+                h.wfile.write(view[start : start + 65_536])
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True
 
 
 def _ranged(
@@ -2164,28 +2117,3 @@ def render_attachments(
         if not lines and att.get("fallback"):
             lines.append(render_text(str(att["fallback"]), names))
     return [f"| {line}" for line in lines]
-
-
-# -- HTTP plumbing ---------------------------------------------------------------------------
-
-
-class _Handler(BaseHTTPRequestHandler):
-    emulator: SlackEmulator
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; with Nagle on, each answer waits ~40 ms for
-    # the client's delayed ACK.
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:
-        self.emulator._serve(self)
-
-    do_POST = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # Tests fire many requests at once; the default backlog of 5 would refuse some.
-    request_queue_size = 128

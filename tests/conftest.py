@@ -99,25 +99,21 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    lines = [
-        str(value)
+    # Each crash-everywhere shard records its job type's requests and the kill points it ran.
+    figures = [
+        value
         for report in terminalreporter.stats.get("passed", [])
         for name, value in getattr(report, "user_properties", [])
         if name == "crash_figure"
     ]
-    if lines:
-        kills = sum(int(line.split(", ")[1].split()[0]) for line in lines)
-        steps: dict[str, int] = {}
-        for line in lines:
-            kind, _, rest = line.partition(": ")
-            steps[kind] = int(rest.split()[0])
-        terminalreporter.write_sep("-", "crash everywhere")
-        for kind, count in sorted(steps.items()):
-            points = sum(
-                int(line.split(", ")[1].split()[0]) for line in lines if line.startswith(kind)
-            )
-            terminalreporter.write_line(f"{kind}: {count} requests, {points} kill points")
-        terminalreporter.write_line(
-            f"{kills} kill points in {len(steps)} job types, each run killed and converged "
-            f"(a kill before a read or after a send is the same as one of these)"
-        )
+    if not figures:
+        return
+    steps = {figure["job"]: figure["steps"] for figure in figures}
+    points = {job: sum(f["points"] for f in figures if f["job"] == job) for job in steps}
+    terminalreporter.write_sep("-", "crash everywhere")
+    for job in sorted(steps):
+        terminalreporter.write_line(f"{job}: {steps[job]} requests, {points[job]} kill points")
+    terminalreporter.write_line(
+        f"{sum(points.values())} kill points in {len(steps)} job types, each run killed and "
+        "converged (a kill before a read or after a send is the same as one of these)"
+    )

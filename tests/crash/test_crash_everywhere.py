@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -122,8 +123,6 @@ _counter = iter(range(1, 1_000_000))
 
 
 def _port(url: str) -> int:
-    from urllib.parse import urlsplit
-
     return int(urlsplit(url).port or 0)
 
 
@@ -189,23 +188,11 @@ def make_run(
         runtime = Runtime(settings, clock=clock, credential=StaticTokenCredential())
         functions.install(runtime)
         host = FunctionsHost(function_app, settings, queue=settings.queue_name)
-        from urllib.parse import urlsplit
-
-        table_port = next(
-            int(urlsplit(p.split("=", 1)[1]).port or 0)
-            for p in azurite_connection_string.split(";")
-            if p.startswith("TableEndpoint=")
-        )
-        services = {
-            table_port: "tables",
-            table_port - 1: "queue",  # Azurite's ports: blob, queue, table (see sandbox/azurite)
-            _port(arm.base_url): "arm",
-            _port(slack.api_url): "slack",
-        }
+        services = {_port(arm.base_url): "arm", _port(slack.api_url): "slack"}
         for part in azurite_connection_string.split(";"):
             key, _, value = part.partition("=")
             if key in ("BlobEndpoint", "QueueEndpoint", "TableEndpoint"):
-                services[int(urlsplit(value).port or 0)] = key.removesuffix("Endpoint").lower()
+                services[_port(value)] = key.removesuffix("Endpoint").lower()
         return RunWorld(n, arm, slack, env, settings, runtime, clock, host, services, names)
 
     yield make
@@ -442,11 +429,7 @@ def test_every_kill_point_converges(
             assert got == expected
         except AssertionError as exc:
             failures.append(f"{where}: {exc}\n  expected {expected}\n  got      {got}")
-    record_property(
-        "crash_figure",
-        f"{kind}: {len(traced.steps)} steps, {len(mine)} kill points (shard {shard + 1} of "
-        f"{SHARDS})",
-    )
+    record_property("crash_figure", {"job": kind, "steps": len(traced.steps), "points": len(mine)})
     assert not failures, f"{len(failures)} of {len(mine)} kill points did not converge:\n" + (
         "\n".join(failures[:5])
     )

@@ -63,8 +63,10 @@ def test_an_assignment_elsewhere_does_not(arm) -> None:
     roles.grant(f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}-other", ["*"])
     roles.grant(f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}x", ["*"])
 
-    with pytest.raises(ArmError):
+    with pytest.raises(ArmError) as refused:
         gateway.read(CONFIG)
+    assert refused.value.status == 403
+    assert refused.value.code == "AuthorizationFailed"
 
 
 def test_the_bots_role_lets_it_do_its_whole_job_and_the_message_names_action_and_scope(

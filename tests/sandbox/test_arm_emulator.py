@@ -43,7 +43,15 @@ def client(emulator: ArmEmulator) -> ContainerRegistryManagementClient:
     )
 
 
-def call(emulator: ArmEmulator, method: str, path: str, body: Any = None, **headers: str):
+def call(
+    emulator: ArmEmulator,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    timeout: float | None = None,
+    **headers: str,
+):
     """A plain HTTPS request, for what the SDK would never send."""
     context = ssl.create_default_context(cafile=emulator.ca_path)
     req = urllib.request.Request(
@@ -53,7 +61,7 @@ def call(emulator: ArmEmulator, method: str, path: str, body: Any = None, **head
         headers={"Authorization": "Bearer t", "Content-Type": "application/json", **headers},
     )
     try:
-        with urllib.request.urlopen(req, context=context) as resp:
+        with urllib.request.urlopen(req, context=context, timeout=timeout) as resp:
             return resp.status, dict(resp.headers), json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, dict(err.headers), json.loads(err.read())
@@ -258,6 +266,25 @@ def test_injected_faults_are_served_in_order_and_logged(emulator, client):
     client.registries.get(RESOURCE_GROUP, REG)
 
     assert emulator.count("get_registry") == 4
+
+
+def test_a_slow_write_lands_before_its_late_answer(emulator):
+    # Applied at once, answered past the caller's read time-out: the caller cannot tell it landed.
+    emulator.add_registry(SUBSCRIPTION, RESOURCE_GROUP, REG, rules=["1.2.3.4"])
+    emulator.slow("patch_registry", 1.0)
+    body = {"properties": {"networkRuleSet": {"ipRules": [{"value": "2.2.2.2"}]}}}
+
+    with pytest.raises(TimeoutError):  # the read timed out
+        call(emulator, "PATCH", f"{REG_PATH}?api-version={API_VERSION}", body, timeout=0.3)
+
+    assert emulator.rules(REG) == ["2.2.2.2"]
+    emulator.wait_idle()
+    assert emulator.count("patch_registry") == 1
+    status, _, answer = call(emulator, "GET", f"{REG_PATH}?api-version={API_VERSION}")
+    assert (status, answer["properties"]["networkRuleSet"]["ipRules"][0]["value"]) == (
+        200,
+        "2.2.2.2",
+    )
 
 
 def test_a_hook_acts_as_a_foreign_writer_when_the_request_arrives(emulator, client):

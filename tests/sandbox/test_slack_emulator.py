@@ -70,14 +70,19 @@ HOME: dict[str, Any] = {
 }
 
 
+def seed(emu: SlackEmulator) -> SlackEmulator:
+    """Alice and Bob in #platform-help with the bot; Bob the one approver."""
+    emu.add_user(ALICE, "alice", email="alice@example.com")
+    emu.add_user(BOB, "bob")
+    emu.add_channel(HELP, "platform-help", members=[ALICE, BOB, emu.bot_user_id])
+    emu.add_usergroup(APPROVERS, "acr-approvers", [BOB])
+    return emu
+
+
 @pytest.fixture
 def emulator(clock: FrozenClock) -> Iterator[SlackEmulator]:
     with SlackEmulator(clock=clock) as emu:
-        emu.add_user(ALICE, "alice", email="alice@example.com")
-        emu.add_user(BOB, "bob")
-        emu.add_channel(HELP, "platform-help", members=[ALICE, BOB, emu.bot_user_id])
-        emu.add_usergroup(APPROVERS, "acr-approvers", [BOB])
-        yield emu
+        yield seed(emu)
 
 
 @pytest.fixture
@@ -225,6 +230,43 @@ def test_thread_replies_keep_their_parent(emulator: SlackEmulator, client: WebCl
         f"https://emulated.slack.com/archives/{HELP}/p{second['ts'].replace('.', '')}"
         f"?thread_ts={paste.ts}&cid={HELP}"
     )
+
+
+def test_history_and_replies_page_and_show_metadata_only_when_asked(
+    emulator: SlackEmulator, client: WebClient
+) -> None:
+    # How the bot finds a post it made before a crash: its metadata, in the channel or thread.
+    meta = {"event_type": "acrbot_post", "event_payload": {"key": "k1"}}
+    top = client.chat_postMessage(channel=HELP, text="first", metadata=meta)
+    client.chat_postMessage(channel=HELP, text="second")
+    client.chat_postMessage(channel=HELP, text="in thread", thread_ts=top["ts"])
+
+    page = client.conversations_history(channel=HELP, limit=1)
+    rest = client.conversations_history(
+        channel=HELP, limit=1, cursor=page["response_metadata"]["next_cursor"]
+    )
+    shown = client.conversations_history(channel=HELP, include_all_metadata=True)
+    thread = client.conversations_replies(channel=HELP, ts=top["ts"])
+
+    assert [m["text"] for m in page["messages"]] == ["second"]  # newest first, top level only
+    assert page["has_more"] is True
+    assert [m["text"] for m in rest["messages"]] == ["first"]
+    assert (rest["has_more"], rest["response_metadata"]["next_cursor"]) == (False, "")
+    assert "metadata" not in rest["messages"][0]
+    assert shown["messages"][-1]["metadata"] == meta
+    assert [m["text"] for m in thread["messages"]] == ["first", "in thread"]
+
+
+def test_history_needs_the_scope_of_the_conversations_kind() -> None:
+    with SlackEmulator(scopes=["chat:write", "channels:history"]) as emu:
+        emu.add_channel(HELP, "platform-help")
+        emu.add_channel("G0PRIV", "private", is_private=True)
+        web = WebClient(token=emu.bot_token, base_url=emu.api_url)
+        assert web.conversations_history(channel=HELP)["ok"] is True
+        with pytest.raises(SlackApiError) as refused:
+            web.conversations_history(channel="G0PRIV")
+    assert error_of(refused) == "missing_scope"
+    assert refused.value.response["needed"] == "groups:history"
 
 
 def test_chat_delete_removes_the_message(emulator: SlackEmulator, client: WebClient) -> None:

@@ -17,7 +17,16 @@ from slack_sdk.web import SlackResponse
 
 from sandbox.slack_emulator import SlackEmulator
 from services.clock import FrozenClock
-from tests.sandbox.test_slack_emulator import ALICE, APPROVERS, BOB, HELP, HOME, MODAL, SECTION
+from tests.sandbox.test_slack_emulator import (
+    ALICE,
+    APPROVERS,
+    BOB,
+    HELP,
+    HOME,
+    MODAL,
+    SECTION,
+    seed,
+)
 
 SAMPLES = json.loads(
     (
@@ -101,11 +110,7 @@ def emulator(clock: FrozenClock) -> Iterator[SlackEmulator]:
             "files:read",
         ],
     ) as emu:
-        emu.add_user(ALICE, "alice", email="alice@example.com")
-        emu.add_user(BOB, "bob")
-        emu.add_channel(HELP, "platform-help", members=[ALICE, BOB, emu.bot_user_id])
-        emu.add_usergroup(APPROVERS, "acr-approvers", [BOB])
-        yield emu
+        yield seed(emu)
 
 
 @pytest.fixture
