@@ -178,11 +178,10 @@ def sweep(ports: SweepPorts, *, dry_run: bool = False) -> SweepReport:
         if login in touched:
             continue
         try:
-            if has_work(ports, login):
+            grants = grants_in(ports, registry_partition(login))
+            if has_work(ports, login, grants):
                 touched[login] = None
-            elif any(
-                g.state is GrantState.ACTIVE for g in grants_in(ports, registry_partition(login))
-            ):
+            elif any(g.state is GrantState.ACTIVE for g in grants):
                 report.to_check.append(login)
         except DomainError as exc:
             report.errors[login] = exc.message
@@ -193,9 +192,8 @@ def sweep(ports: SweepPorts, *, dry_run: bool = False) -> SweepReport:
         if login in touched or ports.registries.find(login) is not None:
             continue
         try:
-            if has_work(ports, login) or any(
-                g.is_open for g in grants_in(ports, registry_partition(login))
-            ):
+            grants = grants_in(ports, registry_partition(login))
+            if has_work(ports, login, grants) or any(g.is_open for g in grants):
                 touched[login] = None
                 report.unmanaged.append(login)
         except DomainError as exc:
