@@ -24,7 +24,6 @@ from services.domain.grants import (
     Grant,
     GrantState,
     deadline_partition,
-    expire,
     lapse,
     mark_lapse_reminded,
     mark_reminded,
@@ -34,6 +33,7 @@ from services.domain.ids import time_key
 from services.domain.jobs import GrantEvent, GrantNotice, ReconcileJob
 from services.domain.policy import RegistryDirectory
 from services.flows.book import BookPorts, grants_in, transition
+from services.flows.expiry import expire_grant
 from services.flows.reconcile import ReconcilePorts, ReconcileReport, has_work, reconcile_registry
 from services.ports import DeliveryLedger
 
@@ -115,17 +115,9 @@ def sweep(ports: SweepPorts, *, dry_run: bool = False) -> SweepReport:
         if dry_run:
             report.expired.append(grant)
             continue
-        try:
-            _, after = transition(
-                ports,
-                grant.id,
-                lambda g, now: expire(g, now=now),
-                actor=SYSTEM_ACTOR,
-                announce=_announce(GrantEvent.EXPIRED),
-            )
-        except InvalidTransition:
-            continue  # extended or revoked since it was read
-        report.expired.append(after)
+        expired = expire_grant(ports, grant.id)
+        if expired is not None:  # else extended or revoked since it was read
+            report.expired.append(expired)
     for grant in _due(ports, DeadlineKind.LAPSE):
         if dry_run:
             report.lapsed.append(grant)
