@@ -171,14 +171,6 @@ class InMemoryGrantStore:
         with self._mutex:
             return [e for (r, _), e in self._entries.items() if r == registry]
 
-    def put_entry(self, entry: OwnedEntry) -> None:
-        with self._mutex:
-            self._entries[(entry.registry, str(entry.ip))] = entry
-
-    def drop_entry(self, registry: str, ip: ipaddress.IPv4Address) -> None:
-        with self._mutex:
-            self._entries.pop((registry, str(ip)), None)
-
     # offers
     def put_offer(self, offer: Offer) -> None:
         with self._mutex:
