@@ -28,13 +28,14 @@ from __future__ import annotations
 import copy
 import logging
 import re
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
+from services.azure.clients import ArmClients, arm_options
 from services.domain.errors import (
     ArmError,
     ArmUnavailable,
@@ -120,10 +121,7 @@ class ArmRegistryGateway:
         credential: TokenCredential | Callable[[], TokenCredential],
     ) -> None:
         self._arm = arm
-        self._credential_source = credential
-        self._credential: TokenCredential | None = None
-        self._clients: dict[str, ContainerRegistryManagementClient] = {}
-        self._mutex = threading.Lock()
+        self._clients: ArmClients[ContainerRegistryManagementClient] = ArmClients(credential)
 
     # -- the port ----------------------------------------------------------------------------------
 
@@ -287,30 +285,25 @@ class ArmRegistryGateway:
             ) from exc
 
     def _client(self, subscription_id: str) -> ContainerRegistryManagementClient:
+        return self._clients.get(subscription_id, partial(self._build, subscription_id))
+
+    def _build(
+        self, subscription_id: str, credential: TokenCredential
+    ) -> ContainerRegistryManagementClient:
         from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 
-        with self._mutex:
-            client = self._clients.get(subscription_id)
-            if client is None:
-                if self._credential is None:
-                    source = self._credential_source
-                    self._credential = source() if callable(source) else source
-                arm = self._arm
-                client = ContainerRegistryManagementClient(
-                    self._credential,
-                    subscription_id,
-                    base_url=arm.endpoint,
-                    connection_verify=arm.ca_bundle or True,
-                    polling_interval=arm.polling_interval,
-                    retry_policy=_write_safe_retry(
-                        retry_total=arm.retry_total,
-                        retry_backoff_factor=arm.retry_backoff_factor,
-                        retry_backoff_max=arm.retry_backoff_max,
-                    ),
-                    read_timeout=arm.read_timeout,
-                )
-                self._clients[subscription_id] = client
-            return client
+        options = arm_options(self._arm)
+        # The retries go to the write-safe policy instead of azure-core's own.
+        retries = {
+            k: options.pop(k) for k in ("retry_total", "retry_backoff_factor", "retry_backoff_max")
+        }
+        return ContainerRegistryManagementClient(
+            credential,
+            subscription_id,
+            polling_interval=self._arm.polling_interval,
+            retry_policy=_write_safe_retry(**retries),
+            **options,
+        )
 
     def _get(self, registry: RegistryConfig, call: _Call) -> dict[str, Any]:
         client = self._client(registry.subscription_id)

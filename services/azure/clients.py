@@ -1,5 +1,6 @@
 """Storage clients from settings: a connection string (Azurite, account keys) or the account's
-endpoints reached with the app's managed identity (`DefaultAzureCredential`).
+endpoints reached with the app's managed identity (`DefaultAzureCredential`); and what every
+management client shares (`arm_options`, `ArmClients`).
 
 SDK modules are imported where a client is built, so a process pays only for what it uses (the
 HTTP function never loads the blob or the management SDKs).
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable, Hashable
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from azure.storage.queue import QueueClient
 
     from services.front_settings import StorageTarget
+    from services.settings import ArmSettings
 
 
 @cache
@@ -27,6 +30,47 @@ def default_credential() -> TokenCredential:
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential()
+
+
+def arm_options(arm: ArmSettings) -> dict[str, Any]:
+    """The keyword arguments every management client is built with: the configured endpoint
+    (the emulator in tests), its CA, azure-core's retries and the read time-out."""
+    return {
+        "base_url": arm.endpoint,
+        "connection_verify": arm.ca_bundle or True,
+        "retry_total": arm.retry_total,
+        "retry_backoff_factor": arm.retry_backoff_factor,
+        "retry_backoff_max": arm.retry_backoff_max,
+        "read_timeout": arm.read_timeout,
+    }
+
+
+_Client = TypeVar("_Client")
+
+
+class ArmClients(Generic[_Client]):
+    """An adapter's management clients, one per key (a subscription, say), each made on first
+    use; thread-safe. The credential is made with the first client: a process that never reaches
+    ARM never builds `DefaultAzureCredential` (the default), which probes the environment."""
+
+    def __init__(
+        self, credential: TokenCredential | Callable[[], TokenCredential] | None = None
+    ) -> None:
+        self._source = credential if credential is not None else default_credential
+        self._credential: TokenCredential | None = None
+        self._clients: dict[Hashable, _Client] = {}
+        self._mutex = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[TokenCredential], _Client]) -> _Client:
+        """The client for `key`, made by `make(credential)` the first time."""
+        with self._mutex:
+            client = self._clients.get(key)
+            if client is None:
+                if self._credential is None:
+                    source = self._source
+                    self._credential = source() if callable(source) else source
+                client = self._clients[key] = make(self._credential)
+            return client
 
 
 def table_service(target: StorageTarget) -> TableServiceClient:

@@ -11,22 +11,31 @@ cluster or a container group sends its traffic from, and whose a public address 
   is what the registry sees (read through Resource Graph: no extra SDK for one field).
 
 Every SDK is imported when its first lookup runs (cold start matters). The SDK models are
-mappings of the REST names, read with `_get` as `services/azure/network.py` does.
+mappings of the REST names, read with `services/azure/network.py`'s `field_at`; ids, public
+IPs and prefixes are read with its `parse_resource_id` and `public_address`, as egress discovery
+reads them.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 
-from services.azure.clients import default_credential
-from services.azure.network import describe_azure_error
+from services.azure.clients import ArmClients, arm_options
+from services.azure.network import (
+    PUBLIC_IP,
+    PUBLIC_IP_PREFIX,
+    describe_azure_error,
+    field_at,
+    network_client,
+    parse_resource_id,
+    public_address,
+)
 from services.domain.egress import (
     EgressAddress,
     EgressLookupFailed,
@@ -67,24 +76,6 @@ _OWNER_KINDS = {
 }
 
 
-def _get(node: Any, *path: str) -> Any:
-    """`node[a][b]…` through mappings (SDK models are mappings of the REST names), or None."""
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
-
-
-def _id_parts(resource_id: str) -> tuple[str, str, str, str] | None:
-    """(subscription, resource group, lower-case type path, name) of an ARM id."""
-    parts = [p for p in resource_id.split("/") if p]
-    if len(parts) < 8 or parts[0].lower() != "subscriptions" or parts[4].lower() != "providers":
-        return None
-    types = [p.lower() for p in parts[5:-1:2]]
-    return parts[1], parts[3], "/".join([parts[5].lower(), *types[1:]]), parts[-1]
-
-
 def _kql_string(value: str) -> str:
     # Values are names and ids checked against their grammar, or IPs: no quote can occur.
     if "'" in value or "\\" in value:
@@ -102,36 +93,21 @@ class ArmEgressLookup:
         credential: TokenCredential | Callable[[], TokenCredential] | None = None,
     ) -> None:
         self._arm = arm
-        self._credential_source = credential if credential is not None else default_credential
-        self._credential: TokenCredential | None = None
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._mutex = threading.Lock()
+        self._clients: ArmClients[Any] = ArmClients(credential)
         self._refused: tuple[float, str] | None = None
 
     # -- clients -----------------------------------------------------------------------------------
 
     def _client(self, sdk: str, subscription: str = "") -> Any:
-        key = (sdk, subscription.lower())
-        with self._mutex:
-            client = self._clients.get(key)
-            if client is None:
-                if self._credential is None:
-                    source = self._credential_source
-                    self._credential = source() if callable(source) else source
-                client = self._clients[key] = self._build(sdk, subscription)
-            return client
+        return self._clients.get(
+            (sdk, subscription.lower()),
+            lambda credential: self._build(sdk, subscription, credential),
+        )
 
-    def _build(self, sdk: str, subscription: str) -> Any:
-        credential = self._credential
-        assert credential is not None
-        options: dict[str, Any] = {
-            "base_url": self._arm.endpoint,
-            "connection_verify": self._arm.ca_bundle or True,
-            "retry_total": self._arm.retry_total,
-            "retry_backoff_factor": self._arm.retry_backoff_factor,
-            "retry_backoff_max": self._arm.retry_backoff_max,
-            "read_timeout": self._arm.read_timeout,
-        }
+    def _build(self, sdk: str, subscription: str, credential: TokenCredential) -> Any:
+        if sdk == "network":
+            return network_client(self._arm, credential, subscription)
+        options = arm_options(self._arm)
         cls: Any
         if sdk == "graph":
             from azure.mgmt.resourcegraph import ResourceGraphClient
@@ -141,10 +117,8 @@ class ArmEgressLookup:
             from azure.mgmt.appcontainers import ContainerAppsAPIClient as cls
         elif sdk == "web":
             from azure.mgmt.web import WebSiteManagementClient as cls
-        elif sdk == "aks":
-            from azure.mgmt.containerservice import ContainerServiceClient as cls
         else:
-            from azure.mgmt.network import NetworkManagementClient as cls
+            from azure.mgmt.containerservice import ContainerServiceClient as cls
         return cls(credential, subscription, **options)
 
     def _call(self, what: str, call: Callable[[], Any]) -> Any:
@@ -266,8 +240,8 @@ class ArmEgressLookup:
             row
             for row in rows
             if any(
-                str(_get(p, "name") or "").lower() == pool.lower()
-                for p in _get(row, "properties", "agentPoolProfiles") or []
+                str(field_at(p, "name") or "").lower() == pool.lower()
+                for p in field_at(row, "properties", "agentPoolProfiles") or []
             )
         ]
         return self._refs(kind, matching)
@@ -302,7 +276,7 @@ class ArmEgressLookup:
         )
         for row in prefixes:
             try:
-                network = ipaddress.ip_network(str(_get(row, "properties", "ipPrefix")))
+                network = ipaddress.ip_network(str(field_at(row, "properties", "ipPrefix")))
             except ValueError:
                 continue
             if ip in network:
@@ -313,18 +287,18 @@ class ArmEgressLookup:
     def _owner(
         ip: ipaddress.IPv4Address, row: Mapping[str, Any], prefix: str | None
     ) -> PublicIpOwner:
-        parts = _id_parts(str(row.get("id") or ""))
-        sub, group = (parts[0], parts[1]) if parts else ("", "")
-        attached = _get(row, "properties", "natGateway", "id") or _get(
+        parts = parse_resource_id(str(row.get("id") or ""))
+        sub, group = (parts.subscription, parts.resource_group) if parts else ("", "")
+        attached = field_at(row, "properties", "natGateway", "id") or field_at(
             row, "properties", "ipConfiguration", "id"
         )
-        owner = _id_parts(str(attached)) if attached else None
+        owner = parse_resource_id(str(attached)) if attached else None
         kind = name = owner_group = None
         if owner is not None:
             segments = [p for p in str(attached).split("/") if p]
             # `…/providers/Microsoft.Network/<kind>/<name>[/ipConfigurations/…]`
             kind = _OWNER_KINDS.get(segments[6].lower(), segments[6])
-            name, owner_group = segments[7], owner[1]
+            name, owner_group = segments[7], owner.resource_group
         return PublicIpOwner(
             ip=ip,
             name=str(row.get("name") or ""),
@@ -354,32 +328,34 @@ class ArmEgressLookup:
             lambda: apps.container_apps.get(ref.resource_group, ref.name),
         )
         listed = _addresses(
-            _get(app, "properties", "outboundIpAddresses") or [],
+            field_at(app, "properties", "outboundIpAddresses") or [],
             EgressSource.AZURE_ASSIGNED,
             f"Container App {ref.name} (Azure-assigned)",
         )
         env_id = str(
-            _get(app, "properties", "managedEnvironmentId")
-            or _get(app, "properties", "environmentId")
+            field_at(app, "properties", "managedEnvironmentId")
+            or field_at(app, "properties", "environmentId")
             or ""
         )
-        env_parts = _id_parts(env_id)
+        env_id_parts = parse_resource_id(env_id)
         notes: list[str] = []
-        if env_parts is None:
+        if env_id_parts is None:
             return EgressReading(resource=ref, addresses=listed)
-        env_sub, env_group, _, env_name = env_parts
+        env_sub, env_group = env_id_parts.subscription, env_id_parts.resource_group
+        env_name = env_id_parts.name
         env_client = apps if env_sub.lower() == ref.subscription else self._client("apps", env_sub)
         env = self._call(
             f"Container Apps environment {env_name}",
             lambda: env_client.managed_environments.get(env_group, env_name),
         )
-        vnet = _get(env, "properties", "vnetConfiguration") or {}
-        subnet = _get(vnet, "infrastructureSubnetId")
-        workload_profiles = bool(_get(env, "properties", "workloadProfiles"))
-        if _get(vnet, "outboundSettings", "outBoundType") == "UserDefinedRouting":
+        vnet = field_at(env, "properties", "vnetConfiguration") or {}
+        subnet = field_at(vnet, "infrastructureSubnetId")
+        workload_profiles = bool(field_at(env, "properties", "workloadProfiles"))
+        if field_at(vnet, "outboundSettings", "outBoundType") == "UserDefinedRouting":
+            appliance = field_at(vnet, "outboundSettings", "virtualNetworkApplianceIp")
             notes.append(
                 f"Environment {env_name} routes outbound traffic to a network appliance "
-                f"({_get(vnet, 'outboundSettings', 'virtualNetworkApplianceIp') or 'a firewall'}): "
+                f"({appliance or 'a firewall'}): "
                 "that appliance's public address is the one the registry sees."
             )
             return EgressReading(resource=ref, notes=tuple(notes), through_vnet=True)
@@ -403,29 +379,31 @@ class ArmEgressLookup:
     def _web_app(self, ref: ResourceRef) -> EgressReading:
         web = self._client("web", ref.subscription)
         site = self._call(f"app {ref.name}", lambda: web.web_apps.get(ref.resource_group, ref.name))
-        props = _get(site, "properties") or {}
+        props = field_at(site, "properties") or {}
         label = f"App Service app {ref.name} (Azure-assigned, shared by the scale unit)"
         outbound = _addresses(
-            _split(_get(props, "outboundIpAddresses")), EgressSource.AZURE_ASSIGNED, label
+            _split(field_at(props, "outboundIpAddresses")), EgressSource.AZURE_ASSIGNED, label
         )
         possible = _addresses(
-            _split(_get(props, "possibleOutboundIpAddresses")), EgressSource.AZURE_POSSIBLE, label
+            _split(field_at(props, "possibleOutboundIpAddresses")),
+            EgressSource.AZURE_POSSIBLE,
+            label,
         )
         possible = tuple(a for a in possible if a.ip not in {o.ip for o in outbound})
-        routing = _get(props, "outboundVnetRouting") or {}
+        routing = field_at(props, "outboundVnetRouting") or {}
         route_all = bool(
-            _get(routing, "allTraffic")
-            or _get(routing, "applicationTraffic")
-            or _get(props, "vnetRouteAllEnabled")
-            or _get(props, "siteConfig", "vnetRouteAllEnabled")
+            field_at(routing, "allTraffic")
+            or field_at(routing, "applicationTraffic")
+            or field_at(props, "vnetRouteAllEnabled")
+            or field_at(props, "siteConfig", "vnetRouteAllEnabled")
         )
         image_pull = bool(
-            _get(routing, "allTraffic")
-            or _get(routing, "imagePullTraffic")
-            or _get(props, "vnetImagePullEnabled")
-            or _get(props, "siteConfig", "vnetImagePullEnabled")
+            field_at(routing, "allTraffic")
+            or field_at(routing, "imagePullTraffic")
+            or field_at(props, "vnetImagePullEnabled")
+            or field_at(props, "siteConfig", "vnetImagePullEnabled")
         )
-        subnet = _get(props, "virtualNetworkSubnetId")
+        subnet = field_at(props, "virtualNetworkSubnetId")
         notes: list[str] = []
         if subnet and image_pull:
             nat = self._subnet_egress(str(subnet), notes)
@@ -458,8 +436,8 @@ class ArmEgressLookup:
             f"AKS cluster {ref.name}",
             lambda: aks.managed_clusters.get(ref.resource_group, ref.name),
         )
-        profile = _get(cluster, "properties", "networkProfile") or {}
-        outbound_type = str(_get(profile, "outboundType") or "loadBalancer")
+        profile = field_at(cluster, "properties", "networkProfile") or {}
+        outbound_type = str(field_at(profile, "outboundType") or "loadBalancer")
         notes: list[str] = []
         if outbound_type == "userDefinedRouting":
             notes.append(
@@ -471,8 +449,10 @@ class ArmEgressLookup:
             notes.append(f"Cluster {ref.name} has no outbound path of its own ({outbound_type}).")
             return EgressReading(resource=ref, notes=tuple(notes))
         if outbound_type == "userAssignedNATGateway":
-            pools = _get(cluster, "properties", "agentPoolProfiles") or []
-            subnets = dict.fromkeys(str(s) for s in (_get(p, "vnetSubnetID") for p in pools) if s)
+            pools = field_at(cluster, "properties", "agentPoolProfiles") or []
+            subnets = dict.fromkeys(
+                str(s) for s in (field_at(p, "vnetSubnetID") for p in pools) if s
+            )
             found: list[EgressAddress] = []
             for subnet in subnets:
                 found.extend(self._subnet_egress(subnet, notes) or ())
@@ -480,14 +460,14 @@ class ArmEgressLookup:
                 resource=ref, addresses=_unique(found), notes=tuple(notes), through_vnet=True
             )
         if outbound_type == "managedNATGateway":
-            ids = _get(profile, "natGatewayProfile", "effectiveOutboundIPs") or []
+            ids = field_at(profile, "natGatewayProfile", "effectiveOutboundIPs") or []
             source, what = EgressSource.NAT_GATEWAY, "managed NAT gateway"
         else:
-            ids = _get(profile, "loadBalancerProfile", "effectiveOutboundIPs") or []
+            ids = field_at(profile, "loadBalancerProfile", "effectiveOutboundIPs") or []
             source, what = EgressSource.LOAD_BALANCER, "outbound load balancer"
         found = []
         for item in ids:
-            target = str(_get(item, "id") or "")
+            target = str(field_at(item, "id") or "")
             found.extend(self._public_ip(target, source, f"{ref.name}'s {what}", notes))
         if found:
             notes.append(
@@ -508,7 +488,9 @@ class ArmEgressLookup:
             "Container Instances exposes no outbound address: Azure assigns one when the group "
             "starts and changes it when the group is recreated."
         ]
-        subnets = [str(_get(s, "id")) for s in _get(rows[0], "properties", "subnetIds") or []]
+        subnets = [
+            str(field_at(s, "id")) for s in field_at(rows[0], "properties", "subnetIds") or []
+        ]
         found: list[EgressAddress] = []
         for subnet in subnets:
             found.extend(self._subnet_egress(subnet, notes) or ())
@@ -523,34 +505,34 @@ class ArmEgressLookup:
     def _subnet_egress(self, subnet_id: str, notes: list[str]) -> tuple[EgressAddress, ...] | None:
         """The addresses of a subnet's NAT gateway, or None when it has none (with a note when
         a route table may send the traffic elsewhere)."""
-        parts = [p for p in subnet_id.split("/") if p]
-        if len(parts) != 10 or parts[8].lower() != "subnets":
+        parsed = parse_resource_id(subnet_id)
+        if parsed is None or parsed.type != "microsoft.network/virtualnetworks/subnets":
             notes.append(f"Cannot read the subnet {subnet_id!r}.")
             return None
-        sub, group, vnet, name = parts[1], parts[3], parts[7], parts[9]
-        network = self._client("network", sub)
+        group, [vnet], name = parsed.resource_group, parsed.parents, parsed.name
+        network = self._client("network", parsed.subscription)
         subnet = self._call(f"subnet {vnet}/{name}", lambda: network.subnets.get(group, vnet, name))
-        if _get(subnet, "properties", "routeTable", "id"):
+        if field_at(subnet, "properties", "routeTable", "id"):
             notes.append(
                 f"Subnet {vnet}/{name} has a route table: if it sends the default route to a "
                 "firewall, the firewall's public address is the one the registry sees."
             )
-        nat_id = _get(subnet, "properties", "natGateway", "id")
-        nat_parts = _id_parts(str(nat_id)) if nat_id else None
+        nat_id = field_at(subnet, "properties", "natGateway", "id")
+        nat_parts = parse_resource_id(str(nat_id)) if nat_id else None
         if nat_parts is None:
             return None
-        nat_sub, nat_group, _, nat_name = nat_parts
-        nat_client = self._client("network", nat_sub)
+        nat_group, nat_name = nat_parts.resource_group, nat_parts.name
+        nat_client = self._client("network", nat_parts.subscription)
         nat = self._call(
             f"NAT gateway {nat_name}", lambda: nat_client.nat_gateways.get(nat_group, nat_name)
         )
         label = f"NAT gateway {nat_name} ({nat_group})"
         found: list[EgressAddress] = []
-        for item in _get(nat, "properties", "publicIpAddresses") or []:
-            target = str(_get(item, "id"))
+        for item in field_at(nat, "properties", "publicIpAddresses") or []:
+            target = str(field_at(item, "id"))
             found.extend(self._public_ip(target, EgressSource.NAT_GATEWAY, label, notes))
-        for item in _get(nat, "properties", "publicIpPrefixes") or []:
-            target = str(_get(item, "id"))
+        for item in field_at(nat, "properties", "publicIpPrefixes") or []:
+            target = str(field_at(item, "id"))
             found.extend(self._public_ip(target, EgressSource.NAT_GATEWAY, label, notes))
         return _unique(found)
 
@@ -558,18 +540,16 @@ class ArmEgressLookup:
         self, target: str, source: EgressSource, label: str, notes: list[str]
     ) -> list[EgressAddress]:
         """The address(es) behind a public IP or public IP prefix id."""
-        parts = _id_parts(target)
-        if parts is None:
+        parsed = parse_resource_id(target)
+        if parsed is None or parsed.type not in (PUBLIC_IP, PUBLIC_IP_PREFIX):
             notes.append(f"{label}: cannot follow {target!r}.")
             return []
-        sub, group, kind, name = parts
-        network = self._client("network", sub)
-        if kind.endswith("publicipprefixes"):
-            prefix = self._call(
-                f"public IP prefix {name}", lambda: network.public_ip_prefixes.get(group, name)
-            )
+        name = parsed.name
+        network = self._client("network", parsed.subscription)
+        if parsed.type == PUBLIC_IP_PREFIX:
+            prefix = self._call(f"public IP prefix {name}", lambda: public_address(network, parsed))
             try:
-                net = ipaddress.IPv4Network(str(_get(prefix, "properties", "ipPrefix")))
+                net = ipaddress.IPv4Network(str(prefix))
             except ValueError:
                 notes.append(f"{label}: public IP prefix {name} has no IPv4 range yet.")
                 return []
@@ -579,10 +559,7 @@ class ArmEgressLookup:
                 )
                 return []
             return [EgressAddress(ip=ip, source=source, label=label) for ip in net]
-        address = self._call(
-            f"public IP {name}", lambda: network.public_ip_addresses.get(group, name)
-        )
-        value = _get(address, "properties", "ipAddress")
+        value = self._call(f"public IP {name}", lambda: public_address(network, parsed))
         try:
             return [EgressAddress(ip=ipaddress.IPv4Address(str(value)), source=source, label=label)]
         except ValueError:

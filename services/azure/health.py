@@ -11,7 +11,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from services.azure.clients import queue_client, table_service
-from services.azure.status import STATUS_PARTITION, STATUS_ROW, STATUS_TABLE
+from services.azure.status import refreshed_at
 from services.settings import Settings
 
 
@@ -57,20 +57,12 @@ def storage_probes(settings: Settings, timeout: float) -> dict[str, Probe]:
     def service_tags() -> dict[str, Any]:
         """Where the diagnosis's service tags come from and how old they are (the status row the
         daily refresh writes); unusable tags fail the check, since no rule is offered then."""
-        table = table_service(settings.storage).get_table_client(
-            f"{settings.table_prefix}{STATUS_TABLE}"
-        )
-        try:
-            row = table.get_entity(STATUS_PARTITION, STATUS_ROW, **once)
-        except ResourceNotFoundError:
+        fetched = refreshed_at(table_service(settings.storage), settings.table_prefix, **once)
+        if fetched is None:
             if not settings.service_tags.file:
-                raise ServiceTagsUnusable("NoneStored") from None
+                raise ServiceTagsUnusable("NoneStored")
             return {"source": "file"}
-        try:
-            fetched = datetime.fromisoformat(str(row.get("fetchedAt")))
-        except ValueError:
-            return {"source": "stored"}
-        age = datetime.now(UTC) - fetched.astimezone(UTC)
+        age = datetime.now(UTC) - fetched
         hours = round(age.total_seconds() / 3600, 1)
         if hours > settings.service_tags.max_age_hours:
             raise ServiceTagsUnusable(f"Stale{int(hours)}h")

@@ -12,21 +12,21 @@ Only the egress side counts: a firewall's management IP configuration and a load
 frontend that no outbound rule uses are not where a client's traffic leaves from.
 
 `azure.mgmt.network` is imported on first use: it is large, and the HTTP function's cold start
-must not pay for it.
+must not pay for it. The egress lookup (`services/azure/egress.py`) reads models, ids and public
+addresses with this module's `field_at`, `parse_resource_id` and `public_address`.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 
-from services.azure.clients import default_credential
+from services.azure.clients import ArmClients, arm_options
 from services.settings import ArmSettings
 
 if TYPE_CHECKING:
@@ -119,19 +119,10 @@ def network_client(
     the same retry, timeout and CA settings as the registry adapter."""
     from azure.mgmt.network import NetworkManagementClient
 
-    return NetworkManagementClient(
-        credential,
-        subscription_id,
-        base_url=arm.endpoint,
-        connection_verify=arm.ca_bundle or True,
-        retry_total=arm.retry_total,
-        retry_backoff_factor=arm.retry_backoff_factor,
-        retry_backoff_max=arm.retry_backoff_max,
-        read_timeout=arm.read_timeout,
-    )
+    return NetworkManagementClient(credential, subscription_id, **arm_options(arm))
 
 
-def _get(node: Any, *path: str) -> Any:
+def field_at(node: Any, *path: str) -> Any:
     """`node[a][b]…` through the SDK's models (mappings of the REST names), or None."""
     for key in path:
         if not isinstance(node, Mapping):
@@ -141,36 +132,60 @@ def _get(node: Any, *path: str) -> Any:
 
 
 def _items(node: Any, *path: str) -> Iterator[Any]:
-    value = _get(node, *path)
+    value = field_at(node, *path)
     if isinstance(value, list):
         yield from value
 
 
+PUBLIC_IP = "microsoft.network/publicipaddresses"
+PUBLIC_IP_PREFIX = "microsoft.network/publicipprefixes"
+
+
 @dataclass(frozen=True)
-class _ResourceId:
+class ResourceId:
+    """The parts of an ARM resource id (`/subscriptions/{s}/resourceGroups/{g}/providers/…`)."""
+
     subscription: str
     resource_group: str
-    kind: str
+    #: The resource type, lower case: `microsoft.network/natgateways`, or for a child resource
+    #: `microsoft.network/virtualnetworks/subnets`.
+    type: str
     name: str
+    #: The names of its parents, outermost first (a subnet's virtual network).
+    parents: tuple[str, ...] = ()
 
 
-def _parse_id(resource_id: str) -> _ResourceId | None:
+def parse_resource_id(resource_id: str) -> ResourceId | None:
+    """The parts of an ARM resource id, or None for text of another shape."""
     parts = [p for p in resource_id.split("/") if p]
-    lowered = [p.lower() for p in parts]
     if (
-        len(parts) != 8
-        or lowered[0] != "subscriptions"
-        or lowered[2] != "resourcegroups"
-        or lowered[4:6] != ["providers", "microsoft.network"]
+        len(parts) < 8
+        or len(parts) % 2
+        or [parts[0].lower(), parts[2].lower(), parts[4].lower()]
+        != ["subscriptions", "resourcegroups", "providers"]
     ):
         return None
-    return _ResourceId(parts[1], parts[3], lowered[6], parts[7])
+    names = parts[7::2]
+    types = "/".join(p.lower() for p in (parts[5], *parts[6::2]))
+    return ResourceId(parts[1], parts[3], types, names[-1], tuple(names[:-1]))
+
+
+def public_address(client: NetworkManagementClient, target: ResourceId) -> Any:
+    """What a public IP (`ipAddress`) or public IP prefix (`ipPrefix`) resource holds, as ARM
+    writes it: None until one is allocated. Raises azure-core's errors, and `ValueError` for a
+    resource of another type."""
+    group, name = target.resource_group, target.name
+    if target.type == PUBLIC_IP_PREFIX:
+        return field_at(client.public_ip_prefixes.get(group, name), "properties", "ipPrefix")
+    if target.type == PUBLIC_IP:
+        return field_at(client.public_ip_addresses.get(group, name), "properties", "ipAddress")
+    raise ValueError(f"not a public IP or public IP prefix: {target.type}")
 
 
 def _label(kind: str, resource: Any) -> str:
-    parsed = _parse_id(str(_get(resource, "id") or ""))
+    parsed = parse_resource_id(str(field_at(resource, "id") or ""))
     group = f" ({parsed.resource_group})" if parsed else ""
-    return f"{kind} {_get(resource, 'name')}{group}"
+    return f"{kind} {field_at(resource, 'name')}{group}"
 
 
 @dataclass
@@ -198,22 +213,13 @@ class ArmEgressDiscovery:
         credential: TokenCredential | Callable[[], TokenCredential] | None = None,
     ) -> None:
         self._arm = arm
-        self._credential_source = credential if credential is not None else default_credential
-        self._credential: TokenCredential | None = None
-        self._clients: dict[str, NetworkManagementClient] = {}
-        self._mutex = threading.Lock()
+        self._clients: ArmClients[NetworkManagementClient] = ArmClients(credential)
 
     def _client(self, subscription_id: str) -> NetworkManagementClient:
-        key = subscription_id.lower()
-        with self._mutex:
-            client = self._clients.get(key)
-            if client is None:
-                if self._credential is None:
-                    source = self._credential_source
-                    self._credential = source() if callable(source) else source
-                client = network_client(self._arm, self._credential, subscription_id)
-                self._clients[key] = client
-            return client
+        return self._clients.get(
+            subscription_id.lower(),
+            lambda credential: network_client(self._arm, credential, subscription_id),
+        )
 
     def discover(self, subscriptions: str | Iterable[str]) -> EgressReport:
         """Every egress address of the subscription(s), labelled by resource.
@@ -262,46 +268,46 @@ class ArmEgressDiscovery:
 
     @staticmethod
     def _nat_gateway(nat: Any, scan: _Scan) -> None:
-        label, owner = _label("NAT gateway", nat), str(_get(nat, "id"))
+        label, owner = _label("NAT gateway", nat), str(field_at(nat, "id"))
         for ref in _items(nat, "properties", "publicIpAddresses"):
-            scan.references.append(_Reference(str(_get(ref, "id")), label, owner))
+            scan.references.append(_Reference(str(field_at(ref, "id")), label, owner))
         for ref in _items(nat, "properties", "publicIpPrefixes"):
-            scan.references.append(_Reference(str(_get(ref, "id")), label, owner))
+            scan.references.append(_Reference(str(field_at(ref, "id")), label, owner))
 
     @staticmethod
     def _app_gateway(gateway: Any, scan: _Scan) -> None:
         # Towards a public backend (a registry) the gateway sends from its public frontend IP.
-        label, owner = _label("Application Gateway", gateway), str(_get(gateway, "id"))
+        label, owner = _label("Application Gateway", gateway), str(field_at(gateway, "id"))
         for frontend in _items(gateway, "properties", "frontendIPConfigurations"):
-            target = _get(frontend, "properties", "publicIPAddress", "id")
+            target = field_at(frontend, "properties", "publicIPAddress", "id")
             if target:
                 scan.references.append(_Reference(str(target), label, owner))
 
     @staticmethod
     def _firewall(firewall: Any, scan: _Scan) -> None:
-        label, owner = _label("Azure Firewall", firewall), str(_get(firewall, "id"))
+        label, owner = _label("Azure Firewall", firewall), str(field_at(firewall, "id"))
         for config in _items(firewall, "properties", "ipConfigurations"):
-            target = _get(config, "properties", "publicIPAddress", "id")
+            target = field_at(config, "properties", "publicIPAddress", "id")
             if target:
                 scan.references.append(_Reference(str(target), label, owner))
         # A firewall in a Virtual WAN hub lists its public addresses inline.
         for entry in _items(firewall, "properties", "hubIPAddresses", "publicIPs", "addresses"):
-            address = _get(entry, "address")
+            address = field_at(entry, "address")
             if address:
                 scan.inline.append(EgressAddress(str(address), label, owner))
 
     @staticmethod
     def _load_balancer(balancer: Any, scan: _Scan) -> None:
-        owner = str(_get(balancer, "id"))
+        owner = str(field_at(balancer, "id"))
         frontends = {
-            str(_get(fe, "id")).lower(): fe
+            str(field_at(fe, "id")).lower(): fe
             for fe in _items(balancer, "properties", "frontendIPConfigurations")
         }
         for rule in _items(balancer, "properties", "outboundRules"):
-            label = f"{_label('Load balancer', balancer)} outbound rule {_get(rule, 'name')}"
+            label = f"{_label('Load balancer', balancer)} outbound rule {field_at(rule, 'name')}"
             for ref in _items(rule, "properties", "frontendIPConfigurations"):
-                frontend = frontends.get(str(_get(ref, "id")).lower())
-                target = _get(frontend, "properties", "publicIPAddress", "id") or _get(
+                frontend = frontends.get(str(field_at(ref, "id")).lower())
+                target = field_at(frontend, "properties", "publicIPAddress", "id") or field_at(
                     frontend, "properties", "publicIPPrefix", "id"
                 )
                 if target:
@@ -311,18 +317,13 @@ class ArmEgressDiscovery:
 
     def _resolve(self, ref: _Reference, warnings: list[str]) -> str | None:
         """The address or CIDR behind a public IP or prefix id, or None (with a warning)."""
-        parsed = _parse_id(ref.target)
-        if parsed is None or parsed.kind not in {"publicipaddresses", "publicipprefixes"}:
+        parsed = parse_resource_id(ref.target)
+        if parsed is None or parsed.type not in {PUBLIC_IP, PUBLIC_IP_PREFIX}:
             warnings.append(f"{ref.label}: cannot follow the reference {ref.target!r}")
             return None
         client = self._client(parsed.subscription)
         try:
-            if parsed.kind == "publicipprefixes":
-                prefix = client.public_ip_prefixes.get(parsed.resource_group, parsed.name)
-                value = _get(prefix, "properties", "ipPrefix")
-            else:
-                address = client.public_ip_addresses.get(parsed.resource_group, parsed.name)
-                value = _get(address, "properties", "ipAddress")
+            value = public_address(client, parsed)
         except ResourceNotFoundError:
             warnings.append(f"{ref.label}: {ref.target} does not exist")
             return None

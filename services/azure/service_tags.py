@@ -39,7 +39,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFo
 
 from services.azure.clients import blob_service, default_credential
 from services.azure.network import describe_azure_error, network_client
-from services.azure.status import STATUS_PARTITION, STATUS_ROW, STATUS_TABLE
+from services.azure.status import record_refresh, refreshed_at
 from services.clock import Clock
 from services.diagnosis.service_tags import COMPACT_KEY, ServiceTagIndex, ServiceTagsError
 from services.settings import ArmSettings, Settings
@@ -299,38 +299,13 @@ def load_service_tags(settings: Settings) -> ServiceTagIndex | None:
     return ServiceTagStore.from_settings(settings).load_index()
 
 
-def last_refresh(settings: Settings) -> datetime | None:
-    """When a refresh last stored the tags (the status row), or None when none did."""
-    from services.azure.clients import table_service
-
-    table = table_service(settings.storage).get_table_client(
-        f"{settings.table_prefix}{STATUS_TABLE}"
-    )
-    try:
-        row = table.get_entity(STATUS_PARTITION, STATUS_ROW)
-        fetched = datetime.fromisoformat(str(row.get("fetchedAt")))
-    except (ResourceNotFoundError, ValueError):
-        return None
-    return fetched if fetched.tzinfo is not None else fetched.replace(tzinfo=UTC)
-
-
 def _record_status(settings: Settings, document: Mapping[str, Any]) -> None:
     """Note when the tags were fetched, beside the document (a failure only costs the health
     route its figure; the tags are stored)."""
     from services.azure.clients import table_service
 
     try:
-        table = table_service(settings.storage).create_table_if_not_exists(
-            f"{settings.table_prefix}{STATUS_TABLE}"
-        )
-        table.upsert_entity(
-            {
-                "PartitionKey": STATUS_PARTITION,
-                "RowKey": STATUS_ROW,
-                "fetchedAt": str(document.get("fetchedAt") or ""),
-                "changeNumber": str(document.get("changeNumber") or ""),
-            }
-        )
+        record_refresh(table_service(settings.storage), settings.table_prefix, document)
     except AzureError as exc:
         logger.warning("service tags stored, their status not recorded: %s", type(exc).__name__)
 
@@ -348,7 +323,9 @@ def refresh_unless_fresh(
 ) -> ServiceTagsRefresh | None:
     """The timer's refresh (daily, and when the host starts): fetch and store the tags, unless
     some were stored within `fresh_enough` (then None). Raises `ServiceTagsRefreshError`."""
-    stored = last_refresh(settings)
+    from services.azure.clients import table_service
+
+    stored = refreshed_at(table_service(settings.storage), settings.table_prefix)
     if stored is not None and clock.now() - stored < fresh_enough:
         logger.info("service tags stored %s are fresh; not fetched again", stored.isoformat())
         return None

@@ -231,12 +231,6 @@ class TableGrantStore:
             "state": entry.state.value,
         }
 
-    def put_entry(self, entry: OwnedEntry) -> None:
-        self._entries.upsert_entity(self._entry_entity(entry))
-
-    def drop_entry(self, registry: str, ip: ipaddress.IPv4Address) -> None:
-        self._entries.delete_entity(registry, str(ip))
-
     def fence(self, registry: str) -> tuple[Fence | None, str | None]:
         try:
             entity = self._entries.get_entity(registry, _FENCE_ROW)

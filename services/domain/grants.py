@@ -191,8 +191,11 @@ class Grant(BaseModel):
     failure_reason: str | None = None
     #: Why it was denied, lapsed, withdrawn or revoked.
     end_reason: str | None = None
+    #: Extensions granted: what `Policy.max_extensions` counts. Stored, not derived from
+    #: `extensions`: grants stored before that field existed carry only this count.
     extension_count: int = 0
-    #: The approvers' answers to requests for more time, oldest first.
+    #: The approvers' answers to requests for more time, oldest first (since `extension_count`
+    #: was the only record: it may count granted extensions this list does not show).
     extensions: tuple[ExtensionDecision, ...] = ()
     #: An extension the requester asked for, waiting for an approver.
     extension_requested: timedelta | None = None
@@ -208,6 +211,12 @@ class Grant(BaseModel):
     @property
     def approvers_so_far(self) -> tuple[str, ...]:
         return tuple(a.user_id for a in self.approvals)
+
+    @property
+    def extension_answers(self) -> int:
+        """How many requests for more time were answered, granted or refused: it numbers each
+        request and answer, so a request made again after a refusal is news of its own."""
+        return self.extension_count + sum(1 for d in self.extensions if d.added is None)
 
 
 def format_duration(duration: timedelta) -> str:

@@ -129,11 +129,11 @@ def reached(grant: Grant, notice: GrantNotice) -> bool:
         GrantEvent.LAPSED: state is GrantState.LAPSED,
         GrantEvent.ACTIVATED: grant.activated_at is not None,
         GrantEvent.FAILED: state is GrantState.FAILED,
+        # Extension notices are numbered by `Grant.extension_answers` (see `flows.decisions`).
         GrantEvent.EXTENSION_REQUESTED: grant.extension_requested is not None
-        or grant.extension_count > _count(notice.seq),
-        GrantEvent.EXTENSION_DENIED: grant.extension_requested is None
-        or grant.extension_count > _count(notice.seq),
-        GrantEvent.EXTENDED: grant.extension_count >= _count(notice.seq),
+        or grant.extension_answers > _count(notice.seq),
+        GrantEvent.EXTENSION_DENIED: grant.extension_answers >= _count(notice.seq),
+        GrantEvent.EXTENDED: grant.extension_answers >= _count(notice.seq),
         GrantEvent.EXPIRED: state is GrantState.EXPIRED,
         GrantEvent.REVOKED: state is GrantState.REVOKED,
         GrantEvent.RULE_REMOVED: grant.rule_removed_at is not None,

@@ -89,7 +89,7 @@ def _approval_notice(approver: str) -> Callable[[Grant], Sequence[GrantNotice]]:
 
 
 def _extensions(grant: Grant) -> str:
-    return str(grant.extension_count)
+    return str(grant.extension_answers)
 
 
 def approve_grant(

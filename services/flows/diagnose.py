@@ -115,11 +115,7 @@ def diagnose_paste(
         tags_problem=ports.lookups.service_tags_problem,
         refuse_azure_ips=refusing,
     )
-    answer = DiagnosisResult(diagnosis=result, registry_errors=tuple(errors))
-    if ports.egress is None:
-        return answer
-
-    return name_owners(ports, answer)
+    return name_owners(ports, DiagnosisResult(diagnosis=result, registry_errors=tuple(errors)))
 
 
 #: Verdicts whose card lets the person enter the address the paste did not show.
@@ -176,12 +172,13 @@ def name_owners(ports: DiagnosePorts, result: DiagnosisResult) -> DiagnosisResul
         return result
     d = result.diagnosis
     known = ports.lookups.known_ips
+    subscriptions = subscriptions_of(ports)
     owners: list[PublicIpOwner] = []
     for ip in d.failure.ipv4[:_OWNER_LOOKUPS]:
         if not ip.is_global or known.lookup(ip) is not None:
             continue
         try:
-            owner = ports.egress.owner_of(ip, subscriptions_of(ports))
+            owner = ports.egress.owner_of(ip, subscriptions)
         except EgressLookupFailed as exc:
             logger.warning("could not look up who owns %s: %s", ip, exc.reason)
             break

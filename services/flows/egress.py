@@ -42,7 +42,6 @@ logger = logging.getLogger(__name__)
 
 #: Resources listed on a card to pick from.
 CANDIDATES = 20
-#: Pasted addresses whose owner is looked up (a paste rarely names more than one refused client).
 
 #: The client a resource kind pulls as, for judging its addresses like a paste from it.
 _CLIENT_OF_KIND = {

@@ -25,17 +25,25 @@ def expire_due(ports: BookPorts, job: ExpireJob) -> Grant | None:
     if now < job.at:
         ports.jobs.send(job, delay=job.at - now)
         return None
+    after = expire_grant(ports, grant.id)
+    if after is not None:
+        ports.jobs.send(ReconcileJob(registry=after.registry))
+    return after
+
+
+def expire_grant(ports: BookPorts, grant_id: str) -> Grant | None:
+    """active → expired, its notice queued ahead (the deadline job's and the sweep's one way);
+    None when it was extended or ended meanwhile. The caller asks for the reconcile."""
     try:
         _, after = transition(
             ports,
-            grant.id,
-            lambda g, when: expire(g, now=when),
+            grant_id,
+            lambda g, now: expire(g, now=now),
             actor=SYSTEM_ACTOR,
             announce=lambda g: [GrantNotice(grant_id=g.id, event=GrantEvent.EXPIRED)],
         )
     except InvalidTransition:
         return None
-    ports.jobs.send(ReconcileJob(registry=after.registry))
     return after
 
 

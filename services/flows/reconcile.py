@@ -31,7 +31,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -174,11 +174,13 @@ def _values(rules: Sequence[RawRule]) -> list[str]:
     return [str(r.get("value", "")) for r in rules]
 
 
-def has_work(ports: BookPorts, registry: str) -> bool:
+def has_work(ports: BookPorts, registry: str, grants: Sequence[Grant] | None = None) -> bool:
     """Whether the store says the registry's rules need changing: an approved grant, an ended
     grant not settled, an entry of the bot's that no open grant needs, or a write whose outcome
-    is not settled yet (table reads only)."""
-    grants = grants_in(ports, registry_partition(registry))
+    is not settled yet (table reads only). `grants`: the registry's, when the caller has just
+    read them (`grants_in` reads each one)."""
+    if grants is None:
+        grants = grants_in(ports, registry_partition(registry))
     if any(g.state is GrantState.APPROVED or g.state in RULE_ENDED_STATES for g in grants):
         return True
     fence, _ = ports.grants.fence(registry)
@@ -238,7 +240,7 @@ def reconcile_registry(
     held = None if dry else ports.lock.try_hold(config.name)
     if not dry and held is None:
         _send(ports, notices)
-        return ReconcileReport(login, ReconcileStatus.BUSY, retry_after=_busy_delay(ports))
+        return ReconcileReport(login, ReconcileStatus.BUSY, retry_after=ports.timing.busy_retry)
     with held if held is not None else nullcontext(None) as lease:
         try:
             report = _converge(ports, config, lease, dry, notices)
@@ -319,14 +321,6 @@ def _settle_without_registry(
     return released
 
 
-def _busy_delay(ports: ReconcilePorts) -> timedelta:
-    return ports.timing.busy_retry
-
-
-def _fence_window(ports: ReconcilePorts) -> timedelta:
-    return ports.timing.write_fence
-
-
 def _retry_later(
     ports: ReconcilePorts,
     login: str,
@@ -395,10 +389,13 @@ class _Ledger:
     def last_seen(self) -> tuple[str, ...] | None:
         return self.fence.last_seen if self.fence is not None else None
 
-    def foreign_picture(self, rules: Sequence[RawRule]) -> tuple[str, ...]:
-        """The values of `rules` that are not the bot's entries (what `last_seen` keeps)."""
-        own = {e.value for e in self.entries.values()}
-        return tuple(v for v in _values(rules) if v not in own)
+    def foreign_picture(
+        self, rules: Sequence[RawRule], own: Iterable[OwnedEntry] | None = None
+    ) -> tuple[str, ...]:
+        """The values of `rules` that are not the bot's entries (what `last_seen` keeps); `own`
+        the entries to leave out (default: the ones held now)."""
+        values = {e.value for e in (self.entries.values() if own is None else own)}
+        return tuple(v for v in _values(rules) if v not in values)
 
 
 def _commit(
@@ -449,7 +446,9 @@ def _converge(
             now=now,
         )
         book.fresh = {e.ip for e in intents if e.ip not in book.entries}
-        _commit(ports, book, _fence(config, now + _fence_window(ports), book, now=now), put=intents)
+        _commit(
+            ports, book, _fence(config, now + ports.timing.write_fence, book, now=now), put=intents
+        )
 
     usage = ports.registry.usage(config)  # before the GET: nothing may come between GET and PATCH
     for _ in range(_READS):
@@ -482,7 +481,7 @@ def _converge(
         _commit(
             ports,
             book,
-            _fence(config, now + _fence_window(ports), book, now=now),
+            _fence(config, now + ports.timing.write_fence, book, now=now),
             put=put,
             drop=stale,
         )
@@ -583,11 +582,13 @@ def _fence(
     *,
     now: datetime,
     seen: Sequence[RawRule] | None = None,
+    own: Iterable[OwnedEntry] | None = None,
     plan: Plan | None = None,
 ) -> Fence:
     """The fence to write: in flight until `until` (None: nothing in flight); `seen` the rules
-    just read (default: what the fence knew); `plan` the write whose outcome is unknown."""
-    last_seen = book.foreign_picture(seen) if seen is not None else book.last_seen
+    just read (default: what the fence knew), less the bot's entries (`own`, default the ones
+    held now); `plan` the write whose outcome is unknown."""
+    last_seen = book.foreign_picture(seen, own) if seen is not None else book.last_seen
     return Fence(
         registry=config.effective_login_server,
         resource_id=config.resource_id,
@@ -609,8 +610,13 @@ def _intended(
         value=value,
         state=EntryState.INTENDED,
         updated_at=now,
-        first_grant=next((a.grant.id for a in plan.activations if a.grant.ip == ip), None),
+        first_grant=_first_grant(plan, ip),
     )
+
+
+def _first_grant(plan: Plan, ip: ipaddress.IPv4Address) -> str | None:
+    """The grant the plan activates first with the entry for `ip` (recorded on the entry)."""
+    return next((a.grant.id for a in plan.activations if a.grant.ip == ip), None)
 
 
 def _wait_for_earlier_write(
@@ -656,18 +662,7 @@ def _write(
     try:
         written = ports.registry.write(config, snapshot, plan.new_rules)
     except WriteOutcomeUnknown:
-        _commit(
-            ports,
-            book,
-            _fence(
-                config,
-                now + _fence_window(ports),
-                book,
-                seen=snapshot.ip_rules,
-                plan=plan,
-                now=ports.clock.now(),
-            ),
-        )
+        _fence_unknown_write(ports, config, book, plan=plan, snapshot=snapshot, now=now)
         raise
     except DomainError:
         _commit(ports, book, _fence(config, None, book, now=ports.clock.now()))
@@ -678,20 +673,31 @@ def _write(
         except LockLost as exc:
             # Another worker may hold the registry now; the fence keeps it from writing until
             # this write is seen. This one settles nothing: a later run re-reads and re-plans.
-            _commit(
-                ports,
-                book,
-                _fence(
-                    config,
-                    now + _fence_window(ports),
-                    book,
-                    seen=snapshot.ip_rules,
-                    plan=plan,
-                    now=ports.clock.now(),
-                ),
-            )
+            _fence_unknown_write(ports, config, book, plan=plan, snapshot=snapshot, now=now)
             raise WriteOutcomeUnknown(config.name, "the lock was lost during the write") from exc
     return written, window
+
+
+def _fence_unknown_write(
+    ports: ReconcilePorts,
+    config: RegistryConfig,
+    book: _Ledger,
+    *,
+    plan: Plan,
+    snapshot: RegistrySnapshot,
+    now: datetime,
+) -> None:
+    """Keep the registry fenced after a write whose outcome is unknown, with what it carried,
+    until it can no longer land (counted from when the reconcile began)."""
+    fence = _fence(
+        config,
+        now + ports.timing.write_fence,
+        book,
+        seen=snapshot.ip_rules,
+        plan=plan,
+        now=ports.clock.now(),
+    )
+    _commit(ports, book, fence)
 
 
 def _report_edits(
@@ -759,7 +765,7 @@ def _record_outcomes(
                 value=spelled[ip],
                 state=EntryState.PRESENT,
                 updated_at=now,
-                first_grant=next((a.grant.id for a in plan.activations if a.grant.ip == ip), None),
+                first_grant=_first_grant(plan, ip),
             )
         )
     put += [
@@ -777,17 +783,10 @@ def _record_outcomes(
         settled.pop(ip, None)
     for entry in put:
         settled[entry.ip] = entry
-    own = {e.value for e in settled.values()}
     _commit(
         ports,
         book,
-        Fence(
-            registry=plan.registry,
-            resource_id=config.resource_id,
-            until=None,
-            last_seen=tuple(v for v in _values(after_rules) if v not in own),
-            updated_at=now,
-        ),
+        _fence(config, None, book, now=now, seen=after_rules, own=settled.values()),
         put=put,
         drop=list(dict.fromkeys(drop)),
     )
@@ -888,7 +887,8 @@ def run_reconcile_job(ports: ReconcilePorts, job: ReconcileJob) -> ReconcileRepo
         and rounds < _ROUNDS
         and has_work(ports, report.registry)
     ):
-        report = reconcile_registry(ports, job.registry)
+        # `check`: the store was just asked; the run need not ask again before taking the lock.
+        report = reconcile_registry(ports, job.registry, check=True)
         rounds += 1
     if report.status in (ReconcileStatus.BUSY, ReconcileStatus.RETRY):
         again = job.model_copy(update={"attempt": job.attempt + 1, "check": False})

@@ -24,7 +24,6 @@ from services.domain.grants import (
     Grant,
     GrantState,
     deadline_partition,
-    expire,
     lapse,
     mark_lapse_reminded,
     mark_reminded,
@@ -34,6 +33,7 @@ from services.domain.ids import time_key
 from services.domain.jobs import GrantEvent, GrantNotice, ReconcileJob
 from services.domain.policy import RegistryDirectory
 from services.flows.book import BookPorts, grants_in, transition
+from services.flows.expiry import expire_grant
 from services.flows.reconcile import ReconcilePorts, ReconcileReport, has_work, reconcile_registry
 from services.ports import DeliveryLedger
 
@@ -115,17 +115,9 @@ def sweep(ports: SweepPorts, *, dry_run: bool = False) -> SweepReport:
         if dry_run:
             report.expired.append(grant)
             continue
-        try:
-            _, after = transition(
-                ports,
-                grant.id,
-                lambda g, now: expire(g, now=now),
-                actor=SYSTEM_ACTOR,
-                announce=_announce(GrantEvent.EXPIRED),
-            )
-        except InvalidTransition:
-            continue  # extended or revoked since it was read
-        report.expired.append(after)
+        expired = expire_grant(ports, grant.id)
+        if expired is not None:  # else extended or revoked since it was read
+            report.expired.append(expired)
     for grant in _due(ports, DeadlineKind.LAPSE):
         if dry_run:
             report.lapsed.append(grant)
@@ -178,11 +170,10 @@ def sweep(ports: SweepPorts, *, dry_run: bool = False) -> SweepReport:
         if login in touched:
             continue
         try:
-            if has_work(ports, login):
+            grants = grants_in(ports, registry_partition(login))
+            if has_work(ports, login, grants):
                 touched[login] = None
-            elif any(
-                g.state is GrantState.ACTIVE for g in grants_in(ports, registry_partition(login))
-            ):
+            elif any(g.state is GrantState.ACTIVE for g in grants):
                 report.to_check.append(login)
         except DomainError as exc:
             report.errors[login] = exc.message
@@ -193,9 +184,8 @@ def sweep(ports: SweepPorts, *, dry_run: bool = False) -> SweepReport:
         if login in touched or ports.registries.find(login) is not None:
             continue
         try:
-            if has_work(ports, login) or any(
-                g.is_open for g in grants_in(ports, registry_partition(login))
-            ):
+            grants = grants_in(ports, registry_partition(login))
+            if has_work(ports, login, grants) or any(g.is_open for g in grants):
                 touched[login] = None
                 report.unmanaged.append(login)
         except DomainError as exc:

@@ -21,7 +21,7 @@ from services.domain.grants import (
     slot_row,
 )
 from services.domain.ids import new_ulid, time_key
-from services.domain.reconcile import EntryState, OwnedEntry
+from services.domain.reconcile import EntryState, Fence, OwnedEntry
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -129,21 +129,64 @@ def test_plain_rows_are_idempotent_to_write_and_to_drop(grant_store) -> None:
     assert grant_store.rows(row.partition) == []
 
 
-def test_owned_entries_per_registry(grant_store) -> None:
-    entry = OwnedEntry(
-        registry="contoso.azurecr.io",
-        ip=ipaddress.IPv4Address("20.1.2.3"),
-        value="20.1.2.3",
+def owned(ip: str, registry: str = "contoso.azurecr.io") -> OwnedEntry:
+    return OwnedEntry(
+        registry=registry,
+        ip=ipaddress.IPv4Address(ip),
+        value=ip,
         state=EntryState.INTENDED,
         updated_at=NOW,
     )
-    grant_store.put_entry(entry)
-    grant_store.put_entry(entry.model_copy(update={"state": EntryState.PRESENT}))
+
+
+def fence(registry: str = "contoso.azurecr.io", **kwargs) -> Fence:
+    return Fence(registry=registry, updated_at=NOW, **kwargs)
+
+
+def test_owned_entries_per_registry(grant_store) -> None:
+    entry = owned("20.1.2.3")
+    registry = "contoso.azurecr.io"
+    etag = grant_store.commit(registry, fence=fence(), etag=None, put=[entry])
+    present = entry.model_copy(update={"state": EntryState.PRESENT})
+    etag = grant_store.commit(registry, fence=fence(), etag=etag, put=[present])
     assert [e.state for e in grant_store.entries("contoso.azurecr.io")] == [EntryState.PRESENT]
     assert grant_store.entries("other.azurecr.io") == []
-    grant_store.drop_entry("contoso.azurecr.io", entry.ip)
-    grant_store.drop_entry("contoso.azurecr.io", entry.ip)
+    etag = grant_store.commit(registry, fence=fence(), etag=etag, drop=[entry.ip])
+    grant_store.commit(registry, fence=fence(), etag=etag, drop=[entry.ip])
     assert grant_store.entries("contoso.azurecr.io") == []
+
+
+def test_the_fence_is_written_only_if_unchanged_and_its_entries_with_it(grant_store) -> None:
+    registry = "contoso.azurecr.io"
+    assert grant_store.fence(registry) == (None, None)
+    until = NOW + timedelta(minutes=2)
+    first = grant_store.commit(
+        registry, fence=fence(until=until), etag=None, put=[owned("20.1.2.3")]
+    )
+    held, etag = grant_store.fence(registry)
+    assert (held, etag) == (fence(until=until), first)
+    # The fence is not an entry, and every registry written to is listed by its fence.
+    assert [str(e.ip) for e in grant_store.entries(registry)] == ["20.1.2.3"]
+    grant_store.commit("other.azurecr.io", fence=fence("other.azurecr.io"), etag=None)
+    assert sorted(f.registry for f in grant_store.fences()) == [registry, "other.azurecr.io"]
+
+    # Another writer was first (no fence expected, or an older one): nothing is written.
+    with pytest.raises(ConcurrentUpdate):
+        grant_store.commit(registry, fence=fence(), etag=None, put=[owned("20.1.2.4")])
+    second = grant_store.commit(registry, fence=fence(), etag=first, drop=[owned("20.1.2.3").ip])
+    with pytest.raises(ConcurrentUpdate):
+        grant_store.commit(registry, fence=fence(until=until), etag=first, put=[owned("20.1.2.5")])
+    assert grant_store.fence(registry) == (fence(), second)
+    assert grant_store.entries(registry) == []
+
+
+def test_a_commit_larger_than_one_transaction_writes_every_entry(grant_store) -> None:
+    registry = "contoso.azurecr.io"
+    many = [owned(f"20.1.{i // 250}.{i % 250 + 1}") for i in range(150)]
+    etag = grant_store.commit(registry, fence=fence(), etag=None, put=many)
+    assert len(grant_store.entries(registry)) == 150
+    grant_store.commit(registry, fence=fence(), etag=etag, drop=[e.ip for e in many])
+    assert grant_store.entries(registry) == []
 
 
 def test_message_refs_are_kept_beside_the_grant(grant_store) -> None:

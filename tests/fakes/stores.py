@@ -7,6 +7,7 @@ import ipaddress
 import itertools
 import math
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +41,8 @@ class InMemoryGrantStore:
         self._messages: dict[str, dict[str, MessageRef]] = {}
         self._offers: dict[str, Offer] = {}
         self._mutex = threading.RLock()
+        #: How many times each index partition was read (`rows`), for tests of repeated reads.
+        self.partition_reads: Counter[str] = Counter()
 
     # grants
     def create(self, grant: Grant) -> None:
@@ -121,6 +124,7 @@ class InMemoryGrantStore:
         self, partition: str, *, after: str | None = None, until: str | None = None
     ) -> list[IndexEntry]:
         with self._mutex:
+            self.partition_reads[partition] += 1
             found = [
                 e
                 for (p, r), e in self._index.items()
@@ -166,14 +170,6 @@ class InMemoryGrantStore:
     def entries(self, registry: str) -> list[OwnedEntry]:
         with self._mutex:
             return [e for (r, _), e in self._entries.items() if r == registry]
-
-    def put_entry(self, entry: OwnedEntry) -> None:
-        with self._mutex:
-            self._entries[(entry.registry, str(entry.ip))] = entry
-
-    def drop_entry(self, registry: str, ip: ipaddress.IPv4Address) -> None:
-        with self._mutex:
-            self._entries.pop((registry, str(ip)), None)
 
     # offers
     def put_offer(self, offer: Offer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -326,3 +327,30 @@ def test_an_extension_capped_by_the_total_records_what_was_added() -> None:
     [decision] = extended.extensions
     assert decision.asked == timedelta(hours=1)
     assert decision.added == timedelta(minutes=30)  # 90 min in all from activation
+
+
+def test_a_grant_stored_before_the_extension_history_keeps_its_count() -> None:
+    # Stored grants are JSON: one written before `extensions` existed has only the count, which
+    # still bounds further extensions and still numbers the answers.
+    stored = make_grant(GrantState.ACTIVE).model_dump(mode="json")
+    stored.pop("extensions")
+    stored["extension_count"] = POLICY.max_extensions
+    grant = Grant.model_validate_json(json.dumps(stored))
+    assert (grant.extensions, grant.extension_answers) == ((), POLICY.max_extensions)
+    with pytest.raises(errors.ExtensionRefused, match="the most allowed"):
+        g.request_extension(
+            grant, actor="UREQ", duration=timedelta(hours=1), now=LATER, policy=POLICY
+        )
+
+
+def test_extension_answers_count_grants_and_refusals() -> None:
+    grant = make_grant(GrantState.ACTIVE)
+    hour = timedelta(hours=1)
+    asked = g.request_extension(grant, actor="UREQ", duration=hour, now=LATER, policy=POLICY)
+    refused = g.deny_extension(asked, approver="UAPP", approvers=APPROVERS, now=LATER)
+    assert (refused.extension_count, refused.extension_answers) == (0, 1)
+    asked = g.request_extension(refused, actor="UREQ", duration=hour, now=LATER, policy=POLICY)
+    extended = g.extend(
+        asked, approver="UAPP", approvers=APPROVERS, duration=None, now=LATER, policy=POLICY
+    )
+    assert (extended.extension_count, extended.extension_answers) == (1, 2)

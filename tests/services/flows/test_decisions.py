@@ -201,3 +201,39 @@ def test_action_on_an_unknown_or_malformed_grant_id_is_not_found() -> None:
     for grant_id in ("01J00000000000000000000000", "../../etc", ""):
         with pytest.raises(errors.GrantNotFound):
             approve_grant(fakes.ports, grant_id, approver=APPROVER)
+
+
+def test_each_extension_request_and_answer_is_a_notice_of_its_own() -> None:
+    # A second request after a refusal used the first one's key (`extension_count` had not
+    # moved), so the delivery that mentions the approvers was taken for a repeat and never sent.
+    from services.domain.jobs import reached
+    from services.flows.decisions import deny_extension_of, request_extension_of
+
+    fakes = make_fakes()
+    grant = active(fakes)
+    hour = timedelta(hours=1)
+    request_extension_of(fakes.ports, grant.id, actor=REQUESTER, duration=hour)
+    deny_extension_of(fakes.ports, grant.id, approver=APPROVER)
+    request_extension_of(fakes.ports, grant.id, actor=REQUESTER, duration=hour)
+    deny_extension_of(fakes.ports, grant.id, approver=APPROVER)
+    request_extension_of(fakes.ports, grant.id, actor=REQUESTER, duration=hour)
+    extend_grant(fakes.ports, grant.id, approver=APPROVER)
+    request_extension_of(fakes.ports, grant.id, actor=REQUESTER, duration=hour)
+    notices = [
+        j.job
+        for j in fakes.jobs.jobs
+        if isinstance(j.job, GrantNotice) and j.job.event.value.startswith("exten")
+    ]
+    assert [n.event for n in notices] == [
+        GrantEvent.EXTENSION_REQUESTED,
+        GrantEvent.EXTENSION_DENIED,
+        GrantEvent.EXTENSION_REQUESTED,
+        GrantEvent.EXTENSION_DENIED,
+        GrantEvent.EXTENSION_REQUESTED,
+        GrantEvent.EXTENDED,
+        GrantEvent.EXTENSION_REQUESTED,
+    ]
+    assert len({n.key for n in notices}) == len(notices)
+    # Each is seen as reached once stored, so none is dropped as a change that never happened.
+    stored = fakes.ports.grants.get(grant.id)[0]
+    assert all(reached(stored, n) for n in notices)

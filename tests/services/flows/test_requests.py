@@ -211,3 +211,53 @@ def test_request_again_only_from_an_ended_request_worth_asking_again() -> None:
     assert again.id != lapsed.id
     assert (again.state, again.ip, again.registry) == (GrantState.PENDING, lapsed.ip, LOGIN)
     assert again.justification == "still deploying the fix"
+
+
+class _Died(Exception):
+    """The worker died here."""
+
+
+def test_a_request_redelivered_with_its_id_finishes_what_a_dead_worker_began() -> None:
+    # Defect 4's request side: the worker died between storing the grant and claiming its slot;
+    # the redelivery (same job, same grant id) carries on instead of asking twice or skipping.
+    from dataclasses import replace
+
+    from services.domain.ids import new_ulid
+    from tests.fakes.stores import InMemoryGrantStore
+
+    class DiesAtTheSlot(InMemoryGrantStore):
+        died = False
+
+        def claim(self, row, grant_id):
+            if row.partition.startswith("slot|") and not self.died:
+                self.died = True
+                raise _Died
+            return super().claim(row, grant_id)
+
+    fakes = make_fakes()
+    store = DiesAtTheSlot(fakes.clock)
+    fakes = replace(fakes, grants=store).with_ports(grants=store)
+    grant_id = new_ulid(fakes.clock.now())
+
+    def ask():
+        return request_grant(
+            fakes.ports,
+            registry=LOGIN,
+            ip="20.1.2.3",
+            requester=requester(),
+            justification="deploying the hotfix to production",
+            grant_id=grant_id,
+        )
+
+    with pytest.raises(_Died):
+        ask()
+    assert fakes.grants.get(grant_id)[0].state is GrantState.PENDING
+    assert fakes.jobs.jobs == []  # nobody was told yet
+    for _ in range(2):  # the redelivery, and one more
+        outcome = ask()
+        assert outcome.grant.id == grant_id
+    assert [g.id for g in fakes.grants.scan()] == [grant_id]
+    assert ("slot|contoso.azurecr.io", "20.1.2.3") in fakes.grants.index_keys("slot|")
+    assert [e.to_state for e in fakes.audit.for_grant(grant_id)] == ["pending"]
+    keys = {j.job.key for j in fakes.jobs.jobs}
+    assert keys == {GrantNotice(grant_id=grant_id, event=GrantEvent.REQUESTED).key}

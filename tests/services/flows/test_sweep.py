@@ -207,3 +207,18 @@ def test_a_pending_grant_whose_card_never_went_out_is_announced_again() -> None:
     assert [g.id for g in report.reannounced] == [hidden.id]
     [notice] = [j.job for j in fakes.jobs.jobs if isinstance(j.job, GrantNotice)]
     assert (notice.grant_id, notice.event) == (hidden.id, GrantEvent.REQUESTED)
+
+
+def test_the_sweep_reads_each_registrys_grants_once() -> None:
+    # Whether a registry has work and whether it has active grants to check are answered from
+    # one read of its partition (each row read costs a point read of its grant).
+    from services.domain.grants import registry_partition
+
+    fakes = make_fakes(config(), config("fabrikam"))
+    active(fakes)
+    active(fakes, "20.1.2.4", registry="fabrikam.azurecr.io")
+    fakes.grants.partition_reads.clear()
+    report = sweep(fakes.ports)
+    assert report.to_check == ["contoso.azurecr.io", "fabrikam.azurecr.io"]
+    for login in report.to_check:
+        assert fakes.grants.partition_reads[registry_partition(login)] == 1
