@@ -80,8 +80,9 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
 
 def health_deep(req: func.HttpRequest) -> func.HttpResponse:
     from bot import health as route
+    from bot.doctor import app_report
 
-    response = route.handle_deep(runtime)
+    response = route.handle_deep(lambda: app_report(runtime))
     telemetry.start()
     return response
 
