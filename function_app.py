@@ -9,8 +9,8 @@
 - `health_deep`: `GET /api/health/deep` (function key): `python -m bot doctor`'s checks, run inside
   the app as its identity.
 - `refresh_service_tags`: the daily service-tag fetch (schedule from
-  `ACRBOT_SERVICE_TAGS__SCHEDULE`, read when the host indexes the app; a default when unset), also
-  run when the host starts if nothing fresh is stored.
+  `ACRBOT_SERVICE_TAGS__SCHEDULE`, read when the host indexes the app; a default when unset); azd's
+  postdeploy hook runs it once right after a deployment.
 """
 
 import os
@@ -66,9 +66,11 @@ def health_deep(req: func.HttpRequest) -> func.HttpResponse:
 @app.timer_trigger(
     arg_name="timer",
     schedule=os.environ.get("ACRBOT_SERVICE_TAGS__SCHEDULE") or SERVICE_TAGS_SCHEDULE,
-    # Also when the host starts, so a new deployment has tags at once (tags stored in the last
-    # twelve hours are kept): without them no temporary rule is offered for a public address.
-    run_on_startup=True,
+    # Not when the host starts: a host starts on every wake from idle and every scale-out, where
+    # the refresh would load the settings, the table and identity SDKs beside a cold Slack
+    # acknowledgement. A new deployment gets its tags from the postdeploy hook, which runs this
+    # function through the admin API.
+    run_on_startup=False,
 )
 def refresh_service_tags(timer: func.TimerRequest) -> None:
     entry.refresh_service_tags(timer)

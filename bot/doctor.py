@@ -23,10 +23,11 @@ import os
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from bot.health import DEEP_ROUTE
 from services.flows.doctor import (
     PROVISION,
     RESOURCE_CHECKS,
@@ -72,7 +73,6 @@ REQUIRED_SCOPES = frozenset(
 )
 FUNCTION_KEY_ENV = "ACRBOT_FUNCTION_KEY"
 APP_URL_ENV = "AZURE_FUNCTION_APP_URL"
-DEEP_ROUTE = "/api/health/deep"
 #: The deep check makes a few ARM and Slack calls per registry; give it time.
 APP_TIMEOUT_SECONDS = 120.0
 _LABELS = {Status.OK: "ok", Status.WARN: "warn", Status.FAIL: "FAIL", Status.SKIP: "skip"}
@@ -234,18 +234,20 @@ def report_for(
     return run_checks(context, doctor_checks(client))
 
 
-def app_report(runtime: Runtime) -> DoctorReport:
-    """`/api/health/deep`: the checks inside the app, as its identity, with its settings."""
-    from pydantic import ValidationError
-    from pydantic_settings import SettingsError
-
+def app_report(get_runtime: Callable[[], Runtime]) -> DoctorReport:
+    """`/api/health/deep`: the checks inside the app, as its identity, with its settings; the one
+    failed finding when they do not load (the runtime reads them as it is built, for telemetry)."""
     try:
+        runtime = get_runtime()
         settings = runtime.settings
-    except (ValidationError, SettingsError) as exc:
+    except ValueError as exc:  # pydantic's errors and the front door's settings' refusals
         return settings_failure(exc)
-    slack = runtime.slack if _slack_client(settings) is not None else None
     return report_for(
-        settings, credential=runtime.credential, as_app=True, slack=slack, clock=runtime.clock
+        settings,
+        credential=runtime.credential,
+        as_app=True,
+        slack=runtime.slack,
+        clock=runtime.clock,
     )
 
 

@@ -80,16 +80,17 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
 
 def health_deep(req: func.HttpRequest) -> func.HttpResponse:
     from bot import health as route
+    from bot.doctor import app_report
 
-    response = route.handle_deep(runtime)
+    response = route.handle_deep(lambda: app_report(runtime))
     telemetry.start()
     return response
 
 
 def refresh_service_tags(timer: func.TimerRequest) -> None:
-    """The daily timer, and the host's start: fetch the service tags and store them for the
-    diagnosis (without them it offers no temporary rule for a public address), unless fresh
-    ones are stored. A failure is logged and raised (the invocation shows as failed);
+    """The daily timer, also run by azd's postdeploy hook: fetch the service tags and store them
+    for the diagnosis (without them it offers no temporary rule for a public address), unless
+    fresh ones are stored. A failure is logged and raised (the invocation shows as failed);
     yesterday's tags stay in place."""
     from services.azure.service_tags import ServiceTagsRefreshError, refresh_unless_fresh
 

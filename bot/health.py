@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import azure.functions as func
 
-    from bot.runtime import Runtime
+    from services.flows.doctor import DoctorReport
     from services.settings import Settings
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
@@ -144,20 +144,13 @@ def check(settings: Settings) -> Health:
 
 def handle(load_settings: Callable[[], Settings]) -> func.HttpResponse:
     """The route: 200 with `ok`, 503 with `degraded` (settings that do not load count too)."""
-    import azure.functions as func
-
     try:
         settings = load_settings()
     except Exception as exc:
         health = Health(app_version(None), {"settings": CheckResult(False, 0, error=describe(exc))})
     else:
         health = check(settings)
-    return func.HttpResponse(
-        json.dumps(health.as_json()),
-        status_code=health.status_code,
-        mimetype="application/json",
-        headers={"Cache-Control": "no-store"},
-    )
+    return _json_response(health.as_json(), health.status_code)
 
 
 #: Where the deep checks live: an anonymous Python function cannot tell whether a function key
@@ -167,36 +160,26 @@ DEEP_ROUTE = "/api/health/deep"
 
 def deep_elsewhere() -> func.HttpResponse:
     """`/api/health?deep=1` on the anonymous route: a pointer, never the deep report."""
-    import azure.functions as func
+    body = {"status": "error", "error": f"deep checks are at {DEEP_ROUTE} (function key)"}
+    return _json_response(body, 400)
 
-    return func.HttpResponse(
-        json.dumps({"status": "error", "error": f"deep checks are at {DEEP_ROUTE} (function key)"}),
-        status_code=400,
-        mimetype="application/json",
-        headers={"Cache-Control": "no-store"},
+
+def handle_deep(report: Callable[[], DoctorReport]) -> func.HttpResponse:
+    """`GET /api/health/deep` (function key): `python -m bot doctor`'s checks inside the app
+    (`bot.doctor.app_report`); 200 when nothing failed, else 503. The body names registries and
+    settings (never a secret), which is why it sits behind the key."""
+    found = report()
+    return _json_response(
+        found.as_json() | {"version": app_version(None)}, 503 if found.failed else 200
     )
 
 
-def handle_deep(get_runtime: Callable[[], Runtime]) -> func.HttpResponse:
-    """`GET /api/health/deep` (function key): `python -m bot doctor`'s checks inside the app, as
-    its identity with its resolved settings; 200 when nothing failed, else 503. The body names
-    registries and settings (never a secret), which is why it sits behind the key."""
+def _json_response(body: dict[str, Any], status: int) -> func.HttpResponse:
     import azure.functions as func
 
-    from bot.doctor import app_report
-    from services.flows.doctor import settings_failure
-
-    try:
-        runtime = get_runtime()
-    except Exception as exc:
-        # Building the runtime reads the settings (for the telemetry set-up).
-        report = settings_failure(exc)
-    else:
-        report = app_report(runtime)
-    body = report.as_json() | {"version": app_version(None)}
     return func.HttpResponse(
         json.dumps(body),
-        status_code=503 if report.failed else 200,
+        status_code=status,
         mimetype="application/json",
         headers={"Cache-Control": "no-store"},
     )

@@ -236,6 +236,8 @@ module registryAccess 'modules/registry-access.bicep' = [for (r, i) in registrie
     policyEffect: registryPolicyEffect
     actionGroupId: app.outputs.actionGroupId
     environmentName: environmentName
+    // One alert per resource group: registries sharing one would each report every write twice.
+    alertOnWrites: indexOf(registryResourceGroupList, registryResourceGroupList[i]) == i
   }
 }]
 
@@ -245,6 +247,7 @@ module egressLookupAccess 'modules/egress-lookup-access.bicep' = [for sub in (gr
   params: {
     principalId: app.outputs.principalId
     environmentName: environmentName
+    resourceToken: resourceToken
   }
 }]
 

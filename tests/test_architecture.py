@@ -6,6 +6,7 @@ management or identity SDK itself, not even lazily inside a function."""
 from __future__ import annotations
 
 import ast
+import graphlib
 from pathlib import Path
 
 import grimp
@@ -13,58 +14,21 @@ import grimp
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
-    """Strongly connected components of more than one module (Tarjan, iterative)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-    counter = 0
-    for root in sorted(graph.modules):
-        if root in index:
-            continue
-        work = [(root, iter(sorted(graph.find_modules_directly_imported_by(root))))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            child = next(children, None)
-            if child is not None:
-                if child not in graph.modules:
-                    continue
-                if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append(
-                        (child, iter(sorted(graph.find_modules_directly_imported_by(child))))
-                    )
-                elif child in on_stack:
-                    low[node] = min(low[node], index[child])
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1:
-                    found.append(sorted(component))
-    return found
+def _cycle(graph: grimp.ImportGraph) -> list[str]:
+    """One import cycle of `graph` (its first module again at its end), or [] when it has none."""
+    sorter = graphlib.TopologicalSorter(
+        {m: graph.find_modules_directly_imported_by(m) & graph.modules for m in graph.modules}
+    )
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        return list(exc.args[1])
+    return []
 
 
 def test_no_import_cycle_anywhere_type_only_imports_included() -> None:
     graph = grimp.build_graph("bot", "services", "sandbox", exclude_type_checking_imports=False)
-    assert _cycles(graph) == []
+    assert _cycle(graph) == []
 
 
 _NOT_IN_BOT = ("azure.data", "azure.storage", "azure.mgmt", "azure.identity")
@@ -95,4 +59,9 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     graph.add_import(importer="a.x", imported="a.y")
     graph.add_import(importer="a.y", imported="a.z")
     graph.add_import(importer="a.z", imported="a.x")
-    assert _cycles(graph) == [["a.x", "a.y", "a.z"]]
+    cycle = _cycle(graph)
+    assert len(cycle) == 4
+    assert cycle[0] == cycle[-1]
+    assert sorted(cycle[:-1]) == ["a.x", "a.y", "a.z"]
+    graph.remove_import(importer="a.z", imported="a.x")
+    assert _cycle(graph) == []

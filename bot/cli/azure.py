@@ -11,14 +11,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.base import Commands, UsageError
+from bot.cli.base import Commands, UsageError, load_settings
 from services.diagnosis.known_ips import KnownIps, KnownIpsError
 from services.files import read_json
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
-
-    from services.settings import Settings
 
 
 def add_commands(commands: Commands) -> None:
@@ -74,17 +72,6 @@ def _arm_credential() -> TokenCredential | None:
     return None
 
 
-def _operations_settings(prog: str) -> Settings:
-    from pydantic import ValidationError
-
-    from services.settings import Settings
-
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise UsageError(f"{prog}: error: invalid ACRBOT_ settings: {exc}") from exc
-
-
 def _cmd_discover_egress(args: argparse.Namespace) -> int:
     from services.azure.network import (
         ArmEgressDiscovery,
@@ -93,7 +80,7 @@ def _cmd_discover_egress(args: argparse.Namespace) -> int:
     )
 
     prog = "bot discover-egress"
-    settings = _operations_settings(prog)
+    settings = load_settings(prog)
     existing: dict[str, str] = {}
     if args.write is not None and args.write.exists():
         try:
@@ -140,7 +127,7 @@ def _cmd_refresh_service_tags(args: argparse.Namespace) -> int:
     from services.azure.service_tags import ServiceTagsRefreshError, refresh_service_tags
 
     prog = "bot refresh-service-tags"
-    settings = _operations_settings(prog)
+    settings = load_settings(prog)
     try:
         result = refresh_service_tags(
             settings,

@@ -9,21 +9,27 @@ from __future__ import annotations
 
 import argparse
 import csv
-import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from bot.cli.base import Commands, load_settings, settings_problem
 from services.domain.errors import DomainError, RegistryNotManaged
 from services.domain.grants import GrantState
 from services.ports import Ports
 
+if TYPE_CHECKING:
+    from services.flows.reconcile import ReconcileReport
 
-def add_commands(commands: Any) -> None:
-    """Add `reconcile` and `sweep` to the command line's subparsers."""
+#: A command on the ports: what it prints goes to stdout, a failure's line to stderr.
+Command = Callable[[Ports, argparse.Namespace], int]
+
+
+def add_commands(commands: Commands) -> None:
+    """Add `reconcile`, `sweep`, `grants` and `audit` to the command line's subparsers."""
     rec = commands.add_parser(
         "reconcile",
         help="converge one registry's rules with its grants now",
@@ -35,7 +41,7 @@ def add_commands(commands: Any) -> None:
     rec.add_argument(
         "--check", action="store_true", help="read the registry even if nothing seems to be due"
     )
-    rec.set_defaults(handler=_cmd_reconcile, prog=rec.prog)
+    rec.set_defaults(handler=_handler(reconcile_command), prog=rec.prog)
 
     swp = commands.add_parser(
         "sweep",
@@ -43,7 +49,7 @@ def add_commands(commands: Any) -> None:
         description="Run the sweep by hand; each registry it names is reconciled right away.",
     )
     swp.add_argument("--dry-run", action="store_true", help="say what is due, change nothing")
-    swp.set_defaults(handler=_cmd_sweep, prog=swp.prog)
+    swp.set_defaults(handler=_handler(sweep_command), prog=swp.prog)
 
     lst = commands.add_parser(
         "grants",
@@ -53,7 +59,7 @@ def add_commands(commands: Any) -> None:
     lst.add_argument("--registry", help="registry name, login server or custom domain")
     lst.add_argument("--state", choices=[s.value for s in GrantState], help="only this state")
     lst.add_argument("--json", action="store_true", help="one JSON object per line")
-    lst.set_defaults(handler=_cmd_grants, prog=lst.prog)
+    lst.set_defaults(handler=_handler(grants_command), prog=lst.prog)
 
     aud = commands.add_parser(
         "audit",
@@ -65,17 +71,25 @@ def add_commands(commands: Any) -> None:
     which.add_argument("--registry", help="a registry's changes")
     aud.add_argument("--since", type=_date, help="only events from this date (YYYY-MM-DD) on")
     aud.add_argument("--format", choices=["text", "csv", "json"], default="text")
-    aud.set_defaults(handler=_cmd_audit, prog=aud.prog)
+    aud.set_defaults(handler=_handler(audit_command), prog=aud.prog)
 
 
-def _ports() -> Ports:
-    from services.bootstrap import build_ports
-    from services.settings import Settings
+def _handler(command: Command) -> Callable[..., int]:
+    """The subcommand's handler: `command` on the environment's ports (a test passes its own),
+    guarded (`_guard`)."""
 
-    return build_ports(Settings())
+    def handle(args: argparse.Namespace, ports: Ports | None = None) -> int:
+        def run() -> int:
+            from services.bootstrap import build_ports
+
+            return command(ports or build_ports(load_settings(args.prog)), args)
+
+        return _guard(args.prog, run)
+
+    return handle
 
 
-def _guard(prog: str, run: Callable[[], int], err: TextIO) -> int:
+def _guard(prog: str, run: Callable[[], int]) -> int:
     """Run a command; a configuration it cannot use is one line and exit 2, storage or ARM that
     cannot be reached one line and exit 1 (try again), never a traceback."""
     from azure.core.exceptions import AzureError
@@ -83,16 +97,11 @@ def _guard(prog: str, run: Callable[[], int], err: TextIO) -> int:
 
     try:
         return run()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        print(f"{prog}: error: invalid setting {where}: {first['msg']}", file=err)
-        return 2
-    except SettingsError as exc:
-        print(f"{prog}: error: {_settings_problem(exc)}", file=err)
+    except (ValidationError, SettingsError) as exc:
+        print(f"{prog}: error: {settings_problem(exc)}", file=sys.stderr)
         return 2
     except DomainError as exc:
-        print(f"{prog}: error: {exc.message}", file=err)
+        print(f"{prog}: error: {exc.message}", file=sys.stderr)
         return 2
     except ValueError as exc:
         # The storage SDKs refuse a connection string they cannot read with a ValueError.
@@ -101,38 +110,30 @@ def _guard(prog: str, run: Callable[[], int], err: TextIO) -> int:
         print(
             f"{prog}: error: the storage connection string (AzureWebJobsStorage) cannot be "
             f"read: {exc}",
-            file=err,
+            file=sys.stderr,
         )
         return 2
     except AzureError as exc:
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         print(
             f"{prog}: error: storage could not be reached ({type(exc).__name__}: {first_line})",
-            file=err,
+            file=sys.stderr,
         )
         return 1
 
 
-def _settings_problem(exc: Exception) -> str:
-    """pydantic-settings' "error parsing value for field "registries" from source …" in the
-    terms of the environment: which variable is not JSON."""
-    found = re.search(r'field "([a-z_]+)"', str(exc))
-    if found is None:
-        return f"a setting cannot be read: {exc}"
-    name = "ACRBOT_" + found.group(1).upper()
-    return f"{name} is not valid JSON ({exc.__cause__ or 'a list or object is expected'})"
+def _retry_reason(report: ReconcileReport) -> str | None:
+    """Why a reconcile has to run again (busy, failing for now, failed), or None."""
+    from services.flows.reconcile import ReconcileStatus
+
+    if report.status in (ReconcileStatus.BUSY, ReconcileStatus.RETRY, ReconcileStatus.FAILED):
+        return report.error or "the registry is busy; run it again"
+    return None
 
 
-def _cmd_reconcile(args: argparse.Namespace, ports: Ports | None = None) -> int:
-    return _guard(args.prog, lambda: reconcile_command(ports or _ports(), args), sys.stderr)
-
-
-def reconcile_command(
-    ports: Ports, args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
-) -> int:
+def reconcile_command(ports: Ports, args: argparse.Namespace) -> int:
     from services.flows.reconcile import ReconcileStatus, reconcile_registry
 
-    out, err = out or sys.stdout, err or sys.stderr
     login = args.registry.strip().lower()
     if ports.registries.find(login) is None and ports.grants.fence(login)[0] is None:
         # Neither configured nor ever written by the bot (one it wrote to is still cleared).
@@ -140,17 +141,17 @@ def reconcile_command(
     report = reconcile_registry(
         ports, args.registry, dry_run=args.dry_run or None, check=args.check
     )
-    print(f"{report.registry}: {report.status.value}", file=out)
+    print(f"{report.registry}: {report.status.value}")
     if report.status is ReconcileStatus.DRY_RUN:
-        print(f"  ipRules now:   {', '.join(report.rules_before) or '(none)'}", file=out)
-        print(f"  would become:  {', '.join(report.rules_after) or '(none)'}", file=out)
+        print(f"  ipRules now:   {', '.join(report.rules_before) or '(none)'}")
+        print(f"  would become:  {', '.join(report.rules_after) or '(none)'}")
     for label, values in (
         ("added", report.added),
         ("removed", report.removed),
         ("gone", report.gone),
     ):
         if values and report.status is not ReconcileStatus.DRY_RUN:
-            print(f"  {label}: {', '.join(values)}", file=out)
+            print(f"  {label}: {', '.join(values)}")
     for label, grants in (
         ("activated", report.activated),
         ("failed", report.failed),
@@ -158,40 +159,33 @@ def reconcile_command(
         ("rule vanished", report.vanished),
     ):
         for grant in grants:
-            print(f"  {label}: {grant.id} {grant.ip} ({grant.requester.user_id})", file=out)
-    if report.status in (ReconcileStatus.BUSY, ReconcileStatus.RETRY, ReconcileStatus.FAILED):
-        print(f"{args.prog}: {report.error or 'the registry is busy; run it again'}", file=err)
+            print(f"  {label}: {grant.id} {grant.ip} ({grant.requester.user_id})")
+    reason = _retry_reason(report)
+    if reason is not None:
+        print(f"{args.prog}: {reason}", file=sys.stderr)
         return 1
     return 0
 
 
-def _cmd_sweep(args: argparse.Namespace, ports: Ports | None = None) -> int:
-    return _guard(args.prog, lambda: sweep_command(ports or _ports(), args), sys.stderr)
-
-
-def sweep_command(
-    ports: Ports, args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
-) -> int:
-    from services.flows.reconcile import ReconcileStatus
+def sweep_command(ports: Ports, args: argparse.Namespace) -> int:
     from services.flows.sweep import sweep_and_reconcile
 
-    out, err = out or sys.stdout, err or sys.stderr
     run = sweep_and_reconcile(ports, inline=True, dry_run=args.dry_run)
     report = run.report
     verb = "would " if args.dry_run else ""
     print(
         f"sweep: {verb}expire {len(report.expired)}, {verb}lapse {len(report.lapsed)}, "
         f"{len(report.stalled)} stalled; registries to reconcile: "
-        f"{', '.join(report.registries) or 'none'}",
-        file=out,
+        f"{', '.join(report.registries) or 'none'}"
     )
     failing = dict(report.errors)
     for registry, result in run.reconciled.items():
-        print(f"  {registry}: {result.status.value}", file=out)
-        if result.status in (ReconcileStatus.BUSY, ReconcileStatus.RETRY, ReconcileStatus.FAILED):
-            failing[registry] = result.error or "busy"
+        print(f"  {registry}: {result.status.value}")
+        reason = _retry_reason(result)
+        if reason is not None:
+            failing[registry] = reason
     for registry, error in failing.items():
-        print(f"{args.prog}: {registry}: {error}", file=err)
+        print(f"{args.prog}: {registry}: {error}", file=sys.stderr)
     return 1 if failing else 0
 
 
@@ -202,12 +196,7 @@ def _date(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _cmd_grants(args: argparse.Namespace, ports: Ports | None = None) -> int:
-    return _guard(args.prog, lambda: grants_command(ports or _ports(), args), sys.stderr)
-
-
-def grants_command(ports: Ports, args: argparse.Namespace, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
+def grants_command(ports: Ports, args: argparse.Namespace) -> int:
     registry = ports.registries.get(args.registry).effective_login_server if args.registry else None
     state = GrantState(args.state) if args.state else None
     grants = sorted(
@@ -215,25 +204,20 @@ def grants_command(ports: Ports, args: argparse.Namespace, out: TextIO | None = 
     )
     for grant in grants:
         if args.json:
-            print(grant.model_dump_json(), file=out)
+            print(grant.model_dump_json())
             continue
         until = f" until {grant.expires_at:%Y-%m-%d %H:%M}Z" if grant.expires_at else ""
         print(
             f"{grant.id}  {grant.state.value:<9} {grant.registry}  {grant.ip}  "
-            f"{grant.requester.user_id}{until}",
-            file=out,
+            f"{grant.requester.user_id}{until}"
         )
     if not args.json:
-        print(f"{len(grants)} grant(s)", file=out)
+        print(f"{len(grants)} grant(s)")
     return 0
 
 
-def _cmd_audit(args: argparse.Namespace, ports: Ports | None = None) -> int:
-    return _guard(args.prog, lambda: audit_command(ports or _ports(), args), sys.stderr)
-
-
-def audit_command(ports: Ports, args: argparse.Namespace, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
+def audit_command(ports: Ports, args: argparse.Namespace) -> int:
+    out = sys.stdout
     if args.grant:
         events = ports.audit.for_grant(args.grant)
         if args.since:

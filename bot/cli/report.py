@@ -16,8 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pydantic import ValidationError
-
+from bot.cli.base import Commands, load_settings
 from services.clock import Clock, SystemClock
 from services.diagnosis.known_ips import KnownIps
 from services.flows.report import RecurringIp, recurring_ips
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
 PROG = "bot report"
 
 
-def add_commands(commands: Any) -> None:
+def add_commands(commands: Commands) -> None:
     """Add `report` to the command line's subparsers."""
     rep = commands.add_parser(
         "report",
@@ -78,16 +77,9 @@ def _positive(value: str) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from services.settings import Settings
-
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        print(f"{PROG}: error: invalid setting {where}: {first['msg']}", file=sys.stderr)
-        return 2
     from services.bootstrap import build_ports
+
+    settings = load_settings(PROG)
 
     return report_command(build_ports(settings).grants, settings, args)
 

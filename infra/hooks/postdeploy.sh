@@ -9,37 +9,31 @@
 # while the freshly deployed app starts. Then it says how to run the app's own checks.
 set -eu
 
-fail() {
-  echo "postdeploy: $*" >&2
-  exit 1
-}
+hook=postdeploy
+here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$here/common.sh"
 
 : "${AZURE_ENV_NAME:?postdeploy: run it through azd (AZURE_ENV_NAME is not set)}"
-[ -n "${AZURE_RESOURCE_GROUP:-}" ] || fail "the template's output AZURE_RESOURCE_GROUP is missing"
-[ -n "${AZURE_FUNCTION_APP_NAME:-}" ] || fail "the template's output AZURE_FUNCTION_APP_NAME is missing"
-[ -n "${AZURE_FUNCTION_APP_URL:-}" ] || fail "the template's output AZURE_FUNCTION_APP_URL is missing"
+require AZURE_RESOURCE_GROUP AZURE_FUNCTION_APP_NAME AZURE_FUNCTION_APP_URL
 
 key=$(az functionapp keys list --resource-group "$AZURE_RESOURCE_GROUP" \
   --name "$AZURE_FUNCTION_APP_NAME" --query masterKey --output tsv) ||
   fail "could not read the app's host keys (az functionapp keys list)"
 [ -n "$key" ] || fail "the app has no master key yet; run azd deploy again"
 
-tries=0
-# The key goes to curl on its standard input (-H @-), never on a command line.
-until printf 'x-functions-key: %s\n' "$key" | curl --silent --show-error --fail \
-  --max-time 30 --request POST --header @- --header "Content-Type: application/json" \
-  --data '{"input": ""}' "$AZURE_FUNCTION_APP_URL/admin/functions/refresh_service_tags" \
-  --output /dev/null; do
-  tries=$((tries + 1))
-  if [ "$tries" -ge "${ACRBOT_HOOK_TRIES:-6}" ]; then
-    echo "postdeploy: the service-tag refresh was not started; the daily timer will run it, or: python -m bot refresh-service-tags" >&2
-    break
-  fi
-  echo "  the app is starting; asking again in ${ACRBOT_HOOK_WAIT:-10} s"
-  sleep "${ACRBOT_HOOK_WAIT:-10}"
-done
-if [ "$tries" -lt "${ACRBOT_HOOK_TRIES:-6}" ]; then
+# start_refresh: the key goes to curl on its standard input (-H @-), never on a command line.
+start_refresh() {
+  printf 'x-functions-key: %s\n' "$key" | curl --silent --show-error --fail \
+    --max-time 30 --request POST --header @- --header "Content-Type: application/json" \
+    --data '{"input": ""}' "$AZURE_FUNCTION_APP_URL/admin/functions/refresh_service_tags" \
+    --output /dev/null
+}
+
+if retry 10 "the app is starting" start_refresh; then
   echo "Service-tag refresh started in the app (it takes a minute; then the diagnosis knows Azure's addresses)."
+else
+  echo "postdeploy: the service-tag refresh was not started; the daily timer will run it, or: python -m bot refresh-service-tags" >&2
 fi
 
 cat <<EOF

@@ -12,19 +12,14 @@
 #    Key Vault references again on a configuration change; a restart alone does not.
 set -eu
 
+hook=postprovision
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 template="$here/../../manifest.template.json"
-
-fail() {
-  echo "postprovision: $*" >&2
-  exit 1
-}
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$here/common.sh"
 
 : "${AZURE_ENV_NAME:?postprovision: run it through azd (AZURE_ENV_NAME is not set)}"
-[ -n "${SLACK_REQUEST_URL:-}" ] || fail "the template's output SLACK_REQUEST_URL is missing; run azd provision again"
-[ -n "${AZURE_KEY_VAULT_NAME:-}" ] || fail "the template's output AZURE_KEY_VAULT_NAME is missing"
-[ -n "${AZURE_RESOURCE_GROUP:-}" ] || fail "the template's output AZURE_RESOURCE_GROUP is missing"
-[ -n "${AZURE_FUNCTION_APP_NAME:-}" ] || fail "the template's output AZURE_FUNCTION_APP_NAME is missing"
+require SLACK_REQUEST_URL AZURE_KEY_VAULT_NAME AZURE_RESOURCE_GROUP AZURE_FUNCTION_APP_NAME
 
 # -- 1. the Slack manifest ---------------------------------------------------------------------
 
@@ -67,16 +62,16 @@ ask() {
   printf '%s' "$answer"
 }
 
+# set_secret NAME VALUE: the value on standard input, never on a command line.
+set_secret() {
+  printf '%s' "$2" | az keyvault secret set --vault-name "$vault" --name "$1" \
+    --file /dev/stdin --encoding utf-8 --output none
+}
+
 # put_secret NAME VALUE: retried while a new role assignment reaches Key Vault (up to ~2 min).
 put_secret() {
-  tries=0
-  until printf '%s' "$2" | az keyvault secret set --vault-name "$vault" --name "$1" \
-    --file /dev/stdin --encoding utf-8 --output none; do
-    tries=$((tries + 1))
-    [ "$tries" -lt "${ACRBOT_HOOK_TRIES:-6}" ] || fail "could not set $1 in $vault (your role on the vault may still be replicating: run azd provision again)"
-    echo "  $1: not yet allowed, trying again in ${ACRBOT_HOOK_WAIT:-20} s"
-    sleep "${ACRBOT_HOOK_WAIT:-20}"
-  done
+  retry 20 "$1: not yet allowed" set_secret "$1" "$2" ||
+    fail "could not set $1 in $vault (your role on the vault may still be replicating: run azd provision again)"
 }
 
 changed=0

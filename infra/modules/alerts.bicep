@@ -4,7 +4,7 @@
 // - a failed daily service-tag refresh;
 // - the health route down (an availability test from five regions).
 // The log alerts read the app's own log lines in the workspace (table AppTraces); their wording is
-// in bot/worker.py, services/flows/reconcile.py and bot/functions.py.
+// in bot/bus.py, bot/handlers/reconcile.py and bot/functions.py.
 
 param location string
 param tags object
@@ -42,16 +42,17 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
-// Poison: bot/worker.py logs "job <ref> (<kind>) failed for good", or "poison message <ref> is
+// Poison: bot/bus.py logs "job <ref> (<kind>) failed for good", or "poison message <ref> is
 // not a job", for every message that reached the poison queue.
 var poisonQuery = '''
 AppTraces
 | where Message startswith "poison message " or (Message startswith "job " and Message endswith " failed for good")
 '''
 
-// A reconcile logs "reconcile <registry>: <status>" (bot/worker.py). Failing: `retry` (ARM or the
-// verification failed for now) or `failed` (not found, no permission); the sweep asks again every
-// few minutes. Alert when one registry has failed for the threshold with no success in between.
+// A reconcile logs "reconcile <registry>: <status>" (bot/handlers/reconcile.py). Failing:
+// `retry` (ARM or the verification failed for now) or `failed` (not found, no permission); the
+// sweep asks again every few minutes. Alert when one registry has failed for the threshold with no
+// success in between.
 var reconcileQuery = replace('''
 AppTraces
 | where TimeGenerated > ago(6h)

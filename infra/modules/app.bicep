@@ -118,7 +118,7 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
-// One empty blob per registry whose lease is that registry's write lock (services/locks.py).
+// One empty blob per registry whose lease is that registry's write lock (services/azure/lock.py).
 resource locksContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: 'acrbot-locks'

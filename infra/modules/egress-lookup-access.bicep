@@ -10,6 +10,9 @@ param principalId string
 @description('The azd environment name, to tell this deployment\'s role apart from others.')
 param environmentName string
 
+@description('The deployment\'s resource token: role names are unique per tenant, so the name carries it and the subscription.')
+param resourceToken string
+
 // Exactly EGRESS_LOOKUP_ACTIONS in services/azure/permissions.py; a test compares.
 var egressLookupActions = [
   'Microsoft.ResourceGraph/resources/read'
@@ -27,7 +30,7 @@ var egressLookupActions = [
 resource egressLookupRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, environmentName, 'acrbot-egress-lookup')
   properties: {
-    roleName: 'ACR firewall bot egress lookup (${environmentName})'
+    roleName: 'ACR firewall bot egress lookup (${environmentName}, ${resourceToken}, ${take(uniqueString(subscription().id), 6)})'
     description: 'Query Azure Resource Graph and read Container Apps, web apps, AKS clusters, container groups, subnets, NAT gateways and public IPs. Nothing else.'
     type: 'CustomRole'
     permissions: [

@@ -5,8 +5,9 @@
 //   `registries/write` (ARM has no narrower action for `ipRules`), and the same write could open
 //   the firewall, turn on anonymous pull or the admin user. With the effect Deny, ARM refuses such
 //   a write from anyone, the app's identity included;
-// - an Activity Log alert on every write the app's identity makes in this resource group (each
-//   firewall change of the bot, and any attempt at something else), to the action group.
+// - with alertOnWrites (the first managed registry of its resource group), an Activity Log alert
+//   on every write the app's identity makes in this resource group (each firewall change of the
+//   bot, and any attempt at something else), to the action group.
 
 @description('Name of an existing container registry in this resource group.')
 param registryName string
@@ -30,6 +31,9 @@ param actionGroupId string
 
 @description('azd environment name, so two environments managing one registry keep their own alert.')
 param environmentName string
+
+@description('Raise the resource group\'s Activity Log alert here: true for one managed registry of the group only.')
+param alertOnWrites bool = true
 
 // Built-in policy definitions (the same ids in every tenant; Azure/azure-policy,
 // built-in-policies/policyDefinitions/Container Registry/).
@@ -88,11 +92,11 @@ resource guardRail 'Microsoft.Authorization/policyAssignments@2024-04-01' = [for
   }
 }]
 
-resource writesAlert 'Microsoft.Insights/activityLogAlerts@2020-10-01' = {
-  name: 'acrbot-${take(uniqueString(registry.id, environmentName), 8)}-writes-${registryName}'
+resource writesAlert 'Microsoft.Insights/activityLogAlerts@2020-10-01' = if (alertOnWrites) {
+  name: 'acrbot-${take(uniqueString(resourceGroup().id, environmentName), 8)}-writes'
   location: 'global'
   properties: {
-    description: 'A write by the ACR firewall bot\'s identity (${environmentName}) in this resource group: a firewall change of ${registryName}, or an attempt at something else.'
+    description: 'A write by the ACR firewall bot\'s identity (${environmentName}) in this resource group: a firewall change of a registry it manages, or an attempt at something else.'
     enabled: true
     scopes: [
       resourceGroup().id

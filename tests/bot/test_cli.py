@@ -470,3 +470,42 @@ def test_a_bad_byte_past_the_first_chunk_is_named_by_its_offset() -> None:
     assert proc.returncode == 2
     assert proc.stdout == b""
     assert "at byte 200000)" in proc.stderr.decode()
+
+
+# -- settings that do not load: one line and exit 2, whichever command reads them ---------------
+
+_SETTINGS_COMMANDS = [
+    ["reconcile", "contoso"],
+    ["sweep"],
+    ["grants"],
+    ["audit", "--grant", "01KJNS8W00A1B2C3D4E5F6G7H8"],
+    ["report"],
+    ["discover-egress", "--subscription", "00000000-0000-0000-0000-000000000000"],
+    ["refresh-service-tags"],
+]
+
+
+@pytest.mark.parametrize("argv", _SETTINGS_COMMANDS, ids=lambda argv: argv[0])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        ("ACRBOT_KNOWN_IPS", '{"not-an-ip": "x"}', "invalid setting known_ips: "),
+        ("ACRBOT_REGISTRIES", "[not json", "ACRBOT_REGISTRIES is not valid JSON"),
+    ],
+    ids=["invalid", "not-json"],
+)
+def test_settings_that_do_not_load_are_one_line_and_exit_2(
+    argv: list[str],
+    setting: tuple[str, str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    name, value, says = setting
+    monkeypatch.setenv(name, value)
+
+    code = main(argv)
+
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    [line] = err.splitlines()
+    assert line.startswith(f"bot {argv[0]}: error: {says}"), line

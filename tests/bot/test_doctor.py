@@ -26,6 +26,7 @@ from sandbox.arm_emulator import ArmEmulator
 from sandbox.slack_emulator import SlackEmulator
 from services.azure.service_tags import ServiceTagStore
 from services.clock import FrozenClock
+from services.flows.doctor import JOB_BACKLOG_WARNING
 from services.settings import Settings
 from tests.sandbox_helpers import RESOURCE_GROUP, SUBSCRIPTION, StaticTokenCredential
 
@@ -92,7 +93,10 @@ class Site:
         ServiceTagStore(blobs.get_container_client(self.unique)).save(TAGS)
 
     def poison(self, count: int) -> None:
-        queue = QueueClient.from_connection_string(self.storage, f"{self.unique}-jobs-poison")
+        self.enqueue(f"{self.unique}-jobs-poison", count)
+
+    def enqueue(self, name: str, count: int) -> None:
+        queue = QueueClient.from_connection_string(self.storage, name)
         queue.create_queue()
         for i in range(count):
             queue.send_message(f"job {i}")
@@ -377,6 +381,18 @@ def test_storage_nobody_answers(site: Site, closed_port: int) -> None:
 def test_jobs_in_the_poison_queue(site: Site) -> None:
     site.poison(2)
     assert_fails(site, "poison queue", "2 job(s)", "Application Insights")
+
+
+def test_a_job_queue_that_is_not_draining_is_a_warning(site: Site) -> None:
+    site.enqueue(f"{site.unique}-jobs", JOB_BACKLOG_WARNING)
+
+    code, lines, _ = site.doctor()
+
+    assert code == 0
+    line = site.line(lines, "job queue")
+    assert line.startswith("warn"), line
+    assert f"{JOB_BACKLOG_WARNING} jobs waiting" in line
+    assert "The queue does not drain" in line
 
 
 def test_no_service_tags_stored(site: Site) -> None:

@@ -89,7 +89,7 @@ def test_the_timer_stores_the_tags_and_the_diagnosis_names_the_service(world: Wo
 
 def test_a_start_finds_fresh_tags_and_does_not_fetch_again(world: World) -> None:
     timer()
-    timer()  # the host started again within twelve hours
+    timer()  # the postdeploy hook asks again within twelve hours
     assert len([r for r in world.arm.requests if "serviceTags" in r.path]) == 1
 
 
@@ -155,6 +155,10 @@ def test_the_schedule_comes_from_its_setting(value: str | None, expected: str) -
     assert result.stdout.strip() == expected
 
 
-def test_the_timer_also_runs_when_the_host_starts() -> None:
+def test_the_timer_does_not_run_on_every_host_start() -> None:
+    # A host starts on every wake and scale-out, beside a cold acknowledgement; a deployment's
+    # first refresh comes from the postdeploy hook (tests/infra/test_hooks.py).
     [binding] = function_app.refresh_service_tags.build().get_bindings()
-    assert binding.get_dict_repr()["runOnStartup"] is True
+    assert binding.get_dict_repr()["runOnStartup"] is False
+    hook = (ROOT / "infra" / "hooks" / "postdeploy.sh").read_text(encoding="utf-8")
+    assert "/admin/functions/refresh_service_tags" in hook

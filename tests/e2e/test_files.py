@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 
+import azure.functions as func
 import pytest
 
+from sandbox.slack_emulator import Call
 from tests.e2e.conftest import CHANNEL, DEV, World
 
 pytestmark = pytest.mark.azurite
@@ -26,6 +28,18 @@ def card(blocks: list[dict]) -> str:
     return json.dumps(blocks)
 
 
+def send(world: World, *files: dict, text: str = "") -> func.HttpResponse:
+    """A direct message from the developer with `files` attached, into the HTTP function."""
+    return world.post(world.client.direct_message(text, user=DEV, files=list(files)))
+
+
+def answer(world: World) -> Call:
+    """The jobs run; the one message the bot posted."""
+    world.run_jobs()
+    [post] = world.slack.calls("chat.postMessage")
+    return post
+
+
 def queued_jobs(world: World) -> list[str]:
     """The queue's messages (the client decodes their base64)."""
     peeked = world.runtime.jobs.client.peek_messages(max_messages=32)  # type: ignore[attr-defined]
@@ -34,15 +48,14 @@ def queued_jobs(world: World) -> list[str]:
 
 def test_a_3mb_log_in_a_dm_with_the_denial_on_its_last_line_is_diagnosed(world: World) -> None:
     log = world.client.upload(LOG, user=DEV, name="build.log")
-    response = world.post(world.client.direct_message("", user=DEV, files=[log]))
+    response = send(world, log)
     assert response.status_code == 200
     # The job names the file; the file stays in Slack (a queue message holds 64 KiB).
     [job] = queued_jobs(world)
     assert len(job) < 2_000
     assert json.loads(job)["file_id"] == log["id"]
 
-    world.run_jobs()
-    [post] = world.slack.calls("chat.postMessage")
+    post = answer(world)
     blocks = card(post.params["blocks"])
     assert "refused this address" in blocks
     assert "20.61.12.7" in blocks
@@ -55,9 +68,8 @@ def test_a_3mb_log_in_a_dm_with_the_denial_on_its_last_line_is_diagnosed(world: 
 
 def test_a_long_paste_slack_made_a_snippet_of_is_diagnosed(world: World) -> None:
     snippet = world.client.snippet(f"my pull fails:\n{DENIAL}\n", user=DEV)
-    world.post(world.client.direct_message("", user=DEV, files=[snippet]))
-    world.run_jobs()
-    [post] = world.slack.calls("chat.postMessage")
+    send(world, snippet)
+    post = answer(world)
     blocks = card(post.params["blocks"])
     assert "20.61.12.7" in blocks
     assert "From `Untitled`: I read all" in blocks
@@ -68,8 +80,7 @@ def test_a_mention_with_a_txt_file_is_answered_in_its_thread(world: World) -> No
     world.post(
         world.client.app_mention("why does this fail?", user=DEV, channel=CHANNEL, files=[notes])
     )
-    world.run_jobs()
-    [post] = world.slack.calls("chat.postMessage")
+    post = answer(world)
     assert post.params["channel"] == CHANNEL
     assert post.params["thread_ts"]
     assert "20.61.12.7" in card(post.params["blocks"])
@@ -77,9 +88,8 @@ def test_a_mention_with_a_txt_file_is_answered_in_its_thread(world: World) -> No
 
 def test_a_png_gets_a_clear_answer_naming_what_is_read(world: World) -> None:
     shot = world.client.upload(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", user=DEV, name="error.png")
-    world.post(world.client.direct_message("", user=DEV, files=[shot]))
-    world.run_jobs()
-    [post] = world.slack.calls("chat.postMessage")
+    send(world, shot)
+    post = answer(world)
     assert "`error.png` (PNG)" in post.params["text"]
     assert "`.log` or `.txt` file, or a snippet" in post.params["text"]
     assert "blocks" not in post.params or not post.params["blocks"]
@@ -89,9 +99,8 @@ def test_a_png_gets_a_clear_answer_naming_what_is_read(world: World) -> None:
 
 def test_a_png_beside_a_pasted_error_leaves_the_paste_diagnosed(world: World) -> None:
     shot = world.client.upload(b"\x89PNG\r\n\x1a\n\x00", user=DEV, name="error.png")
-    world.post(world.client.direct_message(DENIAL, user=DEV, files=[shot]))
-    world.run_jobs()
-    [post] = world.slack.calls("chat.postMessage")
+    send(world, shot, text=DENIAL)
+    post = answer(world)
     blocks = card(post.params["blocks"])
     assert "20.61.12.7" in blocks
     assert "I read the message instead" in blocks
@@ -102,9 +111,8 @@ def test_a_file_over_the_cap_on_a_host_without_ranges_is_read_from_its_start(
 ) -> None:
     world.slack.file_ranges = False
     log = world.client.upload(DENIAL + "\n" + LOG, user=DEV, name="early.log")
-    world.post(world.client.direct_message("", user=DEV, files=[log]))
-    world.run_jobs()
-    [post] = world.slack.calls("chat.postMessage")
+    send(world, log)
+    post = answer(world)
     blocks = card(post.params["blocks"])
     assert "20.61.12.7" in blocks
     assert "I read the first 1.0 MB of 3.1 MB" in blocks
@@ -113,28 +121,25 @@ def test_a_file_over_the_cap_on_a_host_without_ranges_is_read_from_its_start(
 
 def test_a_file_deleted_before_the_bot_read_it_is_answered(world: World) -> None:
     log = world.client.upload(LOG, user=DEV, name="build.log")
-    world.post(world.client.direct_message("", user=DEV, files=[log]))
+    send(world, log)
     world.slack.delete_file(log["id"])
-    world.run_jobs()
-    [post] = world.slack.calls("chat.postMessage")
+    post = answer(world)
     assert "I could not find `build.log`" in post.params["text"]
 
 
 def test_a_download_slack_forbids_is_answered(world: World) -> None:
     log = world.client.upload(LOG, user=DEV, name="build.log")
-    world.post(world.client.direct_message("", user=DEV, files=[log]))
+    send(world, log)
     world.slack.inject("files.download", status=403)
-    world.run_jobs()
-    [post] = world.slack.calls("chat.postMessage")
+    post = answer(world)
     assert "Slack did not let me read `build.log`" in post.params["text"]
     assert "`files:read`" in post.params["text"]
 
 
 def test_a_failing_file_service_is_retried_by_the_queue(world: World) -> None:
     log = world.client.upload(LOG, user=DEV, name="build.log")
-    world.post(world.client.direct_message("", user=DEV, files=[log]))
+    send(world, log)
     world.slack.inject("files.download", status=503)
-    world.run_jobs()
-    [post] = world.slack.calls("chat.postMessage")
+    post = answer(world)
     assert "20.61.12.7" in card(post.params["blocks"])
     assert [c.status for c in world.slack.calls("files.download")] == [503, 206]

@@ -6,6 +6,7 @@ checks the key as the host does."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -181,3 +182,57 @@ def test_doctor_app_with_a_wrong_key_is_one_failed_line(app, monkeypatch, capsys
     assert out.splitlines()[0].startswith("FAIL  app")
     assert "refused the function key (401)" in out
     assert "ACRBOT_FUNCTION_KEY" in out
+
+
+def test_doctor_app_prints_the_failures_the_app_found(app, monkeypatch, capsys) -> None:
+    # The app answers 503 with its report: the command prints it, not the status.
+    world, _ = app
+    from bot import functions
+    from bot.runtime import Runtime
+    from services.settings import Settings
+
+    monkeypatch.setenv(
+        "ACRBOT_SLACK_SIGNING_SECRET", "@Microsoft.KeyVault(VaultName=kv;SecretName=s)"
+    )
+    functions.install(Runtime(Settings(), credential=world.runtime.credential))
+    with HttpHost(function_app, function_key=KEY) as host:
+        monkeypatch.setenv("ACRBOT_FUNCTION_KEY", KEY)
+        code = cli.main(["doctor", "--app", host.url])
+
+    out, err = capsys.readouterr()
+    assert (code, err) == (1, "")
+    secret = next(line for line in out.splitlines() if "slack signing secret" in line)
+    assert secret.startswith("FAIL")
+    assert "literal Key Vault reference" in secret
+    assert any(line.startswith("ok    registry contosoprod role") for line in out.splitlines())
+
+
+def test_doctor_app_against_a_url_without_the_route_says_to_deploy(
+    app, monkeypatch, capsys
+) -> None:
+    with HttpHost(function_app, function_key=KEY) as host:
+        monkeypatch.setenv("ACRBOT_FUNCTION_KEY", KEY)
+        code = cli.main(["doctor", "--app", host.url + "/elsewhere"])
+
+    out, _ = capsys.readouterr()
+    assert code == 1
+    [line, summary] = out.splitlines()
+    assert line.startswith("FAIL  app")
+    assert "answered 404" in line
+    assert "-> fix: is the latest code deployed? azd deploy" in line
+    assert summary == "1 checks: 1 failed"
+
+
+def test_doctor_app_that_nobody_answers_is_one_failed_line(monkeypatch, capsys) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("ACRBOT_FUNCTION_KEY", KEY)
+
+    code = cli.main(["doctor", "--app", f"http://127.0.0.1:{port}"])
+
+    out, _ = capsys.readouterr()
+    assert code == 1
+    assert out.splitlines()[0].startswith("FAIL  app")
+    assert "not reachable" in out
+    assert "-> fix: check the URL and that the app runs" in out

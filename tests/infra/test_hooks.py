@@ -380,6 +380,23 @@ def test_postdeploy_that_cannot_reach_the_app_leaves_it_to_the_timer(
     assert "the daily timer will run it" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("hook", "output"),
+    [("postprovision.sh", "AZURE_KEY_VAULT_NAME"), ("postdeploy.sh", "AZURE_FUNCTION_APP_URL")],
+)
+def test_a_hook_without_a_template_output_stops_before_any_call(
+    tmp_path: Path, fake_az: Path, hook: str, output: str
+) -> None:
+    done, calls = run_hook(hook, tmp_path, fake_az, **{output: ""})
+
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"{hook.removesuffix('.sh')}: the template's output {output} is missing; "
+        "run azd provision again\n"
+    )
+    assert calls == []
+
+
 # -- the PowerShell twins ---------------------------------------------------------------------
 
 
@@ -390,7 +407,10 @@ def az_commands(text: str) -> list[str]:
 
 @pytest.mark.parametrize("hook", ["postprovision", "postdeploy"])
 def test_the_powershell_hooks_make_the_same_calls(hook: str) -> None:
+    # A posix hook is its script and the helpers it sources.
     sh = (HOOKS / f"{hook}.sh").read_text(encoding="utf-8")
+    assert '. "$here/common.sh"' in sh
+    sh += (HOOKS / "common.sh").read_text(encoding="utf-8")
     ps1 = (HOOKS / f"{hook}.ps1").read_text(encoding="utf-8")
 
     assert az_commands(ps1) == az_commands(sh)

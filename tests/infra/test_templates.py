@@ -30,6 +30,7 @@ from services.azure.permissions import (
     SERVICE_TAGS_ACTIONS,
 )
 from services.azure.service_tags import fetch_service_tags
+from services.flows.reconcile import ReconcileStatus
 from tests.sandbox_helpers import (
     RESOURCE_GROUP,
     SUBSCRIPTION,
@@ -413,12 +414,23 @@ def test_no_principal_type_is_assumed_for_people() -> None:
 
 
 def test_custom_role_names_carry_the_resource_token() -> None:
-    main = MAIN.read_text(encoding="utf-8")
-    names = re.findall(r"roleName: '([^']*)'", main)
-    assert len(names) == 2
-    for name in names:
+    # Role names are unique per tenant: every template's, not only main.bicep's.
+    names = {
+        template: re.findall(r"roleName: '([^']*)'", text)
+        for template, text in all_templates().items()
+    }
+    assert len(names["main.bicep"]) == 2
+    assert len(names["egress-lookup-access.bicep"]) == 1
+    for name in (n for found in names.values() for n in found):
         assert "${resourceToken}" in name
         assert "${environmentName}" in name
+    # The egress role is defined once per registry subscription of one deployment: the
+    # subscription tells those apart.
+    [egress] = names["egress-lookup-access.bicep"]
+    assert "uniqueString(subscription().id)" in egress
+    assert "resourceToken: resourceToken" in resource_block(
+        MAIN.read_text(encoding="utf-8"), "egressLookupAccess"
+    )
 
 
 def test_the_key_vault_can_be_renamed_or_recovered() -> None:
@@ -483,7 +495,20 @@ def test_writes_by_the_apps_identity_raise_an_activity_log_alert() -> None:
     conditions = re.findall(r"field: '(\w+)'\s+equals: ([^\n]+)", alert)
     assert conditions == [("category", "'Administrative'"), ("caller", "principalId")]
     assert "actionGroupId: actionGroupId" in alert
-    assert "actionGroupId: app.outputs.actionGroupId" in MAIN.read_text(encoding="utf-8")
+    main = MAIN.read_text(encoding="utf-8")
+    assert "actionGroupId: app.outputs.actionGroupId" in main
+    # One alert per resource group (its name derives from the group): registries that share one
+    # would otherwise each report every write of the app's identity there.
+    assert alert.startswith(
+        "resource writesAlert 'Microsoft.Insights/activityLogAlerts@2020-10-01' = "
+        "if (alertOnWrites) {"
+    )
+    assert "uniqueString(resourceGroup().id, environmentName)" in alert
+    assert "registryName" not in alert.split("properties:")[0]
+    assert (
+        "alertOnWrites: indexOf(registryResourceGroupList, registryResourceGroupList[i]) == i"
+        in resource_block(main, "registryAccess")
+    )
 
 
 # -- alerts -----------------------------------------------------------------------------------
@@ -518,6 +543,13 @@ def test_log_alerts_watch_what_the_code_logs() -> None:
         '"service tag refresh failed: %s"',
     ):
         assert written in code, written
+    # The statuses the reconcile query reads are the ones a reconcile reports.
+    query = re.search(r"var reconcileQuery = replace\('''(.*?)'''", alerts, re.DOTALL)
+    assert query
+    read = query.group(1).split("| summarize")[0].split("status in")[1]
+    statuses = set(re.findall(r'"(\w+)"', read))
+    assert statuses == {"done", "nothing_to_do", "retry", "failed"}
+    assert statuses <= {s.value for s in ReconcileStatus}
     for matched in (
         'Message startswith "poison message "',
         'Message endswith " failed for good"',
