@@ -7,8 +7,7 @@ costs a cold start more than an acknowledgement's whole budget beside a bare Bol
 same fields, and `tests/services/test_front_settings.py` holds the two equal for the same
 environment; `Settings.front` gives this slice from a loaded `Settings`. Everything else — the
 worker, the timers, the health routes, the command line — loads `Settings`, which validates every
-setting (the service-tag refresh loads it when the host starts, so a setting that could not work
-still shows at once).
+setting; `python -m bot doctor` and the deep health route report a setting that could not work.
 """
 
 from __future__ import annotations

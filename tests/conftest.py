@@ -76,6 +76,14 @@ def azurite_connection_string() -> Iterator[str]:
 
 
 @pytest.fixture
+def closed_port() -> int:
+    """A loopback port nobody listens on: connections are refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
 def unique_name() -> str:
     """A short name safe for tables, queues and containers, unique to one test."""
     return "t" + uuid.uuid4().hex[:12]

@@ -25,11 +25,8 @@ def format_diagnosis(d: Diagnosis) -> str:
         seen.append(f"endpoint {f.endpoint}")
     if f.custom_domain:
         seen.append(f"via {f.custom_domain}")
-    if f.repository:
-        image = f.repository + (
-            f"@{f.reference}" if (f.reference or "").startswith("sha256:") else f":{f.reference}"
-        )
-        seen.append(f"image {image}" if f.reference else f"image {f.repository}")
+    if f.image:
+        seen.append(f"image {f.image}")
     if f.command:
         seen.append(f"command `{f.command}`")
     if f.resource is not None:

@@ -87,10 +87,8 @@ def _facts(result: DiagnosisResult) -> list[str]:
         fields.append(f"*Azure service tag*\n{code(f.service_tags[0])}")
     if f.quota_used is not None and f.quota_limit:
         fields.append(f"*IP rules used*\n{f.quota_used} of {f.quota_limit}")
-    if failure.repository:
-        ref = failure.reference or ""
-        sep = "@" if ref.startswith("sha256:") else ":"
-        fields.append(f"*Image*\n{code(failure.repository + (sep + ref if ref else ''))}")
+    if failure.image:
+        fields.append(f"*Image*\n{code(failure.image)}")
     if failure.client.value != "unknown":
         fields.append(f"*Client*\n{escape(failure.client.value.replace('_', ' '))}")
     return fields[:10]  # a section holds at most ten fields

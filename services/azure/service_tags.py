@@ -310,7 +310,7 @@ def _record_status(settings: Settings, document: Mapping[str, Any]) -> None:
         logger.warning("service tags stored, their status not recorded: %s", type(exc).__name__)
 
 
-#: Tags stored this recently are not fetched again when the host starts.
+#: Tags stored this recently (by a deployment's own refresh, say) are not fetched again.
 FRESH_ENOUGH = timedelta(hours=12)
 
 
@@ -321,8 +321,9 @@ def refresh_unless_fresh(
     credential: TokenCredential | None = None,
     fresh_enough: timedelta = FRESH_ENOUGH,
 ) -> ServiceTagsRefresh | None:
-    """The timer's refresh (daily, and when the host starts): fetch and store the tags, unless
-    some were stored within `fresh_enough` (then None). Raises `ServiceTagsRefreshError`."""
+    """The daily timer's refresh: fetch and store the tags, unless some were stored within
+    `fresh_enough` (then None: the postdeploy hook refreshed them). Raises
+    `ServiceTagsRefreshError`."""
     from services.azure.clients import table_service
 
     stored = refreshed_at(table_service(settings.storage), settings.table_prefix)

@@ -371,6 +371,17 @@ class PullFailure(BaseModel):
     read: ReadExtent | None = None
 
     @property
+    def image(self) -> str | None:
+        """The image as a person writes it: `repository:tag`, `repository@sha256:…`, or the
+        repository alone when the paste named no reference."""
+        if not self.repository:
+            return None
+        ref = self.reference or ""
+        if not ref:
+            return self.repository
+        return f"{self.repository}{'@' if ref.startswith('sha256:') else ':'}{ref}"
+
+    @property
     def ipv4(self) -> tuple[ipaddress.IPv4Address, ...]:
         return tuple(ip for ip in self.ips if isinstance(ip, ipaddress.IPv4Address))
 

@@ -8,7 +8,6 @@ Only the identity is a stand-in: a static bearer token instead of Entra ID."""
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -100,14 +99,6 @@ class Site:
         queue.create_queue()
         for i in range(count):
             queue.send_message(f"job {i}")
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A loopback port nobody listens on: connections are refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -137,14 +137,6 @@ def test_grants_and_the_auditors_csv(env, capsys) -> None:
     assert rows[0]["rules_after"] == "1.1.1.1 20.1.2.3"
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.parametrize("command", ["reconcile", "sweep"])
 @pytest.mark.parametrize(
     "case",
@@ -156,14 +148,14 @@ def _closed_port() -> int:
     ids=["non-json-setting", "malformed-connection-string", "unreachable-storage"],
 )
 def test_a_bad_environment_is_one_line_not_a_traceback(
-    env, command: str, case: tuple[str, str, int, str]
+    env, command: str, case: tuple[str, str, int, str], closed_port: int
 ) -> None:
     import os
 
     setting, value, code, says = case
     values, _ = env
     if value == "unreachable":
-        port = _closed_port()
+        port = closed_port
         value = (
             "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
             "AccountKey=c2VjcmV0LWtleS1mb3ItaGVhbHRoLXRlc3Q=;"

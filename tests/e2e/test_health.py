@@ -49,14 +49,6 @@ def unreachable_storage(port: int) -> str:
 
 
 @pytest.fixture
-def closed_port() -> int:
-    """A loopback port nobody listens on: connections are refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
 def black_hole() -> Iterator[int]:
     """A loopback port that accepts connections and never answers."""
     with socket.socket() as server:

@@ -6,7 +6,6 @@ checks the key as the host does."""
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -223,10 +222,10 @@ def test_doctor_app_against_a_url_without_the_route_says_to_deploy(
     assert summary == "1 checks: 1 failed"
 
 
-def test_doctor_app_that_nobody_answers_is_one_failed_line(monkeypatch, capsys) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def test_doctor_app_that_nobody_answers_is_one_failed_line(
+    monkeypatch, capsys, closed_port: int
+) -> None:
+    port = closed_port
     monkeypatch.setenv("ACRBOT_FUNCTION_KEY", KEY)
 
     code = cli.main(["doctor", "--app", f"http://127.0.0.1:{port}"])

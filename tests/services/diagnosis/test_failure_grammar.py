@@ -96,3 +96,17 @@ def test_a_safe_value_never_holds_markup_or_breaks(value: str) -> None:
     for safe in (safe_repository(value), safe_reference(value), safe_host(value)):
         if safe is not None:
             assert not set(safe) & set("`<>&|*~ \n\r\t")
+
+
+@pytest.mark.parametrize(
+    ("repository", "reference", "image"),
+    [
+        ("shop/api", "1.4", "shop/api:1.4"),
+        ("shop/api", "sha256:" + "a" * 64, "shop/api@sha256:" + "a" * 64),
+        ("shop/api", None, "shop/api"),
+        (None, "1.4", None),
+    ],
+)
+def test_the_image_is_written_as_a_person_writes_it(repository, reference, image) -> None:
+    failure = PullFailure(kind=FailureKind.IP_DENIED, repository=repository, reference=reference)
+    assert failure.image == image
