@@ -123,8 +123,11 @@ class EgressResult(BaseModel):
     problem: str | None = None
     #: The bot has no Reader access there: the manual advice applies.
     no_access: bool = False
-    #: Some address is a fixed egress: a permanent rule is the lasting fix.
-    permanent_suggested: bool = False
+
+    @property
+    def permanent_suggested(self) -> bool:
+        """Some address is a fixed egress: a permanent rule is the lasting fix."""
+        return any(c.address.fixed for c in self.checks)
 
 
 def look_up_egress(
@@ -215,8 +218,7 @@ def _judge(ports: DiagnosePorts, offer: Offer, result: EgressResult) -> EgressRe
             AddressCheck(address=address, verdict=d.verdict, eligible=eligible, note=note)
         )
     wanted = [c.address.ip for c in checks if c.eligible]
-    permanent = any(c.address.fixed for c in checks)
-    update: dict[str, object] = {"checks": tuple(checks), "permanent_suggested": permanent}
+    update: dict[str, object] = {"checks": tuple(checks)}
     if not reading.addresses:
         update["problem"] = "ARM shows no outbound address the bot could request for it."
     elif wanted:

@@ -171,7 +171,6 @@ def _nat_result() -> EgressResult:
                 note="already allowed by the rule 4.175.12.34",
             ),
         ),
-        permanent_suggested=True,
     )
 
 
